@@ -1,0 +1,116 @@
+"""Names every part of sloguard agrees on: metric names, label keys, enums, default buckets.
+
+Pure module: values only, no I/O.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Final
+
+
+class CallType(str, Enum):
+    """What a trace step represents (the A2A traceability ``call_type``)."""
+
+    AGENT = "AGENT"
+    TOOL = "TOOL"
+    HOST = "HOST"
+
+
+class Status(str, Enum):
+    """Outcome label of calls."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+
+
+class Direction(str, Enum):
+    """Token direction label. ``total`` is used only when a caller gave no input/output split."""
+
+    INPUT = "input"
+    OUTPUT = "output"
+    TOTAL = "total"
+
+
+class RoutingOutcome(str, Enum):
+    """Whether a routing decision turned out right (feeds routing-accuracy SLOs)."""
+
+    CORRECT = "correct"
+    INCORRECT = "incorrect"
+
+
+# --- metric names (DESIGN §4; seed 000 names, Prometheus conventions) -----------------------
+AGENT_CALLS: Final = "agent_calls_total"
+AGENT_LATENCY: Final = "agent_latency_seconds"
+AGENT_TOKENS: Final = "agent_token_usage_total"
+AGENT_COST: Final = "agent_cost_usd_total"
+ACTIVE_AGENTS: Final = "active_agents"
+AGENT_HANDOFFS: Final = "agent_handoffs_total"
+TOOL_DURATION: Final = "agent_tool_call_seconds"
+TOOL_CALLS: Final = "agent_tool_calls_total"
+DECISIONS: Final = "agent_decisions_total"
+DECISION_CONFIDENCE: Final = "agent_decision_confidence"
+ROUTING_OUTCOMES: Final = "agent_routing_outcomes_total"
+ANOMALIES: Final = "agent_anomalies_total"
+
+# self metrics
+LABEL_OVERFLOW: Final = "sloguard_label_overflow_total"
+
+# --- label keys --------------------------------------------------------------------------------
+L_AGENT: Final = "agent_name"
+L_STATUS: Final = "status"
+L_MODEL: Final = "model"
+L_DIRECTION: Final = "direction"
+L_AGENT_TYPE: Final = "agent_type"
+L_SOURCE: Final = "source_agent"
+L_TARGET: Final = "target_agent"
+L_TOOL: Final = "tool_name"
+L_DECISION_TYPE: Final = "decision_type"
+L_OUTCOME: Final = "outcome"
+L_ANOMALY: Final = "anomaly"
+
+#: Label keys whose values come from clients and therefore pass the cardinality guard.
+CLIENT_LABELS: Final = frozenset(
+    {L_AGENT, L_MODEL, L_AGENT_TYPE, L_SOURCE, L_TARGET, L_TOOL, L_DECISION_TYPE, L_ANOMALY}
+)
+
+OVERFLOW_VALUE: Final = "_other"
+UNKNOWN_VALUE: Final = "unknown"
+
+# --- buckets ------------------------------------------------------------------------------------
+#: Agent latency buckets: a superset of seed 000's (0.5 1 2 5 10 30 60).
+AGENT_LATENCY_BUCKETS: Final[tuple[float, ...]] = (
+    0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
+)
+#: Tool duration buckets: a superset of seed 000's (0.1 0.5 1 2 5 10).
+TOOL_DURATION_BUCKETS: Final[tuple[float, ...]] = (
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+)
+DECISION_CONFIDENCE_BUCKETS: Final[tuple[float, ...]] = (
+    0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0,
+)
+
+# --- A2A traceability (DESIGN §5) ---------------------------------------------------------------
+A2A_TRACEABILITY_URI: Final = "https://github.com/a2aproject/a2a-samples/extensions/traceability/v1"
+A2A_TRACEABILITY_METADATA_KEY: Final = (
+    "github.com/a2aproject/a2a-samples/extensions/traceability/v1/traceability"
+)
+
+# --- OpenTelemetry GenAI semantic-convention attribute keys --------------------------------------
+GEN_AI_OPERATION: Final = "gen_ai.operation.name"
+GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+ERROR_TYPE: Final = "error.type"
+
+#: Parameter keys redacted before they are stored (matched as whole words of the key).
+DEFAULT_SENSITIVE_KEYS: Final = frozenset(
+    {
+        "password", "passwd", "pwd", "token", "secret", "api_key", "apikey", "authorization",
+        "auth", "cookie", "session", "private_key", "credential", "credentials", "access_key",
+        "client_secret", "refresh_token", "access_token", "bearer", "ssn", "credit_card",
+    }
+)
+REDACTED: Final = "[REDACTED]"

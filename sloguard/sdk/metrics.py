@@ -1,0 +1,120 @@
+"""The metric families of DESIGN §4 on one (injectable) prometheus_client registry.
+
+Example::
+
+    from prometheus_client import CollectorRegistry
+    metrics = AgentMetrics(registry=CollectorRegistry())
+    metrics.agent_calls.labels(agent_name="planner", status="success").inc()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from sloguard import conventions as c
+
+
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """Histogram bucket bounds; defaults contain seed 000's buckets."""
+
+    agent_latency: tuple[float, ...] = c.AGENT_LATENCY_BUCKETS
+    tool_duration: tuple[float, ...] = c.TOOL_DURATION_BUCKETS
+    decision_confidence: tuple[float, ...] = c.DECISION_CONFIDENCE_BUCKETS
+
+    def __post_init__(self) -> None:
+        for name in ("agent_latency", "tool_duration", "decision_confidence"):
+            bounds: Sequence[float] = getattr(self, name)
+            if not bounds:
+                raise ValueError(f"buckets.{name} must not be empty")
+            if any(b <= 0 for b in bounds) and name != "decision_confidence":
+                raise ValueError(f"buckets.{name} must be positive, got {list(bounds)}")
+            if list(bounds) != sorted(set(bounds)):
+                raise ValueError(
+                    f"buckets.{name} must be strictly increasing, got {list(bounds)}"
+                )
+
+
+class AgentMetrics:
+    """Create and hold every agent metric family on ``registry``."""
+
+    def __init__(
+        self, registry: CollectorRegistry | None = REGISTRY, buckets: Buckets | None = None
+    ) -> None:
+        b = buckets or Buckets()
+        self.registry = registry
+        self.buckets = b
+        r = registry
+        self.agent_calls = Counter(
+            c.AGENT_CALLS, "Agent invocations by outcome.", [c.L_AGENT, c.L_STATUS], registry=r
+        )
+        self.agent_latency = Histogram(
+            c.AGENT_LATENCY,
+            "Agent invocation latency in seconds.",
+            [c.L_AGENT],
+            buckets=b.agent_latency,
+            registry=r,
+        )
+        self.tokens = Counter(
+            c.AGENT_TOKENS,
+            "Tokens consumed by agents, by model and direction.",
+            [c.L_AGENT, c.L_MODEL, c.L_DIRECTION],
+            registry=r,
+        )
+        self.cost = Counter(
+            c.AGENT_COST, "Cost of agent work in US dollars.", [c.L_AGENT, c.L_MODEL], registry=r
+        )
+        self.active_agents = Gauge(
+            c.ACTIVE_AGENTS,
+            "Agent invocations currently running.",
+            [c.L_AGENT_TYPE],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.handoffs = Counter(
+            c.AGENT_HANDOFFS,
+            "Handoffs from one agent to another.",
+            [c.L_SOURCE, c.L_TARGET],
+            registry=r,
+        )
+        self.tool_duration = Histogram(
+            c.TOOL_DURATION,
+            "Tool call duration in seconds.",
+            [c.L_AGENT, c.L_TOOL],
+            buckets=b.tool_duration,
+            registry=r,
+        )
+        self.tool_calls = Counter(
+            c.TOOL_CALLS,
+            "Tool calls by outcome.",
+            [c.L_AGENT, c.L_TOOL, c.L_STATUS],
+            registry=r,
+        )
+        self.decisions = Counter(
+            c.DECISIONS, "Agent decisions.", [c.L_AGENT, c.L_DECISION_TYPE], registry=r
+        )
+        self.decision_confidence = Histogram(
+            c.DECISION_CONFIDENCE,
+            "Confidence of agent decisions (0..1).",
+            [c.L_AGENT, c.L_DECISION_TYPE],
+            buckets=b.decision_confidence,
+            registry=r,
+        )
+        self.routing_outcomes = Counter(
+            c.ROUTING_OUTCOMES,
+            "Routing decisions judged correct or incorrect.",
+            [c.L_AGENT, c.L_OUTCOME],
+            registry=r,
+        )
+        self.anomalies = Counter(
+            c.ANOMALIES, "Detected decision anomalies.", [c.L_AGENT, c.L_ANOMALY], registry=r
+        )
+        self.label_overflow = Counter(
+            c.LABEL_OVERFLOW,
+            "Client-given label values folded into _other by the cardinality guard.",
+            ["label"],
+            registry=r,
+        )

@@ -1,0 +1,304 @@
+"""The one recorder: the single code path from agent activity to metric updates.
+
+The SDK (trace steps, decorators, :class:`MetricsCollector`) and the HTTP ingest both call it.
+Every method validates all of its arguments before it touches a metric, so a call that raises
+:class:`InvalidRecord` records nothing. Client-given label values pass the cardinality guard.
+
+Label children are cached per raw label value, so the hot path is a dict lookup instead of
+``labels()`` (which takes a lock and builds a tuple each time); the caches are bounded.
+
+Example::
+
+    recorder = Recorder(AgentMetrics(registry=CollectorRegistry()))
+    recorder.agent_call("planner", "success", 1.2, model="gpt-4o", input_tokens=10,
+                        output_tokens=5, cost=0.001)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sloguard import conventions as c
+from sloguard.errors import InvalidRecord
+from sloguard.sdk.guard import CardinalityGuard
+from sloguard.sdk.metrics import AgentMetrics
+
+DEFAULT_CACHE_SIZE = 4096
+
+_STATUSES = frozenset(s.value for s in c.Status)
+_OUTCOMES = frozenset(o.value for o in c.RoutingOutcome)
+
+
+def _nonneg_number(field: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRecord(f"{field} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise InvalidRecord(f"{field} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _nonneg_int(field: str, value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRecord(f"{field} must be an integer, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise InvalidRecord(f"{field} must be >= 0, got {value}")
+    return value
+
+
+def _status(value: str | c.Status) -> str:
+    s = value.value if isinstance(value, c.Status) else value
+    if s not in _STATUSES:
+        raise InvalidRecord(f"status must be one of {sorted(_STATUSES)}, got {value!r}")
+    return s
+
+
+def _name(field: str, value: str | None, *, default: str | None = None) -> str:
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise InvalidRecord(f"{field} must be a non-empty string, got {value!r}")
+    if not isinstance(value, str):
+        raise InvalidRecord(f"{field} must be a string, got {type(value).__name__} {value!r}")
+    return value
+
+
+def split_tokens(
+    input_tokens: int | None, output_tokens: int | None, total_tokens: int | None
+) -> tuple[int | None, int | None, int | None]:
+    """Return (input, output, unsplit) token counts from whatever a caller gave.
+
+    With a full split the total is implied; with a partial split the missing side is
+    ``total - known``; with only a total it is recorded as direction ``total``.
+    """
+    i = _nonneg_int("input_tokens", input_tokens)
+    o = _nonneg_int("output_tokens", output_tokens)
+    t = _nonneg_int("total_tokens", total_tokens)
+    if i is not None and o is not None:
+        if t is not None and t < i + o:
+            raise InvalidRecord(
+                f"total_tokens ({t}) is less than input_tokens + output_tokens ({i + o})"
+            )
+        return i, o, None
+    if t is None:
+        return i, o, None
+    known = i if i is not None else o
+    if known is None:
+        return None, None, t
+    if known > t:
+        raise InvalidRecord(f"total_tokens ({t}) is less than the split given ({known})")
+    return (i, t - known, None) if i is not None else (t - known, o, None)
+
+
+class Recorder:
+    """Turn agent calls, tool calls, handoffs, decisions, routing, tokens and cost into metrics."""
+
+    def __init__(
+        self,
+        metrics: AgentMetrics | None = None,
+        guard: CardinalityGuard | None = None,
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        self.metrics = metrics if metrics is not None else AgentMetrics()
+        self.guard = guard if guard is not None else CardinalityGuard()
+        overflow = self.metrics.label_overflow
+        self.guard.set_overflow_callback(lambda label: overflow.labels(label).inc())
+        self._cache_size = cache_size
+        self._agent: dict[str, tuple[Any, Any, Any]] = {}
+        self._model: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+        self._tool: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        self._active: dict[str, Any] = {}
+
+    # --- label-child caches ------------------------------------------------------------------
+    def _store(self, cache: dict[Any, Any], key: Any, value: Any, *admitted: str) -> Any:
+        # Folded values are not cached, so every folded observation is counted as overflow.
+        if len(cache) < self._cache_size and c.OVERFLOW_VALUE not in admitted:
+            cache[key] = value
+        return value
+
+    def _agent_children(self, agent: str) -> tuple[Any, Any, Any]:
+        hit = self._agent.get(agent)
+        if hit is not None:
+            return hit
+        a = self.guard.admit(c.L_AGENT, agent)
+        m = self.metrics
+        value = (
+            m.agent_latency.labels(a),
+            m.agent_calls.labels(a, c.Status.SUCCESS.value),
+            m.agent_calls.labels(a, c.Status.ERROR.value),
+        )
+        return self._store(self._agent, agent, value, a)
+
+    def _model_children(self, agent: str, model: str) -> tuple[Any, Any, Any, Any]:
+        key = (agent, model)
+        hit = self._model.get(key)
+        if hit is not None:
+            return hit
+        a = self.guard.admit(c.L_AGENT, agent)
+        mo = self.guard.admit(c.L_MODEL, model)
+        t = self.metrics.tokens
+        value = (
+            t.labels(a, mo, c.Direction.INPUT.value),
+            t.labels(a, mo, c.Direction.OUTPUT.value),
+            t.labels(a, mo, c.Direction.TOTAL.value),
+            self.metrics.cost.labels(a, mo),
+        )
+        return self._store(self._model, key, value, a, mo)
+
+    def _tool_children(self, agent: str, tool: str) -> tuple[Any, Any, Any]:
+        key = (agent, tool)
+        hit = self._tool.get(key)
+        if hit is not None:
+            return hit
+        a = self.guard.admit(c.L_AGENT, agent)
+        t = self.guard.admit(c.L_TOOL, tool)
+        m = self.metrics
+        value = (
+            m.tool_duration.labels(a, t),
+            m.tool_calls.labels(a, t, c.Status.SUCCESS.value),
+            m.tool_calls.labels(a, t, c.Status.ERROR.value),
+        )
+        return self._store(self._tool, key, value, a, t)
+
+    # --- public API ----------------------------------------------------------------------------
+    def agent_call(
+        self,
+        agent: str,
+        status: str | c.Status,
+        duration: float,
+        *,
+        model: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        total_tokens: int | None = None,
+        cost: float | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        """Record one finished agent invocation (count, latency, tokens, cost)."""
+        agent = _name("agent_name", agent)
+        s = _status(status)
+        d = _nonneg_number("duration", duration)
+        split = split_tokens(input_tokens, output_tokens, total_tokens)
+        usd = None if cost is None else _nonneg_number("cost", cost)
+        latency, ok, err = self._agent_children(agent)
+        (ok if s == "success" else err).inc()
+        if trace_id:
+            latency.observe(d, exemplar={"trace_id": trace_id})
+        else:
+            latency.observe(d)
+        if usd is not None or split != (None, None, None):
+            self._usage(agent, _name("model", model, default=c.UNKNOWN_VALUE), split, usd)
+
+    def usage(
+        self,
+        agent: str,
+        model: str | None,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        total_tokens: int | None = None,
+        cost: float | None = None,
+    ) -> None:
+        """Record tokens and cost of ``agent`` on ``model`` without counting a call."""
+        agent = _name("agent_name", agent)
+        model = _name("model", model, default=c.UNKNOWN_VALUE)
+        split = split_tokens(input_tokens, output_tokens, total_tokens)
+        usd = None if cost is None else _nonneg_number("cost", cost)
+        self._usage(agent, model, split, usd)
+
+    def _usage(
+        self,
+        agent: str,
+        model: str,
+        split: tuple[int | None, int | None, int | None],
+        usd: float | None,
+    ) -> None:
+        tin, tout, ttotal, tcost = self._model_children(agent, model)
+        i, o, t = split
+        if i is not None:
+            tin.inc(i)
+        if o is not None:
+            tout.inc(o)
+        if t is not None:
+            ttotal.inc(t)
+        if usd is not None:
+            tcost.inc(usd)
+
+    def tool_call(
+        self,
+        agent: str,
+        tool: str,
+        status: str | c.Status,
+        duration: float,
+        *,
+        trace_id: str | None = None,
+    ) -> None:
+        """Record one finished tool call made by ``agent``."""
+        agent = _name("agent_name", agent, default=c.UNKNOWN_VALUE)
+        tool = _name("tool_name", tool)
+        s = _status(status)
+        d = _nonneg_number("duration", duration)
+        hist, ok, err = self._tool_children(agent, tool)
+        (ok if s == "success" else err).inc()
+        if trace_id:
+            hist.observe(d, exemplar={"trace_id": trace_id})
+        else:
+            hist.observe(d)
+
+    def handoff(self, source: str, target: str) -> None:
+        """Record a handoff from ``source`` agent to ``target`` agent."""
+        source = _name("source_agent", source)
+        target = _name("target_agent", target)
+        g = self.guard
+        self.metrics.handoffs.labels(g.admit(c.L_SOURCE, source), g.admit(c.L_TARGET, target)).inc()
+
+    def decision(self, agent: str, decision_type: str, confidence: float | None = None) -> None:
+        """Record one decision, and its confidence (0..1) when known."""
+        agent = _name("agent_name", agent)
+        decision_type = _name("decision_type", decision_type)
+        if confidence is not None:
+            conf = _nonneg_number("confidence", confidence)
+            if conf > 1:
+                raise InvalidRecord(f"confidence must be within 0..1, got {confidence!r}")
+        g = self.guard
+        labels = (g.admit(c.L_AGENT, agent), g.admit(c.L_DECISION_TYPE, decision_type))
+        self.metrics.decisions.labels(*labels).inc()
+        if confidence is not None:
+            self.metrics.decision_confidence.labels(*labels).observe(conf)
+
+    def routing_outcome(self, agent: str, outcome: str | c.RoutingOutcome | bool) -> None:
+        """Record whether a routing decision of ``agent`` was correct."""
+        agent = _name("agent_name", agent)
+        if isinstance(outcome, bool):
+            o = (c.RoutingOutcome.CORRECT if outcome else c.RoutingOutcome.INCORRECT).value
+        else:
+            o = outcome.value if isinstance(outcome, c.RoutingOutcome) else outcome
+        if o not in _OUTCOMES:
+            raise InvalidRecord(f"outcome must be one of {sorted(_OUTCOMES)}, got {outcome!r}")
+        self.metrics.routing_outcomes.labels(self.guard.admit(c.L_AGENT, agent), o).inc()
+
+    def anomaly(self, agent: str, kind: str) -> None:
+        """Record one detected anomaly (low_confidence, handoff_loop, …) of ``agent``."""
+        agent = _name("agent_name", agent)
+        kind = _name("anomaly", kind)
+        g = self.guard
+        self.metrics.anomalies.labels(g.admit(c.L_AGENT, agent), g.admit(c.L_ANOMALY, kind)).inc()
+
+    def _active_child(self, agent_type: str) -> Any:
+        hit = self._active.get(agent_type)
+        if hit is not None:
+            return hit
+        admitted = self.guard.admit(c.L_AGENT_TYPE, agent_type)
+        child = self.metrics.active_agents.labels(admitted)
+        return self._store(self._active, agent_type, child, admitted)
+
+    def agent_started(self, agent_type: str) -> None:
+        """Count one more running invocation of ``agent_type``."""
+        self._active_child(_name("agent_type", agent_type)).inc()
+
+    def agent_finished(self, agent_type: str) -> None:
+        """Count one fewer running invocation of ``agent_type``."""
+        self._active_child(_name("agent_type", agent_type)).dec()

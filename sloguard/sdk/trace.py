@@ -1,0 +1,327 @@
+"""The A2A traceability trace model (seed 001): :class:`TraceRecord` steps in a :class:`ResponseTrace`.
+
+Unlike the sample library, timing is real (monotonic clock), zero cost/tokens are kept, ending a
+step twice or with bad values raises :class:`~sloguard.errors.TraceError` before anything is
+recorded, and the parent step is taken from context (async-safe) when not given.
+
+Example (the seed's "pattern 1", full manual control)::
+
+    trace = ResponseTrace()
+    step = TraceRecord(CallType.AGENT, name="user query")
+    ...
+    step.end_step(cost=0.1, total_tokens=500)
+    trace.add_step(step)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sloguard import conventions as c
+from sloguard.conventions import CallType
+from sloguard.errors import InvalidRecord, TraceError
+from sloguard.sdk.context import current_step_var, current_trace_var
+from sloguard.sdk.recorder import split_tokens
+from sloguard.sdk.redact import Redactor
+
+_DEFAULT_REDACTOR = Redactor()
+
+
+def new_id() -> str:
+    """Return a fresh random identifier (32 hex digits, W3C trace-id sized)."""
+    return uuid.uuid4().hex
+
+
+class TraceRecord:
+    """One step of a trace: an agent call, a tool call or host work.
+
+    ``cost``, tokens and latency are the step's *own* figures; they do not include children.
+    """
+
+    __slots__ = (
+        "_ended",
+        "_on_end",
+        "_t0",
+        "additional_attributes",
+        "agent_url",
+        "call_type",
+        "cost",
+        "duration",
+        "end_time",
+        "error",
+        "error_type",
+        "ext",
+        "input_tokens",
+        "latency",
+        "model",
+        "name",
+        "output_tokens",
+        "parameters",
+        "parent_step_id",
+        "requests",
+        "response_trace",
+        "scope_agent",
+        "scope_host",
+        "start_time",
+        "step_id",
+        "step_type",
+        "total_tokens",
+        "trace",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        call_type: CallType | str,
+        name: str = "",
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        requests: Any = None,
+        step_type: str | None = None,
+        trace_id: str | None = None,
+        step_id: str | None = None,
+        parent_step_id: str | None = None,
+        trace: ResponseTrace | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        try:
+            self.call_type = CallType(call_type)
+        except ValueError:
+            raise TraceError(
+                f"call_type must be one of AGENT, TOOL, HOST, got {call_type!r}"
+            ) from None
+        self.name = name or self.call_type.value.lower()
+        self.step_id = step_id or new_id()
+        self.step_type = step_type
+        r = redactor or _DEFAULT_REDACTOR
+        self.parameters: dict[str, Any] = r.clean(parameters)
+        self.requests = r.clean(requests) if isinstance(requests, Mapping) else requests
+        parent = current_step_var.get()
+        if trace is not None and parent is not None and parent.trace is not trace:
+            parent = None  # the open step belongs to another trace: not our parent
+        self.trace: ResponseTrace | None = trace
+        if trace is None:
+            self.trace = parent.trace if parent is not None else current_trace_var.get()
+        self.trace_id = trace_id or (
+            self.trace.trace_id if self.trace is not None
+            else parent.trace_id if parent is not None
+            else new_id()
+        )
+        self.parent_step_id = parent_step_id or (parent.step_id if parent is not None else None)
+        # Nearest enclosing AGENT / HOST names: tool metrics and handoffs are attributed to them.
+        if parent is None:
+            self.scope_agent: str | None = None
+            self.scope_host: str | None = None
+        else:
+            self.scope_agent = parent.name if parent.call_type is CallType.AGENT else parent.scope_agent
+            self.scope_host = parent.name if parent.call_type is CallType.HOST else parent.scope_host
+        self.start_time = datetime.now(UTC)
+        self._t0 = time.perf_counter()
+        self.end_time: datetime | None = None
+        self.latency: int | None = None
+        self.duration: float | None = None
+        self.cost: float | None = None
+        self.total_tokens: int | None = None
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.model: str | None = None
+        self.additional_attributes: dict[str, Any] = {}
+        self.error: str | None = None
+        self.error_type: str | None = None
+        self.agent_url: str | None = None
+        self.response_trace: ResponseTrace | None = None
+        self.ext: dict[str, Any] = {}
+        self._ended = False
+        self._on_end: Callable[[TraceRecord], None] | None = None
+
+    @property
+    def ended(self) -> bool:
+        """True once :meth:`end_step` ran."""
+        return self._ended
+
+    @property
+    def failed(self) -> bool:
+        """True when the step recorded an error."""
+        return self.error is not None
+
+    def end_step(
+        self,
+        cost: float | None = None,
+        total_tokens: int | None = None,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        model: str | None = None,
+        additional_attributes: Mapping[str, Any] | None = None,
+        error: BaseException | str | None = None,
+        latency: float | None = None,
+    ) -> None:
+        """End the step with its figures; raise :class:`TraceError` (recording nothing) if bad.
+
+        ``latency`` (milliseconds) overrides the measured time, for work timed elsewhere.
+        """
+        if self._ended:
+            raise TraceError(f"step {self.name!r} ({self.step_id}) was already ended")
+        try:
+            i, o, t = split_tokens(input_tokens, output_tokens, total_tokens)
+        except InvalidRecord as exc:
+            raise TraceError(f"step {self.name!r}: {exc}") from None
+        if cost is not None and (
+            isinstance(cost, bool) or not isinstance(cost, int | float)
+            or not math.isfinite(cost) or cost < 0
+        ):
+            raise TraceError(f"step {self.name!r}: cost must be a finite number >= 0, got {cost!r}")
+        if latency is not None and (
+            isinstance(latency, bool) or not isinstance(latency, int | float)
+            or not math.isfinite(latency) or latency < 0
+        ):
+            raise TraceError(
+                f"step {self.name!r}: latency must be milliseconds >= 0, got {latency!r}"
+            )
+        if model is not None and not isinstance(model, str):
+            raise TraceError(f"step {self.name!r}: model must be a string, got {model!r}")
+        elapsed = time.perf_counter() - self._t0
+        self._ended = True
+        if latency is not None:
+            self.duration = latency / 1000.0
+        else:
+            self.duration = elapsed
+        self.end_time = self.start_time + timedelta(seconds=self.duration)
+        self.latency = round(self.duration * 1000)
+        self.cost = float(cost) if cost is not None else None
+        self.input_tokens, self.output_tokens = i, o
+        if total_tokens is not None:
+            self.total_tokens = total_tokens
+        elif i is not None or o is not None:
+            self.total_tokens = (i or 0) + (o or 0)
+        else:
+            self.total_tokens = t
+        if model is not None:
+            self.model = model
+        if additional_attributes:
+            self.additional_attributes.update(additional_attributes)
+        if error is not None:
+            self.set_error(error)
+        if self._on_end is not None:
+            self._on_end(self)
+
+    def set_error(self, error: BaseException | str) -> None:
+        """Record an error (an exception's type and message, or a message)."""
+        if isinstance(error, BaseException):
+            self.error_type = type(error).__name__
+            self.error = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        else:
+            self.error = str(error)
+            self.error_type = self.error_type or "error"
+
+    # --- serialisation ------------------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        """Return the step in the sample library's flat JSON shape (DESIGN §5)."""
+        attrs = dict(self.additional_attributes)
+        if self.model is not None:
+            attrs[c.GEN_AI_REQUEST_MODEL] = self.model
+        if self.input_tokens is not None:
+            attrs[c.GEN_AI_INPUT_TOKENS] = self.input_tokens
+        if self.output_tokens is not None:
+            attrs[c.GEN_AI_OUTPUT_TOKENS] = self.output_tokens
+        if self.error_type is not None and self.error is not None:
+            attrs.setdefault(c.ERROR_TYPE, self.error_type)
+        out: dict[str, Any] = {
+            "step_id": self.step_id,
+            "trace_id": self.trace_id,
+            "parent_step_id": self.parent_step_id,
+            "call_type": self.call_type.value,
+            "name": self.name,
+            "parameters": self.parameters,
+            "requests": self.requests,
+            "step_type": self.step_type,
+            "cost": self.cost,
+            "total_tokens": self.total_tokens,
+            "additional_attributes": attrs,
+            "latency": self.latency,
+            "start_time": self.start_time.isoformat(),
+            "end_time": self.end_time.isoformat() if self.end_time is not None else None,
+            "error": self.error,
+        }
+        if self.agent_url is not None:
+            out["agent_url"] = self.agent_url
+        if self.response_trace is not None:
+            out["response_trace"] = self.response_trace.as_dict()
+        return out
+
+    def __repr__(self) -> str:
+        state = "error" if self.failed else ("ended" if self._ended else "open")
+        return f"<TraceRecord {self.call_type.value} {self.name!r} {self.step_id[:8]} {state}>"
+
+
+Step = TraceRecord
+
+
+class ResponseTrace:
+    """A trace: the steps of one piece of work, in completion order.
+
+    Example::
+
+        trace = ResponseTrace("risk-assessment-" + transaction_id)
+        with TraceStep(trace, CallType.AGENT, "risk assessment") as step:
+            ...
+        trace.as_dict()
+    """
+
+    __slots__ = ("steps", "trace_id")
+
+    def __init__(self, trace_id: str | None = None, steps: list[TraceRecord] | None = None) -> None:
+        self.trace_id = trace_id or new_id()
+        self.steps: list[TraceRecord] = list(steps or [])
+
+    def add_step(self, step: TraceRecord) -> None:
+        """Append a step (completed steps are added by :class:`TraceStep` automatically)."""
+        step.trace = self
+        self.steps.append(step)
+
+    def step(self, step_id: str) -> TraceRecord | None:
+        """Return the step with ``step_id``, if it is in this trace."""
+        return next((s for s in self.steps if s.step_id == step_id), None)
+
+    def children(self, step_id: str | None) -> list[TraceRecord]:
+        """Return the steps whose parent is ``step_id`` (``None``: the root steps)."""
+        ids = {s.step_id for s in self.steps}
+        if step_id is None:
+            return [s for s in self.steps if s.parent_step_id not in ids]
+        return [s for s in self.steps if s.parent_step_id == step_id]
+
+    def walk(self) -> Iterator[TraceRecord]:
+        """Yield every step, including those of callee traces nested in agent invocations."""
+        for s in self.steps:
+            yield s
+            if s.response_trace is not None:
+                yield from s.response_trace.walk()
+
+    @property
+    def has_errors(self) -> bool:
+        """True when any step failed."""
+        return any(s.failed for s in self.steps)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return ``{"trace_id", "steps"}`` with steps in the flat JSON shape."""
+        return {"trace_id": self.trace_id, "steps": [s.as_dict() for s in self.steps]}
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, max_depth: int = 8, max_steps: int = 10_000
+    ) -> ResponseTrace:
+        """Parse a trace in either JSON shape (flat sample library or nested spec).
+
+        Raises :class:`TraceError` naming every problem (``steps[3].cost: …``).
+        """
+        from sloguard.sdk.traceparse import parse_trace
+
+        return parse_trace(data, max_depth=max_depth, max_steps=max_steps)
+
+    def __repr__(self) -> str:
+        return f"<ResponseTrace {self.trace_id} steps={len(self.steps)}>"
