@@ -28,7 +28,7 @@ from sloguard.sdk.logfilter import TraceContextFilter, TracingLogHandler
 from sloguard.sdk.metrics import AgentMetrics, Buckets
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.redact import Redactor
-from sloguard.sdk.step import TraceStep, workflow
+from sloguard.sdk.step import TraceStep, add_usage, workflow
 from sloguard.sdk.telemetry import (
     StepListener,
     Telemetry,
@@ -95,6 +95,7 @@ __all__ = [
     "TraceStep",
     "TracingLogHandler",
     "__version__",
+    "add_usage",
     "analyze_trace_performance",
     "current_step",
     "current_telemetry",

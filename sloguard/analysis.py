@@ -81,7 +81,9 @@ class TracePerformance:
             "total_cost": self.total_cost,
             "total_tokens": self.total_tokens,
             "total_latency_ms": self.total_latency_ms,
-            "bottleneck": None if b is None else {
+            "bottleneck": None
+            if b is None
+            else {
                 "step_id": b.step_id,
                 "name": b.name,
                 "latency_ms": b.latency_ms,

@@ -5,11 +5,11 @@ Pure module: values only, no I/O.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Final
 
 
-class CallType(str, Enum):
+class CallType(StrEnum):
     """What a trace step represents (the A2A traceability ``call_type``)."""
 
     AGENT = "AGENT"
@@ -17,14 +17,14 @@ class CallType(str, Enum):
     HOST = "HOST"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Outcome label of calls."""
 
     SUCCESS = "success"
     ERROR = "error"
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     """Token direction label. ``total`` is used only when a caller gave no input/output split."""
 
     INPUT = "input"
@@ -32,7 +32,7 @@ class Direction(str, Enum):
     TOTAL = "total"
 
 
-class RoutingOutcome(str, Enum):
+class RoutingOutcome(StrEnum):
     """Whether a routing decision turned out right (feeds routing-accuracy SLOs)."""
 
     CORRECT = "correct"
@@ -80,14 +80,42 @@ UNKNOWN_VALUE: Final = "unknown"
 # --- buckets ------------------------------------------------------------------------------------
 #: Agent latency buckets: a superset of seed 000's (0.5 1 2 5 10 30 60).
 AGENT_LATENCY_BUCKETS: Final[tuple[float, ...]] = (
-    0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    20.0,
+    30.0,
+    60.0,
+    120.0,
 )
 #: Tool duration buckets: a superset of seed 000's (0.1 0.5 1 2 5 10).
 TOOL_DURATION_BUCKETS: Final[tuple[float, ...]] = (
-    0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    30.0,
 )
 DECISION_CONFIDENCE_BUCKETS: Final[tuple[float, ...]] = (
-    0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0,
+    0.1,
+    0.2,
+    0.3,
+    0.4,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    0.9,
+    0.95,
+    1.0,
 )
 
 # --- A2A traceability (DESIGN §5) ---------------------------------------------------------------
@@ -108,9 +136,27 @@ ERROR_TYPE: Final = "error.type"
 #: Parameter keys redacted before they are stored (matched as whole words of the key).
 DEFAULT_SENSITIVE_KEYS: Final = frozenset(
     {
-        "password", "passwd", "pwd", "token", "secret", "api_key", "apikey", "authorization",
-        "auth", "cookie", "session", "private_key", "credential", "credentials", "access_key",
-        "client_secret", "refresh_token", "access_token", "bearer", "ssn", "credit_card",
+        "password",
+        "passwd",
+        "pwd",
+        "token",
+        "secret",
+        "api_key",
+        "apikey",
+        "authorization",
+        "auth",
+        "cookie",
+        "session",
+        "private_key",
+        "credential",
+        "credentials",
+        "access_key",
+        "client_secret",
+        "refresh_token",
+        "access_token",
+        "bearer",
+        "ssn",
+        "credit_card",
     }
 )
 REDACTED: Final = "[REDACTED]"

@@ -38,7 +38,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class ConfigError(SloguardError):
@@ -54,6 +56,5 @@ class MissingExtra(SloguardError, ImportError):
 
     def __init__(self, feature: str, extra: str, module: str) -> None:
         super().__init__(
-            f"{feature} needs the optional dependency {module!r}: "
-            f"pip install 'sloguard[{extra}]'"
+            f"{feature} needs the optional dependency {module!r}: pip install 'sloguard[{extra}]'"
         )

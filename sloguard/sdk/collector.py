@@ -21,7 +21,7 @@ from sloguard.sdk.telemetry import current_telemetry
 R = TypeVar("R")
 
 
-class _either(Generic[R]):  # noqa: N801 - used as a decorator
+class _either(Generic[R]):
     """Method callable on the class (current telemetry's recorder) or on an instance."""
 
     def __init__(self, func: Callable[..., R]) -> None:
@@ -50,7 +50,7 @@ class MetricsCollector:
 
     @_either
     def record_agent_call(
-        recorder: Recorder,  # noqa: N805
+        recorder: Recorder,
         agent_name: str,
         status: str | Status,
         duration: float,
@@ -75,7 +75,7 @@ class MetricsCollector:
 
     @_either
     def record_tool_call(
-        recorder: Recorder,  # noqa: N805
+        recorder: Recorder,
         agent_name: str,
         tool_name: str,
         status: str | Status,
@@ -85,13 +85,13 @@ class MetricsCollector:
         recorder.tool_call(agent_name, tool_name, status, duration)
 
     @_either
-    def record_handoff(recorder: Recorder, source_agent: str, target_agent: str) -> None:  # noqa: N805
+    def record_handoff(recorder: Recorder, source_agent: str, target_agent: str) -> None:
         """Record a handoff between two agents."""
         recorder.handoff(source_agent, target_agent)
 
     @_either
     def record_decision(
-        recorder: Recorder,  # noqa: N805
+        recorder: Recorder,
         agent_name: str,
         decision_type: str,
         confidence: float | None = None,
@@ -101,7 +101,7 @@ class MetricsCollector:
 
     @_either
     def record_routing_outcome(
-        recorder: Recorder,  # noqa: N805
+        recorder: Recorder,
         agent_name: str,
         outcome: str | RoutingOutcome | bool,
     ) -> None:

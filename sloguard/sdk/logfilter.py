@@ -14,7 +14,9 @@ from typing import TextIO
 
 from sloguard.sdk.context import current_ids
 
-DEFAULT_FORMAT = "%(asctime)s %(levelname)s [trace:%(trace_id)s step:%(step_id)s] %(name)s: %(message)s"
+DEFAULT_FORMAT = (
+    "%(asctime)s %(levelname)s [trace:%(trace_id)s step:%(step_id)s] %(name)s: %(message)s"
+)
 
 
 class TraceContextFilter(logging.Filter):

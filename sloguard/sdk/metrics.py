@@ -33,9 +33,7 @@ class Buckets:
             if any(b <= 0 for b in bounds) and name != "decision_confidence":
                 raise ValueError(f"buckets.{name} must be positive, got {list(bounds)}")
             if list(bounds) != sorted(set(bounds)):
-                raise ValueError(
-                    f"buckets.{name} must be strictly increasing, got {list(bounds)}"
-                )
+                raise ValueError(f"buckets.{name} must be strictly increasing, got {list(bounds)}")
 
 
 class AgentMetrics:

@@ -113,11 +113,10 @@ class Recorder:
         self._active: dict[str, Any] = {}
 
     # --- label-child caches ------------------------------------------------------------------
-    def _store(self, cache: dict[Any, Any], key: Any, value: Any, *admitted: str) -> Any:
+    def _store(self, cache: dict[Any, Any], key: Any, value: Any, *admitted: str) -> None:
         # Folded values are not cached, so every folded observation is counted as overflow.
         if len(cache) < self._cache_size and c.OVERFLOW_VALUE not in admitted:
             cache[key] = value
-        return value
 
     def _agent_children(self, agent: str) -> tuple[Any, Any, Any]:
         hit = self._agent.get(agent)
@@ -130,7 +129,8 @@ class Recorder:
             m.agent_calls.labels(a, c.Status.SUCCESS.value),
             m.agent_calls.labels(a, c.Status.ERROR.value),
         )
-        return self._store(self._agent, agent, value, a)
+        self._store(self._agent, agent, value, a)
+        return value
 
     def _model_children(self, agent: str, model: str) -> tuple[Any, Any, Any, Any]:
         key = (agent, model)
@@ -146,7 +146,8 @@ class Recorder:
             t.labels(a, mo, c.Direction.TOTAL.value),
             self.metrics.cost.labels(a, mo),
         )
-        return self._store(self._model, key, value, a, mo)
+        self._store(self._model, key, value, a, mo)
+        return value
 
     def _tool_children(self, agent: str, tool: str) -> tuple[Any, Any, Any]:
         key = (agent, tool)
@@ -161,7 +162,8 @@ class Recorder:
             m.tool_calls.labels(a, t, c.Status.SUCCESS.value),
             m.tool_calls.labels(a, t, c.Status.ERROR.value),
         )
-        return self._store(self._tool, key, value, a, t)
+        self._store(self._tool, key, value, a, t)
+        return value
 
     # --- public API ----------------------------------------------------------------------------
     def agent_call(
@@ -293,7 +295,8 @@ class Recorder:
             return hit
         admitted = self.guard.admit(c.L_AGENT_TYPE, agent_type)
         child = self.metrics.active_agents.labels(admitted)
-        return self._store(self._active, agent_type, child, admitted)
+        self._store(self._active, agent_type, child, admitted)
+        return child
 
     def agent_started(self, agent_type: str) -> None:
         """Count one more running invocation of ``agent_type``."""

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from contextvars import Token
@@ -24,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from sloguard.conventions import CallType
-from sloguard.errors import SloguardError
+from sloguard.errors import SloguardError, TraceError
 from sloguard.sdk.context import current_step_var, current_trace
 from sloguard.sdk.feed import feed_step
 from sloguard.sdk.telemetry import Telemetry, current_telemetry
@@ -85,6 +86,7 @@ class TraceStep:
             trace=trace,
             redactor=telemetry.redactor,
         )
+        record._managed = True
         self.record = record
         if activate:
             self._token = current_step_var.set(record)
@@ -99,15 +101,15 @@ class TraceStep:
         record, telemetry = self.record, self._telemetry
         assert record is not None and telemetry is not None, "close() before open()"
         if self._token is not None:
-            try:
+            # ValueError: exited in another context (e.g. a generator moved between tasks)
+            with contextlib.suppress(ValueError):
                 current_step_var.reset(self._token)
-            except ValueError:  # exited in another context (e.g. a generator moved tasks)
-                pass
             self._token = None
         if not record.ended:
             record.end_step(error=exc)
         elif exc is not None and record.error is None:
             record.set_error(exc)
+        record.stop_clock()
         trace = self.response_trace
         assert trace is not None
         trace.add_step(record)
@@ -167,3 +169,25 @@ def workflow(
         step_type="workflow",
         telemetry=telemetry,
     )
+
+
+def add_usage(
+    *,
+    model: str | None = None,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    total_tokens: int | None = None,
+    cost: float | None = None,
+) -> TraceRecord:
+    """Add one LLM call's usage to the current step (e.g. inside a decorated agent)."""
+    step = current_step_var.get()
+    if step is None:
+        raise TraceError("add_usage() needs an open step (call it inside a traced agent or tool)")
+    step.add_usage(
+        model=model,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=total_tokens,
+        cost=cost,
+    )
+    return step

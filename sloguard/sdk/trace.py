@@ -1,4 +1,4 @@
-"""The A2A traceability trace model (seed 001): :class:`TraceRecord` steps in a :class:`ResponseTrace`.
+"""The A2A traceability trace model (seed 001): :class:`TraceRecord` steps of a ResponseTrace.
 
 Unlike the sample library, timing is real (monotonic clock), zero cost/tokens are kept, ending a
 step twice or with bad values raises :class:`~sloguard.errors.TraceError` before anything is
@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,16 @@ from sloguard.sdk.recorder import split_tokens
 from sloguard.sdk.redact import Redactor
 
 _DEFAULT_REDACTOR = Redactor()
+
+
+def _check_cost(name: str, cost: float | None) -> None:
+    if cost is not None and (
+        isinstance(cost, bool)
+        or not isinstance(cost, int | float)
+        or not math.isfinite(cost)
+        or cost < 0
+    ):
+        raise TraceError(f"step {name!r}: cost must be a finite number >= 0, got {cost!r}")
 
 
 def new_id() -> str:
@@ -45,7 +55,8 @@ class TraceRecord:
 
     __slots__ = (
         "_ended",
-        "_on_end",
+        "_fixed_ms",
+        "_managed",
         "_t0",
         "additional_attributes",
         "agent_url",
@@ -107,9 +118,11 @@ class TraceRecord:
         self.trace: ResponseTrace | None = trace
         if trace is None:
             self.trace = parent.trace if parent is not None else current_trace_var.get()
-        self.trace_id = trace_id or (
-            self.trace.trace_id if self.trace is not None
-            else parent.trace_id if parent is not None
+        self.trace_id: str = trace_id or (
+            self.trace.trace_id
+            if self.trace is not None
+            else parent.trace_id
+            if parent is not None
             else new_id()
         )
         self.parent_step_id = parent_step_id or (parent.step_id if parent is not None else None)
@@ -118,8 +131,12 @@ class TraceRecord:
             self.scope_agent: str | None = None
             self.scope_host: str | None = None
         else:
-            self.scope_agent = parent.name if parent.call_type is CallType.AGENT else parent.scope_agent
-            self.scope_host = parent.name if parent.call_type is CallType.HOST else parent.scope_host
+            self.scope_agent = (
+                parent.name if parent.call_type is CallType.AGENT else parent.scope_agent
+            )
+            self.scope_host = (
+                parent.name if parent.call_type is CallType.HOST else parent.scope_host
+            )
         self.start_time = datetime.now(UTC)
         self._t0 = time.perf_counter()
         self.end_time: datetime | None = None
@@ -137,7 +154,8 @@ class TraceRecord:
         self.response_trace: ResponseTrace | None = None
         self.ext: dict[str, Any] = {}
         self._ended = False
-        self._on_end: Callable[[TraceRecord], None] | None = None
+        self._managed = False  # owned by a TraceStep: the clock stops when its block exits
+        self._fixed_ms: float | None = None
 
     @property
     def ended(self) -> bool:
@@ -171,44 +189,87 @@ class TraceRecord:
             i, o, t = split_tokens(input_tokens, output_tokens, total_tokens)
         except InvalidRecord as exc:
             raise TraceError(f"step {self.name!r}: {exc}") from None
-        if cost is not None and (
-            isinstance(cost, bool) or not isinstance(cost, int | float)
-            or not math.isfinite(cost) or cost < 0
-        ):
-            raise TraceError(f"step {self.name!r}: cost must be a finite number >= 0, got {cost!r}")
+        _check_cost(self.name, cost)
         if latency is not None and (
-            isinstance(latency, bool) or not isinstance(latency, int | float)
-            or not math.isfinite(latency) or latency < 0
+            isinstance(latency, bool)
+            or not isinstance(latency, int | float)
+            or not math.isfinite(latency)
+            or latency < 0
         ):
             raise TraceError(
                 f"step {self.name!r}: latency must be milliseconds >= 0, got {latency!r}"
             )
         if model is not None and not isinstance(model, str):
             raise TraceError(f"step {self.name!r}: model must be a string, got {model!r}")
-        elapsed = time.perf_counter() - self._t0
         self._ended = True
-        if latency is not None:
-            self.duration = latency / 1000.0
-        else:
-            self.duration = elapsed
-        self.end_time = self.start_time + timedelta(seconds=self.duration)
-        self.latency = round(self.duration * 1000)
-        self.cost = float(cost) if cost is not None else None
-        self.input_tokens, self.output_tokens = i, o
-        if total_tokens is not None:
-            self.total_tokens = total_tokens
-        elif i is not None or o is not None:
-            self.total_tokens = (i or 0) + (o or 0)
-        else:
-            self.total_tokens = t
-        if model is not None:
-            self.model = model
+        self._fixed_ms = float(latency) if latency is not None else None
+        self._accumulate(model, i, o, t, total_tokens, cost)
         if additional_attributes:
             self.additional_attributes.update(additional_attributes)
         if error is not None:
             self.set_error(error)
-        if self._on_end is not None:
-            self._on_end(self)
+        if not self._managed:
+            self.stop_clock()
+            from sloguard.sdk.feed import feed_step
+            from sloguard.sdk.telemetry import current_telemetry
+
+            t_ = current_telemetry()
+            feed_step(t_.recorder, self, exemplars=t_.exemplars)
+
+    def add_usage(
+        self,
+        *,
+        model: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        total_tokens: int | None = None,
+        cost: float | None = None,
+    ) -> None:
+        """Add the usage of one LLM call to the step (several calls accumulate)."""
+        if self._ended:
+            raise TraceError(f"step {self.name!r} ({self.step_id}) was already ended")
+        try:
+            i, o, t = split_tokens(input_tokens, output_tokens, total_tokens)
+        except InvalidRecord as exc:
+            raise TraceError(f"step {self.name!r}: {exc}") from None
+        _check_cost(self.name, cost)
+        if model is not None and not isinstance(model, str):
+            raise TraceError(f"step {self.name!r}: model must be a string, got {model!r}")
+        self._accumulate(model, i, o, t, total_tokens, cost)
+
+    def _accumulate(
+        self,
+        model: str | None,
+        i: int | None,
+        o: int | None,
+        t: int | None,
+        total: int | None,
+        cost: float | None,
+    ) -> None:
+        if cost is not None:
+            self.cost = (self.cost or 0.0) + float(cost)
+        if i is not None:
+            self.input_tokens = (self.input_tokens or 0) + i
+        if o is not None:
+            self.output_tokens = (self.output_tokens or 0) + o
+        added = (
+            total
+            if total is not None
+            else ((i or 0) + (o or 0) if i is not None or o is not None else t)
+        )
+        if added is not None:
+            self.total_tokens = (self.total_tokens or 0) + added
+        if model is not None:
+            self.model = model
+
+    def stop_clock(self) -> None:
+        """Fix the end time and latency (an explicit ``latency=`` wins over the clock)."""
+        if self._fixed_ms is not None:
+            self.duration = self._fixed_ms / 1000.0
+        else:
+            self.duration = time.perf_counter() - self._t0
+        self.end_time = self.start_time + timedelta(seconds=self.duration)
+        self.latency = round(self.duration * 1000)
 
     def set_error(self, error: BaseException | str) -> None:
         """Record an error (an exception's type and message, or a message)."""

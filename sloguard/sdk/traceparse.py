@@ -12,6 +12,7 @@ as ``steps[2].cost: must be a number >= 0, got -1``; nesting depth and step coun
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Mapping
@@ -107,19 +108,20 @@ class _Parser:
         rec.output_tokens = self.int_attr(attrs, c.GEN_AI_OUTPUT_TOKENS, path)
         total = self.number(d, "total_tokens", path)
         rec.total_tokens = int(total) if total is not None else None
-        if rec.total_tokens is None and (rec.input_tokens is not None or rec.output_tokens is not None):
+        if rec.total_tokens is None and (
+            rec.input_tokens is not None or rec.output_tokens is not None
+        ):
             rec.total_tokens = (rec.input_tokens or 0) + (rec.output_tokens or 0)
-        rec.start_time = self.time(d, "start_time", path)
+        start = self.time(d, "start_time", path)
         rec.end_time = self.time(d, "end_time", path)
         latency = self.number(d, "latency", path)
         if latency is not None:
             rec.duration = latency / 1000.0
-        elif rec.start_time is not None and rec.end_time is not None:
-            rec.duration = max(0.0, (rec.end_time - rec.start_time).total_seconds())
+        elif start is not None and rec.end_time is not None:
+            rec.duration = max(0.0, (rec.end_time - start).total_seconds())
         else:
             rec.duration = None
-        if rec.start_time is None:
-            rec.start_time = datetime.fromtimestamp(0, UTC)
+        rec.start_time = start if start is not None else datetime.fromtimestamp(0, UTC)
         if rec.end_time is None and rec.duration is not None:
             rec.end_time = rec.start_time + timedelta(seconds=rec.duration)
         rec.latency = round(rec.duration * 1000) if rec.duration is not None else None
@@ -131,7 +133,8 @@ class _Parser:
         rec.scope_host = None
         rec.ext = {}
         rec._ended = True
-        rec._on_end = None
+        rec._managed = False
+        rec._fixed_ms = rec.latency
         rec._t0 = 0.0
         return rec
 
@@ -189,10 +192,8 @@ class _Parser:
         if v is None:
             return None
         if isinstance(v, str):  # protobuf JSON renders int64 as strings
-            try:
+            with contextlib.suppress(ValueError):
                 v = float(v)
-            except ValueError:
-                pass
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
             self.bad(f"{path}.{key}", f"must be a number >= 0, got {v!r}")
             return None
@@ -248,9 +249,7 @@ def parse_trace(data: Any, *, max_depth: int = 8, max_steps: int = 10_000) -> Re
     return trace
 
 
-def resolve_scopes(
-    trace: ResponseTrace, agent: str | None = None, host: str | None = None
-) -> None:
+def resolve_scopes(trace: ResponseTrace, agent: str | None = None, host: str | None = None) -> None:
     """Set each step's enclosing agent/host from its parent chain (parsed traces lack context).
 
     Roots of a callee trace nested in an agent invocation are scoped under the invoking step.
