@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from sloguard.analysis import TracePerformance, analyze_trace_performance
 from sloguard.conventions import CallType, Direction, RoutingOutcome, Status
@@ -38,7 +38,7 @@ from sloguard.sdk.telemetry import (
 )
 from sloguard.sdk.trace import ResponseTrace, Step, TraceRecord
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from sloguard.sdk.logging import AgentLogger
     from sloguard.sdk.otel import OTelBridge, enable_otel
 
@@ -54,14 +54,14 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     """Import the optional parts (structlog, OpenTelemetry) on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sloguard' has no attribute {name!r}")
-    import importlib
+    from importlib import import_module
 
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
 
