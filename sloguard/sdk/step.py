@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import Token
 from types import TracebackType
 from typing import Any
@@ -32,6 +32,14 @@ from sloguard.sdk.telemetry import Telemetry, current_telemetry
 from sloguard.sdk.trace import ResponseTrace, TraceRecord
 
 _log = logging.getLogger("sloguard.sdk")
+
+
+def _notify(callback: Callable[[Any], None], arg: Any) -> None:
+    """Call a listener; a failing listener is logged and never breaks the agent."""
+    try:
+        callback(arg)
+    except Exception:
+        _log.exception("sloguard: step listener %r failed", callback)
 
 
 class TraceStep:
@@ -93,7 +101,7 @@ class TraceStep:
         if record.call_type is CallType.AGENT:
             telemetry.recorder.agent_started(self._agent_type or record.name)
         for listener in telemetry.listeners:
-            listener.step_started(record)
+            _notify(listener.step_started, record)
         return record
 
     def close(self, exc: BaseException | None) -> None:
@@ -119,11 +127,16 @@ class TraceStep:
             feed_step(telemetry.recorder, record, exemplars=telemetry.exemplars)
         except SloguardError as err:  # never let metrics break the agent
             _log.warning("sloguard: step %r not recorded: %s", record.name, err)
-        for listener in telemetry.listeners:
-            listener.step_ended(record)
+        if exc is not None:
+            record.ext["exception"] = exc  # lent to listeners (the OTel bridge records it)
+        try:
+            for listener in telemetry.listeners:
+                _notify(listener.step_ended, record)
+        finally:
+            record.ext.pop("exception", None)  # do not keep the frames alive with the trace
         if record.parent_step_id is None:
             for listener in telemetry.listeners:
-                listener.trace_ended(trace)
+                _notify(listener.trace_ended, trace)
 
     # --- context-manager protocols --------------------------------------------------------------
     def __enter__(self) -> TraceRecord:

@@ -1,0 +1,45 @@
+"""The ``SLISource`` protocol: counts of bad and total events per instance over a window.
+
+    QueryError (SloguardError)   any failure of a source; foreign errors are mapped into it
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from sloguard.budget import Counts
+from sloguard.errors import SloguardError
+from sloguard.spec import SLO
+
+#: An SLO instance: its ``group_by`` label values, sorted by label (``()`` when ungrouped).
+InstanceKey = tuple[tuple[str, str], ...]
+#: Counts per instance for one window.
+WindowCounts = Mapping[InstanceKey, Counts]
+
+
+class QueryError(SloguardError):
+    """A source could not answer (down, too slow, bad answer, unsupported SLI)."""
+
+
+class SLISource(Protocol):
+    """Where an evaluator gets window counts."""
+
+    #: Shortest window (seconds) the source can resolve, about 4 scrape/sample intervals.
+    resolution: float
+
+    async def window_counts(self, slo: SLO, window: float, at: float) -> WindowCounts:
+        """Bad/total counts per instance of ``slo`` over ``(at - window, at]`` (unix seconds).
+
+        Raises :class:`QueryError` on any failure.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release resources."""
+        ...
+
+
+def instance_key(labels: Mapping[str, str], group_by: tuple[str, ...]) -> InstanceKey:
+    """The instance key of a series under ``group_by``."""
+    return tuple((g, labels.get(g, "")) for g in sorted(group_by))
