@@ -1,0 +1,178 @@
+"""The composition root of ``sloguard run``: build every part once from settings, then serve.
+
+:func:`build` wires metrics, the cardinality guard and the recorder (the same recorder the SDK
+and the HTTP ingest feed) onto one registry, and the HTTP app around them; :func:`serve` runs it
+under uvicorn until SIGINT/SIGTERM, then shuts down cleanly. Background work (the SLO scheduler
+and evaluator of ``--mode evaluator``/``all``) starts and stops in :func:`_lifespan`.
+
+Example::
+
+    daemon = build(load_settings("config/sloguard.yaml"))
+    daemon.recorder.agent_call("planner", "success", 1.2)
+    asyncio.run(serve(daemon))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from types import FrameType
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from sloguard.errors import ConfigError, Problem, SloguardError
+from sloguard.logs import configure_logging
+from sloguard.sdk.guard import CardinalityGuard
+from sloguard.sdk.metrics import AgentMetrics, Buckets
+from sloguard.sdk.recorder import Recorder
+from sloguard.server import Lifespan, create_app
+from sloguard.settings import Settings
+
+log = structlog.get_logger("sloguard.daemon")
+
+
+class StartupFailed(SloguardError):
+    """The daemon could not start serving (the reason was logged)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Daemon:
+    """Everything one ``sloguard run`` process runs, built once by :func:`build`."""
+
+    settings: Settings
+    registry: CollectorRegistry
+    metrics: AgentMetrics
+    guard: CardinalityGuard
+    #: The one recorder of this process (SDK default and HTTP ingest feed it).
+    recorder: Recorder
+    app: FastAPI
+    #: Set while the daemon serves; ``/readyz`` answers from it.
+    readiness: threading.Event
+
+
+def build(settings: Settings, *, registry: CollectorRegistry = REGISTRY) -> Daemon:
+    """Create the daemon's parts from ``settings``, registering metrics on ``registry``.
+
+    Raise :class:`ConfigError` if the data directory cannot be created.
+    """
+    _ensure_dir(settings)
+    m = settings.metrics
+    buckets = Buckets(
+        agent_latency=m.buckets.agent_latency,
+        tool_duration=m.buckets.tool_duration,
+        decision_confidence=m.buckets.decision_confidence,
+    )
+    metrics = AgentMetrics(registry=registry, buckets=buckets)
+    guard = CardinalityGuard(
+        limits=m.label_limits, allowlists=m.label_allowlists, default_limit=m.default_label_limit
+    )
+    recorder = Recorder(metrics, guard)
+    readiness = threading.Event()
+    app = create_app(registry, ready=readiness.is_set, lifespan=_lifespan(readiness))
+    return Daemon(
+        settings=settings,
+        registry=registry,
+        metrics=metrics,
+        guard=guard,
+        recorder=recorder,
+        app=app,
+        readiness=readiness,
+    )
+
+
+def _ensure_dir(settings: Settings) -> None:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = Problem(
+            str(settings.data_dir), None, "data_dir", f"cannot create directory: {exc.strerror}"
+        )
+        raise ConfigError([problem]) from exc
+
+
+def _lifespan(readiness: threading.Event) -> Lifespan:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The SLO scheduler/evaluator (modes all and evaluator) will start here and stop below.
+        readiness.set()
+        try:
+            yield
+        finally:
+            readiness.clear()
+
+    return lifespan
+
+
+async def serve(daemon: Daemon) -> None:
+    """Serve ``daemon`` until SIGINT/SIGTERM, then shut down gracefully and return.
+
+    Raise :class:`StartupFailed` if serving never started (port in use, lifespan failure).
+    """
+    s = daemon.settings
+    config = uvicorn.Config(
+        daemon.app,
+        host=s.host,
+        port=s.port,
+        log_config=None,  # logging is configured once, by configure_logging()
+        log_level=s.log_level,
+        access_log=False,  # one line per scrape is noise; errors are still logged
+        server_header=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    log.info(
+        "sloguard starting",
+        host=s.host,
+        port=s.port,
+        mode=s.mode.value,
+        data_dir=str(s.data_dir),
+        sli_source="prometheus" if s.prometheus.url else "embedded",
+        ingest_auth=s.ingest.token is not None,
+    )
+    failed = f"could not start serving on {s.host}:{s.port} (the log says why)"
+    with _stop_on_signals(server):
+        try:
+            await server.serve()
+        except SystemExit as exc:  # uvicorn exits when it cannot bind or the lifespan fails
+            raise StartupFailed(failed) from exc
+    if not server.started:
+        raise StartupFailed(failed)
+    log.info("sloguard stopped")
+
+
+@contextmanager
+def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
+    """Make SIGINT/SIGTERM a clean stop that ends in exit status 0.
+
+    uvicorn installs its own handlers while serving and afterwards re-raises the signal it got
+    against the handlers that were in place before, so that the default action kills the
+    process (status -15). The handler installed here takes that re-raised signal instead (and
+    stops the server if a signal arrives before uvicorn's handlers are in place).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(settings: Settings) -> None:
+    """Configure logging, build the daemon and serve it until stopped (``sloguard run``)."""
+    configure_logging(settings.log_level, settings.log_format)
+    daemon = build(settings)
+    asyncio.run(serve(daemon))

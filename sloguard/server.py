@@ -1,0 +1,71 @@
+"""The HTTP app: ``/metrics``, ``/healthz``, ``/readyz``, plus whatever routers the daemon adds.
+
+``/metrics`` uses prometheus_client's own exposition, negotiated on ``Accept``: Prometheus text
+by default, OpenMetrics (with exemplars such as ``trace_id``) when the scraper asks for
+``application/openmetrics-text``. Later features (``/api/v1/slos``, the ingest endpoints) come
+in as routers, so this module stays the one place the app is assembled.
+
+Example::
+
+    app = create_app(registry, ready=lambda: True, routers=[slo_router])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    registry: CollectorRegistry = REGISTRY,
+    *,
+    ready: Callable[[], bool] | None = None,
+    routers: Sequence[APIRouter] = (),
+    lifespan: Lifespan | None = None,
+) -> FastAPI:
+    """Return the app serving ``registry`` on ``/metrics`` and the probes, plus ``routers``.
+
+    ``ready`` answers ``/readyz`` (always ready without it); ``lifespan`` runs around serving
+    (the daemon starts and stops its background work there).
+    """
+    app = FastAPI(title="sloguard", lifespan=lifespan)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.include_router(probes_router(registry, ready))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def probes_router(
+    registry: CollectorRegistry, ready: Callable[[], bool] | None = None
+) -> APIRouter:
+    """Return the router with ``/metrics``, ``/healthz`` and ``/readyz``."""
+    router = APIRouter()
+
+    # Plain ``def``: FastAPI runs it in a worker thread, so a large scrape never blocks the loop.
+    @router.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(registry), headers={"Content-Type": content_type})
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """Liveness: the process serves HTTP."""
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    def readyz() -> JSONResponse:
+        """Readiness: 200 once the daemon has started, 503 before and while shutting down."""
+        if ready is None or ready():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready"}, status_code=503)
+
+    return router
