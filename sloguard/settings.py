@@ -183,8 +183,6 @@ class PrometheusSettings(_Section):
     bearer_token: SecretStr | None = None
     basic_auth: BasicAuth | None = None
     tls: TLSSettings = TLSSettings()
-    evaluation_interval: Seconds = 30.0
-    """Seconds between SLO evaluations."""
 
     @model_validator(mode="after")
     def _one_auth(self) -> PrometheusSettings:
@@ -228,6 +226,10 @@ class Settings(BaseSettings):
     """Embedded SLI samples, alert state and the notification outbox."""
     log_level: LogLevel = "info"
     log_format: LogFormat = "json"
+    slo_files: tuple[Path, ...] = ()
+    """SLO documents to evaluate (``sloguard validate`` checks them)."""
+    evaluation_interval: Seconds = 30.0
+    """Seconds between SLO evaluations (and embedded samples)."""
     metrics: MetricsSettings = MetricsSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     ingest: IngestSettings = IngestSettings()

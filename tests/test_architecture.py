@@ -19,6 +19,8 @@ PURE = [
     "conventions.py",
     "analysis.py",
     "errors.py",
+    "spec.py",
+    "report.py",
     "budget.py",
     "promql.py",
     "alerting.py",

@@ -1,6 +1,6 @@
 """The ``SLISource`` protocol: counts of bad and total events per instance over a window.
 
-    QueryError (SloguardError)   any failure of a source; foreign errors are mapped into it
+QueryError (SloguardError)   any failure of a source; foreign errors are mapped into it
 """
 
 from __future__ import annotations

@@ -1,0 +1,230 @@
+"""Embedded SLI source: sample the process's own counters into SQLite; answer window counts.
+
+With no Prometheus configured, the evaluator reads SLO counters from the process's registry.
+At every tick :meth:`EmbeddedSource.sample` stores one sample per series of the counters the SLOs
+use. Samples hold a *reset-adjusted* value (a counter that restarts at 0 after a process restart
+keeps growing here), so ``increase`` over a window is ``adj(at) - adj(at - window)`` and older
+samples can be thinned freely without losing counts:
+
+- samples older than ``fine_for`` keep one per minute, older than a day one per 10 minutes;
+- samples older than ``retention`` are deleted.
+
+The store survives restarts (``path`` on disk). ``kind: ratio`` SLIs need Prometheus and raise
+:class:`~sloguard.sources.base.QueryError` here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from sloguard.budget import DAY, HOUR, Counts
+from sloguard.promql import CounterSLI, Selector, counter_sli
+from sloguard.sources.base import InstanceKey, QueryError, WindowCounts, instance_key
+from sloguard.spec import SLO
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    metric TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    UNIQUE (metric, labels)
+);
+CREATE TABLE IF NOT EXISTS samples (
+    series INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    raw REAL NOT NULL,
+    adj REAL NOT NULL,
+    PRIMARY KEY (series, ts)
+) WITHOUT ROWID;
+"""
+
+#: (age beyond which, keep one sample per this many seconds)
+DOWNSAMPLING = ((DAY, 600.0), (2 * HOUR, 60.0))
+
+
+class EmbeddedSource:
+    """Sampler + SLI source over SQLite.
+
+    Example::
+
+        source = EmbeddedSource(registry, slos, path=data_dir / "samples.sqlite", interval=10)
+        source.sample(now)                      # at every tick
+        await source.window_counts(slo, 3600, now)
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        slos: Sequence[SLO] = (),
+        *,
+        path: str | Path = ":memory:",
+        interval: float = 30.0,
+        retention: float | None = None,
+        fine_for: float = 2 * HOUR,
+    ) -> None:
+        self.registry = registry
+        self.interval = interval
+        self.resolution = 4 * interval
+        self.fine_for = fine_for
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._series: dict[tuple[str, str], int] = {}
+        self._last: dict[int, tuple[float, float, float]] = {}  # id -> (ts, raw, adj)
+        self._load()
+        self._metrics: frozenset[str] = frozenset()
+        self._retention = retention
+        self.samples_written = 0
+        self.set_slos(slos)
+
+    def _load(self) -> None:
+        for sid, metric, labels in self._db.execute("SELECT id, metric, labels FROM series"):
+            self._series[(metric, labels)] = sid
+        rows = self._db.execute(
+            "SELECT s.series, s.ts, s.raw, s.adj FROM samples s JOIN "
+            "(SELECT series, MAX(ts) AS ts FROM samples GROUP BY series) m "
+            "ON s.series = m.series AND s.ts = m.ts"
+        )
+        for sid, ts, raw, adj in rows:
+            self._last[sid] = (ts, raw, adj)
+
+    def set_slos(self, slos: Sequence[SLO]) -> None:
+        """Sample the counters these SLOs need (and keep them for their longest window)."""
+        metrics: set[str] = set()
+        longest = 0.0
+        for slo in slos:
+            counters = counter_sli(slo)
+            if counters is not None:
+                metrics.update(s.metric for s in counters.selectors())
+            longest = max(longest, *slo.windows()) if slo.windows() else longest
+        self._metrics = frozenset(metrics)
+        if self._retention is None or self._retention < longest:
+            self._retention = max(longest * 1.1, self._retention or 0.0)
+
+    # --- sampling --------------------------------------------------------------------------------
+    def _read_registry(self) -> Iterable[tuple[str, str, float]]:
+        wanted = self._metrics
+        for family in self.registry.collect():
+            for s in family.samples:
+                if s.name in wanted:
+                    yield s.name, json.dumps(s.labels, sort_keys=True), float(s.value)
+
+    def sample(self, now: float) -> int:
+        """Store one sample of every wanted series at ``now``; return how many."""
+        rows: list[tuple[int, float, float, float]] = []
+        for metric, labels, raw in self._read_registry():
+            sid = self._series.get((metric, labels))
+            if sid is None:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO series (metric, labels) VALUES (?, ?)", (metric, labels)
+                )
+                sid = cur.lastrowid
+                if not sid:
+                    found = self._db.execute(
+                        "SELECT id FROM series WHERE metric=? AND labels=?", (metric, labels)
+                    ).fetchone()
+                    sid = int(found[0])
+                self._series[(metric, labels)] = sid
+            last = self._last.get(sid)
+            if last is not None and now <= last[0]:
+                continue  # never write into the past (clock went backwards or duplicate tick)
+            if last is None:
+                adj = raw
+            else:
+                _, last_raw, last_adj = last
+                adj = last_adj + (raw - last_raw if raw >= last_raw else raw)  # reset: restart
+            self._last[sid] = (now, raw, adj)
+            rows.append((sid, now, raw, adj))
+        if rows:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO samples (series, ts, raw, adj) VALUES (?, ?, ?, ?)", rows
+            )
+            self._db.execute("COMMIT")
+        self.samples_written += len(rows)
+        return len(rows)
+
+    def compact(self, now: float) -> int:
+        """Delete samples past retention and thin old ones; return how many were deleted."""
+        retention = self._retention or 30 * DAY
+        rules = sorted((max(age, self.fine_for), step) for age, step in DOWNSAMPLING)
+        self._db.execute("BEGIN")
+        deleted = self._db.execute("DELETE FROM samples WHERE ts < ?", (now - retention,)).rowcount
+        for i, (age, step) in enumerate(rules):
+            upper = now - age
+            lower = now - (rules[i + 1][0] if i + 1 < len(rules) else retention)
+            if lower >= upper:
+                continue
+            # keep the last sample of each `step` bucket in [lower, upper)
+            deleted += self._db.execute(
+                "DELETE FROM samples WHERE ts >= ? AND ts < ? AND (series, ts) NOT IN ("
+                " SELECT series, MAX(ts) FROM samples WHERE ts >= ? AND ts < ?"
+                " GROUP BY series, CAST(ts / ? AS INTEGER))",
+                (lower, upper, lower, upper, step),
+            ).rowcount
+        self._db.execute("COMMIT")
+        return deleted
+
+    def sample_count(self) -> int:
+        """How many samples are stored."""
+        return int(self._db.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+
+    # --- answering ---------------------------------------------------------------------------
+    def _increases(
+        self, selector: Selector, start: float, end: float
+    ) -> list[tuple[dict[str, str], float]]:
+        rows = self._db.execute(
+            "SELECT s.labels,"
+            " (SELECT adj FROM samples WHERE series = s.id AND ts <= ? ORDER BY ts DESC LIMIT 1),"
+            " (SELECT adj FROM samples WHERE series = s.id AND ts <= ? ORDER BY ts DESC LIMIT 1)"
+            " FROM series s WHERE s.metric = ?",
+            (end, start, selector.metric),
+        ).fetchall()
+        out = []
+        for labels_json, at_end, at_start in rows:
+            if at_end is None:
+                continue  # series born after the window
+            labels: dict[str, str] = json.loads(labels_json)
+            if not selector.matches(labels):
+                continue
+            out.append((labels, float(at_end) - float(at_start if at_start is not None else 0.0)))
+        return out
+
+    def _sum_terms(
+        self, terms: Any, group_by: tuple[str, ...], start: float, end: float
+    ) -> dict[InstanceKey, float]:
+        sums: dict[InstanceKey, float] = {}
+        for sign, selector in terms:
+            for labels, inc in self._increases(selector, start, end):
+                key = instance_key(labels, group_by)
+                sums[key] = sums.get(key, 0.0) + sign * inc
+        return sums
+
+    async def window_counts(self, slo: SLO, window: float, at: float) -> WindowCounts:
+        """Counts per instance of ``slo`` over ``(at - window, at]``."""
+        counters: CounterSLI | None = counter_sli(slo)
+        if counters is None:
+            raise QueryError(
+                f"SLO {slo.name!r}: kind {slo.sli.kind.value!r} needs Prometheus "
+                "(set prometheus.url); the embedded source only knows sloguard's own metrics"
+            )
+        try:
+            bad = self._sum_terms(counters.bad, slo.group_by, at - window, at)
+            total = self._sum_terms(counters.total, slo.group_by, at - window, at)
+        except sqlite3.Error as exc:
+            raise QueryError(f"SLO {slo.name!r}: embedded store failed: {exc}") from exc
+        return {
+            key: Counts(bad=max(0.0, min(bad.get(key, 0.0), t)), total=t)
+            for key, t in total.items()
+        }
+
+    async def aclose(self) -> None:
+        """Close the database."""
+        self._db.close()
