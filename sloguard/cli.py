@@ -10,11 +10,15 @@ import argparse
 import sys
 
 from sloguard.commands import Command
+from sloguard.commands.demo import DEMO
 from sloguard.commands.run import RUN
+from sloguard.commands.simulate import SIMULATE
+from sloguard.commands.status import STATUS
+from sloguard.commands.validate import VALIDATE
 from sloguard.errors import ConfigError, SloguardError
 
 #: Every subcommand, in the order ``sloguard --help`` lists them.
-COMMANDS: tuple[Command, ...] = (RUN,)
+COMMANDS: tuple[Command, ...] = (RUN, DEMO, VALIDATE, STATUS, SIMULATE)
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1

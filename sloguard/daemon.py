@@ -27,13 +27,22 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from sloguard.api import slo_router
+from sloguard.engine import SLOEngine
 from sloguard.errors import ConfigError, Problem, SloguardError
+from sloguard.loader import load_slo_files
 from sloguard.logs import configure_logging
+from sloguard.scheduler import EvaluationSchedule
 from sloguard.sdk.guard import CardinalityGuard
 from sloguard.sdk.metrics import AgentMetrics, Buckets
 from sloguard.sdk.recorder import Recorder
+from sloguard.sdk.telemetry import Telemetry, set_default_telemetry
+from sloguard.selfmetrics import SelfMetrics
 from sloguard.server import Lifespan, create_app
-from sloguard.settings import Settings
+from sloguard.settings import Mode, Settings
+from sloguard.slostate import SLOStateCollector
+from sloguard.sources.base import SLISource
+from sloguard.sources.embedded import EmbeddedSource
 
 log = structlog.get_logger("sloguard.daemon")
 
@@ -55,6 +64,8 @@ class Daemon:
     app: FastAPI
     #: Set while the daemon serves; ``/readyz`` answers from it.
     readiness: threading.Event
+    #: The SLO engine (None in exporter mode).
+    engine: SLOEngine | None
 
 
 def build(settings: Settings, *, registry: CollectorRegistry = REGISTRY) -> Daemon:
@@ -74,8 +85,17 @@ def build(settings: Settings, *, registry: CollectorRegistry = REGISTRY) -> Daem
         limits=m.label_limits, allowlists=m.label_allowlists, default_limit=m.default_label_limit
     )
     recorder = Recorder(metrics, guard)
+    # Agents running inside this process (the demo, embedded use) record into the daemon.
+    set_default_telemetry(Telemetry(recorder))
+    engine = _engine(settings, registry, buckets) if settings.mode is not Mode.EXPORTER else None
     readiness = threading.Event()
-    app = create_app(registry, ready=readiness.is_set, lifespan=_lifespan(readiness))
+    routers = [slo_router(engine.latest)] if engine is not None else []
+    app = create_app(
+        registry,
+        ready=readiness.is_set,
+        routers=routers,
+        lifespan=_lifespan(readiness, engine, settings.evaluation_interval),
+    )
     return Daemon(
         settings=settings,
         registry=registry,
@@ -84,7 +104,66 @@ def build(settings: Settings, *, registry: CollectorRegistry = REGISTRY) -> Daem
         recorder=recorder,
         app=app,
         readiness=readiness,
+        engine=engine,
     )
+
+
+def _engine(settings: Settings, registry: CollectorRegistry, buckets: Buckets) -> SLOEngine:
+    """Load the SLO files (refusing to start on any problem) and pick the SLI source."""
+    embedded = settings.prometheus.url is None
+    interval = settings.evaluation_interval
+    resolution = 4 * interval if embedded else 4 * settings.prometheus.scrape_interval
+    slos = load_slo_files(
+        [str(p) for p in settings.slo_files],
+        latency_buckets=buckets.agent_latency,
+        resolution=resolution,
+        embedded=embedded,
+    )
+    self_metrics = SelfMetrics(registry)
+    source: SLISource
+    if embedded:
+        source = EmbeddedSource(
+            registry, slos, path=settings.data_dir / "samples.sqlite", interval=interval
+        )
+    else:
+        source = _prometheus_source(settings, resolution)
+    engine = SLOEngine(slos, source, self_metrics=self_metrics)
+    registry.register(SLOStateCollector(engine.latest))
+    return engine
+
+
+def _prometheus_source(settings: Settings, resolution: float) -> SLISource:
+    from sloguard.sources.prometheus import PrometheusSource
+
+    p = settings.prometheus
+    assert p.url is not None
+    return PrometheusSource(
+        p.url,
+        timeout=p.timeout,
+        bearer_token=p.bearer_token.get_secret_value() if p.bearer_token else None,
+        basic_auth=(
+            (p.basic_auth.username, p.basic_auth.password.get_secret_value())
+            if p.basic_auth is not None
+            else None
+        ),
+        verify=_verify(settings),
+        cert=_cert(settings),
+        resolution=resolution,
+    )
+
+
+def _cert(settings: Settings) -> str | tuple[str, str] | None:
+    tls = settings.prometheus.tls
+    if tls.cert_file is None:
+        return None
+    return (str(tls.cert_file), str(tls.key_file)) if tls.key_file else str(tls.cert_file)
+
+
+def _verify(settings: Settings) -> bool | str:
+    tls = settings.prometheus.tls
+    if tls.insecure_skip_verify:
+        return False
+    return str(tls.ca_file) if tls.ca_file is not None else True
 
 
 def _ensure_dir(settings: Settings) -> None:
@@ -97,21 +176,28 @@ def _ensure_dir(settings: Settings) -> None:
         raise ConfigError([problem]) from exc
 
 
-def _lifespan(readiness: threading.Event) -> Lifespan:
+def _lifespan(readiness: threading.Event, engine: SLOEngine | None, interval: float) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The SLO scheduler/evaluator (modes all and evaluator) will start here and stop below.
+        schedule = None
+        if engine is not None and engine.evaluator.slos:
+            schedule = EvaluationSchedule(engine.tick, interval, self_metrics=engine.self_metrics)
+            schedule.start()
         readiness.set()
         try:
             yield
         finally:
             readiness.clear()
+            if schedule is not None:
+                schedule.shutdown()
+            if engine is not None:
+                await engine.aclose()
 
     return lifespan
 
 
-async def serve(daemon: Daemon) -> None:
-    """Serve ``daemon`` until SIGINT/SIGTERM, then shut down gracefully and return.
+async def serve(daemon: Daemon, *, until: asyncio.Event | None = None) -> None:
+    """Serve ``daemon`` until SIGINT/SIGTERM (or ``until`` is set), then shut down and return.
 
     Raise :class:`StartupFailed` if serving never started (port in use, lifespan failure).
     """
@@ -137,11 +223,20 @@ async def serve(daemon: Daemon) -> None:
         ingest_auth=s.ingest.token is not None,
     )
     failed = f"could not start serving on {s.host}:{s.port} (the log says why)"
+
+    async def stop_when_told() -> None:
+        if until is not None:
+            await until.wait()
+            server.should_exit = True
+
+    watcher = asyncio.create_task(stop_when_told())
     with _stop_on_signals(server):
         try:
             await server.serve()
         except SystemExit as exc:  # uvicorn exits when it cannot bind or the lifespan fails
             raise StartupFailed(failed) from exc
+        finally:
+            watcher.cancel()
     if not server.started:
         raise StartupFailed(failed)
     log.info("sloguard stopped")

@@ -33,7 +33,7 @@ class EvaluationSchedule:
 
     def __init__(
         self,
-        tick: Callable[[float], Awaitable[None]],
+        tick: Callable[[float], Awaitable[object]],
         interval: float,
         *,
         self_metrics: SelfMetrics | None = None,

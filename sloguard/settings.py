@@ -183,6 +183,8 @@ class PrometheusSettings(_Section):
     bearer_token: SecretStr | None = None
     basic_auth: BasicAuth | None = None
     tls: TLSSettings = TLSSettings()
+    scrape_interval: Seconds = 15.0
+    """How often Prometheus scrapes the agents: windows below 4 intervals are raised."""
 
     @model_validator(mode="after")
     def _one_auth(self) -> PrometheusSettings:

@@ -1,0 +1,110 @@
+"""``sloguard demo``: the all-in-one daemon plus a synthetic multi-agent workload."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from sloguard.commands import Command
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9464, help="HTTP port (default: 9464)")
+    parser.add_argument("--data-dir", metavar="D", help="state directory (default: a temp dir)")
+    parser.add_argument(
+        "--rate", type=float, default=10.0, help="customer requests per second (default: 10)"
+    )
+    parser.add_argument(
+        "--incident-after",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds before billing starts failing (default: 60)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds between SLO evaluations (default: 5)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        metavar="S",
+        help="stop after S seconds (default: run until Ctrl-C)",
+    )
+
+
+async def _main(args: argparse.Namespace, data_dir: Path) -> int:
+    from sloguard.daemon import build, serve
+    from sloguard.demo import Incident, Workload, demo_slo_file
+    from sloguard.settings import load_settings
+
+    settings = load_settings(
+        None,
+        overrides={
+            "host": args.host,
+            "port": args.port,
+            "data_dir": str(data_dir),
+            "evaluation_interval": args.interval,
+            "slo_files": [str(demo_slo_file())],
+            "log_level": "warning",
+            "log_format": "console",
+        },
+    )
+    daemon = build(settings)
+    stop = asyncio.Event()
+    base = f"http://{args.host}:{args.port}"
+    print(
+        "sloguard demo: a supervisor routes requests to billing, shipping and research agents.\n"
+        f"  metrics:     {base}/metrics\n"
+        f"  SLO status:  {base}/api/v1/slos\n"
+        f"  table:       sloguard status --url {base}\n"
+        f"  data:        {data_dir}\n"
+        f"Billing starts failing after {args.incident_after:g}s; "
+        "watch demo-agent-availability{agent_name=billing} go burning.",
+        flush=True,
+    )
+    workload = Workload(Incident(started_at=time.monotonic()))
+
+    async def drive() -> None:
+        while not daemon.readiness.is_set():  # noqa: ASYNC110 - a threading.Event
+            await asyncio.sleep(0.05)
+        await workload.run(rate=args.rate, incident_after=args.incident_after, stop=stop)
+
+    async def timer() -> None:
+        if args.duration is not None:
+            await asyncio.sleep(args.duration)
+            stop.set()
+
+    tasks = [asyncio.create_task(drive()), asyncio.create_task(timer())]
+    try:
+        await serve(daemon, until=stop)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.data_dir:
+        return asyncio.run(_main(args, Path(args.data_dir)))
+    with tempfile.TemporaryDirectory(prefix="sloguard-demo-") as tmp:
+        return asyncio.run(_main(args, Path(tmp)))
+
+
+DEMO = Command(
+    name="demo",
+    summary="run the all-in-one daemon with a synthetic multi-agent workload and an incident",
+    examples=(
+        "sloguard demo",
+        "sloguard demo --port 9465 --incident-after 30 --duration 300",
+    ),
+    add_arguments=_add_arguments,
+    handler=_demo,
+)

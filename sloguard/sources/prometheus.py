@@ -1,0 +1,282 @@
+"""The Prometheus SLI source: window counts from the Prometheus HTTP API, over httpx.
+
+Example::
+
+    source = PrometheusSource("http://prometheus:9090", bearer_token=token)
+    try:
+        counts = await source.window_counts(slo, 3600.0, at=now)  # {instance: Counts}
+    finally:
+        await source.aclose()
+
+One instant query per SLO × window (:func:`sloguard.promql.window_query`) brings back both the
+bad and the total count of every instance, evaluated at the same ``time``. Anything that goes
+wrong is raised as :class:`~sloguard.sources.base.QueryError` naming the SLO, the window and the
+cause; no httpx exception leaves this module.
+
+Answers are judged strictly:
+
+- a series without a ``total`` twin is ignored; an instance with ``total`` but no ``bad`` series
+  has 0 bad events (the bad selector matched nothing, e.g. a counter never incremented);
+- NaN or ±Inf is an error (counter increases are finite; a NaN means a broken expression);
+- a negative count within float noise (``1e-9`` of the instance's total, at least ``1e-9``) is 0:
+  ``count - bucket`` of two separately extrapolated increases can land a hair below zero;
+- a negative count beyond that noise is an error: the SLI's good/bad series are not a subset of
+  its total series, and silently clamping would report a broken SLO as perfectly healthy.
+
+Secrets (bearer token, basic-auth password, URL user info) never appear in ``repr`` or messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sloguard.budget import Counts, format_duration
+from sloguard.promql import PART_LABEL, window_query
+from sloguard.sources.base import InstanceKey, QueryError, WindowCounts, instance_key
+from sloguard.spec import SLO
+
+QUERY_PATH = "/api/v1/query"
+BUILDINFO_PATH = "/api/v1/status/buildinfo"
+#: Relative size of a negative count still taken for float noise (and so read as 0).
+NOISE = 1e-9
+#: How much of an unexpected (non-JSON) answer body an error message quotes.
+SNIPPET = 200
+
+Cert = str | tuple[str, str]
+
+
+class _BadAnswer(Exception):
+    """An answer that cannot be read as window counts (turned into a QueryError with context)."""
+
+
+class PrometheusSource:
+    """Window counts from a Prometheus-compatible HTTP API (Prometheus, Thanos, Mimir, …).
+
+    ``url`` is the API root (``http://prometheus:9090``, or with a path prefix such as
+    ``http://mimir/prometheus``). ``verify`` is True, False or a CA bundle file/directory;
+    ``cert`` a client certificate file or ``(cert_file, key_file)``. ``transport`` replaces the
+    network (httpx transports such as ``MockTransport``); ``resolution`` is the shortest window
+    worth asking for, about four scrape intervals.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        max_concurrency: int = 8,
+        bearer_token: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        verify: bool | str = True,
+        cert: Cert | None = None,
+        headers: Mapping[str, str] | None = None,
+        resolution: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        base = httpx.URL(url)
+        if base.scheme not in ("http", "https") or not base.host:
+            raise ValueError(f"Prometheus URL must be http(s)://host[:port][/prefix], got {url!r}")
+        if timeout <= 0 or max_concurrency < 1 or resolution <= 0:
+            raise ValueError("timeout and resolution must be > 0 and max_concurrency >= 1")
+        if bearer_token is not None and basic_auth is not None:
+            raise ValueError("set either bearer_token or basic_auth, not both")
+        self.url = _display_url(base)
+        self.timeout = timeout
+        self.resolution = resolution
+        self._sent = 0
+        self._limit = asyncio.Semaphore(max_concurrency)
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        if bearer_token is not None:
+            all_headers["Authorization"] = f"Bearer {bearer_token}"
+        self._client = httpx.AsyncClient(
+            base_url=base,
+            timeout=httpx.Timeout(timeout),
+            headers=all_headers,
+            auth=httpx.BasicAuth(*basic_auth) if basic_auth is not None else None,
+            verify=_tls_context(verify, cert),
+            transport=transport,
+            limits=httpx.Limits(max_connections=max_concurrency),
+        )
+
+    def __repr__(self) -> str:
+        return f"PrometheusSource({self.url!r}, timeout={self.timeout:g})"
+
+    @property
+    def query_count(self) -> int:
+        """Queries sent so far (one per SLO × window)."""
+        return self._sent
+
+    async def window_counts(self, slo: SLO, window: float, at: float) -> WindowCounts:
+        """Bad/total counts per instance of ``slo`` over ``window`` seconds ending at ``at``."""
+        where = f"SLO {slo.name!r}, window {format_duration(window)}"
+        try:
+            query = window_query(slo, window)
+        except ValueError as exc:
+            raise QueryError(f"{where}: cannot build the query: {exc}") from exc
+        form = {"query": query, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}"}
+        self._sent += 1
+        body = await self._call("POST", QUERY_PATH, where, data=form)
+        try:
+            return _parse_counts(body, slo.group_by)
+        except _BadAnswer as exc:
+            raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
+
+    async def check(self) -> None:
+        """Raise :class:`QueryError` unless the API answers (``/api/v1/status/buildinfo``)."""
+        await self._call("GET", BUILDINFO_PATH, "readiness check")
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def __aenter__(self) -> PrometheusSource:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _call(
+        self, method: str, path: str, where: str, data: Mapping[str, str] | None = None
+    ) -> object:
+        """Send one request; return its decoded ``status: success`` JSON body."""
+        prefix = f"{where}: Prometheus at {self.url}"
+        async with self._limit:
+            try:
+                response = await self._client.request(method, path, data=data)
+            except httpx.TimeoutException as exc:
+                cause = f"no answer within {self.timeout:g}s ({type(exc).__name__})"
+                raise QueryError(f"{prefix}: {cause}") from exc
+            except httpx.ConnectError as exc:
+                cause = f"cannot connect: {str(exc) or type(exc).__name__}"
+                raise QueryError(f"{prefix}: {cause}") from exc
+            except (httpx.HTTPError, OSError) as exc:
+                # OSError: httpcore lets some TLS failures out raw (ssl.SSLError after handshake,
+                # e.g. the server rejecting a missing client certificate).
+                detail = f": {exc}" if str(exc) else " (connection closed)"
+                raise QueryError(f"{prefix}: request failed: {type(exc).__name__}{detail}") from exc
+        try:
+            return _read_answer(response.status_code, response.content)
+        except _BadAnswer as exc:
+            raise QueryError(f"{prefix}: {exc}") from exc
+
+
+def _read_answer(status: int, content: bytes) -> object:
+    """The JSON body of a successful API answer; ``_BadAnswer`` with Prometheus' words if not."""
+    try:
+        body: Any = json.loads(content)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("status") == "error":
+        kind = body.get("errorType") or "error"
+        raise _BadAnswer(f"HTTP {status}: {kind}: {body.get('error') or 'no message'}")
+    if status >= 300:
+        raise _BadAnswer(f"HTTP {status}: {_snippet(content)}")
+    if not isinstance(body, dict):
+        raise _BadAnswer(f"answer is not a JSON object: {_snippet(content)}")
+    if body.get("status") != "success":
+        raise _BadAnswer(f"unexpected answer status {body.get('status')!r}")
+    return body
+
+
+def _parse_counts(body: object, group_by: tuple[str, ...]) -> dict[InstanceKey, Counts]:
+    """Counts per instance from a ``window_query`` answer (see the module docstring)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise _BadAnswer("answer without a data object")
+    if data.get("resultType") != "vector":
+        raise _BadAnswer(f"expected a vector result, got {data.get('resultType')!r}")
+    result = data.get("result")
+    if not isinstance(result, list):
+        raise _BadAnswer("vector result is not a list")
+    parts: dict[str, dict[InstanceKey, float]] = {"bad": {}, "total": {}}
+    for item in result:
+        labels, value = _sample(item)
+        part = parts.get(labels.get(PART_LABEL, ""))
+        if part is None:
+            raise _BadAnswer(f"series {labels} has no {PART_LABEL} label of bad or total")
+        key = instance_key(labels, group_by)
+        if key in part:
+            raise _BadAnswer(f"two {labels[PART_LABEL]} series for instance {_show(key)}")
+        if not math.isfinite(value):
+            raise _BadAnswer(f"{labels[PART_LABEL]} of instance {_show(key)} is {value}")
+        part[key] = value
+    counts: dict[InstanceKey, Counts] = {}
+    for key, raw_total in parts["total"].items():
+        tolerance = NOISE * max(1.0, raw_total)
+        total = _not_negative(raw_total, tolerance, "total", key)
+        bad = _not_negative(parts["bad"].get(key, 0.0), tolerance, "bad", key)
+        counts[key] = Counts(bad=bad, total=total)
+    return counts
+
+
+def _sample(item: object) -> tuple[dict[str, str], float]:
+    """Labels and value of one vector element."""
+    if isinstance(item, dict):
+        labels, value = item.get("metric"), item.get("value")
+        if (
+            isinstance(labels, dict)
+            and all(isinstance(v, str) for v in labels.values())
+            and isinstance(value, list)
+            and len(value) == 2
+            and isinstance(value[1], str)
+        ):
+            try:
+                return labels, float(value[1])
+            except ValueError:
+                pass
+    raise _BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
+
+
+def _not_negative(value: float, tolerance: float, part: str, key: InstanceKey) -> float:
+    if value >= 0:
+        return value
+    if -value <= tolerance:
+        return 0.0
+    raise _BadAnswer(
+        f"{part} of instance {_show(key)} is negative ({value:g}): the SLI's bad/good series "
+        "are not a subset of its total series"
+    )
+
+
+def _show(key: InstanceKey) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in key) + "}" if key else "(all)"
+
+
+def _snippet(content: bytes) -> str:
+    """The start of an unexpected answer body, on one line."""
+    text = " ".join(content.decode("utf-8", "replace").split())
+    return (text[:SNIPPET] + "…" if len(text) > SNIPPET else text) or "(empty body)"
+
+
+def _display_url(url: httpx.URL) -> str:
+    """``url`` without user info or query string, safe to print."""
+    return str(url.copy_with(userinfo=b"", query=None, fragment=None)).rstrip("/")
+
+
+def _tls_context(verify: bool | str, cert: Cert | None) -> ssl.SSLContext | bool:
+    """What httpx's ``verify=`` needs for a CA bundle path and/or client certificate."""
+    if cert is None and isinstance(verify, bool):
+        return verify
+    try:
+        if isinstance(verify, str):
+            is_dir = Path(verify).is_dir()
+            ctx = ssl.create_default_context(
+                cafile=None if is_dir else verify, capath=verify if is_dir else None
+            )
+        else:
+            ctx = httpx.create_ssl_context(verify=verify)
+        if isinstance(cert, str):
+            ctx.load_cert_chain(cert)
+        elif cert is not None:
+            ctx.load_cert_chain(*cert)
+    except (OSError, ssl.SSLError) as exc:  # ssl.SSLError is an OSError; both named for clarity
+        raise QueryError(f"cannot load the TLS files for Prometheus: {exc}") from exc
+    return ctx

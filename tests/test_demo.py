@@ -1,0 +1,97 @@
+"""``sloguard demo`` end to end: the injected incident makes billing's availability SLO burn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import Spawn, _env, _stderr, _wait_healthy
+
+DEADLINE = 90.0
+
+
+def test_demo_incident_burns_billing_and_status_shows_it(
+    spawn: Spawn, free_port: int, tmp_path: Path
+) -> None:
+    proc = spawn(
+        "demo",
+        "--port",
+        str(free_port),
+        "--incident-after",
+        "4",
+        "--interval",
+        "1",
+        "--rate",
+        "25",
+        "--data-dir",
+        str(tmp_path / "demo"),
+    )
+    base = f"http://127.0.0.1:{free_port}"
+    _wait_healthy(proc, base, tmp_path)
+    deadline = time.monotonic() + DEADLINE
+    billing: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        items = httpx.get(f"{base}/api/v1/slos", timeout=5).json()["slos"]
+        billing = next(
+            (
+                i
+                for i in items
+                if i["slo"] == "demo-agent-availability"
+                and i["instance"] == {"agent_name": "billing"}
+            ),
+            {},
+        )
+        if billing.get("state") == "burning":
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"billing never burned: {billing}\n{_stderr(tmp_path)}")
+    assert billing["severity"] in {"critical", "warning"}
+    # the other workers stay healthy
+    shipping = next(i for i in items if i["instance"] == {"agent_name": "shipping"})
+    assert shipping["state"] == "ok"
+    # the state is exported as metrics too
+    text = httpx.get(f"{base}/metrics", timeout=5).text
+    assert (
+        'sloguard_slo_state{agent_name="billing",slo="demo-agent-availability",state="burning"} 1.0'
+        in text
+    )
+    assert 'agent_handoffs_total{source_agent="supervisor",target_agent="billing"}' in text
+    # sloguard status renders the same API as a table, and as JSON
+    out = subprocess.run(
+        [sys.executable, "-m", "sloguard", "status", "--url", base],
+        env=_env({"COLUMNS": "200"}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert "demo-agent-availability" in out and "burning" in out
+    as_json = subprocess.run(
+        [sys.executable, "-m", "sloguard", "status", "--url", base, "--json"],
+        env=_env({}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert any(i["state"] == "burning" for i in json.loads(as_json))
+
+
+def test_status_against_nothing_says_so(free_port: int) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "sloguard", "status", "--url", f"http://127.0.0.1:{free_port}"],
+        env=_env({}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert f"sloguard status: cannot read http://127.0.0.1:{free_port}/api/v1/slos" in out.stderr
