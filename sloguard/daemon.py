@@ -118,6 +118,7 @@ def _engine(settings: Settings, registry: CollectorRegistry, buckets: Buckets) -
         latency_buckets=buckets.agent_latency,
         resolution=resolution,
         embedded=embedded,
+        on_notice=lambda notice: log.info("slo file notice", notice=str(notice)),
     )
     self_metrics = SelfMetrics(registry)
     source: SLISource
