@@ -1,0 +1,1 @@
+"""Notifications: the model, routing and rendering (pure), and the receivers (I/O)."""

@@ -1,0 +1,240 @@
+"""Render one :class:`Notification` for each kind of receiver. Pure.
+
+- Slack: Block Kit blocks plus fallback text, within Slack's limits (≤ 50 blocks, header
+  ≤ 150 characters, section text ≤ 3000, ≤ 10 fields of ≤ 2000);
+- webhook: the Alertmanager v4 webhook body plus a ``sloguard`` object with the numbers;
+- Alertmanager: one v2 API alert (``POST /api/v2/alerts``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sloguard.notify.model import AlertStatus, Notification
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+MAX_BLOCKS = 50
+MAX_HEADER = 150
+MAX_SECTION = 3000
+MAX_FIELD = 2000
+MAX_FIELDS = 10
+
+
+def rfc3339(ts: float) -> str:
+    """Unix seconds → ``2026-01-02T03:04:05.678Z``."""
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _pct(v: float | None, digits: int = 3) -> str:
+    return "n/a" if v is None else f"{v * 100:.{digits}f}%"
+
+
+def human_duration(seconds: float | None) -> str:
+    """``3d 4h``, ``2h 5m``, ``45s``; ``n/a`` for None."""
+    if seconds is None:
+        return "n/a"
+    s = round(seconds)
+    days, s = divmod(s, 86_400)
+    hours, s = divmod(s, 3_600)
+    minutes, s = divmod(s, 60)
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{s}s" if s and not days else "",
+    ]
+    return " ".join(p for p in parts if p)[:16] or "0s"
+
+
+def _instance(n: Notification) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(n.instance.items())) or "(all)"
+
+
+def title(n: Notification) -> str:
+    """One-line summary: ``[CRITICAL] SLO agent-availability (agent_name=billing) is burning``."""
+    inst = f" ({_instance(n)})" if n.instance else ""
+    if n.status is AlertStatus.RESOLVED:
+        return f"[RESOLVED] SLO {n.slo}{inst} is back within its error budget"
+    again = " (still)" if n.repeat else ""
+    return f"[{n.severity.upper()}] SLO {n.slo}{inst} is burning its error budget{again}"
+
+
+def _tier_lines(n: Notification) -> list[str]:
+    lines = []
+    for t in n.tiers:
+        lb = "n/a" if t.long_burn is None else f"{t.long_burn:.1f}x"
+        sb = "n/a" if t.short_burn is None else f"{t.short_burn:.1f}x"
+        lines.append(
+            f"{t.severity} tier {t.tier}: burn {lb} over the long window and {sb} over the "
+            f"short window (threshold {t.threshold:g}x)"
+        )
+    return lines
+
+
+def fallback_text(n: Notification) -> str:
+    """Plain text for notifications and clients without Block Kit."""
+    parts = [title(n)]
+    if n.status is AlertStatus.FIRING:
+        parts += _tier_lines(n)
+        parts.append(
+            f"budget left {_pct(n.budget_remaining, 1)}, exhausted in "
+            f"{human_duration(n.time_to_exhaustion)}"
+        )
+    if n.runbook_url:
+        parts.append(f"runbook: {n.runbook_url}")
+    return _clip("\n".join(parts), 4000)
+
+
+def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, Block Kit blocks) for Slack."""
+    emoji = (
+        ":white_check_mark:"
+        if n.status is AlertStatus.RESOLVED
+        else (":rotating_light:" if n.severity == "critical" else ":warning:")
+    )
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": _clip(f"{emoji} {title(n)}", MAX_HEADER),
+                "emoji": True,
+            },
+        },
+    ]
+    description = n.annotations.get("description") or n.annotations.get("summary")
+    if description:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(description, MAX_SECTION)}}
+        )
+    fields = [
+        f"*SLO*\n{n.slo}",
+        f"*Instance*\n{_instance(n)}",
+        f"*Severity*\n{n.severity}",
+        f"*Objective*\n{_pct(n.objective)}",
+        f"*SLI (period)*\n{_pct(n.sli)}",
+        f"*Budget left*\n{_pct(n.budget_remaining, 1)}",
+    ]
+    if n.status is AlertStatus.FIRING:
+        fields.append(f"*Exhausted in*\n{human_duration(n.time_to_exhaustion)}")
+    blocks.append(
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": _clip(f, MAX_FIELD)} for f in fields[:MAX_FIELDS]
+            ],
+        }
+    )
+    if n.status is AlertStatus.FIRING and n.tiers:
+        text = "\n".join(f"• {line}" for line in _tier_lines(n))
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _clip(f"*Fired*\n{text}", MAX_SECTION)},
+            }
+        )
+    if n.trace_ids:
+        ids = ", ".join(f"`{t}`" for t in n.trace_ids[:3])
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*Recent failing traces*\n{ids}"},
+            }
+        )
+    links = [
+        f"<{url}|{label}>"
+        for label, url in (
+            ("Runbook", n.runbook_url),
+            ("Dashboard", n.dashboard_url),
+            ("Source", n.generator_url),
+        )
+        if url
+    ]
+    context = [f"fingerprint `{n.fingerprint}`", f"since {rfc3339(n.starts_at)}", *links]
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": _clip(" · ".join(context), MAX_SECTION)}],
+        }
+    )
+    return fallback_text(n), blocks[:MAX_BLOCKS]
+
+
+def _alert(n: Notification) -> dict[str, Any]:
+    return {
+        "status": n.status.value,
+        "labels": dict(n.labels),
+        "annotations": dict(n.annotations),
+        "startsAt": rfc3339(n.starts_at),
+        "endsAt": rfc3339(n.ends_at) if n.ends_at is not None else ZERO_TIME,
+        "generatorURL": n.generator_url or "",
+        "fingerprint": n.fingerprint,
+    }
+
+
+def numbers(n: Notification) -> dict[str, Any]:
+    """The ``sloguard`` object: every number behind the alert."""
+    return {
+        "id": n.id,
+        "slo": n.slo,
+        "instance": n.instance,
+        "severity": n.severity,
+        "objective": n.objective,
+        "sli": n.sli,
+        "error_budget_remaining": n.budget_remaining,
+        "time_to_exhaustion_seconds": n.time_to_exhaustion,
+        "burn_rates": dict(n.burn_rates),
+        "tiers": [
+            {
+                "severity": t.severity,
+                "tier": t.tier,
+                "long_window_seconds": t.long_window,
+                "short_window_seconds": t.short_window,
+                "threshold": t.threshold,
+                "long_burn": t.long_burn,
+                "short_burn": t.short_burn,
+            }
+            for t in n.tiers
+        ],
+        "runbook_url": n.runbook_url,
+        "dashboard_url": n.dashboard_url,
+        "trace_ids": list(n.trace_ids),
+        "repeat": n.repeat,
+    }
+
+
+def webhook_payload(n: Notification, *, external_url: str = "") -> dict[str, Any]:
+    """The Alertmanager v4 webhook body for one alert, plus ``sloguard``."""
+    group = {"alertname": n.labels.get("alertname", "SLOBurn"), "slo": n.slo}
+    group_key = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(group.items())) + "}"
+    return {
+        "receiver": n.receiver,
+        "status": n.status.value,
+        "alerts": [_alert(n)],
+        "groupLabels": group,
+        "commonLabels": dict(n.labels),
+        "commonAnnotations": dict(n.annotations),
+        "externalURL": external_url,
+        "version": "4",
+        "groupKey": group_key,
+        "truncatedAlerts": 0,
+        "sloguard": numbers(n),
+    }
+
+
+def alertmanager_alert(n: Notification, *, ends_at: float) -> dict[str, Any]:
+    """One alert for ``POST /api/v2/alerts``; a firing alert carries a near ``endsAt`` so
+    Alertmanager resolves it by itself if sloguard stops re-posting."""
+    return {
+        "labels": dict(n.labels),
+        "annotations": dict(n.annotations),
+        "startsAt": rfc3339(n.starts_at),
+        "endsAt": rfc3339(n.ends_at if n.ends_at is not None else ends_at),
+        "generatorURL": n.generator_url or "",
+    }
