@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from sloguard.alertcenter import ActiveAlert
 from sloguard.budget import State
 from sloguard.evaluator import InstanceResult
 from sloguard.report import result_dict
@@ -35,5 +36,26 @@ def slo_router(latest: Callable[[], Sequence[InstanceResult]]) -> APIRouter:
         if slo is not None and not items and not any(r.slo.name == slo for r in latest()):
             raise HTTPException(404, f"no SLO named {slo!r}")
         return {"slos": items}
+
+    return router
+
+
+def alerts_router(active: Callable[[], Sequence[ActiveAlert]]) -> APIRouter:
+    """``GET /api/v1/alerts``: every firing alert."""
+    router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+    @router.get("/alerts")
+    def list_alerts() -> dict[str, Any]:
+        return {
+            "alerts": [
+                {
+                    "fingerprint": a.fingerprint,
+                    "labels": a.labels,
+                    "started_at": a.started_at,
+                    "notified": a.notified,
+                }
+                for a in active()
+            ]
+        }
 
     return router

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -27,11 +28,13 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from sloguard.api import slo_router
+from sloguard.alertruntime import AlertRuntime
+from sloguard.api import alerts_router, slo_router
 from sloguard.engine import SLOEngine
 from sloguard.errors import ConfigError, Problem, SloguardError
 from sloguard.loader import load_slo_files
 from sloguard.logs import configure_logging
+from sloguard.routingconfig import Routing
 from sloguard.scheduler import EvaluationSchedule
 from sloguard.sdk.guard import CardinalityGuard
 from sloguard.sdk.metrics import AgentMetrics, Buckets
@@ -66,12 +69,20 @@ class Daemon:
     readiness: threading.Event
     #: The SLO engine (None in exporter mode).
     engine: SLOEngine | None
+    #: Alert state, routing and delivery (None in exporter mode).
+    alerts: AlertRuntime | None
 
 
-def build(settings: Settings, *, registry: CollectorRegistry = REGISTRY) -> Daemon:
+def build(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry = REGISTRY,
+    routing: Routing | None = None,
+) -> Daemon:
     """Create the daemon's parts from ``settings``, registering metrics on ``registry``.
 
-    Raise :class:`ConfigError` if the data directory cannot be created.
+    ``routing`` replaces the settings' routing file (the demo builds its own). Raise
+    :class:`ConfigError` on any problem of the data directory, SLO or routing files.
     """
     _ensure_dir(settings)
     m = settings.metrics
@@ -88,13 +99,26 @@ def build(settings: Settings, *, registry: CollectorRegistry = REGISTRY) -> Daem
     # Agents running inside this process (the demo, embedded use) record into the daemon.
     set_default_telemetry(Telemetry(recorder))
     engine = _engine(settings, registry, buckets) if settings.mode is not Mode.EXPORTER else None
+    alerts = None
+    routers = []
+    if engine is not None:
+        alerts = AlertRuntime(
+            settings.data_dir,
+            registry=registry,
+            routing_file=settings.routing_file,
+            routing=routing,
+            external_url=settings.external_url,
+            no_data_after=settings.no_data_after,
+            drain_timeout=settings.drain_timeout,
+        )
+        engine.alerts = alerts.center
+        routers = [slo_router(engine.latest), alerts_router(alerts.center.active)]
     readiness = threading.Event()
-    routers = [slo_router(engine.latest)] if engine is not None else []
     app = create_app(
         registry,
         ready=readiness.is_set,
         routers=routers,
-        lifespan=_lifespan(readiness, engine, settings.evaluation_interval),
+        lifespan=_lifespan(readiness, engine, alerts, settings.evaluation_interval),
     )
     return Daemon(
         settings=settings,
@@ -105,6 +129,7 @@ def build(settings: Settings, *, registry: CollectorRegistry = REGISTRY) -> Daem
         app=app,
         readiness=readiness,
         engine=engine,
+        alerts=alerts,
     )
 
 
@@ -177,12 +202,28 @@ def _ensure_dir(settings: Settings) -> None:
         raise ConfigError([problem]) from exc
 
 
-def _lifespan(readiness: threading.Event, engine: SLOEngine | None, interval: float) -> Lifespan:
+def _lifespan(
+    readiness: threading.Event,
+    engine: SLOEngine | None,
+    alerts: AlertRuntime | None,
+    interval: float,
+) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         schedule = None
+        loop = asyncio.get_running_loop()
+        if alerts is not None:
+            alerts.start()
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGHUP, alerts.reload)
         if engine is not None and engine.evaluator.slos:
-            schedule = EvaluationSchedule(engine.tick, interval, self_metrics=engine.self_metrics)
+
+            async def tick(now: float) -> None:
+                if alerts is not None:
+                    alerts.reload_if_changed()
+                await engine.tick(now)
+
+            schedule = EvaluationSchedule(tick, interval, self_metrics=engine.self_metrics)
             schedule.start()
         readiness.set()
         try:
@@ -191,6 +232,10 @@ def _lifespan(readiness: threading.Event, engine: SLOEngine | None, interval: fl
             readiness.clear()
             if schedule is not None:
                 schedule.shutdown()
+            if alerts is not None:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(signal.SIGHUP)
+                await alerts.stop()
             if engine is not None:
                 await engine.aclose()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from sloguard.alertcenter import AlertCenter
 from sloguard.evaluator import Evaluator, InstanceResult
 from sloguard.selfmetrics import SelfMetrics
 from sloguard.sources.base import SLISource
@@ -26,7 +27,9 @@ class SLOEngine:
         *,
         self_metrics: SelfMetrics | None = None,
         compact_every: int = 120,
+        alerts: AlertCenter | None = None,
     ) -> None:
+        self.alerts = alerts
         self.source = source
         self.self_metrics = self_metrics
         self.evaluator = Evaluator(slos, source, self_metrics=self_metrics)
@@ -51,6 +54,8 @@ class SLOEngine:
             if self.ticks % self.compact_every == self.compact_every - 1:
                 embedded.compact(now)
         results = await self.evaluator.evaluate(now)
+        if self.alerts is not None:
+            self.alerts.process(results, now)
         self.ticks += 1
         if self.self_metrics is not None:
             self.self_metrics.cycle_seconds.observe(time.perf_counter() - started)

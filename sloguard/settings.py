@@ -84,8 +84,10 @@ def _bounds(bounds: tuple[float, ...]) -> tuple[float, ...]:
         raise ValueError("must list at least one bucket bound")
     for b in bounds:
         if not math.isfinite(b) or b <= 0:
-            raise ValueError(f"bucket bounds must be positive and finite, {b} is not "
-                             "(+Inf is added automatically)")
+            raise ValueError(
+                f"bucket bounds must be positive and finite, {b} is not "
+                "(+Inf is added automatically)"
+            )
     for a, b in pairwise(bounds):
         if b <= a:
             raise ValueError(f"bucket bounds must be strictly increasing, {b} follows {a}")
@@ -232,6 +234,14 @@ class Settings(BaseSettings):
     """SLO documents to evaluate (``sloguard validate`` checks them)."""
     evaluation_interval: Seconds = 30.0
     """Seconds between SLO evaluations (and embedded samples)."""
+    routing_file: Path | None = None
+    """Receivers and routes for alerts (default: everything to the console)."""
+    external_url: str = ""
+    """How people reach this daemon (links in notifications), e.g. https://sloguard.example."""
+    no_data_after: Seconds = 600.0
+    """Seconds of no data before an SLONoData alert fires."""
+    drain_timeout: Seconds = 10.0
+    """Seconds to keep delivering queued notifications after SIGTERM."""
     metrics: MetricsSettings = MetricsSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     ingest: IngestSettings = IngestSettings()

@@ -140,8 +140,8 @@ def test_example_config_loads() -> None:
         pytest.param(
             "_cli_parse_args: true\n",
             "FILE:1: _cli_parse_args: unknown key '_cli_parse_args' (allowed: data_dir, "
-            "evaluation_interval, host, ingest, log_format, log_level, metrics, mode, port, "
-            "prometheus, slo_files)",
+            "drain_timeout, evaluation_interval, external_url, host, ingest, log_format, "
+            "log_level, metrics, mode, no_data_after, port, prometheus, routing_file, slo_files)",
             id="private-init-argument",
         ),
         pytest.param(
@@ -163,8 +163,9 @@ def test_file_problems(write: Any, text: str, expected: str) -> None:
 
 def test_odd_top_level_keys(write: Any) -> None:
     assert _problems(write("1: x\n_port: 2\n")) == [
-        "FILE:1: [1]: unknown key 1 (allowed: data_dir, evaluation_interval, host, "
-        "ingest, log_format, log_level, metrics, mode, port, prometheus, slo_files)",
+        "FILE:1: [1]: unknown key 1 (allowed: data_dir, drain_timeout, "
+        "evaluation_interval, external_url, host, ingest, log_format, log_level, metrics, mode, "
+        "no_data_after, port, prometheus, routing_file, slo_files)",
         "FILE:2: _port: unknown key '_port', did you mean 'port'?",
     ]
 

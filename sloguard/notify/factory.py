@@ -1,0 +1,67 @@
+"""Build the receivers of a validated routing file (the I/O side of routing)."""
+
+from __future__ import annotations
+
+from sloguard.budget import parse_duration
+from sloguard.notify.base import Notifier
+from sloguard.routingconfig import (
+    AlertmanagerSpec,
+    LogSpec,
+    Routing,
+    SlackSpec,
+    SlackWebhookSpec,
+    WebhookSpec,
+)
+
+
+def build_notifiers(routing: Routing, *, external_url: str = "") -> dict[str, Notifier]:
+    """One notifier per receiver, secrets taken from the validated routing."""
+    from sloguard.notify.alertmanager import AlertmanagerNotifier
+    from sloguard.notify.log import LogNotifier
+    from sloguard.notify.slack import SlackBotNotifier, SlackWebhookNotifier
+    from sloguard.notify.webhook import WebhookNotifier
+
+    out: dict[str, Notifier] = {}
+    for r in routing.receivers.values():
+        spec = r.spec
+        notifier: Notifier
+        if isinstance(spec, LogSpec):
+            notifier = LogNotifier(r.name)
+        elif isinstance(spec, SlackSpec):
+            if spec.base_url:
+                notifier = SlackBotNotifier(
+                    r.name, r.secrets[0], spec.channel, base_url=spec.base_url
+                )
+            else:
+                notifier = SlackBotNotifier(r.name, r.secrets[0], spec.channel)
+        elif isinstance(spec, SlackWebhookSpec):
+            notifier = SlackWebhookNotifier(r.name, r.secrets[0])
+        elif isinstance(spec, WebhookSpec):
+            notifier = WebhookNotifier(
+                r.name,
+                spec.url,
+                secrets=r.secrets,
+                timeout=parse_duration(spec.timeout),
+                external_url=external_url,
+            )
+        elif isinstance(spec, AlertmanagerSpec):
+            notifier = AlertmanagerNotifier(
+                r.name,
+                spec.url,
+                timeout=parse_duration(spec.timeout),
+                resend_after=parse_duration(spec.resend_after),
+            )
+        else:  # pragma: no cover - the routing models list every kind
+            raise TypeError(f"unknown receiver kind {r.kind!r}")
+        out[r.name] = notifier
+    return out
+
+
+def resend_floor(routing: Routing) -> float | None:
+    """The shortest Alertmanager re-post interval (firing alerts must be re-sent before it)."""
+    values = [
+        parse_duration(r.spec.resend_after)
+        for r in routing.receivers.values()
+        if isinstance(r.spec, AlertmanagerSpec)
+    ]
+    return min(values) if values else None

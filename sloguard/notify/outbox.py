@@ -1,0 +1,190 @@
+"""The outbox worker: deliver queued notifications, retrying until they land.
+
+Each receiver has its own loop, so one receiver's outage never delays another's deliveries.
+Within a receiver notifications go out in order, at most one per ``min_interval`` (Slack allows
+about one message per second per channel). Failures are retried with jittered exponential
+backoff; a ``Retry-After`` is honoured; permanent failures are recorded and counted; a receiver
+that is gone (410, revoked credentials) is disabled. On shutdown :meth:`drain` delivers what it
+can within a deadline; the rest stays in the store for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+
+from sloguard.notify.base import Delivery, Notifier, Outcome
+from sloguard.notify.model import AlertStatus
+from sloguard.statestore import OutboxItem, StateStore
+
+_log = logging.getLogger("sloguard.outbox")
+
+
+class NotifyMetrics:
+    """``sloguard_notifications_total{receiver,result,reason}`` and the outbox depth."""
+
+    def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
+        self.notifications = Counter(
+            "sloguard_notifications",
+            "Notification delivery attempts by receiver and result.",
+            ["receiver", "result", "reason"],
+            registry=registry,
+        )
+        self.depth = Gauge(
+            "sloguard_outbox_depth",
+            "Notifications waiting for delivery.",
+            ["receiver"],
+            registry=registry,
+        )
+
+
+def _reason(d: Delivery) -> str:
+    if d.outcome is Outcome.OK:
+        return "delivered"
+    if d.outcome is Outcome.RETRY:
+        return "rate_limited" if d.after is not None else "transient"
+    return "receiver_gone" if d.disable else "rejected"
+
+
+class OutboxWorker:
+    """Deliver the outbox to the receivers."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        notifiers: Mapping[str, Notifier],
+        *,
+        metrics: NotifyMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+        base_delay: float = 1.0,
+        max_delay: float = 300.0,
+        poll: float = 0.5,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.notifiers = dict(notifiers)
+        self.metrics = metrics
+        self.clock = clock
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.poll = poll
+        self.rng = rng or random.Random()
+        self._last_sent: dict[str, float] = {}
+
+    def backoff(self, attempts: int) -> float:
+        """Jittered exponential delay before attempt ``attempts + 1``."""
+        delay: float = min(self.max_delay, self.base_delay * 2.0 ** max(0, attempts))
+        return delay * self.rng.uniform(0.5, 1.5)
+
+    async def deliver_one(self, item: OutboxItem) -> Delivery | None:
+        """Try one notification; record the outcome. None when its receiver is unusable."""
+        n = item.notification
+        now = self.clock()
+        disabled = self.store.disabled()
+        notifier = self.notifiers.get(n.receiver)
+        if notifier is None or n.receiver in disabled:
+            why = disabled.get(n.receiver, "receiver not configured")
+            self.store.failed(n, now, f"receiver {n.receiver!r} unusable: {why}")
+            self._count(n.receiver, "failed", "receiver_disabled")
+            return None
+        wait = self._last_sent.get(n.receiver, 0.0) + notifier.min_interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        ref = (
+            self.store.ref(n.receiver, n.fingerprint, n.starts_at)
+            if n.status is AlertStatus.RESOLVED or n.repeat
+            else None
+        )
+        try:
+            result = await notifier.send(n, ref)
+        except Exception as exc:  # a notifier bug must not stop the worker
+            _log.exception("receiver %s raised", n.receiver)
+            result = Delivery.retry(f"receiver raised {type(exc).__name__}")
+        self._last_sent[n.receiver] = time.monotonic()
+        now = self.clock()
+        if result.outcome is Outcome.OK:
+            self.store.delivered(n, now, result.ref)
+            self._count(n.receiver, "delivered", "delivered")
+        elif result.outcome is Outcome.RETRY:
+            delay = result.after if result.after is not None else self.backoff(item.attempts)
+            self.store.retry(n, now + delay, result.reason)
+            self._count(n.receiver, "retry", _reason(result))
+            _log.warning(
+                "delivery to %s failed, retrying in %.1fs: %s", n.receiver, delay, result.reason
+            )
+        else:
+            self.store.failed(n, now, result.reason)
+            self._count(n.receiver, "failed", _reason(result))
+            _log.error("delivery to %s failed permanently: %s", n.receiver, result.reason)
+            if result.disable:
+                self.store.disable(n.receiver, result.reason, now)
+                _log.error("receiver %s disabled: %s", n.receiver, result.reason)
+        return result
+
+    def _count(self, receiver: str, result: str, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.notifications.labels(receiver, result, reason).inc()
+
+    def update_depth(self) -> None:
+        """Refresh the outbox-depth gauge."""
+        if self.metrics is None:
+            return
+        depth = self.store.depth()
+        for receiver in self.notifiers:
+            self.metrics.depth.labels(receiver).set(depth.get(receiver, 0))
+
+    async def run_once(self, receiver: str) -> int:
+        """Deliver every due notification of one receiver, in order; return how many tried."""
+        tried = 0
+        while True:
+            items = self.store.due(self.clock(), receiver, limit=20)
+            if not items:
+                return tried
+            for item in items:
+                result = await self.deliver_one(item)
+                tried += 1
+                if result is not None and result.outcome is Outcome.RETRY:
+                    return tried  # keep order: later ones wait for this one
+
+    async def _receiver_loop(self, receiver: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once(receiver)
+            except Exception:
+                _log.exception("outbox loop of %s failed; continuing", receiver)
+            await asyncio.sleep(self.poll)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run every receiver's loop until ``stop`` is set."""
+        loops = [
+            asyncio.create_task(self._receiver_loop(name, stop), name=f"outbox-{name}")
+            for name in self.notifiers
+        ]
+        try:
+            while not stop.is_set():
+                self.update_depth()
+                await asyncio.sleep(self.poll)
+        finally:
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    async def drain(self, deadline: float) -> int:
+        """Deliver what is due now, for at most ``deadline`` seconds; return pending left."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(self.run_once(r) for r in self.notifiers)), deadline
+            )
+        left = sum(self.store.depth().values())
+        if left:
+            _log.warning("%d notifications left in the outbox for the next start", left)
+        return left
+
+    async def aclose(self) -> None:
+        """Close every notifier."""
+        for notifier in self.notifiers.values():
+            await notifier.aclose()
