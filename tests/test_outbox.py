@@ -88,7 +88,7 @@ async def test_retry_after_and_backoff_then_delivered_once(tmp_path: Path) -> No
     a = RecordingNotifier("a", script=[Delivery.retry("429", after=7.0), Delivery.retry("500")])
     clock = Clock()
     registry = CollectorRegistry()
-    store, center, worker = setup(tmp_path, a, clock=clock, registry=registry)
+    _store, center, worker = setup(tmp_path, a, clock=clock, registry=registry)
     center.process([result(0.05, clock.t)], clock.t)
     await worker.run_once("a")
     assert len(a.attempts) == 1 and not a.sent
@@ -168,7 +168,7 @@ async def test_restart_keeps_state_and_outbox(tmp_path: Path) -> None:
 
 async def test_drain_delivers_due_notifications(tmp_path: Path) -> None:
     a = RecordingNotifier("a")
-    store, center, worker = setup(tmp_path, a)
+    _store, center, worker = setup(tmp_path, a)
     center.process([result(0.05, 1_800_000_000.0)], 1_800_000_000.0)
     assert await worker.drain(5.0) == 0
     assert len(a.sent) == 1
