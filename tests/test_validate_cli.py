@@ -194,3 +194,21 @@ def test_exit_status_of_the_command(args: list[str], status: int) -> None:
         check=False,
     )
     assert done.returncode == status, done.stderr
+
+
+def test_routing_files_are_validated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sloguard.cli import main
+
+    bad = tmp_path / "routing.yaml"
+    bad.write_text(
+        "receivers:\n  - name: a\n    log: {}\n  - name: a\n    log: {}\n"
+        "route:\n  receiver: nobody\n  routes:\n    - match_re: {slo: '('}\n      receiver: a\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:4: receivers[1].name: duplicate receiver name 'a' (first on line 2)" in out
+    assert f"{bad}:7: route.receiver: unknown receiver 'nobody' (known: a)" in out
+    assert f"{bad}:9: route.routes[0].match_re.slo: bad regular expression '('" in out
+    assert main(["validate", "config/routing.yaml"]) == 1  # its secrets are not in this env
+    assert "environment variable SLOGUARD_SLACK_TOKEN is not set" in capsys.readouterr().out

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 from sloguard.commands import Command
 from sloguard.errors import ConfigError, Problem
 from sloguard.loader import check_slo_doc, duplicate_names
+from sloguard.routingconfig import check_routing_doc
 from sloguard.settings import Settings, load_settings
 from sloguard.spec import SLO
 from sloguard.yamldoc import YamlDoc, load_yaml
@@ -91,14 +93,21 @@ def _check_settings(doc: YamlDoc, options: SLOOptions) -> FileReport:
     return FileReport(doc.file, "settings")
 
 
+def _check_routing(doc: YamlDoc, options: SLOOptions) -> FileReport:
+    # Secrets are looked up in this process's environment: a missing one is a problem here
+    # exactly as it would stop the daemon.
+    _, problems = check_routing_doc(doc, os.environ)
+    return FileReport(doc.file, "routing", tuple(problems))
+
+
 def _top_keys(doc: YamlDoc) -> frozenset[Any]:
     return frozenset(doc.data) if isinstance(doc.data, dict) else frozenset()
 
 
 #: Document kinds, first match wins: (name, does a document look like one, checker).
-#: Routing files (top-level ``receivers:``/``routes:``) become one more row, above settings.
 KINDS: tuple[tuple[str, Callable[[YamlDoc], bool], Checker], ...] = (
     ("slo", lambda doc: bool(_top_keys(doc) & {"slos", "policies", "apiVersion"}), _check_slos),
+    ("routing", lambda doc: bool(_top_keys(doc) & {"receivers", "route"}), _check_routing),
     ("settings", lambda doc: True, _check_settings),
 )
 
@@ -161,6 +170,8 @@ def _validate(args: argparse.Namespace) -> int:
         else:
             options = SLOOptions.from_settings(settings)
             kinds = {str(p): "slo" for p in settings.slo_files}
+            if settings.routing_file is not None:
+                kinds[str(settings.routing_file)] = "routing"
             paths = [*paths, *kinds]
             reports.append(FileReport(args.config, "settings"))
         paths = [p for p in paths if p != args.config]
