@@ -13,11 +13,14 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from sloguard.conventions import RoutingOutcome
+from sloguard.notify.routing import Route
+from sloguard.routingconfig import LogSpec, Receiver, Routing, SlackSpec, SlackWebhookSpec
 from sloguard.sdk.decorators import trace_agent_call, trace_tool_call
 from sloguard.sdk.step import add_usage, workflow
 from sloguard.sdk.telemetry import current_telemetry
@@ -133,15 +136,30 @@ class Workload:
             with contextlib.suppress(WorkerError):
                 await self.supervisor(intent)
 
-    async def run(self, *, rate: float, incident_after: float, stop: asyncio.Event) -> int:
-        """Send ``rate`` requests/s until ``stop``; switch the incident on after a while."""
+    async def run(
+        self,
+        *,
+        rate: float,
+        incident_after: float,
+        stop: asyncio.Event,
+        incident_duration: float | None = None,
+    ) -> int:
+        """Send ``rate`` requests/s until ``stop``; switch the incident on (and off) on time."""
         n = 0
         tasks: set[asyncio.Task[None]] = set()
         while not stop.is_set():
             elapsed = time.monotonic() - self.incident.started_at
-            if not self.incident.active and elapsed >= incident_after:
+            ends = None if incident_duration is None else incident_after + incident_duration
+            if (
+                not self.incident.active
+                and incident_after <= elapsed
+                and (ends is None or elapsed < ends)
+            ):
                 self.incident.active = True
                 print("demo: incident injected: billing is failing and slow", flush=True)
+            elif self.incident.active and ends is not None and elapsed >= ends:
+                self.incident.active = False
+                print("demo: incident over: billing recovered", flush=True)
             task = asyncio.create_task(self.one_request(n))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -151,3 +169,22 @@ class Workload:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         return n
+
+
+def demo_routing(env: Mapping[str, str]) -> Routing:
+    """Alerts to the console, and to Slack when ``SLOGUARD_SLACK_*`` is set.
+
+    ``SLOGUARD_SLACK_TOKEN`` + ``SLOGUARD_SLACK_CHANNEL`` post as a bot (optionally to
+    ``SLOGUARD_SLACK_BASE_URL``); ``SLOGUARD_SLACK_WEBHOOK_URL`` posts to an incoming webhook.
+    """
+    receivers = {"console": Receiver("console", "log", LogSpec())}
+    token, channel = env.get("SLOGUARD_SLACK_TOKEN"), env.get("SLOGUARD_SLACK_CHANNEL")
+    if token and channel:
+        spec = SlackSpec(channel=channel, base_url=env.get("SLOGUARD_SLACK_BASE_URL") or None)
+        receivers["slack"] = Receiver("slack", "slack", spec, (token,))
+    elif env.get("SLOGUARD_SLACK_WEBHOOK_URL"):
+        receivers["slack"] = Receiver(
+            "slack", "slack_webhook", SlackWebhookSpec(), (env["SLOGUARD_SLACK_WEBHOOK_URL"],)
+        )
+    routes = tuple(Route(receiver=name, continue_=True) for name in receivers)
+    return Routing(receivers, Route(receiver="console", routes=routes, repeat_interval=600.0))

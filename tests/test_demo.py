@@ -63,6 +63,14 @@ def test_demo_incident_burns_billing_and_status_shows_it(
         in text
     )
     assert 'agent_handoffs_total{source_agent="supervisor",target_agent="billing"}' in text
+    # the alert reached the demo's console receiver
+    wanted = "SLO demo-agent-availability (agent_name=billing) is burning its error budget"
+    deadline = time.monotonic() + 30
+    while wanted not in _stderr(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert wanted in _stderr(tmp_path)
+    alerts = httpx.get(f"{base}/api/v1/alerts", timeout=5).json()["alerts"]
+    assert any(a["labels"]["slo"] == "demo-agent-availability" for a in alerts)
     # sloguard status renders the same API as a table, and as JSON
     out = subprocess.run(
         [sys.executable, "-m", "sloguard", "status", "--url", base],

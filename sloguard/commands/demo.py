@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds before billing starts failing (default: 60)",
     )
     parser.add_argument(
+        "--incident-duration",
+        type=float,
+        metavar="S",
+        help="seconds the incident lasts (default: until the demo stops)",
+    )
+    parser.add_argument(
         "--interval",
         type=float,
         default=5.0,
@@ -42,7 +49,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _main(args: argparse.Namespace, data_dir: Path) -> int:
     from sloguard.daemon import build, serve
-    from sloguard.demo import Incident, Workload, demo_slo_file
+    from sloguard.demo import Incident, Workload, demo_routing, demo_slo_file
     from sloguard.settings import load_settings
 
     settings = load_settings(
@@ -57,7 +64,7 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> int:
             "log_format": "console",
         },
     )
-    daemon = build(settings)
+    daemon = build(settings, routing=None if settings.routing_file else demo_routing(os.environ))
     stop = asyncio.Event()
     base = f"http://{args.host}:{args.port}"
     print(
@@ -75,7 +82,12 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> int:
     async def drive() -> None:
         while not daemon.readiness.is_set():  # noqa: ASYNC110 - a threading.Event
             await asyncio.sleep(0.05)
-        await workload.run(rate=args.rate, incident_after=args.incident_after, stop=stop)
+        await workload.run(
+            rate=args.rate,
+            incident_after=args.incident_after,
+            incident_duration=args.incident_duration,
+            stop=stop,
+        )
 
     async def timer() -> None:
         if args.duration is not None:
