@@ -20,12 +20,21 @@ from sloguard.alerting import (
     new_instance,
     step,
 )
-from sloguard.budget import Evaluation, format_duration
+from sloguard.budget import Evaluation, format_duration, parse_duration
 from sloguard.evaluator import InstanceResult
 from sloguard.notify.model import AlertStatus, FiredTier, Notification
 from sloguard.notify.routing import shortest_repeat, targets
-from sloguard.routingconfig import Routing
+from sloguard.routingconfig import AlertmanagerSpec, Routing
 from sloguard.statestore import StateStore
+
+
+def resend_intervals(routing: Routing) -> dict[str, float]:
+    """Receivers that must hear about a firing alert at least this often (Alertmanager)."""
+    return {
+        name: parse_duration(r.spec.resend_after)
+        for name, r in routing.receivers.items()
+        if isinstance(r.spec, AlertmanagerSpec)
+    }
 
 
 def _instance_id(result: InstanceResult) -> tuple[str, str]:
@@ -56,6 +65,7 @@ class AlertCenter:
     ) -> None:
         self.store = store
         self.routing = routing
+        self.resend = resend_intervals(routing)
         repeat = shortest_repeat(routing.route)
         if min_repeat is not None:
             repeat = min(repeat, min_repeat)
@@ -69,6 +79,7 @@ class AlertCenter:
         if min_repeat is not None:
             repeat = min(repeat, min_repeat)
         self.routing = routing
+        self.resend = resend_intervals(routing)
         self.rules = AlertRules(repeat_interval=repeat, no_data_after=self.rules.no_data_after)
 
     def active(self) -> list[ActiveAlert]:
@@ -101,7 +112,11 @@ class AlertCenter:
                         last = self.store.last_sent(
                             target.receiver, event.fingerprint, event.started_at
                         )
-                        if last is not None and now - last < target.repeat_interval:
+                        every = min(
+                            target.repeat_interval,
+                            self.resend.get(target.receiver, target.repeat_interval),
+                        )
+                        if last is not None and now - last < every:
                             continue
                     notifications.append(self._notification(event, r, target.receiver))
                     sent.append((target.receiver, event.fingerprint, event.started_at, now))

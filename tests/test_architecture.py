@@ -26,6 +26,9 @@ PURE = [
     "alerting.py",
     "notify/routing.py",
     "notify/render.py",
+    "notify/signing.py",
+    "notify/model.py",
+    "scenarios.py",
 ]
 FORBIDDEN = {
     "httpx", "slack_sdk", "apscheduler", "prometheus_client", "sqlite3", "socket", "time",

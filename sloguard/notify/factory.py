@@ -59,9 +59,7 @@ def build_notifiers(routing: Routing, *, external_url: str = "") -> dict[str, No
 
 def resend_floor(routing: Routing) -> float | None:
     """The shortest Alertmanager re-post interval (firing alerts must be re-sent before it)."""
-    values = [
-        parse_duration(r.spec.resend_after)
-        for r in routing.receivers.values()
-        if isinstance(r.spec, AlertmanagerSpec)
-    ]
+    from sloguard.alertcenter import resend_intervals
+
+    values = resend_intervals(routing).values()
     return min(values) if values else None
