@@ -130,6 +130,11 @@ class WebhookReceiver:
         with self._changed:
             self._scripted.extend([Scripted(status, retry_after, delay, body)] * count)
 
+    def unscript(self) -> None:
+        """Drop the remaining canned answers: answer normally from now on."""
+        with self._changed:
+            self._scripted.clear()
+
     def wait_for(self, done: Callable[[WebhookReceiver], bool], timeout: float) -> None:
         """Block until ``done(self)`` holds; AssertionError with what arrived after ``timeout``."""
         deadline = time.monotonic() + timeout
