@@ -66,7 +66,8 @@ def test_outage_reaches_slack_webhook_and_alertmanager_then_resolves_once(
         routing.write_text(
             "receivers:\n"
             "  - name: slack\n"
-            f"    slack: {{channel: alerts, token_env: E2E_SLACK_TOKEN, base_url: '{slack.base_url}'}}\n"
+            "    slack: {channel: alerts, token_env: E2E_SLACK_TOKEN,"
+            f" base_url: '{slack.base_url}'}}\n"
             "  - name: hook\n"
             f"    webhook: {{url: '{hook.url}', secret_envs: [E2E_HOOK_SECRET]}}\n"
             "  - name: am\n"
