@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sloguard.alerting import (
@@ -71,6 +71,8 @@ class AlertCenter:
             repeat = min(repeat, min_repeat)
         self.rules = AlertRules(repeat_interval=repeat, no_data_after=no_data_after)
         self.external_url = external_url.rstrip("/")
+        #: Called after notifications were queued (the outbox worker's wake-up).
+        self.on_queued: Callable[[], None] | None = None
         self._alerts: dict[tuple[str, str], InstanceAlerts] = store.load_alerts()
 
     def replace_routing(self, routing: Routing, min_repeat: float | None = None) -> None:
@@ -123,6 +125,8 @@ class AlertCenter:
         if changed or notifications:
             self.store.commit(changed, notifications, sent, now)
             self._alerts.update(changed)
+        if notifications and self.on_queued is not None:
+            self.on_queued()
         return notifications
 
     def _notification(self, event: AlertEvent, r: InstanceResult, receiver: str) -> Notification:

@@ -62,6 +62,7 @@ class AlertRuntime:
             build_notifiers(routing, external_url=external_url),
             metrics=NotifyMetrics(registry),
         )
+        self.center.on_queued = self.worker.wake
         self._mtime = self._file_mtime()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

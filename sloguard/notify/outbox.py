@@ -76,6 +76,12 @@ class OutboxWorker:
         self.poll = poll
         self.rng = rng or random.Random()
         self._last_sent: dict[str, float] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+
+    def wake(self) -> None:
+        """Something was queued: every receiver loop looks now instead of at its next poll."""
+        for event in self._wake.values():
+            event.set()
 
     def backoff(self, attempts: int) -> float:
         """Jittered exponential delay before attempt ``attempts + 1``."""
@@ -153,25 +159,31 @@ class OutboxWorker:
                     return tried  # keep order: later ones wait for this one
 
     async def _receiver_loop(self, receiver: str, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        wake = self._wake.setdefault(receiver, asyncio.Event())
+        while not stop.is_set() and receiver in self.notifiers:
+            wake.clear()
             try:
                 await self.run_once(receiver)
             except Exception:
                 _log.exception("outbox loop of %s failed; continuing", receiver)
-            await asyncio.sleep(self.poll)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.poll)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run every receiver's loop until ``stop`` is set."""
-        loops = [
-            asyncio.create_task(self._receiver_loop(name, stop), name=f"outbox-{name}")
-            for name in self.notifiers
-        ]
+        """Run one loop per receiver until ``stop`` is set; receivers added by a routing reload
+        get a loop, removed ones lose theirs."""
+        loops: dict[str, asyncio.Task[None]] = {}
         try:
             while not stop.is_set():
+                for name in self.notifiers:
+                    if name not in loops or loops[name].done():
+                        loops[name] = asyncio.create_task(
+                            self._receiver_loop(name, stop), name=f"outbox-{name}"
+                        )
                 self.update_depth()
                 await asyncio.sleep(self.poll)
         finally:
-            await asyncio.gather(*loops, return_exceptions=True)
+            await asyncio.gather(*loops.values(), return_exceptions=True)
 
     async def drain(self, deadline: float) -> int:
         """Deliver what is due now, for at most ``deadline`` seconds; return pending left."""
