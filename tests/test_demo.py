@@ -103,3 +103,40 @@ def test_status_against_nothing_says_so(free_port: int) -> None:
     )
     assert out.returncode == 1
     assert f"sloguard status: cannot read http://127.0.0.1:{free_port}/api/v1/slos" in out.stderr
+
+
+def test_demo_alerts_reach_slack_when_configured(
+    spawn: Spawn, free_port: int, tmp_path: Path
+) -> None:
+    from tests.fakeslack import DEFAULT_TOKEN, FakeSlack
+
+    with FakeSlack() as slack:
+        proc = spawn(
+            "demo",
+            "--port",
+            str(free_port),
+            "--incident-after",
+            "3",
+            "--interval",
+            "1",
+            "--rate",
+            "25",
+            "--data-dir",
+            str(tmp_path / "demo"),
+            env={
+                "SLOGUARD_SLACK_TOKEN": DEFAULT_TOKEN,
+                "SLOGUARD_SLACK_CHANNEL": "alerts",
+                "SLOGUARD_SLACK_BASE_URL": slack.base_url,
+            },
+        )
+        _wait_healthy(proc, f"http://127.0.0.1:{free_port}", tmp_path)
+        deadline = time.monotonic() + DEADLINE
+        wanted = "demo-agent-availability (agent_name=billing)"
+        while time.monotonic() < deadline:
+            if any(wanted in json.dumps(c.params) for c in slack.calls_to("chat.postMessage")):
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"no Slack message for billing\n{_stderr(tmp_path)[-3000:]}")
+        # the console still gets it too
+        assert wanted in _stderr(tmp_path)
