@@ -304,6 +304,7 @@ async def measure_delay(poll: float, mode: Mode, db: Path, seed: int) -> dict[st
         center = AlertCenter(store, routing(receiver))
         notifier = WebhookNotifier(RECEIVER, hook.url, secrets=[SECRET], timeout=10.0)
         worker = OutboxWorker(store, {RECEIVER: notifier}, poll=poll)
+        center.on_queued = worker.wake  # as the daemon wires it (AlertRuntime)
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop))
         evaluated: dict[str, float] = {}

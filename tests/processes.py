@@ -75,3 +75,28 @@ def _wait_healthy(proc: subprocess.Popen[bytes], base: str, tmp_path: Path) -> N
             pass
         time.sleep(0.05)
     pytest.fail(f"sloguard did not become healthy within {START_DEADLINE}s:\n{_stderr(tmp_path)}")
+
+
+def wait_for_billing(
+    base: str, done: Callable[[dict[str, object]], bool], tmp_path: Path, deadline: float = 120.0
+) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """Poll a demo's ``/api/v1/slos`` until billing's availability instance satisfies ``done``;
+    return it and every instance."""
+    end = time.monotonic() + deadline
+    billing: dict[str, object] = {}
+    items: list[dict[str, object]] = []
+    while time.monotonic() < end:
+        items = httpx.get(f"{base}/api/v1/slos", timeout=5).json()["slos"]
+        billing = next(
+            (
+                i
+                for i in items
+                if i["slo"] == "demo-agent-availability"
+                and i["instance"] == {"agent_name": "billing"}
+            ),
+            {},
+        )
+        if done(billing):
+            return billing, items
+        time.sleep(0.5)
+    pytest.fail(f"billing never got there: {billing}\n{_stderr(tmp_path)[-3000:]}")

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import Spawn, _env, _stderr, _wait_healthy
+from tests.processes import Spawn, _env, _stderr, _wait_healthy, wait_for_billing
 
 DEADLINE = 90.0
 
@@ -34,24 +34,7 @@ def test_demo_incident_burns_billing_and_status_shows_it(
     )
     base = f"http://127.0.0.1:{free_port}"
     _wait_healthy(proc, base, tmp_path)
-    deadline = time.monotonic() + DEADLINE
-    billing: dict[str, object] = {}
-    while time.monotonic() < deadline:
-        items = httpx.get(f"{base}/api/v1/slos", timeout=5).json()["slos"]
-        billing = next(
-            (
-                i
-                for i in items
-                if i["slo"] == "demo-agent-availability"
-                and i["instance"] == {"agent_name": "billing"}
-            ),
-            {},
-        )
-        if billing.get("state") == "burning":
-            break
-        time.sleep(0.5)
-    else:
-        pytest.fail(f"billing never burned: {billing}\n{_stderr(tmp_path)}")
+    billing, items = wait_for_billing(base, lambda b: b.get("state") == "burning", tmp_path)
     assert billing["severity"] in {"critical", "warning"}
     # the other workers stay healthy
     shipping = next(i for i in items if i["instance"] == {"agent_name": "shipping"})

@@ -14,14 +14,13 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client import CollectorRegistry, start_http_server
 
 from sloguard import AgentMetrics, Recorder
 from sloguard.budget import burn_rate
 from sloguard.sources.embedded import EmbeddedSource
 from sloguard.sources.prometheus import PrometheusSource
-from tests.processes import Spawn, _stderr, _wait_healthy, free_port
+from tests.processes import Spawn, _stderr, _wait_healthy, free_port, wait_for_billing
 from tests.promserver import start_prometheus
 from tests.slos import make_slo
 
@@ -55,24 +54,9 @@ def test_demo_evaluated_through_prometheus_fires_critical(spawn: Spawn, tmp_path
         )
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(proc, base, tmp_path)
-        deadline = time.monotonic() + DEADLINE
-        billing: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            items = httpx.get(f"{base}/api/v1/slos", timeout=5).json()["slos"]
-            billing = next(
-                (
-                    i
-                    for i in items
-                    if i["slo"] == "demo-agent-availability"
-                    and i["instance"] == {"agent_name": "billing"}
-                ),
-                {},
-            )
-            if billing.get("severity") == "critical":
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"critical never fired via Prometheus: {billing}\n{_stderr(tmp_path)}")
+        billing, _items = wait_for_billing(
+            base, lambda b: b.get("severity") == "critical", tmp_path
+        )
         tiers = billing["tiers"]
         assert isinstance(tiers, list)
         assert any(t["firing"] and t["severity"] == "critical" for t in tiers)

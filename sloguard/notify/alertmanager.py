@@ -41,15 +41,7 @@ import httpx
 from sloguard.notify.base import Delivery
 from sloguard.notify.model import AlertStatus, Notification
 from sloguard.notify.render import alertmanager_alert
-from sloguard.notify.webhook import (
-    USER_AGENT,
-    check_url,
-    http_delivery,
-    json_body,
-    origin,
-    scrubbed,
-    transport_delivery,
-)
+from sloguard.notify.webhook import USER_AGENT, check_url, json_body, origin, post_delivery
 
 ALERTS_PATH = "api/v2/alerts"
 #: A firing alert lives this many ``resend_after`` intervals past its last post (Prometheus: 4).
@@ -124,20 +116,15 @@ class AlertmanagerNotifier:
     async def send(self, notification: Notification, ref: str | None) -> Delivery:
         """Post ``notification`` as one alert; map the answer (or its absence) to a Delivery."""
         body = json_body([self.alert(notification)])
-        where = f"Alertmanager {self.name!r} at {self.url}"
-        try:
-            response = await self._client.post(ALERTS_PATH, content=body)
-        except (httpx.HTTPError, OSError) as exc:
-            delivery = transport_delivery(exc, timeout=self.timeout, where=where)
-        else:
-            delivery = http_delivery(
-                response.status_code,
-                response.headers,
-                response.text,
-                now=self._clock(),
-                where=where,
-            )
-        return scrubbed(delivery, self._hidden)
+        return await post_delivery(
+            self._client,
+            ALERTS_PATH,
+            body,
+            timeout=self.timeout,
+            clock=self._clock,
+            where=f"Alertmanager {self.name!r} at {self.url}",
+            hidden=self._hidden,
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool."""

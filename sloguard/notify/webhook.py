@@ -222,21 +222,16 @@ class WebhookNotifier:
             "Content-Type": "application/json",
             **signing.webhook_headers(self._secrets, notification.id, stamp, body),
         }
-        where = f"webhook {self.name!r} at {self.url}"
-        try:
-            response = await self._client.post(self._target, content=body, headers=request_headers)
-        except (httpx.HTTPError, OSError) as exc:
-            # OSError: httpcore lets some TLS failures out raw
-            delivery = transport_delivery(exc, timeout=self.timeout, where=where)
-        else:
-            delivery = http_delivery(
-                response.status_code,
-                response.headers,
-                response.text,
-                now=self._clock(),
-                where=where,
-            )
-        return scrubbed(delivery, self._hidden)
+        return await post_delivery(
+            self._client,
+            self._target,
+            body,
+            headers=request_headers,
+            timeout=self.timeout,
+            clock=self._clock,
+            where=f"webhook {self.name!r} at {self.url}",
+            hidden=self._hidden,
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -255,3 +250,26 @@ def scrubbed(delivery: Delivery, secrets: Sequence[str]) -> Delivery:
     if clean == delivery.reason:
         return delivery
     return Delivery(delivery.outcome, clean, delivery.after, delivery.ref, delivery.disable)
+
+
+async def post_delivery(
+    client: httpx.AsyncClient,
+    target: str | httpx.URL,
+    body: bytes,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float,  # noqa: ASYNC109 - the client's timeout, named in the failure reason
+    clock: Callable[[], float],
+    where: str,
+    hidden: Sequence[str],
+) -> Delivery:
+    """POST ``body``; map the answer (or its absence) to a scrubbed Delivery."""
+    try:
+        response = await client.post(target, content=body, headers=headers)
+    except (httpx.HTTPError, OSError) as exc:  # OSError: httpcore lets some TLS failures out raw
+        delivery = transport_delivery(exc, timeout=timeout, where=where)
+    else:
+        delivery = http_delivery(
+            response.status_code, response.headers, response.text, now=clock(), where=where
+        )
+    return scrubbed(delivery, hidden)

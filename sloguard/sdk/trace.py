@@ -192,13 +192,7 @@ class TraceRecord:
 
         ``latency`` (milliseconds) overrides the measured time, for work timed elsewhere.
         """
-        if self._ended:
-            raise TraceError(f"step {self.name!r} ({self.step_id}) was already ended")
-        try:
-            i, o, t = split_tokens(input_tokens, output_tokens, total_tokens)
-        except InvalidRecord as exc:
-            raise TraceError(f"step {self.name!r}: {exc}") from None
-        _check_cost(self.name, cost)
+        i, o, t = self._check_usage(model, input_tokens, output_tokens, total_tokens, cost)
         if latency is not None and (
             isinstance(latency, bool)
             or not isinstance(latency, int | float)
@@ -208,8 +202,6 @@ class TraceRecord:
             raise TraceError(
                 f"step {self.name!r}: latency must be milliseconds >= 0, got {latency!r}"
             )
-        if model is not None and not isinstance(model, str):
-            raise TraceError(f"step {self.name!r}: model must be a string, got {model!r}")
         self._ended = True
         self._fixed_ms = float(latency) if latency is not None else None
         self._accumulate(model, i, o, t, total_tokens, cost)
@@ -235,16 +227,28 @@ class TraceRecord:
         cost: float | None = None,
     ) -> None:
         """Add the usage of one LLM call to the step (several calls accumulate)."""
+        i, o, t = self._check_usage(model, input_tokens, output_tokens, total_tokens, cost)
+        self._accumulate(model, i, o, t, total_tokens, cost)
+
+    def _check_usage(
+        self,
+        model: str | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        total_tokens: int | None,
+        cost: float | None,
+    ) -> tuple[int | None, int | None, int | None]:
+        """Validate usage figures (raising TraceError, changing nothing); return the split."""
         if self._ended:
             raise TraceError(f"step {self.name!r} ({self.step_id}) was already ended")
         try:
-            i, o, t = split_tokens(input_tokens, output_tokens, total_tokens)
+            split = split_tokens(input_tokens, output_tokens, total_tokens)
         except InvalidRecord as exc:
             raise TraceError(f"step {self.name!r}: {exc}") from None
         _check_cost(self.name, cost)
         if model is not None and not isinstance(model, str):
             raise TraceError(f"step {self.name!r}: model must be a string, got {model!r}")
-        self._accumulate(model, i, o, t, total_tokens, cost)
+        return split
 
     def _accumulate(
         self,
