@@ -39,6 +39,7 @@ from sloguard.sdk.telemetry import (
 from sloguard.sdk.trace import ResponseTrace, Step, TraceRecord
 
 if _typing.TYPE_CHECKING:
+    from sloguard.sdk.a2a import TraceabilityExtension, wrap_client, wrap_executor
     from sloguard.sdk.logging import AgentLogger
     from sloguard.sdk.otel import OTelBridge, enable_otel
 
@@ -51,11 +52,14 @@ _LAZY = {
     "AgentLogger": "sloguard.sdk.logging",
     "enable_otel": "sloguard.sdk.otel",
     "OTelBridge": "sloguard.sdk.otel",
+    "TraceabilityExtension": "sloguard.sdk.a2a",
+    "wrap_client": "sloguard.sdk.a2a",
+    "wrap_executor": "sloguard.sdk.a2a",
 }
 
 
 def __getattr__(name: str) -> _typing.Any:
-    """Import the optional parts (structlog, OpenTelemetry) on first use."""
+    """Import the optional parts (structlog, OpenTelemetry, a2a-sdk) on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sloguard' has no attribute {name!r}")
@@ -93,6 +97,7 @@ __all__ = [
     "TracePerformance",
     "TraceRecord",
     "TraceStep",
+    "TraceabilityExtension",
     "TracingLogHandler",
     "__version__",
     "add_usage",
@@ -107,4 +112,6 @@ __all__ = [
     "trace_tool_call",
     "use_telemetry",
     "workflow",
+    "wrap_client",
+    "wrap_executor",
 ]
