@@ -11,6 +11,7 @@ import sys
 
 from sloguard.commands import Command
 from sloguard.commands.demo import DEMO
+from sloguard.commands.rules import RULES
 from sloguard.commands.run import RUN
 from sloguard.commands.simulate import SIMULATE
 from sloguard.commands.status import STATUS
@@ -18,7 +19,7 @@ from sloguard.commands.validate import VALIDATE
 from sloguard.errors import ConfigError, SloguardError
 
 #: Every subcommand, in the order ``sloguard --help`` lists them.
-COMMANDS: tuple[Command, ...] = (RUN, DEMO, VALIDATE, STATUS, SIMULATE)
+COMMANDS: tuple[Command, ...] = (RUN, DEMO, VALIDATE, STATUS, SIMULATE, RULES)
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
