@@ -29,6 +29,15 @@ PURE = [
     "notify/signing.py",
     "notify/model.py",
     "scenarios.py",
+    "debug/__init__.py",
+    "debug/anomalies.py",
+    "debug/calltree.py",
+    "debug/compare.py",
+    "debug/decisions.py",
+    "debug/mermaid.py",
+    "debug/replay.py",
+    "debug/timeline.py",
+    "debug/tree.py",
 ]
 FORBIDDEN = {
     "httpx", "slack_sdk", "apscheduler", "prometheus_client", "sqlite3", "socket", "time",
