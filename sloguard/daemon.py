@@ -25,13 +25,14 @@ from types import FrameType
 
 import structlog
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sloguard.alertruntime import AlertRuntime
 from sloguard.api import alerts_router, slo_router
 from sloguard.engine import SLOEngine
 from sloguard.errors import ConfigError, Problem, SloguardError
+from sloguard.ingest import ModelPrice, ingest_router, load_pricing
 from sloguard.loader import load_slo_files
 from sloguard.logs import configure_logging
 from sloguard.routingconfig import Routing
@@ -100,7 +101,9 @@ def build(
     set_default_telemetry(Telemetry(recorder))
     engine = _engine(settings, registry, buckets) if settings.mode is not Mode.EXPORTER else None
     alerts = None
-    routers = []
+    routers: list[APIRouter] = []
+    if settings.mode is not Mode.EVALUATOR:
+        routers.append(_ingest(settings, recorder))
     if engine is not None:
         alerts = AlertRuntime(
             settings.data_dir,
@@ -112,7 +115,7 @@ def build(
             drain_timeout=settings.drain_timeout,
         )
         engine.alerts = alerts.center
-        routers = [slo_router(engine.latest), alerts_router(alerts.center.active)]
+        routers += [slo_router(engine.latest), alerts_router(alerts.center.active)]
     readiness = threading.Event()
     app = create_app(
         registry,
@@ -130,6 +133,19 @@ def build(
         readiness=readiness,
         engine=engine,
         alerts=alerts,
+    )
+
+
+def _ingest(settings: Settings, recorder: Recorder) -> APIRouter:
+    """The ingest router (A2A traces, OTLP traces, events); pricing file errors are ConfigErrors."""
+    i = settings.ingest
+    overrides = {model: ModelPrice(p.input, p.output) for model, p in i.prices.items()}
+    return ingest_router(
+        recorder,
+        token=i.token.get_secret_value() if i.token is not None else None,
+        max_body_bytes=i.max_body_bytes,
+        max_items=i.max_items,
+        pricing=load_pricing(i.pricing_file, overrides=overrides),
     )
 
 

@@ -195,6 +195,13 @@ class PrometheusSettings(_Section):
         return self
 
 
+class ModelPriceSettings(_Section):
+    """The price of one model, in US dollars per 1M tokens."""
+
+    input: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    output: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
 class IngestSettings(_Section):
     """The HTTP ingest endpoints (/v1/traces, /v1/a2a/traces, /v1/events)."""
 
@@ -202,6 +209,13 @@ class IngestSettings(_Section):
     """When set, ingest requests need ``Authorization: Bearer <token>``."""
     max_body_bytes: PositiveInt = 4 * 1024 * 1024
     """Larger request bodies are answered with 413."""
+    max_items: PositiveInt = 1000
+    """Traces or events per request; more are answered with 422."""
+    pricing_file: FilePath | None = None
+    """A pricing table replacing the packaged, dated one (same format as
+    ``sloguard/data/pricing.yaml``)."""
+    prices: dict[Annotated[str, Field(min_length=1)], ModelPriceSettings] = {}
+    """Per-model prices over the table, e.g. ``{my-model: {input: 3.0, output: 12.0}}``."""
 
 
 class Settings(BaseSettings):

@@ -29,6 +29,7 @@ PURE = [
     "notify/signing.py",
     "notify/model.py",
     "scenarios.py",
+    "ingest/semconv.py",
     "debug/__init__.py",
     "debug/anomalies.py",
     "debug/calltree.py",

@@ -1,0 +1,35 @@
+"""HTTP ingest: agents in any language send A2A traces or plain events; they become metrics.
+
+``POST /v1/a2a/traces`` takes A2A traceability ResponseTrace JSON (see :mod:`.a2a`),
+``POST /v1/events`` a documented list of plain events (see :mod:`.events`). Both feed the same
+:class:`~sloguard.sdk.recorder.Recorder` the Python SDK uses, through the same calls, and share
+one pipeline (:mod:`.intake`): bearer token, size and nesting limits, atomic batches that list
+every problem and record nothing when there is one, cost from a versioned pricing table
+(:mod:`.pricing`) when the agent reports tokens without a cost.
+
+Example::
+
+    from sloguard.ingest import ingest_router
+    app = create_app(registry, routers=[ingest_router(recorder, token=os.environ["TOKEN"])])
+"""
+
+from __future__ import annotations
+
+from sloguard.ingest.events import EVENT_TYPES, EventBatch
+from sloguard.ingest.metrics import IngestMetrics
+from sloguard.ingest.pricing import ModelPrice, PriceTable, load_pricing
+from sloguard.ingest.problems import ErrorBody, Problem
+from sloguard.ingest.router import DEFAULT_MAX_BODY_BYTES, ingest_router
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "EVENT_TYPES",
+    "ErrorBody",
+    "EventBatch",
+    "IngestMetrics",
+    "ModelPrice",
+    "PriceTable",
+    "Problem",
+    "ingest_router",
+    "load_pricing",
+]

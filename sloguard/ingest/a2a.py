@@ -1,0 +1,177 @@
+"""``POST /v1/a2a/traces``: A2A traceability ResponseTrace JSON → the recorder (DESIGN §5).
+
+The body is one of:
+
+- a trace in either shape :func:`~sloguard.sdk.traceparse.parse_trace` reads (the sample
+  library's flat steps, or the spec's nested ``step_action`` with callee traces inside;
+  snake_case or camelCase keys): ``{"trace_id": "…", "steps": [...]}``;
+- the metadata wrapper found in A2A Message/Artifact/status ``metadata``:
+  ``{"github.com/a2aproject/a2a-samples/extensions/traceability/v1/traceability": <trace>}``
+  (other metadata keys are ignored);
+- a list of those, or ``{"traces": [...]}``.
+
+Every step goes through :func:`~sloguard.sdk.feed.feed_step`, the one mapping from steps to
+metrics the SDK uses too: agent steps count calls, latency, tokens and cost (and a handoff when
+nested under another agent), tool steps count tool calls under their enclosing agent. A step
+reported without ``cost`` is priced from the pricing table.
+
+Step ``parameters`` and ``requests`` (which may hold credentials) are dropped as soon as a trace
+is parsed: the ingest keeps metrics only, so nothing of them can be stored, logged or exported.
+(Redacting them instead cost 40% of the ingest time, for data thrown away right after.)
+
+Example::
+
+    batch = Batch(dry_run_recorder(), load_pricing())
+    result = plan_traces(orjson.loads(body), batch, limits=TraceLimits())
+    batch.raise_problems()
+    batch.commit(recorder, metrics)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from sloguard.conventions import A2A_TRACEABILITY_METADATA_KEY as METADATA_KEY
+from sloguard.errors import TraceError
+from sloguard.ingest.batch import Batch
+from sloguard.ingest.intake import IngestResult
+from sloguard.ingest.problems import Rejected, problem
+from sloguard.sdk.feed import feed_step
+from sloguard.sdk.trace import ResponseTrace, TraceRecord
+from sloguard.sdk.traceparse import parse_trace
+
+#: Longest trace id kept as an exemplar (prometheus_client allows 128 characters in all).
+MAX_EXEMPLAR_ID = 120
+_NESTED = "step_action.agent_invocation.response_trace."
+#: Recorder argument → where that value sits in a step (to locate recorder-level problems).
+_STEP_FIELDS = {
+    "duration": "latency",
+    "cost": "cost",
+    "total_tokens": "total_tokens",
+    "input_tokens": "additional_attributes.gen_ai.usage.input_tokens",
+    "output_tokens": "additional_attributes.gen_ai.usage.output_tokens",
+    "model": "additional_attributes.gen_ai.request.model",
+    "agent_name": "name",
+    "tool_name": "name",
+}
+_PROBLEM_START = re.compile(r"; (?=[A-Za-z_][\w.\[\]]*: )")
+_PATH = re.compile(r"[\w.\[\]]+")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceLimits:
+    """Bounds of one request: traces, nesting of callee traces, steps per trace."""
+
+    max_items: int = 1000
+    max_depth: int = 8
+    max_steps: int = 10_000
+
+
+class TraceResult(IngestResult):
+    """The answer to an accepted batch of traces (``accepted``: traces recorded)."""
+
+    steps: int
+    """Steps recorded, those of nested callee traces included."""
+
+
+def trace_items(data: Any) -> list[tuple[str, Any]]:
+    """Return ``(path prefix, raw trace)`` for every trace in a request body."""
+    if isinstance(data, list):
+        return [_unwrap(f"[{i}].", x) for i, x in enumerate(data)]
+    if isinstance(data, dict):
+        if set(data) == {"traces"}:
+            traces = data["traces"]
+            if not isinstance(traces, list):
+                raise Rejected.invalid([problem(None, "traces", "must be a list of traces")])
+            return [_unwrap(f"traces[{i}].", x) for i, x in enumerate(traces)]
+        return [_unwrap("", data)]
+    raise Rejected.invalid(
+        [
+            problem(
+                None,
+                "",
+                'body must be a trace object, a list of traces or {"traces": [...]}, '
+                f"got {type(data).__name__}",
+            )
+        ]
+    )
+
+
+def _unwrap(prefix: str, item: Any) -> tuple[str, Any]:
+    if isinstance(item, dict) and METADATA_KEY in item:
+        return f"{prefix}{METADATA_KEY}.", item[METADATA_KEY]
+    return prefix, item
+
+
+def plan_traces(data: Any, batch: Batch, *, limits: TraceLimits) -> TraceResult:
+    """Parse every trace of ``data`` and plan its steps into ``batch`` (problems noted there)."""
+    items = trace_items(data)
+    if len(items) > limits.max_items:
+        raise Rejected.invalid(
+            [problem(None, "", f"{len(items)} traces in one request; at most {limits.max_items}")]
+        )
+    steps = 0
+    for i, (prefix, raw) in enumerate(items):
+        trace = _parse(i, prefix, raw, batch, limits)
+        if trace is not None:
+            steps += _plan_steps(i, prefix, trace, batch)
+    return TraceResult(accepted=len(items), steps=steps)
+
+
+def _parse(
+    item: int, prefix: str, raw: Any, batch: Batch, limits: TraceLimits
+) -> ResponseTrace | None:
+    if isinstance(raw, Mapping) and "steps" not in raw:
+        batch.problem(
+            item, f"{prefix}steps", 'required: a trace is {"trace_id": …, "steps": [...]}'
+        )
+        return None
+    try:
+        return parse_trace(raw, max_depth=limits.max_depth, max_steps=limits.max_steps)
+    except TraceError as exc:
+        for path, message in split_problems(exc):
+            batch.problem(item, _join(prefix, path), message)
+    except (ArithmeticError, ValueError, TypeError) as exc:  # values the parser cannot hold
+        batch.problem(item, prefix.rstrip("."), f"cannot be parsed: {type(exc).__name__}: {exc}")
+    return None
+
+
+def split_problems(exc: TraceError) -> list[tuple[str, str]]:
+    """Return ``(path, message)`` for every problem :func:`parse_trace` listed in ``exc``."""
+    out = []
+    for part in _PROBLEM_START.split(str(exc).removeprefix("invalid trace: ")):
+        path, sep, message = part.partition(": ")
+        out.append((path, message) if sep and _PATH.fullmatch(path) else ("", part))
+    return out
+
+
+def _join(prefix: str, path: str) -> str:
+    return f"{prefix}{path}" if path else prefix.rstrip(".")
+
+
+def _walk(trace: ResponseTrace, prefix: str) -> Iterator[tuple[str, TraceRecord]]:
+    """Yield ``(path, step)`` in :meth:`ResponseTrace.walk` order, nested callee traces too."""
+    for j, step in enumerate(trace.steps):
+        path = f"{prefix}steps[{j}]"
+        yield path, step
+        if step.response_trace is not None:
+            yield from _walk(step.response_trace, f"{path}.{_NESTED}")
+
+
+def _plan_steps(item: int, prefix: str, trace: ResponseTrace, batch: Batch) -> int:
+    n = 0
+    for path, step in _walk(trace, prefix):
+        step.parameters = {}
+        step.requests = None
+        if step.cost is None:
+            step.cost = batch.cost(
+                step.model, step.input_tokens, step.output_tokens, step.total_tokens
+            )
+        exemplars = len(step.trace_id) <= MAX_EXEMPLAR_ID
+        batch.add(item, path, partial(feed_step, step=step, exemplars=exemplars), _STEP_FIELDS)
+        n += 1
+    return n

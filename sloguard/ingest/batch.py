@@ -1,0 +1,120 @@
+"""Atomic batches: plan every recorder update, validate them all, then apply all or none.
+
+An ingest request becomes a list of *operations* — each a call into the recorder, the same
+calls the SDK makes (``feed_step`` for trace steps). :meth:`Batch.add` first runs an operation
+against a *dry-run recorder*: a :class:`Recorder` over unregistered metric families with its own
+cardinality guard, so it enforces exactly the recorder's own rules (negative tokens, total below
+the split, exemplar size …) while touching nothing anyone scrapes; its label children are bounded
+by its guard as the real recorder's are. Only a batch without a single problem is committed to
+the real recorder; a rejected batch records nothing, not even an overflow count.
+
+Example::
+
+    batch = Batch(dry_run_recorder(), pricing)
+    batch.add(0, "events[0]", lambda r: r.agent_call("planner", "success", 1.2))
+    batch.raise_problems()           # Rejected (422) listing every problem
+    batch.commit(recorder, metrics)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+from sloguard.conventions import UNKNOWN_VALUE
+from sloguard.errors import InvalidRecord
+from sloguard.ingest.metrics import IngestMetrics
+from sloguard.ingest.pricing import PriceTable
+from sloguard.ingest.problems import MAX_LISTED, Problem, Rejected, problem
+from sloguard.sdk.guard import CardinalityGuard
+from sloguard.sdk.metrics import AgentMetrics
+from sloguard.sdk.recorder import Recorder, split_tokens
+
+#: One planned update: called once on the dry-run recorder, then once on the real one.
+Operation = Callable[[Recorder], None]
+
+_LEADING_NAME = re.compile(r"([a-z_]+)\b")
+
+
+def dry_run_recorder() -> Recorder:
+    """Return a recorder that validates like the real one and records where nobody looks."""
+    return Recorder(AgentMetrics(registry=None), CardinalityGuard())
+
+
+class Batch:
+    """The planned, validated updates of one request, and every problem found on the way."""
+
+    def __init__(self, validator: Recorder, pricing: PriceTable) -> None:
+        self._validator = validator
+        self._pricing = pricing
+        self._operations: list[Operation] = []
+        self._unpriced: Counter[str] = Counter()
+        #: The first problems found (as many as an answer lists); ``problem_count`` counts all.
+        self.problems: list[Problem] = []
+        self.problem_count = 0
+
+    def problem(self, item: int | None, field: str, message: str) -> None:
+        """Note a problem of ``item`` at ``field``."""
+        self.problem_count += 1
+        if len(self.problems) < MAX_LISTED:
+            self.problems.append(problem(item, field, message))
+
+    def add(
+        self, item: int, field: str, operation: Operation, fields: Mapping[str, str] | None = None
+    ) -> None:
+        """Validate ``operation`` on the dry-run recorder; keep it, or note why it fails.
+
+        The recorder names the argument it rejects (``duration must be …``); ``fields`` maps
+        such names to the request's own field names to locate the problem under ``field``.
+        """
+        try:
+            operation(self._validator)
+        except ValueError as exc:  # InvalidRecord, and prometheus_client's own checks
+            message = str(exc)
+            match = _LEADING_NAME.match(message)
+            name = (fields or {}).get(match.group(1)) if match else None
+            self.problem(item, f"{field}.{name}" if name else field, message)
+            return
+        self._operations.append(operation)
+
+    def cost(
+        self,
+        model: str | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        total_tokens: int | None,
+    ) -> float | None:
+        """Return the cost of tokens reported without one, from the pricing table.
+
+        Tokens that cannot be priced (no price for the model, or no input/output split) are
+        counted as unpriced when the batch commits, and None is returned: never a silent zero.
+        """
+        try:
+            i, o, unsplit = split_tokens(input_tokens, output_tokens, total_tokens)
+        except InvalidRecord:
+            return None  # the recorder reports the inconsistency when the step is validated
+        if i is None and o is None and unsplit is None:
+            return None
+        tokens = (i or 0) + (o or 0) + (unsplit or 0)
+        if tokens == 0:
+            return 0.0  # whatever the model costs
+        if unsplit is None:
+            usd = self._pricing.cost(model, i or 0, o or 0)
+            if usd is not None:
+                return usd
+        self._unpriced[model or UNKNOWN_VALUE] += tokens
+        return None
+
+    def raise_problems(self) -> None:
+        """Raise :class:`Rejected` (422) if any problem was found."""
+        if self.problem_count:
+            raise Rejected.invalid(self.problems, total=self.problem_count)
+
+    def commit(self, recorder: Recorder, metrics: IngestMetrics) -> None:
+        """Apply every operation to ``recorder`` (call only after :meth:`raise_problems`)."""
+        assert not self.problem_count, "a batch with problems must not be committed"
+        for operation in self._operations:
+            operation(recorder)
+        for model, tokens in self._unpriced.items():
+            metrics.unpriced(recorder.guard, model, tokens)

@@ -1,0 +1,155 @@
+"""The request pipeline every ingest endpoint shares, from bearer token to committed batch.
+
+Order matters and is cheapest-first: token (401) → content type and encoding (415) → body read
+under the size limit (413) → nesting scan and JSON parse (400) → the endpoint's *plan*, which
+validates every item into a :class:`~sloguard.ingest.batch.Batch` (422 with every problem) →
+commit to the recorder → 200 with counts. Parsing, validation and commit run in a worker thread
+so a large batch never stalls the event loop (and ``/metrics`` scrapes with it).
+
+Logs name the endpoint, result and problem count only: never the token, the body, or problem
+messages (they may quote values a client sent).
+
+Example::
+
+    intake = Intake(recorder, auth=BearerAuth(None), max_body_bytes=4 << 20,
+                    max_json_depth=64, pricing=load_pricing(), metrics=IngestMetrics(registry))
+    return await intake.handle(request, "events", partial(plan_events, max_items=1000))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import structlog
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
+
+from sloguard.ingest.auth import BearerAuth
+from sloguard.ingest.batch import Batch, dry_run_recorder
+from sloguard.ingest.body import check_json_content_type, decode_json, read_body
+from sloguard.ingest.metrics import IngestMetrics
+from sloguard.ingest.otlp import JSON, PROTOBUF, export_response, handle_otlp, media_type
+from sloguard.ingest.pricing import PriceTable
+from sloguard.ingest.problems import Rejected, Result, problem
+from sloguard.sdk.recorder import Recorder
+
+log = structlog.get_logger("sloguard.ingest")
+
+
+class IngestResult(BaseModel):
+    """The answer to an accepted request."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    accepted: int
+    """Items (traces or events) recorded."""
+
+
+R = TypeVar("R", bound=IngestResult)
+#: Validate a decoded body into a batch; return the answer (raise Rejected for the body shape).
+Plan = Callable[[Any, Batch], R]
+
+
+class Intake:
+    """Authenticate, read, decode, validate and commit ingest requests for one recorder."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        *,
+        auth: BearerAuth,
+        max_body_bytes: int,
+        max_json_depth: int,
+        pricing: PriceTable,
+        metrics: IngestMetrics,
+    ) -> None:
+        if max_body_bytes < 1 or max_json_depth < 1:
+            raise ValueError("max_body_bytes and max_json_depth must be >= 1")
+        self.recorder = recorder
+        self.auth = auth
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
+        self.pricing = pricing
+        self.metrics = metrics
+        self._validator = dry_run_recorder()
+
+    async def handle(self, request: Request, endpoint: str, plan: Plan[R]) -> Response:
+        """Answer one request to ``endpoint`` whose decoded body ``plan`` turns into a batch."""
+        try:
+            self.auth.check(request.headers.get("authorization"))
+            check_json_content_type(request.headers.get("content-type"))
+            raw = await read_body(request, self.max_body_bytes)
+            result = await run_in_threadpool(self._process, raw, plan)
+        except Rejected as rejected:
+            self._count(endpoint, rejected.result)
+            log.info(
+                "ingest request rejected",
+                endpoint=endpoint,
+                status=rejected.status,
+                result=rejected.result.value,
+                problems=rejected.count,
+            )
+            return rejected.response()
+        except Exception:
+            self._count(endpoint, Result.ERROR)
+            raise
+        self._count(endpoint, Result.ACCEPTED)
+        self.metrics.items.labels(endpoint).inc(result.accepted)
+        return JSONResponse(result.model_dump())
+
+    async def handle_otlp(self, request: Request, endpoint: str) -> Response:
+        """Answer one OTLP/HTTP traces request (protobuf or JSON), atomically."""
+        try:
+            self.auth.check(request.headers.get("authorization"))
+            kind = media_type(request.headers.get("content-type"))
+            if kind is None:
+                raise Rejected.unsupported(f"Content-Type must be {PROTOBUF} or {JSON} (OTLP/HTTP)")
+            raw = await read_body(request, self.max_body_bytes)
+            accepted, problems = await run_in_threadpool(
+                handle_otlp, self.recorder, raw, kind, price=self._price
+            )
+            if problems:
+                listed = [problem(None, "", p) for p in problems]
+                raise Rejected(
+                    400,
+                    Result.INVALID,
+                    f"invalid OTLP request: {len(problems)} "
+                    f"problem{'s' if len(problems) != 1 else ''}",
+                    listed,
+                )
+        except Rejected as rejected:
+            self._count(endpoint, rejected.result)
+            log.info(
+                "ingest request rejected",
+                endpoint=endpoint,
+                status=rejected.status,
+                result=rejected.result.value,
+                problems=rejected.count,
+            )
+            return rejected.response()
+        except Exception:
+            self._count(endpoint, Result.ERROR)
+            raise
+        self._count(endpoint, Result.ACCEPTED)
+        self.metrics.items.labels(endpoint).inc(accepted)
+        body, content_type = export_response(kind)
+        return Response(body, media_type=content_type)
+
+    def _price(
+        self, model: str, input_tokens: int | None, output_tokens: int | None
+    ) -> float | None:
+        return self.pricing.cost(model, input_tokens or 0, output_tokens or 0)
+
+    def _process(self, raw: bytes, plan: Plan[R]) -> R:
+        data = decode_json(raw, max_depth=self.max_json_depth)
+        batch = Batch(self._validator, self.pricing)
+        result = plan(data, batch)
+        batch.raise_problems()
+        batch.commit(self.recorder, self.metrics)
+        return result
+
+    def _count(self, endpoint: str, result: Result) -> None:
+        self.metrics.requests.labels(endpoint, result.value).inc()

@@ -1,0 +1,54 @@
+"""Self metrics of the HTTP ingest (``sloguard_ingest_*``, ``sloguard_unpriced_tokens_total``).
+
+Example::
+
+    metrics = IngestMetrics(registry)
+    metrics.requests.labels("events", "accepted").inc()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Info
+
+from sloguard import conventions as c
+from sloguard.sdk.guard import CardinalityGuard
+
+
+class IngestMetrics:
+    """Counters of ingest requests, accepted items and tokens that could not be priced."""
+
+    def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
+        r = registry
+        self.requests = Counter(
+            "sloguard_ingest_requests",
+            "Ingest requests by endpoint and result (accepted, invalid, malformed, too_large, "
+            "unsupported, unauthorized, aborted).",
+            ["endpoint", "result"],
+            registry=r,
+        )
+        self.items = Counter(
+            "sloguard_ingest_items",
+            "Items (traces, events) accepted by the ingest.",
+            ["endpoint"],
+            registry=r,
+        )
+        self.unpriced_tokens = Counter(
+            "sloguard_unpriced_tokens",
+            "Tokens reported without a cost that could not be priced: the model has no price in "
+            "the pricing table, or only a total was given (no input/output split).",
+            [c.L_MODEL],
+            registry=r,
+        )
+        self.pricing = Info("sloguard_pricing", "The pricing table in use.", registry=r)
+
+    def declare(self, endpoint: str, results: Iterable[str]) -> None:
+        """Create the series of ``endpoint`` at zero, so rates work before the first request."""
+        for result in results:
+            self.requests.labels(endpoint, result)
+        self.items.labels(endpoint)
+
+    def unpriced(self, guard: CardinalityGuard, model: str, tokens: int) -> None:
+        """Count ``tokens`` of ``model`` as unpriced (the model label passes ``guard``)."""
+        self.unpriced_tokens.labels(guard.admit(c.L_MODEL, model)).inc(tokens)

@@ -1,0 +1,154 @@
+"""The ingest router: ``POST /v1/a2a/traces``, ``POST /v1/events``, ``POST /v1/traces`` (OTLP).
+
+Example::
+
+    recorder = Recorder(AgentMetrics(registry=registry))
+    app = create_app(registry, routers=[ingest_router(recorder, token=None)])
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, Security
+from fastapi.security import HTTPBearer
+
+from sloguard.ingest.a2a import TraceLimits, TraceResult, plan_traces
+from sloguard.ingest.auth import BearerAuth
+from sloguard.ingest.events import EventResult, plan_events
+from sloguard.ingest.intake import Intake
+from sloguard.ingest.metrics import IngestMetrics
+from sloguard.ingest.pricing import PriceTable, load_pricing
+from sloguard.ingest.problems import ErrorBody, Result
+from sloguard.ingest.schema import events_schema, json_body, responses, traces_schema
+from sloguard.sdk.recorder import Recorder
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+#: ``endpoint`` label values of the ingest self metrics.
+A2A, EVENTS, OTLP = "a2a", "events", "otlp"
+
+
+def json_depth_limit(max_depth: int) -> int:
+    """Return the JSON nesting allowed for callee traces nested ``max_depth`` deep.
+
+    Each nested trace costs five levels (step, step_action, agent_invocation, response_trace,
+    steps); the rest leaves room for a batch wrapper and nested parameters.
+    """
+    return 6 * (max_depth + 1) + 16
+
+
+def ingest_router(
+    recorder: Recorder,
+    *,
+    token: str | None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_items: int = 1000,
+    max_depth: int = 8,
+    max_steps: int = 10_000,
+    pricing: PriceTable | None = None,
+    metrics: IngestMetrics | None = None,
+) -> APIRouter:
+    """Return the router with both ingest endpoints, recording into ``recorder``.
+
+    ``token``: the bearer token requests need (None: no auth). ``max_body_bytes``: larger bodies
+    get 413 (gzip bodies are bounded before and after inflating). ``max_items``: traces or events
+    per request. ``max_depth``: callee traces nested in a trace; ``max_steps``: steps per trace.
+    ``pricing`` (default: the packaged table) prices tokens reported without a cost; ``metrics``
+    (default: new, on the recorder's registry) counts requests, items and unpriced tokens.
+    """
+    if max_items < 1:
+        raise ValueError(f"max_items must be >= 1, got {max_items}")
+    table = pricing if pricing is not None else load_pricing()
+    counters = metrics if metrics is not None else IngestMetrics(recorder.metrics.registry)
+    counters.pricing.info({"version": table.version})
+    auth = BearerAuth(token)
+    intake = Intake(
+        recorder,
+        auth=auth,
+        max_body_bytes=max_body_bytes,
+        max_json_depth=json_depth_limit(max_depth),
+        pricing=table,
+        metrics=counters,
+    )
+    results = [r.value for r in Result if auth.enabled or r is not Result.UNAUTHORIZED]
+    for endpoint in (A2A, EVENTS, OTLP):
+        counters.declare(endpoint, results)
+    limits = TraceLimits(max_items=max_items, max_depth=max_depth, max_steps=max_steps)
+    documented_auth: list[Any] = (
+        [Security(HTTPBearer(auto_error=False, description="The ingest token."))]
+        if auth.enabled
+        else []
+    )
+    router = APIRouter(tags=["ingest"], dependencies=documented_auth)
+
+    @router.post(
+        "/v1/a2a/traces",
+        summary="Record A2A traceability traces",
+        response_model=None,
+        responses=responses(TraceResult, auth=auth.enabled),
+        openapi_extra=json_body(
+            traces_schema(max_items),
+            "One ResponseTrace (flat or nested spec shape), the A2A metadata wrapper "
+            '{<traceability key>: trace}, a list of those, or {"traces": [...]}.',
+        ),
+    )
+    async def a2a_traces(request: Request) -> Response:
+        """Record every step of A2A ResponseTraces: agent calls, tool calls, handoffs, tokens, cost.
+
+        The batch is atomic: any problem rejects it with 422 listing every problem, and
+        nothing is recorded.
+        """
+        return await intake.handle(request, A2A, partial(plan_traces, limits=limits))
+
+    @router.post(
+        "/v1/events",
+        summary="Record plain JSON agent events",
+        response_model=None,
+        responses=responses(EventResult, auth=auth.enabled),
+        openapi_extra=json_body(
+            events_schema(max_items),
+            '{"events": [...]}: agent_call, tool_call, handoff, decision, routing_outcome, '
+            "usage and anomaly events, selected by their type.",
+        ),
+    )
+    async def events(request: Request) -> Response:
+        """Record agent events sent by agents that are neither Python nor OpenTelemetry.
+
+        The batch is atomic: any problem rejects it with 422 listing every problem (as
+        ``events[3].duration_seconds``), and nothing is recorded.
+        """
+        return await intake.handle(request, EVENTS, partial(plan_events, max_items=max_items))
+
+    @router.post(
+        "/v1/traces",
+        summary="Record OTLP/HTTP traces (protobuf or JSON)",
+        response_model=None,
+        responses={
+            **responses(TraceResult, auth=auth.enabled),
+            200: {
+                "description": "Recorded, all of it: an ExportTraceServiceResponse.",
+                "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                },
+            },
+            400: {"model": ErrorBody, "description": "Undecodable or invalid spans, listed."},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                    "application/json": {"schema": {"type": "object"}},
+                },
+                "description": "An OTLP ExportTraceServiceRequest, as any OTLP/HTTP exporter "
+                "sends it. GenAI, OpenLLMetry and OpenInference spans become agent metrics.",
+            }
+        },
+    )
+    async def otlp_traces(request: Request) -> Response:
+        """Record OTLP spans: agents, tools, tokens by model, handoffs; the batch is atomic."""
+        return await intake.handle_otlp(request, OTLP)
+
+    return router
