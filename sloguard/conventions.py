@@ -133,6 +133,10 @@ GEN_AI_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 ERROR_TYPE: Final = "error.type"
 
+#: Root-step attribute of a callee trace whose sloguard already recorded its steps' metrics:
+#: whoever receives it records only the handoff to it, so no call is counted twice.
+A2A_METRICS_RECORDED_ATTR: Final = "sloguard.metrics_recorded"
+
 #: Parameter keys redacted before they are stored (matched as whole words of the key).
 DEFAULT_SENSITIVE_KEYS: Final = frozenset(
     {

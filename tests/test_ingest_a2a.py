@@ -379,3 +379,57 @@ def test_the_public_surface_is_what_all_says() -> None:
         if not name.startswith("_") and not isinstance(obj, type(ingest)) and name != "annotations"
     }
     assert public == set(ingest.__all__)
+
+
+async def test_callee_trace_recorded_by_its_own_sloguard_counts_only_the_handoff(
+    client: httpx.AsyncClient, registry: CollectorRegistry
+) -> None:
+    callee = {
+        "trace_id": "t",
+        "steps": [
+            {
+                "step_id": "c1",
+                "call_type": "AGENT",
+                "name": "analysis",
+                "latency": 900,
+                "additional_attributes": {"sloguard.metrics_recorded": True},
+            },
+            {
+                "step_id": "c2",
+                "parent_step_id": "c1",
+                "call_type": "TOOL",
+                "name": "sql",
+                "latency": 100,
+            },
+        ],
+    }
+    caller = {
+        "trace_id": "t",
+        "steps": [
+            {"step_id": "s1", "call_type": "AGENT", "name": "planner", "latency": 1500},
+            {
+                "step_id": "s2",
+                "parent_step_id": "s1",
+                "call_type": "AGENT",
+                "latency": 1000,
+                "step_action": {
+                    "agent_invocation": {
+                        "agent_url": "http://analysis",
+                        "agent_name": "analysis",
+                        "response_trace": callee,
+                    }
+                },
+            },
+        ],
+    }
+    r = await client.post("/v1/a2a/traces", json=caller)
+    assert r.status_code == 200, r.text
+    get = Samples(registry)
+    assert get("agent_calls_total", agent_name="planner", status="success") == 1
+    assert get("agent_handoffs_total", source_agent="planner", target_agent="analysis") == 1
+    # the callee's sloguard counted analysis and its tool: not again here
+    assert get("agent_calls_total", agent_name="analysis", status="success") is None
+    assert (
+        get("agent_tool_calls_total", agent_name="analysis", tool_name="sql", status="success")
+        is None
+    )

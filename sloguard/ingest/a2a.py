@@ -35,12 +35,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from sloguard.conventions import A2A_METRICS_RECORDED_ATTR
 from sloguard.conventions import A2A_TRACEABILITY_METADATA_KEY as METADATA_KEY
 from sloguard.errors import TraceError
 from sloguard.ingest.batch import Batch
 from sloguard.ingest.intake import IngestResult
 from sloguard.ingest.problems import Rejected, problem
 from sloguard.sdk.feed import feed_step
+from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.trace import ResponseTrace, TraceRecord
 from sloguard.sdk.traceparse import parse_trace
 
@@ -153,18 +155,41 @@ def _join(prefix: str, path: str) -> str:
     return f"{prefix}{path}" if path else prefix.rstrip(".")
 
 
-def _walk(trace: ResponseTrace, prefix: str) -> Iterator[tuple[str, TraceRecord]]:
-    """Yield ``(path, step)`` in :meth:`ResponseTrace.walk` order, nested callee traces too."""
+def _recorded_elsewhere(trace: ResponseTrace) -> bool:
+    """True when the callee's own sloguard already recorded this trace's metrics."""
+    return any(
+        s.parent_step_id is None and s.additional_attributes.get(A2A_METRICS_RECORDED_ATTR)
+        for s in trace.steps
+    )
+
+
+def _walk(trace: ResponseTrace, prefix: str) -> Iterator[tuple[str, TraceRecord, bool]]:
+    """Yield ``(path, step, handoff_only)`` in walk order, nested callee traces too.
+
+    A step whose callee trace was recorded by the callee's sloguard contributes only its handoff,
+    and that callee trace is not walked (the same rule as ``wrap_client``).
+    """
     for j, step in enumerate(trace.steps):
         path = f"{prefix}steps[{j}]"
-        yield path, step
-        if step.response_trace is not None:
-            yield from _walk(step.response_trace, f"{path}.{_NESTED}")
+        nested = step.response_trace
+        elsewhere = nested is not None and _recorded_elsewhere(nested)
+        yield path, step, elsewhere
+        if nested is not None and not elsewhere:
+            yield from _walk(nested, f"{path}.{_NESTED}")
+
+
+def _handoff_only(recorder: Recorder, *, step: TraceRecord) -> None:
+    if step.scope_agent is not None and step.scope_agent != step.name:
+        recorder.handoff(step.scope_agent, step.name)
 
 
 def _plan_steps(item: int, prefix: str, trace: ResponseTrace, batch: Batch) -> int:
     n = 0
-    for path, step in _walk(trace, prefix):
+    for path, step, handoff_only in _walk(trace, prefix):
+        if handoff_only:
+            batch.add(item, path, partial(_handoff_only, step=step), _STEP_FIELDS)
+            n += 1
+            continue
         step.parameters = {}
         step.requests = None
         if step.cost is None:

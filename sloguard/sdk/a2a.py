@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, overload
 
 from sloguard import conventions as c
+from sloguard.conventions import A2A_METRICS_RECORDED_ATTR
 from sloguard.errors import MissingExtra, TraceError
 from sloguard.sdk.telemetry import Telemetry
 from sloguard.sdk.trace import ResponseTrace
@@ -88,7 +89,7 @@ HEADER: Final = "A2A-Extensions"
 LEGACY_HEADER: Final = "X-A2A-Extensions"
 _HEADER_NAMES: Final = frozenset({HEADER.lower(), LEGACY_HEADER.lower()})
 #: Root-step attribute of traces whose steps the callee's sloguard already counted in metrics.
-RECORDED_ATTR: Final = "sloguard.metrics_recorded"
+RECORDED_ATTR: Final = A2A_METRICS_RECORDED_ATTR
 #: Root-step attributes naming the A2A task and context of the exchange.
 TASK_ID_ATTR: Final = "a2a.task_id"
 CONTEXT_ID_ATTR: Final = "a2a.context_id"
