@@ -13,6 +13,7 @@ as ``steps[2].cost: must be a number >= 0, got -1``; nesting depth and step coun
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -27,8 +28,10 @@ from sloguard.sdk.trace import ResponseTrace, TraceRecord
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+@functools.lru_cache(maxsize=1024)
 def _snake(key: str) -> str:
-    return _CAMEL.sub("_", key).lower() if any(ch.isupper() for ch in key) else key
+    # snake_case keys (the common case) pass through; camelCase ones are converted once
+    return key if key.islower() or key.isdigit() else _CAMEL.sub("_", key).lower()
 
 
 def _norm(d: Mapping[str, Any]) -> dict[str, Any]:
