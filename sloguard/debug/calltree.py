@@ -27,30 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sloguard.analysis import StepLike
 from sloguard.conventions import CallType
 
 
-class DebugStep(Protocol):
-    """What the debugging tools read of a step (:class:`~sloguard.sdk.trace.TraceRecord`)."""
+class DebugStep(StepLike, Protocol):
+    """What the debugging tools read of a step (:class:`~sloguard.sdk.trace.TraceRecord`):
+    what the performance analysis reads, plus parameters, attributes and callee traces."""
 
-    @property
-    def step_id(self) -> str: ...
-    @property
-    def parent_step_id(self) -> str | None: ...
-    @property
-    def call_type(self) -> CallType: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def start_time(self) -> datetime: ...
-    @property
-    def end_time(self) -> datetime | None: ...
-    @property
-    def latency(self) -> int | None: ...
-    @property
-    def cost(self) -> float | None: ...
-    @property
-    def error(self) -> str | None: ...
     @property
     def parameters(self) -> Mapping[str, Any]: ...
     @property

@@ -56,6 +56,18 @@ R = TypeVar("R", bound=IngestResult)
 Plan = Callable[[Any, Batch], R]
 
 
+def _json_only(content_type: str | None) -> str | None:
+    check_json_content_type(content_type)
+    return None
+
+
+def _otlp_kind(content_type: str | None) -> str:
+    kind = media_type(content_type)
+    if kind is None:
+        raise Rejected.unsupported(f"Content-Type must be {PROTOBUF} or {JSON} (OTLP/HTTP)")
+    return kind
+
+
 class Intake:
     """Authenticate, read, decode, validate and commit ingest requests for one recorder."""
 
@@ -81,54 +93,33 @@ class Intake:
 
     async def handle(self, request: Request, endpoint: str, plan: Plan[R]) -> Response:
         """Answer one request to ``endpoint`` whose decoded body ``plan`` turns into a batch."""
-        try:
-            self.auth.check(request.headers.get("authorization"))
-            check_json_content_type(request.headers.get("content-type"))
-            raw = await read_body(request, self.max_body_bytes)
-            if len(raw) <= INLINE_BYTES:  # small: cheaper than a thread hop, never stalls
-                result = self._process(raw, plan)
-            else:
-                result = await run_in_threadpool(self._process, raw, plan)
-        except Rejected as rejected:
-            self._count(endpoint, rejected.result)
-            log.info(
-                "ingest request rejected",
-                endpoint=endpoint,
-                status=rejected.status,
-                result=rejected.result.value,
-                problems=rejected.count,
-            )
-            return rejected.response()
-        except Exception:
-            self._count(endpoint, Result.ERROR)
-            raise
-        self._count(endpoint, Result.ACCEPTED)
-        self.metrics.items.labels(endpoint).inc(result.accepted)
-        return JSONResponse(result.model_dump())
+
+        def work(raw: bytes, _: str | None) -> tuple[int, Response]:
+            result = self._process(raw, plan)
+            return result.accepted, JSONResponse(result.model_dump())
+
+        return await self._answer(request, endpoint, _json_only, work)
 
     async def handle_otlp(self, request: Request, endpoint: str) -> Response:
         """Answer one OTLP/HTTP traces request (protobuf or JSON), atomically."""
+        return await self._answer(request, endpoint, _otlp_kind, self._otlp)
+
+    async def _answer(
+        self,
+        request: Request,
+        endpoint: str,
+        content: Callable[[str | None], str | None],
+        work: Callable[[bytes, str | None], tuple[int, Response]],
+    ) -> Response:
+        """The shared steps: token, content type, bounded body, ``work``, counting, rejections."""
         try:
             self.auth.check(request.headers.get("authorization"))
-            kind = media_type(request.headers.get("content-type"))
-            if kind is None:
-                raise Rejected.unsupported(f"Content-Type must be {PROTOBUF} or {JSON} (OTLP/HTTP)")
+            kind = content(request.headers.get("content-type"))
             raw = await read_body(request, self.max_body_bytes)
-            if len(raw) <= INLINE_BYTES:
-                accepted, problems = handle_otlp(self.recorder, raw, kind, price=self._price)
+            if len(raw) <= INLINE_BYTES:  # small: cheaper than a thread hop, never stalls
+                accepted, response = work(raw, kind)
             else:
-                accepted, problems = await run_in_threadpool(
-                    handle_otlp, self.recorder, raw, kind, price=self._price
-                )
-            if problems:
-                listed = [problem(None, "", p) for p in problems]
-                raise Rejected(
-                    400,
-                    Result.INVALID,
-                    f"invalid OTLP request: {len(problems)} "
-                    f"problem{'s' if len(problems) != 1 else ''}",
-                    listed,
-                )
+                accepted, response = await run_in_threadpool(work, raw, kind)
         except Rejected as rejected:
             self._count(endpoint, rejected.result)
             log.info(
@@ -144,8 +135,19 @@ class Intake:
             raise
         self._count(endpoint, Result.ACCEPTED)
         self.metrics.items.labels(endpoint).inc(accepted)
+        return response
+
+    def _otlp(self, raw: bytes, kind: str | None) -> tuple[int, Response]:
+        assert kind is not None
+        accepted, problems = handle_otlp(self.recorder, raw, kind, price=self._price)
+        if problems:
+            noun = "problem" if len(problems) == 1 else "problems"
+            listed = [problem(None, "", p) for p in problems]
+            raise Rejected(
+                400, Result.INVALID, f"invalid OTLP request: {len(problems)} {noun}", listed
+            )
         body, content_type = export_response(kind)
-        return Response(body, media_type=content_type)
+        return accepted, Response(body, media_type=content_type)
 
     def _price(
         self, model: str, input_tokens: int | None, output_tokens: int | None
