@@ -50,6 +50,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 async def _main(args: argparse.Namespace, data_dir: Path) -> int:
     from sloguard.daemon import build, serve
     from sloguard.demo import Incident, Workload, demo_routing, demo_slo_file
+    from sloguard.logs import configure_logging
     from sloguard.settings import load_settings
 
     settings = load_settings(
@@ -64,6 +65,7 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> int:
             "log_format": "console",
         },
     )
+    configure_logging(settings.log_level, settings.log_format)
     daemon = build(settings, routing=None if settings.routing_file else demo_routing(os.environ))
     stop = asyncio.Event()
     base = f"http://{args.host}:{args.port}"
