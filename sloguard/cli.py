@@ -15,11 +15,12 @@ from sloguard.commands.rules import RULES
 from sloguard.commands.run import RUN
 from sloguard.commands.simulate import SIMULATE
 from sloguard.commands.status import STATUS
+from sloguard.commands.trace import TRACE
 from sloguard.commands.validate import VALIDATE
 from sloguard.errors import ConfigError, SloguardError
 
 #: Every subcommand, in the order ``sloguard --help`` lists them.
-COMMANDS: tuple[Command, ...] = (RUN, DEMO, VALIDATE, STATUS, SIMULATE, RULES)
+COMMANDS: tuple[Command, ...] = (RUN, DEMO, VALIDATE, STATUS, SIMULATE, RULES, TRACE)
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1

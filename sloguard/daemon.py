@@ -47,6 +47,8 @@ from sloguard.settings import Mode, Settings
 from sloguard.slostate import SLOStateCollector
 from sloguard.sources.base import SLISource
 from sloguard.sources.embedded import EmbeddedSource
+from sloguard.tracesapi import traces_router
+from sloguard.tracestore import TraceStore
 
 log = structlog.get_logger("sloguard.daemon")
 
@@ -101,9 +103,10 @@ def build(
     set_default_telemetry(Telemetry(recorder))
     engine = _engine(settings, registry, buckets) if settings.mode is not Mode.EXPORTER else None
     alerts = None
-    routers: list[APIRouter] = []
+    traces = TraceStore(settings.data_dir / "traces.sqlite")
+    routers: list[APIRouter] = [traces_router(traces)]
     if settings.mode is not Mode.EVALUATOR:
-        routers.append(_ingest(settings, recorder))
+        routers.append(_ingest(settings, recorder, traces))
     if engine is not None:
         alerts = AlertRuntime(
             settings.data_dir,
@@ -121,7 +124,7 @@ def build(
         registry,
         ready=readiness.is_set,
         routers=routers,
-        lifespan=_lifespan(readiness, engine, alerts, settings.evaluation_interval),
+        lifespan=_lifespan(readiness, engine, alerts, settings.evaluation_interval, traces),
     )
     return Daemon(
         settings=settings,
@@ -136,7 +139,7 @@ def build(
     )
 
 
-def _ingest(settings: Settings, recorder: Recorder) -> APIRouter:
+def _ingest(settings: Settings, recorder: Recorder, traces: TraceStore) -> APIRouter:
     """The ingest router (A2A traces, OTLP traces, events); pricing file errors are ConfigErrors."""
     i = settings.ingest
     overrides = {model: ModelPrice(p.input, p.output) for model, p in i.prices.items()}
@@ -146,6 +149,7 @@ def _ingest(settings: Settings, recorder: Recorder) -> APIRouter:
         max_body_bytes=i.max_body_bytes,
         max_items=i.max_items,
         pricing=load_pricing(i.pricing_file, overrides=overrides),
+        traces=traces,
     )
 
 
@@ -223,6 +227,7 @@ def _lifespan(
     engine: SLOEngine | None,
     alerts: AlertRuntime | None,
     interval: float,
+    traces: TraceStore,
 ) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -238,6 +243,7 @@ def _lifespan(
                 if alerts is not None:
                     alerts.reload_if_changed()
                 await engine.tick(now)
+                traces.prune(now)
 
             schedule = EvaluationSchedule(tick, interval, self_metrics=engine.self_metrics)
             schedule.start()
@@ -254,6 +260,7 @@ def _lifespan(
                 await alerts.stop()
             if engine is not None:
                 await engine.aclose()
+            traces.close()
 
     return lifespan
 

@@ -237,3 +237,8 @@ def test_bad_input_changes_nothing(sidecar: str) -> None:
         assert r.status_code == status, (status, r.text[:300])
         assert needle.lower() in r.text.lower()
     assert samples(sidecar) == before
+    # a rejected trace batch is not stored either
+    bad_trace = {"trace_id": "t-bad", "steps": [{"call_type": "AGENT", "name": "a", "cost": -1}]}
+    r = httpx.post(f"{sidecar}/v1/a2a/traces", json=bad_trace, headers=AUTH, timeout=10)
+    assert r.status_code == 422
+    assert httpx.get(f"{sidecar}/api/v1/traces/t-bad", timeout=5).status_code == 404

@@ -109,7 +109,9 @@ def _unwrap(prefix: str, item: Any) -> tuple[str, Any]:
     return prefix, item
 
 
-def plan_traces(data: Any, batch: Batch, *, limits: TraceLimits) -> TraceResult:
+def plan_traces(
+    data: Any, batch: Batch, *, limits: TraceLimits, keep: list[ResponseTrace] | None = None
+) -> TraceResult:
     """Parse every trace of ``data`` and plan its steps into ``batch`` (problems noted there)."""
     items = trace_items(data)
     if len(items) > limits.max_items:
@@ -119,6 +121,8 @@ def plan_traces(data: Any, batch: Batch, *, limits: TraceLimits) -> TraceResult:
     steps = 0
     for i, (prefix, raw) in enumerate(items):
         trace = _parse(i, prefix, raw, batch, limits)
+        if trace is not None and keep is not None:
+            keep.append(trace)
         if trace is not None:
             steps += _plan_steps(i, prefix, trace, batch)
     return TraceResult(accepted=len(items), steps=steps)

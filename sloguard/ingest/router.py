@@ -8,11 +8,13 @@ Example::
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, Security
 from fastapi.security import HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from sloguard.ingest.a2a import TraceLimits, TraceResult, plan_traces
 from sloguard.ingest.auth import BearerAuth
@@ -23,6 +25,8 @@ from sloguard.ingest.pricing import PriceTable, load_pricing
 from sloguard.ingest.problems import ErrorBody, Result
 from sloguard.ingest.schema import events_schema, json_body, responses, traces_schema
 from sloguard.sdk.recorder import Recorder
+from sloguard.sdk.trace import ResponseTrace
+from sloguard.tracestore import TraceStore
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 #: ``endpoint`` label values of the ingest self metrics.
@@ -48,6 +52,7 @@ def ingest_router(
     max_steps: int = 10_000,
     pricing: PriceTable | None = None,
     metrics: IngestMetrics | None = None,
+    traces: TraceStore | None = None,
 ) -> APIRouter:
     """Return the router with both ingest endpoints, recording into ``recorder``.
 
@@ -99,7 +104,13 @@ def ingest_router(
         The batch is atomic: any problem rejects it with 422 listing every problem, and
         nothing is recorded.
         """
-        return await intake.handle(request, A2A, partial(plan_traces, limits=limits))
+        keep: list[ResponseTrace] | None = [] if traces is not None else None
+        response = await intake.handle(request, A2A, partial(plan_traces, limits=limits, keep=keep))
+        if traces is not None and keep and response.status_code == 200:
+            # only a committed batch is stored (a rejected one leaves no trace anywhere)
+            now = time.time()
+            await run_in_threadpool(lambda: [traces.put(t, now) for t in keep])
+        return response
 
     @router.post(
         "/v1/events",
