@@ -73,6 +73,8 @@ class AlertCenter:
         self.external_url = external_url.rstrip("/")
         #: Called after notifications were queued (the outbox worker's wake-up).
         self.on_queued: Callable[[], None] | None = None
+        #: Recent failing trace ids in an instance's scope (evidence for firing notifications).
+        self.evidence: Callable[[InstanceResult], Sequence[str]] | None = None
         self._alerts: dict[tuple[str, str], InstanceAlerts] = store.load_alerts()
 
     def replace_routing(self, routing: Routing, min_repeat: float | None = None) -> None:
@@ -182,4 +184,7 @@ class AlertCenter:
                 f"{self.external_url}/api/v1/slos?slo={slo.name}" if self.external_url else None
             ),
             repeat=event.kind is EventKind.REPEAT,
+            trace_ids=tuple(self.evidence(r))[:3]
+            if self.evidence is not None and not resolved
+            else (),
         )

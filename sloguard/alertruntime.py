@@ -21,6 +21,7 @@ from sloguard.notify.factory import build_notifiers, resend_floor
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.routingconfig import Routing, default_routing, load_routing
 from sloguard.statestore import StateStore
+from sloguard.tracestore import TraceStore
 
 _log = logging.getLogger("sloguard.alerting")
 
@@ -39,6 +40,7 @@ class AlertRuntime:
         external_url: str = "",
         no_data_after: float | None = 600.0,
         drain_timeout: float = 10.0,
+        traces: TraceStore | None = None,
     ) -> None:
         self.routing_file = routing_file
         self.env = env if env is not None else os.environ
@@ -63,6 +65,13 @@ class AlertRuntime:
             metrics=NotifyMetrics(registry),
         )
         self.center.on_queued = self.worker.wake
+        if traces is not None:
+            self.center.evidence = lambda r: [
+                t.trace_id
+                for t in traces.failing(
+                    agent=r.labels.get("agent_name") or r.slo.selector.get("agent_name"), limit=3
+                )
+            ]
         self._mtime = self._file_mtime()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

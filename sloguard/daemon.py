@@ -116,6 +116,7 @@ def build(
             external_url=settings.external_url,
             no_data_after=settings.no_data_after,
             drain_timeout=settings.drain_timeout,
+            traces=traces,
         )
         engine.alerts = alerts.center
         routers += [slo_router(engine.latest), alerts_router(alerts.center.active)]

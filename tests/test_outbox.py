@@ -172,3 +172,24 @@ async def test_drain_delivers_due_notifications(tmp_path: Path) -> None:
     center.process([result(0.05, 1_800_000_000.0)], 1_800_000_000.0)
     assert await worker.drain(5.0) == 0
     assert len(a.sent) == 1
+
+
+async def test_firing_notifications_carry_recent_failing_trace_ids(tmp_path: Path) -> None:
+    a = RecordingNotifier("a")
+    clock = Clock()
+    _, center, worker = setup(tmp_path, a, clock=clock)
+    asked: list[dict[str, str]] = []
+
+    def evidence(r: InstanceResult) -> list[str]:
+        asked.append(r.labels)
+        return ["t1", "t2", "t3", "t4"]
+
+    center.evidence = evidence
+    center.process([result(0.05, clock.t)], clock.t)
+    clock.t += 60
+    center.process([result(0.0, clock.t)], clock.t)
+    await worker.run_once("a")
+    firing, resolved = (n for n, _ in a.sent)
+    assert firing.trace_ids == ("t1", "t2", "t3")  # at most three
+    assert resolved.trace_ids == ()
+    assert asked[0] == {"agent_name": "billing"}
