@@ -21,17 +21,12 @@ What Alertmanager 0.25 (Debian) does, found by trying:
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-from tests.promserver import _stop, _tail, _wait_ready, binary, free_port
+from tests.promserver import binary, run_server
 
 CONFIG = """\
 route:
@@ -80,9 +75,9 @@ def start_alertmanager(
         encoding="utf-8",
     )
     log = run_dir / "alertmanager.log"
-    for _attempt in range(3):  # a "free" port can be taken by someone else before we bind it
-        base_url = f"http://127.0.0.1:{free_port()}"
-        args = [
+
+    def args(base_url: str) -> list[str]:
+        return [
             exe,
             f"--config.file={config}",
             f"--storage.path={run_dir / 'data'}",
@@ -91,24 +86,6 @@ def start_alertmanager(
             "--cluster.listen-address=",
             "--log.level=debug",
         ]
-        with log.open("wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=run_dir)
-        try:
-            ready = _wait_ready(proc, base_url, time.monotonic() + ready_timeout)
-        except BaseException:
-            _stop(proc)
-            raise
-        if ready:
-            break
-        _stop(proc)
-        if "address already in use" not in _tail(log):
-            pytest.fail(f"Alertmanager did not become ready; its log:\n{_tail(log)}")
-    else:
-        pytest.fail(f"Alertmanager found no free port; its log:\n{_tail(log)}")
-    try:
+
+    with run_server("Alertmanager", args, log, run_dir, ready_timeout) as base_url:
         yield base_url
-    except BaseException:
-        sys.stderr.write(f"--- Alertmanager log ({log}) ---\n{_tail(log)}\n")
-        raise
-    finally:
-        _stop(proc)

@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -194,9 +194,9 @@ def start_prometheus(
     config.write_text(config_yaml, encoding="utf-8")
     data = storage if storage is not None else run_dir / "data"
     log = run_dir / "prometheus.log"
-    for _attempt in range(3):  # a "free" port can be taken by someone else before we bind it
-        base_url = f"http://127.0.0.1:{free_port()}"
-        args = [
+
+    def args(base_url: str) -> list[str]:
+        return [
             exe,
             f"--config.file={config}",
             f"--storage.tsdb.path={data}",
@@ -204,8 +204,28 @@ def start_prometheus(
             *(["--web.enable-lifecycle"] if lifecycle else []),
             *extra_args,
         ]
+
+    with run_server("Prometheus", args, log, run_dir, ready_timeout) as base_url:
+        yield base_url
+
+
+@contextmanager
+def run_server(
+    what: str,
+    args: Callable[[str], list[str]],
+    log: Path,
+    cwd: Path,
+    ready_timeout: float,
+) -> Iterator[str]:
+    """Start ``args(base_url)`` on a free loopback port, wait until ready, yield the URL.
+
+    A port taken between choosing and binding it is retried; the process is stopped on exit and
+    its log tail goes to stderr when startup or the block fails.
+    """
+    for _attempt in range(3):  # a "free" port can be taken by someone else before we bind it
+        base_url = f"http://127.0.0.1:{free_port()}"
         with log.open("wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=run_dir)
+            proc = subprocess.Popen(args(base_url), stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
         try:
             ready = _wait_ready(proc, base_url, time.monotonic() + ready_timeout)
         except BaseException:
@@ -215,13 +235,13 @@ def start_prometheus(
             break
         _stop(proc)
         if "address already in use" not in _tail(log):
-            pytest.fail(f"Prometheus did not become ready; its log:\n{_tail(log)}")
+            pytest.fail(f"{what} did not become ready; its log:\n{_tail(log)}")
     else:
-        pytest.fail(f"Prometheus found no free port; its log:\n{_tail(log)}")
+        pytest.fail(f"{what} found no free port; its log:\n{_tail(log)}")
     try:
         yield base_url
     except BaseException:
-        sys.stderr.write(f"--- Prometheus log ({log}) ---\n{_tail(log)}\n")
+        sys.stderr.write(f"--- {what} log ({log}) ---\n{_tail(log)}\n")
         raise
     finally:
         _stop(proc)
