@@ -149,7 +149,7 @@ def test_filters_by_agent_status_and_time(store: TraceStore) -> None:
 def test_prune_by_age(store: TraceStore) -> None:
     store.put(routed("old"), NOW - 8 * 86400)
     store.put(routed("new"), NOW - 86400)
-    assert store.prune(NOW) == 1
+    assert store.prune(NOW).traces == 1
     assert [s.trace_id for s in store.list()] == ["new"]
     assert store.list(agent="supervisor")[0].trace_id == "new"
 
@@ -158,9 +158,9 @@ def test_prune_by_size_drops_oldest_first(tmp_path: Path) -> None:
     store = TraceStore(tmp_path / "t.sqlite", max_steps=12)  # routed(): 5 steps each
     for i in range(4):
         store.put(routed(f"r{i}"), NOW + i)
-    assert store.prune(NOW + 10) == 2
+    assert store.prune(NOW + 10).traces == 2
     assert sorted(s.trace_id for s in store.list()) == ["r2", "r3"]
-    assert store.prune(NOW + 10) == 0
+    assert store.prune(NOW + 10).traces == 0
 
 
 @pytest.mark.parametrize(
@@ -179,3 +179,15 @@ def test_overflow(rows: list[tuple[str, int]], total: int, limit: int, dropped: 
 def test_store_survives_reopening(tmp_path: Path) -> None:
     TraceStore(tmp_path / "t.sqlite").put(routed("keep"), NOW)
     assert TraceStore(tmp_path / "t.sqlite").get("keep") is not None
+
+
+def test_the_root_agent_is_the_outermost_not_the_first_to_finish(telemetry: Telemetry) -> None:
+    # The SDK lists steps as they end: worker and its tool end before the supervisor.
+    trace = ResponseTrace("nest-1")
+    with TraceStep(trace, CallType.AGENT, "supervisor") as top:  # noqa: SIM117 - parent ids
+        with TraceStep(trace, CallType.AGENT, "billing", parent_step_id=top.step_id) as worker:
+            with TraceStep(trace, CallType.TOOL, "lookup", parent_step_id=worker.step_id):
+                pass
+    assert trace.steps[0].name != "supervisor"
+    assert summarize(trace).agent == "supervisor"
+    assert summarize(ResponseTrace("empty")).agent == ""

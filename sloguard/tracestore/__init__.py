@@ -1,0 +1,52 @@
+"""Stored traces, decisions and events for the debugging tools (``sloguard trace …``,
+``/api/v1/traces``, ``/api/v1/decisions``), in one bounded SQLite file.
+
+- :mod:`~sloguard.tracestore.model` — [pure] a trace's summary, agents and stored body;
+- :mod:`~sloguard.tracestore.records` — [pure] decision records and events as rows;
+- :mod:`~sloguard.tracestore.queries` — [pure] the SQL of each query and the index it uses;
+- :mod:`~sloguard.tracestore.database` — the file: schema, pragmas, migration, the lock;
+- :mod:`~sloguard.tracestore.retention` — pruning by age, counts and bytes;
+- :mod:`~sloguard.tracestore.store` — :class:`TraceStore`, the API;
+- :mod:`~sloguard.tracestore.pruner` — :class:`TracePruner`, pruning on an interval in a thread.
+
+Example::
+
+    store = TraceStore("data/traces.sqlite", max_age_seconds=7 * 86400, max_bytes=512 * MiB)
+    store.put(trace, now=time.time())
+    for s in store.list(status="error", limit=10):
+        print(s.trace_id, s.agent)
+    store.prune(now=time.time())
+"""
+
+from __future__ import annotations
+
+from sloguard.tracestore.database import StoreVersionError
+from sloguard.tracestore.model import (
+    STATUSES,
+    Status,
+    TraceSummary,
+    agent_rows,
+    overflow,
+    storable,
+    summarize,
+)
+from sloguard.tracestore.pruner import TracePruner
+from sloguard.tracestore.retention import MiB, Pruned, Retention
+from sloguard.tracestore.store import StoreStats, TraceStore
+
+__all__ = [
+    "STATUSES",
+    "MiB",
+    "Pruned",
+    "Retention",
+    "Status",
+    "StoreStats",
+    "StoreVersionError",
+    "TracePruner",
+    "TraceStore",
+    "TraceSummary",
+    "agent_rows",
+    "overflow",
+    "storable",
+    "summarize",
+]

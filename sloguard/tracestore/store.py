@@ -1,0 +1,355 @@
+"""The trace store: traces, decision records and plain events in one bounded SQLite file.
+
+Example::
+
+    store = TraceStore("data/traces.sqlite", max_bytes=64 * MiB)
+    store.put(trace, now=time.time())
+    store.put_decisions([record], now=time.time())
+    for s in store.list(status="error", limit=10):
+        print(s.trace_id, s.agent)
+    store.decisions(workflow_id="wf-001")        # the decision chain, oldest first
+    store.prune(now=time.time())
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import math
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sloguard.debug.decisions import DecisionRecord
+from sloguard.errors import InvalidRecord
+from sloguard.sdk.redact import Redactor
+from sloguard.sdk.trace import ResponseTrace
+from sloguard.tracestore import queries
+from sloguard.tracestore.database import Database
+from sloguard.tracestore.model import (
+    Status,
+    TraceSummary,
+    agent_rows,
+    decode_body,
+    encode_body,
+    memoized,
+    summarize,
+)
+from sloguard.tracestore.records import (
+    DECISION_COLUMNS,
+    decision_of_row,
+    decision_rows,
+    event_of_row,
+    event_rows,
+    micros_of_seconds,
+)
+from sloguard.tracestore.retention import MiB, Pruned, Retention, prune
+
+#: Ids per ``IN (…)`` list (SQLite allows 32 766 parameters per statement).
+_IN_LIMIT = 500
+_TRACE_ROW = "INSERT INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_DECISION_ROW = (
+    "INSERT INTO decisions (at_us, utc_offset_s, stored_at, workflow_id, agent, decision_type,"
+    " chosen, confidence, options, reasoning, input_summary) VALUES"
+    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_EVENT_ROW = "INSERT INTO events (received_at, type, agent, trace_id, body) VALUES (?, ?, ?, ?, ?)"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What a trace store holds (:meth:`TraceStore.stats`)."""
+
+    traces: int
+    steps: int
+    decisions: int
+    events: int
+    oldest_stored_at: float | None
+    """Unix seconds the oldest stored trace was stored (``None`` without traces)."""
+    newest_stored_at: float | None
+    used_bytes: int
+    """Bytes of the database pages in use: what ``max_bytes`` bounds."""
+    file_bytes: int
+    """Bytes on disk: the database file and its write-ahead log."""
+
+
+def _summary(row: Sequence[Any]) -> TraceSummary:
+    trace_id, started_at, agent, status, steps, cost = row
+    return TraceSummary(trace_id, started_at, agent, status, steps, cost)
+
+
+def _limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
+    return limit
+
+
+def _now(now: float) -> float:
+    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+        raise ValueError(f"now must be finite unix seconds, got {now!r}")
+    return float(now)
+
+
+class TraceStore:
+    """Traces, decisions and events in SQLite (WAL), bounded by :meth:`prune`.
+
+    One connection is shared by threads under a lock. ``max_*`` bound what :meth:`prune` keeps
+    (see :mod:`sloguard.tracestore.retention`); ``on_full``, when set, is called (from the
+    writing thread) after a write leaves the file past the point where pruning starts, so a
+    pruner can run before the next interval (:class:`~sloguard.tracestore.pruner.TracePruner`
+    sets it).
+
+    Example::
+
+        store = TraceStore(tmp_path / "traces.sqlite", max_age_seconds=3600)
+        store.put(trace, now=1_700_000_000.0)
+        store.get(trace.trace_id)
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        max_age_seconds: float = 7 * 86400,
+        max_steps: int = 1_000_000,
+        max_decisions: int = 1_000_000,
+        max_events: int = 1_000_000,
+        max_bytes: int = 512 * MiB,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.retention = Retention(
+            max_age_seconds=max_age_seconds,
+            max_steps=max_steps,
+            max_decisions=max_decisions,
+            max_events=max_events,
+            max_bytes=max_bytes,
+        )
+        self.path = str(path)
+        self._redactor = memoized(redactor or Redactor())
+        self._db = Database(path, wal_bytes=self.retention.wal_bytes)
+        self.on_full: Callable[[], None] | None = None
+
+    # --- retention settings (kept as attributes for callers of the first version) -------------
+    @property
+    def max_age_seconds(self) -> float:
+        """Seconds a trace, decision or event is kept after it was stored."""
+        return self.retention.max_age_seconds
+
+    @property
+    def max_steps(self) -> int:
+        """Steps kept in all (the oldest traces go first)."""
+        return self.retention.max_steps
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    # --- writing ------------------------------------------------------------------------------
+    def put(self, trace: ResponseTrace, now: float) -> TraceSummary:
+        """Store ``trace`` (redacted), replacing one with the same id; return its summary."""
+        return self.put_traces([trace], now)[0]
+
+    def put_traces(self, traces: Sequence[ResponseTrace], now: float) -> list[TraceSummary]:
+        """Store ``traces`` in one transaction (a later one replaces an earlier one with the
+        same id); return their summaries. Raise :class:`~sloguard.errors.InvalidRecord`, storing
+        nothing, when an item is not a :class:`ResponseTrace`."""
+        stored_at = _now(now)
+        bad = [
+            f"traces[{i}]: expected a ResponseTrace, got {type(t).__name__}"
+            for i, t in enumerate(traces)
+            if not isinstance(t, ResponseTrace)
+        ]
+        if bad:
+            raise InvalidRecord("; ".join(bad))
+        if not traces:
+            return []
+        # Encoding (the costly part) happens before taking the lock.
+        prepared: dict[str, tuple[TraceSummary, bytes, builtins.list[tuple[str, bool]]]] = {}
+        for t in traces:
+            prepared.pop(t.trace_id, None)  # the last one of an id wins
+            prepared[t.trace_id] = (summarize(t), encode_body(t, self._redactor), agent_rows(t))
+        ids = list(prepared)
+        with self._db.transaction() as c:
+            for i in range(0, len(ids), _IN_LIMIT):  # replaced traces go first
+                chunk = ids[i : i + _IN_LIMIT]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT seq FROM traces WHERE trace_id IN ({marks})"
+                old = [r[0] for r in c.execute(sql, chunk)]
+                if old:
+                    seq_marks = ",".join("?" * len(old))
+                    for table in ("trace_agents", "trace_bodies", "traces"):
+                        c.execute(f"DELETE FROM {table} WHERE seq IN ({seq_marks})", old)
+            (top,) = c.execute("SELECT COALESCE(MAX(seq), 0) FROM traces").fetchone()
+            trace_rows, bodies, agents = [], [], []
+            for seq, (s, body, rows) in enumerate(prepared.values(), start=top + 1):
+                trace_rows.append(
+                    (seq, s.trace_id, s.started_at, stored_at, s.agent, s.status, s.steps, s.cost)
+                )
+                bodies.append((seq, body))
+                agents += [(agent, s.started_at, seq, failed) for agent, failed in rows]
+            c.executemany(_TRACE_ROW, trace_rows)
+            c.executemany("INSERT INTO trace_bodies VALUES (?, ?)", bodies)
+            c.executemany("INSERT INTO trace_agents VALUES (?, ?, ?, ?)", agents)
+        self._check_full()
+        return [s for s, _, _ in prepared.values()]
+
+    def put_decisions(self, records: Sequence[DecisionRecord], now: float) -> None:
+        """Store decision records in one transaction (long texts clipped, see
+        :mod:`sloguard.tracestore.records`); raise :class:`~sloguard.errors.InvalidRecord`
+        naming every item that is not a :class:`DecisionRecord`, storing nothing."""
+        rows = decision_rows(records, _now(now))
+        if rows:
+            with self._db.transaction() as c:
+                c.executemany(_DECISION_ROW, rows)
+            self._check_full()
+
+    def put_events(self, events: Sequence[Mapping[str, Any]], now: float) -> None:
+        """Store plain events (as posted to ``/v1/events``) in one transaction, redacted; raise
+        :class:`~sloguard.errors.InvalidRecord` naming every bad event, storing nothing."""
+        rows = event_rows(events, _now(now), self._redactor)
+        if rows:
+            with self._db.transaction() as c:
+                c.executemany(_EVENT_ROW, rows)
+            self._check_full()
+
+    def _check_full(self) -> None:
+        if self.on_full is not None and self._db.file_pages_bytes() > self.retention.high_water:
+            self.on_full()
+
+    # --- reading ------------------------------------------------------------------------------
+    def get(self, trace_id: str) -> ResponseTrace | None:
+        """Return the stored trace, or ``None`` when there is none with this id."""
+        rows = self._db.read(queries.BODY_BY_ID, (trace_id,))
+        return decode_body(rows[0][0]) if rows else None
+
+    def summary(self, trace_id: str) -> TraceSummary | None:
+        """Return the summary of a stored trace, or ``None``."""
+        rows = self._db.read(queries.SUMMARY_BY_ID, (trace_id,))
+        return _summary(rows[0]) if rows else None
+
+    def list(
+        self,
+        *,
+        agent: str | None = None,
+        status: Status | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 50,
+    ) -> builtins.list[TraceSummary]:
+        """Return the newest traces first, filtered.
+
+        ``agent``: traces where that agent ran (or a tool ran inside it); ``since`` / ``until``:
+        unix seconds bounding the trace's start (inclusive, exclusive).
+        """
+        sql, args = queries.list_traces(
+            agent=agent, status=status, since=since, until=until, limit=_limit(limit)
+        )
+        return [_summary(r) for r in self._db.read(sql, args)]
+
+    def failing(self, agent: str | None = None, limit: int = 3) -> builtins.list[TraceSummary]:
+        """Return the newest failed traces; with ``agent``, those where that agent's work failed."""
+        if agent is None:
+            return self.list(status="error", limit=limit)
+        sql, args = queries.failing(agent, _limit(limit))
+        return [_summary(r) for r in self._db.read(sql, args)]
+
+    def successful(self, limit: int = 200) -> builtins.list[ResponseTrace]:
+        """Return the newest successful traces (baselines for a failed run)."""
+        rows = self._db.read(queries.SUCCESSFUL, (_limit(limit),))
+        return [decode_body(r[0]) for r in rows]
+
+    def decisions(
+        self,
+        *,
+        workflow_id: str | None = None,
+        agent: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 1000,
+    ) -> builtins.list[DecisionRecord]:
+        """Return decision records oldest first (a decision chain); the newest ``limit`` when
+        more match. ``since`` / ``until``: unix seconds bounding the decision's timestamp
+        (inclusive, exclusive)."""
+        sql, args = queries.decisions(
+            columns=DECISION_COLUMNS,
+            workflow_id=workflow_id,
+            agent=agent,
+            since_us=None if since is None else micros_of_seconds(since),
+            until_us=None if until is None else micros_of_seconds(until),
+            limit=_limit(limit),
+        )
+        rows = self._db.read(sql, args)
+        return [decision_of_row(r) for r in reversed(rows)]
+
+    def events(
+        self,
+        *,
+        type: str | None = None,
+        agent: str | None = None,
+        trace_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 1000,
+    ) -> builtins.list[dict[str, Any]]:
+        """Return stored events newest first, each with its ``received_at`` (unix seconds).
+
+        ``agent`` matches an event's ``agent`` (``source_agent`` for handoffs); ``since`` /
+        ``until`` bound the time received (inclusive, exclusive).
+        """
+        sql, args = queries.events(
+            type=type,
+            agent=agent,
+            trace_id=trace_id,
+            since=since,
+            until=until,
+            limit=_limit(limit),
+        )
+        return [event_of_row(body, received_at) for received_at, body in self._db.read(sql, args)]
+
+    # --- retention ----------------------------------------------------------------------------
+    def prune(self, now: float, *, cancel: threading.Event | None = None) -> Pruned:
+        """Drop what the retention bounds no longer allow (see
+        :mod:`sloguard.tracestore.retention`); return what was dropped. Runs in short
+        transactions, so it may run in a thread beside writers; stops early when ``cancel``
+        is set."""
+        return prune(self._db, self.retention, _now(now), cancel)
+
+    def stats(self) -> StoreStats:
+        """Return what the store holds (counts the decision and event rows: a scan of an index,
+        tens of milliseconds at a million rows)."""
+        (traces, steps, oldest, newest) = self._db.read(
+            "SELECT COUNT(*), COALESCE(SUM(steps), 0), MIN(stored_at), MAX(stored_at) FROM traces"
+        )[0]
+        (decisions,) = self._db.read("SELECT COUNT(*) FROM decisions")[0]
+        (events,) = self._db.read("SELECT COUNT(*) FROM events")[0]
+        return StoreStats(
+            traces=traces,
+            steps=steps,
+            decisions=decisions,
+            events=events,
+            oldest_stored_at=oldest,
+            newest_stored_at=newest,
+            used_bytes=self.used_bytes(),
+            file_bytes=self.file_bytes(),
+        )
+
+    def used_bytes(self) -> int:
+        """Return the bytes of the database pages in use (what ``max_bytes`` bounds)."""
+        return self._db.used_bytes()
+
+    def file_bytes(self) -> int:
+        """Return the bytes the store takes on disk: the database file and its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):  # no file (yet), or ":memory:"
+                total += os.stat(self.path + suffix).st_size
+        return total
+
+    @property
+    def auto_vacuum(self) -> str:
+        """``incremental`` when retention can shrink the file (see
+        :mod:`sloguard.tracestore.database`), else ``none`` or ``full``."""
+        return self._db.auto_vacuum
