@@ -10,13 +10,16 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -25,7 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry
 
@@ -43,6 +46,7 @@ from sloguard import (
     trace_tool_call,
     use_telemetry,
 )
+from sloguard.ingest import ingest_router
 from sloguard.ingest.otlp import (
     JSON,
     PROTOBUF,
@@ -61,6 +65,9 @@ from sloguard.ingest.otlp import (
 )
 from sloguard.ingest.semconv import Role, SpanRecord, interpret, role_of
 from sloguard.sdk.step import add_usage
+from sloguard.sdk.trace import ResponseTrace, TraceRecord
+from sloguard.server import create_app
+from sloguard.tracestore import TraceStore
 
 T0 = 1_700_000_000_000_000_000  # epoch nanoseconds of every test trace's start
 
@@ -176,12 +183,17 @@ class S:
     end: float
     children: list[S] = field(default_factory=list)
     error: bool = False
+    kind: SpanKind = SpanKind.INTERNAL
 
 
 def emit(tracer: Tracer, spec: S, parent: Span | None = None) -> Span:
     context = trace.set_span_in_context(parent) if parent is not None else None
     span = tracer.start_span(
-        spec.name, context=context, attributes=spec.attrs, start_time=T0 + round(spec.start * 1e9)
+        spec.name,
+        context=context,
+        kind=spec.kind,
+        attributes=spec.attrs,
+        start_time=T0 + round(spec.start * 1e9),
     )
     for child in spec.children:
         emit(tracer, child, span)
@@ -899,7 +911,7 @@ def test_price_fills_in_missing_costs() -> None:
     priced = {"llm.cost.total": 0.5, **chat}
     updates = map_spans(
         [rec("a", None, AGENT_A), rec("c", "a", chat), rec("d", "a", priced)],
-        price=lambda model, i, o: (i or 0) / 1000 + (o or 0) / 100,
+        price=lambda model, i, o, total: (i or 0) / 1000 + (o or 0) / 100,
     )
     assert [u for u in updates if isinstance(u, Usage)] == [
         Usage("a", "m", 1000, 10, None, 1.1),
@@ -975,3 +987,197 @@ def test_export_response_encodings() -> None:
 )
 def test_media_type(header: str | None, expected: str | None) -> None:
     assert media_type(header) == expected
+
+
+# --- the daemon's endpoint: spans stored as traces, unpriced tokens, one call seen twice -------
+@dataclass
+class Sidecar:
+    """The daemon's app (ingest with a trace store) behind a real uvicorn on 127.0.0.1."""
+
+    url: str
+    store: TraceStore
+    registry: CollectorRegistry
+
+
+@pytest.fixture
+def sidecar(
+    registry: CollectorRegistry, recorder: Recorder, free_port: int, tmp_path: Path
+) -> Iterator[Sidecar]:
+    store = TraceStore(tmp_path / "traces.sqlite")
+    app = create_app(registry, routers=[ingest_router(recorder, token=None, traces=store)])
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=free_port, log_config=None, lifespan="off", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    yield Sidecar(f"http://127.0.0.1:{free_port}/v1/traces", store, registry)
+    server.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+@pytest.fixture
+def sidecar_provider(sidecar: Sidecar, recorder: Recorder) -> Iterator[TracerProvider]:
+    with exporting(Receiver(recorder, sidecar.url)) as p:  # the exporter only needs the url
+        yield p
+
+
+def hex_id(span: Span) -> str:
+    return f"{span.get_span_context().trace_id:032x}"
+
+
+def steps_by_name(stored: ResponseTrace) -> dict[str, TraceRecord]:
+    by_name = {s.name: s for s in stored.steps}
+    assert len(by_name) == len(stored.steps), [s.name for s in stored.steps]
+    return by_name
+
+
+def test_the_spans_of_a_batch_are_stored_as_a_trace_with_its_tree_and_failures(
+    sidecar: Sidecar, sidecar_provider: TracerProvider
+) -> None:
+    root = emit(sidecar_provider.get_tracer("app"), GENAI_TREE)
+    assert sidecar_provider.force_flush(10_000)
+    stored = sidecar.store.get(hex_id(root))
+    assert stored is not None
+
+    steps = steps_by_name(stored)
+    # Agents, tools and the workflow are steps; inference, create_agent and HTTP spans are not.
+    assert {n: s.call_type for n, s in steps.items()} == {
+        "support": CallType.HOST,
+        "supervisor": CallType.AGENT,
+        "search": CallType.TOOL,
+        "billing": CallType.AGENT,
+        "charge_card": CallType.TOOL,
+        "audit_log": CallType.TOOL,
+    }
+
+    def names(parent: str | None) -> list[str]:
+        return sorted(s.name for s in stored.children(parent))
+
+    assert names(None) == ["support"]
+    assert names(steps["support"].step_id) == ["audit_log", "supervisor"]
+    assert names(steps["supervisor"].step_id) == ["billing", "search"]
+    assert names(steps["billing"].step_id) == ["charge_card"]
+    assert steps["charge_card"].scope_agent == "billing"
+    assert steps["audit_log"].scope_host == "support"
+
+    # The inference spans' usage is on the agent step they ran under, priced from the table.
+    supervisor = steps["supervisor"]
+    assert (supervisor.model, supervisor.input_tokens, supervisor.output_tokens) == (
+        "gpt-4o",
+        100,
+        20,
+    )
+    assert supervisor.cost == pytest.approx(100 * 2.5e-6 + 20 * 10e-6)
+    assert (steps["billing"].model, steps["billing"].input_tokens) == ("claude-x", 7)
+    assert steps["billing"].cost is None  # no price for claude-x: unpriced, never a zero
+    assert (supervisor.latency, supervisor.start_time.timestamp()) == (8000, T0 / 1e9)
+
+    # Status error and error.type both fail the step.
+    assert (steps["billing"].error, steps["billing"].error_type) == ("failed", "error")
+    assert (steps["charge_card"].error, steps["charge_card"].error_type) == (
+        "Declined",
+        "Declined",
+    )
+    assert not supervisor.failed
+    summary = sidecar.store.summary(stored.trace_id)
+    assert summary is not None and (summary.status, summary.steps) == ("error", 6)
+
+
+def test_spans_of_one_trace_in_two_requests_are_merged_into_one_stored_tree(
+    sidecar: Sidecar, sidecar_provider: TracerProvider
+) -> None:
+    tracer = sidecar_provider.get_tracer("app")
+    agent_span = tracer.start_span(
+        "invoke_agent planner", attributes=op("invoke_agent", gen_ai__agent__name="planner")
+    )
+    context = trace.set_span_in_context(agent_span)
+    search_span = tracer.start_span(
+        "execute_tool search",
+        context=context,
+        attributes=op("execute_tool", gen_ai__tool__name="search"),
+    )
+    search_span.end()
+    assert sidecar_provider.force_flush(10_000)  # request 1: the tool alone
+    trace_id = hex_id(agent_span)
+    first = sidecar.store.get(trace_id)
+    assert first is not None and [s.name for s in first.steps] == ["search"]
+    assert first.steps[0].scope_agent is None  # its agent has not arrived yet
+
+    agent_span.end()
+    assert sidecar_provider.force_flush(10_000)  # request 2: the agent
+    stored = sidecar.store.get(trace_id)
+    assert stored is not None
+    steps = steps_by_name(stored)
+    assert set(steps) == {"planner", "search"}
+    assert [s.name for s in stored.children(None)] == ["planner"]
+    assert steps["search"].parent_step_id == steps["planner"].step_id
+    assert steps["search"].scope_agent == "planner"
+    r = sidecar.registry
+    tool = {"agent_name": "unknown", "tool_name": "search", "status": "success"}
+    assert r.get_sample_value("agent_tool_calls_total", tool) == 1  # metrics: batch by batch
+    assert value(r, "agent_calls_total", agent_name="planner", status="success") == 1
+
+
+def test_a_call_seen_by_the_caller_and_the_callee_counts_once(
+    sidecar: Sidecar, sidecar_provider: TracerProvider
+) -> None:
+    remote = agent(
+        "billing", 1, 4, tool("charge_card", 2, 3),
+        gen_ai__request__model="gpt-4o", gen_ai__usage__input_tokens=10,
+        gen_ai__usage__output_tokens=5,
+    )  # fmt: skip
+    remote.kind = SpanKind.SERVER
+    caller = agent("billing", 0.9, 4.2, span("POST /a2a", {"http.request.method": "POST"},
+                                               0.95, 4.1, remote))  # fmt: skip
+    caller.kind = SpanKind.CLIENT
+    root = emit(sidecar_provider.get_tracer("app"), agent("supervisor", 0, 5, caller))
+    assert sidecar_provider.force_flush(10_000)
+
+    r = sidecar.registry
+    assert value(r, "agent_calls_total", agent_name="billing", status="success") == 1
+    assert value(r, "agent_latency_seconds_sum", agent_name="billing") == 3.0  # the callee's
+    assert value(r, "agent_handoffs_total", source_agent="supervisor", target_agent="billing") == 1
+    assert len([s for s in agent_samples(r) if s.name == "agent_handoffs_total"]) == 1
+    tokens = {"agent_name": "billing", "model": "gpt-4o", "direction": "input"}
+    assert r.get_sample_value("agent_token_usage_total", tokens) == 10
+    charge = {"agent_name": "billing", "tool_name": "charge_card", "status": "success"}
+    assert r.get_sample_value("agent_tool_calls_total", charge) == 1
+
+    stored = sidecar.store.get(hex_id(root))
+    assert stored is not None
+    steps = steps_by_name(stored)
+    assert set(steps) == {"supervisor", "billing", "charge_card"}
+    assert steps["billing"].parent_step_id == steps["supervisor"].step_id
+    assert steps["billing"].latency == 3000
+
+
+def test_tokens_that_cannot_be_priced_are_counted_as_unpriced(
+    sidecar: Sidecar, sidecar_provider: TracerProvider
+) -> None:
+    unknown_model = op(
+        "chat",
+        gen_ai__request__model="in-house-7b",
+        gen_ai__usage__input_tokens=300,
+        gen_ai__usage__output_tokens=45,
+    )
+    only_total = op("chat", gen_ai__request__model="gpt-4o", gen_ai__usage__total_tokens=80)
+    emit(sidecar_provider.get_tracer("app"), agent(
+        "planner", 0, 3,
+        span("chat in-house-7b", unknown_model, 0, 1),
+        span("chat gpt-4o", only_total, 1, 2),
+        span("chat gpt-4o", GPT4O_CHAT, 2, 3),
+    ))  # fmt: skip
+    assert sidecar_provider.force_flush(10_000)
+    r = sidecar.registry
+    assert value(r, "sloguard_unpriced_tokens_total", model="in-house-7b") == 345
+    assert value(r, "sloguard_unpriced_tokens_total", model="gpt-4o") == 80  # no split: no price
+    cost = value(r, "agent_cost_usd_total", agent_name="planner", model="gpt-4o")
+    assert cost == pytest.approx(100 * 2.5e-6 + 20 * 10e-6)
+    assert not value(r, "agent_cost_usd_total", agent_name="planner", model="in-house-7b")
+    assert value(r, "sloguard_ingest_requests_total", endpoint="otlp", result="accepted") == 1

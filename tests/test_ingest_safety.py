@@ -313,6 +313,9 @@ async def test_deep_nesting_is_400_not_500(client: httpx.AsyncClient, depth: int
         (b'["\\"[[[", "\\\\", [[]]]', 3),
         (b'{"a": "]]]]"}', 1),
         (b"[[[", 3),
+        (b'["a", "", "[", "b"]', 1),  # empty strings and strings side by side
+        (b'[["x"]"', 2),  # an unterminated string: not JSON, measured all the same
+        (b'["a" "[" [["', 3),
     ],
 )
 def test_nesting_depth_is_measured_without_recursion(text: bytes, depth: int) -> None:

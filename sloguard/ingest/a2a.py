@@ -123,7 +123,9 @@ def plan_traces(
         trace = _parse(i, prefix, raw, batch, limits)
         if trace is not None and keep is not None:
             keep.append(trace)
-        if trace is not None:
+        # A trace whose agent already recorded its metrics (the SDK's exporter marks its root
+        # steps) is stored but not counted again.
+        if trace is not None and not _recorded_elsewhere(trace):
             steps += _plan_steps(i, prefix, trace, batch)
     return TraceResult(accepted=len(items), steps=steps)
 

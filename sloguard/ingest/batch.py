@@ -64,7 +64,9 @@ class _NullMetrics:
     registry = None
 
     def __getattr__(self, name: str) -> _NullFamily:
-        return _NullFamily()
+        family = _NullFamily()
+        setattr(self, name, family)  # found without __getattr__ from now on
+        return family
 
 
 def dry_run_recorder() -> Recorder:
@@ -76,14 +78,62 @@ def dry_run_recorder() -> Recorder:
     return Recorder(cast(AgentMetrics, _NullMetrics()), CardinalityGuard())
 
 
+class CostBook:
+    """Price tokens reported without a cost; keep the tokens that cannot be priced.
+
+    Example::
+
+        book = CostBook(load_pricing())
+        usd = book.cost("gpt-4o", 1200, 300, None)   # None, and counted, when it cannot be priced
+        book.count(recorder.guard, metrics)           # once the batch is committed
+    """
+
+    def __init__(self, pricing: PriceTable) -> None:
+        self._pricing = pricing
+        #: Unpriced tokens by model (``unknown`` when none was given).
+        self.unpriced: Counter[str] = Counter()
+
+    def cost(
+        self,
+        model: str | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        total_tokens: int | None,
+    ) -> float | None:
+        """Return the cost of tokens reported without one, from the pricing table.
+
+        Tokens that cannot be priced (no price for the model, or no input/output split) are
+        kept as unpriced and None is returned: never a silent zero.
+        """
+        try:
+            i, o, unsplit = split_tokens(input_tokens, output_tokens, total_tokens)
+        except InvalidRecord:
+            return None  # the recorder reports the inconsistency when the step is validated
+        if i is None and o is None and unsplit is None:
+            return None
+        tokens = (i or 0) + (o or 0) + (unsplit or 0)
+        if tokens == 0:
+            return 0.0  # whatever the model costs
+        if unsplit is None:
+            usd = self._pricing.cost(model, i or 0, o or 0)
+            if usd is not None:
+                return usd
+        self.unpriced[model or UNKNOWN_VALUE] += tokens
+        return None
+
+    def count(self, guard: CardinalityGuard, metrics: IngestMetrics) -> None:
+        """Add the unpriced tokens to ``sloguard_unpriced_tokens_total`` (models pass ``guard``)."""
+        for model, tokens in self.unpriced.items():
+            metrics.unpriced(guard, model, tokens)
+
+
 class Batch:
     """The planned, validated updates of one request, and every problem found on the way."""
 
     def __init__(self, validator: Recorder, pricing: PriceTable) -> None:
         self._validator = validator
-        self._pricing = pricing
+        self._costs = CostBook(pricing)
         self._operations: list[Operation] = []
-        self._unpriced: Counter[str] = Counter()
         #: The first problems found (as many as an answer lists); ``problem_count`` counts all.
         self.problems: list[Problem] = []
         self.problem_count = 0
@@ -119,26 +169,11 @@ class Batch:
         output_tokens: int | None,
         total_tokens: int | None,
     ) -> float | None:
-        """Return the cost of tokens reported without one, from the pricing table.
+        """Return the cost of tokens reported without one (see :meth:`CostBook.cost`).
 
-        Tokens that cannot be priced (no price for the model, or no input/output split) are
-        counted as unpriced when the batch commits, and None is returned: never a silent zero.
+        Tokens that cannot be priced are counted as unpriced when the batch commits.
         """
-        try:
-            i, o, unsplit = split_tokens(input_tokens, output_tokens, total_tokens)
-        except InvalidRecord:
-            return None  # the recorder reports the inconsistency when the step is validated
-        if i is None and o is None and unsplit is None:
-            return None
-        tokens = (i or 0) + (o or 0) + (unsplit or 0)
-        if tokens == 0:
-            return 0.0  # whatever the model costs
-        if unsplit is None:
-            usd = self._pricing.cost(model, i or 0, o or 0)
-            if usd is not None:
-                return usd
-        self._unpriced[model or UNKNOWN_VALUE] += tokens
-        return None
+        return self._costs.cost(model, input_tokens, output_tokens, total_tokens)
 
     def raise_problems(self) -> None:
         """Raise :class:`Rejected` (422) if any problem was found."""
@@ -150,5 +185,4 @@ class Batch:
         assert not self.problem_count, "a batch with problems must not be committed"
         for operation in self._operations:
             operation(recorder)
-        for model, tokens in self._unpriced.items():
-            metrics.unpriced(recorder.guard, model, tokens)
+        self._costs.count(recorder.guard, metrics)

@@ -18,22 +18,33 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import structlog
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from sloguard.ingest.auth import BearerAuth
-from sloguard.ingest.batch import Batch, dry_run_recorder
+from sloguard.ingest.batch import Batch, CostBook, dry_run_recorder
 from sloguard.ingest.body import check_json_content_type, decode_json, read_body
 from sloguard.ingest.metrics import IngestMetrics
-from sloguard.ingest.otlp import JSON, PROTOBUF, export_response, handle_otlp, media_type
+from sloguard.ingest.otlp import apply
+from sloguard.ingest.otlpwire import (
+    JSON,
+    PROTOBUF,
+    InvalidOtlp,
+    export_response,
+    media_type,
+    parse_otlp,
+)
 from sloguard.ingest.pricing import PriceTable
 from sloguard.ingest.problems import Rejected, Result, problem
+from sloguard.ingest.semconv import READ_KEYS
+from sloguard.ingest.spanmap import SpanMapping
 from sloguard.sdk.recorder import Recorder
 
 log = structlog.get_logger("sloguard.ingest")
@@ -54,6 +65,27 @@ class IngestResult(BaseModel):
 R = TypeVar("R", bound=IngestResult)
 #: Validate a decoded body into a batch; return the answer (raise Rejected for the body shape).
 Plan = Callable[[Any, Batch], R]
+Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class IngestRoute(APIRoute):
+    """A route documented like any FastAPI route, whose endpoint does the whole request itself.
+
+    The ingest endpoints take the :class:`Request` and return a finished :class:`Response`:
+    they read and check their bodies themselves (size, nesting, auth) and answer pre-serialized
+    JSON. FastAPI's request handler would add, per request, dependency solving (for the
+    documented ``HTTPBearer`` too) and endpoint introspection they do not use; this route calls
+    the endpoint directly. The OpenAPI document is built from the route as usual.
+    """
+
+    def get_route_handler(self) -> Endpoint:
+        """Return the endpoint itself."""
+        return cast(Endpoint, self.endpoint)
+
+
+def json_response(result: BaseModel) -> Response:
+    """A 200 answer with ``result`` serialized by pydantic-core (no ``dict`` in between)."""
+    return Response(result.__pydantic_serializer__.to_json(result), media_type=JSON)
 
 
 def _json_only(content_type: str | None) -> str | None:
@@ -90,19 +122,25 @@ class Intake:
         self.pricing = pricing
         self.metrics = metrics
         self._validator = dry_run_recorder()
+        self._requests: dict[tuple[str, Result], Any] = {}  # label children, made once
 
     async def handle(self, request: Request, endpoint: str, plan: Plan[R]) -> Response:
         """Answer one request to ``endpoint`` whose decoded body ``plan`` turns into a batch."""
 
         def work(raw: bytes, _: str | None) -> tuple[int, Response]:
             result = self._process(raw, plan)
-            return result.accepted, JSONResponse(result.model_dump())
+            return result.accepted, json_response(result)
 
         return await self._answer(request, endpoint, _json_only, work)
 
-    async def handle_otlp(self, request: Request, endpoint: str) -> Response:
-        """Answer one OTLP/HTTP traces request (protobuf or JSON), atomically."""
-        return await self._answer(request, endpoint, _otlp_kind, self._otlp)
+    async def handle_otlp(
+        self, request: Request, endpoint: str, *, keep: list[SpanMapping] | None = None
+    ) -> Response:
+        """Answer one OTLP/HTTP traces request (protobuf or JSON), atomically.
+
+        ``keep``: the committed batch's mapped spans are appended (for the trace store).
+        """
+        return await self._answer(request, endpoint, _otlp_kind, partial(self._otlp, keep=keep))
 
     async def _answer(
         self,
@@ -137,22 +175,26 @@ class Intake:
         self.metrics.items.labels(endpoint).inc(accepted)
         return response
 
-    def _otlp(self, raw: bytes, kind: str | None) -> tuple[int, Response]:
+    def _otlp(
+        self, raw: bytes, kind: str | None, keep: list[SpanMapping] | None
+    ) -> tuple[int, Response]:
+        """Decode, map, check and record the spans; count the tokens that had no price."""
         assert kind is not None
-        accepted, problems = handle_otlp(self.recorder, raw, kind, price=self._price)
-        if problems:
-            noun = "problem" if len(problems) == 1 else "problems"
-            listed = [problem(None, "", p) for p in problems]
-            raise Rejected(
-                400, Result.INVALID, f"invalid OTLP request: {len(problems)} {noun}", listed
-            )
+        costs = CostBook(self.pricing)
+        try:
+            spans = parse_otlp(raw, kind, keys=READ_KEYS)
+            mapping = SpanMapping(spans, price=costs.cost)
+            apply(self.recorder, mapping.updates())
+        except InvalidOtlp as exc:
+            noun = "problem" if len(exc.problems) == 1 else "problems"
+            listed = [problem(None, "", p) for p in exc.problems]
+            error = f"invalid OTLP request: {len(exc.problems)} {noun}"
+            raise Rejected(400, Result.INVALID, error, listed) from None
+        costs.count(self.recorder.guard, self.metrics)
+        if keep is not None:
+            keep.append(mapping)
         body, content_type = export_response(kind)
-        return accepted, Response(body, media_type=content_type)
-
-    def _price(
-        self, model: str, input_tokens: int | None, output_tokens: int | None
-    ) -> float | None:
-        return self.pricing.cost(model, input_tokens or 0, output_tokens or 0)
+        return len(spans), Response(body, media_type=content_type)
 
     def _process(self, raw: bytes, plan: Plan[R]) -> R:
         data = decode_json(raw, max_depth=self.max_json_depth)
@@ -163,4 +205,9 @@ class Intake:
         return result
 
     def _count(self, endpoint: str, result: Result) -> None:
-        self.metrics.requests.labels(endpoint, result.value).inc()
+        child = self._requests.get((endpoint, result))
+        if child is None:  # endpoints and results are our own few names: the cache stays small
+            child = self._requests[endpoint, result] = self.metrics.requests.labels(
+                endpoint, result.value
+            )
+        child.inc()

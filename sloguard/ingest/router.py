@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -16,14 +17,19 @@ from fastapi import APIRouter, Request, Response, Security
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from sloguard.anomalywatch import AnomalyWatch
+from sloguard.debug.anomalies import MAX_TOOL_CALLS
+from sloguard.debug.decisions import LOW_CONFIDENCE
 from sloguard.ingest.a2a import TraceLimits, TraceResult, plan_traces
 from sloguard.ingest.auth import BearerAuth
-from sloguard.ingest.events import EventResult, plan_events
-from sloguard.ingest.intake import Intake
+from sloguard.ingest.events import EventResult, KeptEvents, plan_events
+from sloguard.ingest.intake import IngestRoute, Intake
 from sloguard.ingest.metrics import IngestMetrics
 from sloguard.ingest.pricing import PriceTable, load_pricing
 from sloguard.ingest.problems import ErrorBody, Result
 from sloguard.ingest.schema import events_schema, json_body, responses, traces_schema
+from sloguard.ingest.spanmap import SpanMapping
+from sloguard.ingest.spantrace import SpanTraceWriter
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.trace import ResponseTrace
 from sloguard.tracestore import TraceStore
@@ -53,6 +59,8 @@ def ingest_router(
     pricing: PriceTable | None = None,
     metrics: IngestMetrics | None = None,
     traces: TraceStore | None = None,
+    low_confidence: float = LOW_CONFIDENCE,
+    max_tool_calls: int = MAX_TOOL_CALLS,
 ) -> APIRouter:
     """Return the router with both ingest endpoints, recording into ``recorder``.
 
@@ -61,6 +69,9 @@ def ingest_router(
     per request. ``max_depth``: callee traces nested in a trace; ``max_steps``: steps per trace.
     ``pricing`` (default: the packaged table) prices tokens reported without a cost; ``metrics``
     (default: new, on the recorder's registry) counts requests, items and unpriced tokens.
+    ``traces``: where committed traces, events and decisions are stored; their anomalies
+    (``low_confidence`` and ``max_tool_calls`` thresholds) are counted in
+    ``agent_anomalies_total`` (see :mod:`sloguard.anomalywatch`).
     """
     if max_items < 1:
         raise ValueError(f"max_items must be >= 1, got {max_items}")
@@ -80,12 +91,23 @@ def ingest_router(
     for endpoint in (A2A, EVENTS, OTLP):
         counters.declare(endpoint, results)
     limits = TraceLimits(max_items=max_items, max_depth=max_depth, max_steps=max_steps)
+    watch = (
+        AnomalyWatch(traces, recorder, low_confidence=low_confidence, max_tool_calls=max_tool_calls)
+        if traces is not None
+        else None
+    )
+    span_writer = (
+        SpanTraceWriter(traces, watch.store_traces)
+        if traces is not None and watch is not None
+        else None
+    )
     documented_auth: list[Any] = (
         [Security(HTTPBearer(auto_error=False, description="The ingest token."))]
         if auth.enabled
         else []
     )
-    router = APIRouter(tags=["ingest"], dependencies=documented_auth)
+    # IngestRoute: the endpoints do the whole request themselves (see its docstring)
+    router = APIRouter(tags=["ingest"], dependencies=documented_auth, route_class=IngestRoute)
 
     @router.post(
         "/v1/a2a/traces",
@@ -104,12 +126,11 @@ def ingest_router(
         The batch is atomic: any problem rejects it with 422 listing every problem, and
         nothing is recorded.
         """
-        keep: list[ResponseTrace] | None = [] if traces is not None else None
+        keep: list[ResponseTrace] | None = [] if watch is not None else None
         response = await intake.handle(request, A2A, partial(plan_traces, limits=limits, keep=keep))
-        if traces is not None and keep and response.status_code == 200:
+        if watch is not None and keep and response.status_code == 200:
             # only a committed batch is stored (a rejected one leaves no trace anywhere)
-            now = time.time()
-            await run_in_threadpool(lambda: [traces.put(t, now) for t in keep])
+            await run_in_threadpool(watch.store_traces, keep, time.time())
         return response
 
     @router.post(
@@ -127,9 +148,16 @@ def ingest_router(
         """Record agent events sent by agents that are neither Python nor OpenTelemetry.
 
         The batch is atomic: any problem rejects it with 422 listing every problem (as
-        ``events[3].duration_seconds``), and nothing is recorded.
+        ``events[3].duration_seconds``), and nothing is recorded. A committed batch's events and
+        decision records are stored, and the anomalies the decisions add are counted.
         """
-        return await intake.handle(request, EVENTS, partial(plan_events, max_items=max_items))
+        now = time.time()
+        kept = KeptEvents(datetime.fromtimestamp(now, UTC)) if watch is not None else None
+        plan = partial(plan_events, max_items=max_items, keep=kept)
+        response = await intake.handle(request, EVENTS, plan)
+        if watch is not None and kept and kept.events and response.status_code == 200:
+            await run_in_threadpool(watch.store_events, kept.events, kept.decisions, now)
+        return response
 
     @router.post(
         "/v1/traces",
@@ -159,7 +187,15 @@ def ingest_router(
         },
     )
     async def otlp_traces(request: Request) -> Response:
-        """Record OTLP spans: agents, tools, tokens by model, handoffs; the batch is atomic."""
-        return await intake.handle_otlp(request, OTLP)
+        """Record OTLP spans: agents, tools, tokens by model, handoffs; the batch is atomic.
+
+        A committed batch's spans are stored as traces, merged with the spans of the same
+        traces stored before (see :mod:`sloguard.ingest.spantrace`).
+        """
+        kept: list[SpanMapping] | None = [] if span_writer is not None else None
+        response = await intake.handle_otlp(request, OTLP, keep=kept)
+        if span_writer is not None and kept and response.status_code == 200:
+            await run_in_threadpool(span_writer.write, kept, time.time())
+        return response
 
     return router

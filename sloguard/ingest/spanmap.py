@@ -1,0 +1,305 @@
+"""Map a batch of spans to metric updates (pure): the span table of DESIGN §4.
+
+:class:`SpanMapping` reads every span once (:func:`~sloguard.ingest.semconv.interpret`), builds
+each trace's span tree and turns it into updates:
+
+=============  ===============================================================================
+span           updates
+=============  ===============================================================================
+agent          agent call (count, latency with the trace id as exemplar, its own usage);
+               a handoff when its nearest agent ancestor is another agent
+tool           tool call of the owner; its own usage, to the owner
+inference      usage to the owner with the model, unless the owner agent's span reports
+               tokens itself (GenAI agent spans carry the agent's total: no double count)
+workflow       only its own usage, to the workflow name
+any            explicit handoff attributes; a missing side is the span's agent
+=============  ===============================================================================
+
+The owner is the nearest agent ancestor, else an agent named on the span, else the nearest
+workflow ancestor, else ``unknown`` (as :mod:`sloguard.sdk.feed` does for SDK steps). Per trace
+and agent pair, the handoffs counted are the larger of the tree-derived and the explicit ones:
+both describe the same handoffs when an instrumentation emits both.
+
+One call seen from both sides counts once: an agent or tool span of kind ``client`` whose
+nearest agent/tool descendant (through spans of no role, such as HTTP spans) is a non-client
+span of the same role and name is the caller's view of the callee's span. The callee's span
+counts (its duration is the call's own, and it carries the callee's tokens); the caller's
+becomes a span of no role, so it counts neither a call nor a handoff.
+
+Only spans in the same batch form a tree: a parent exported in a later batch is not seen.
+
+Example::
+
+    mapping = SpanMapping(parse_otlp(body, PROTOBUF), price=book.cost)
+    apply(recorder, mapping.updates())
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Final, NamedTuple
+
+from sloguard import conventions as c
+from sloguard.ingest.otlpwire import InvalidOtlp
+from sloguard.ingest.semconv import Meaning, Role, SpanRecord, interpret
+
+__all__ = [
+    "AgentCall",
+    "Handoff",
+    "PriceFn",
+    "SpanKey",
+    "SpanMapping",
+    "ToolCall",
+    "Update",
+    "Usage",
+    "map_spans",
+]
+
+# Updates are named tuples (immutable, and built at a third of a frozen dataclass's cost, one or
+# two per span); their field counts differ, so no two kinds ever compare equal.
+
+
+class AgentCall(NamedTuple):
+    """One finished agent invocation (see :meth:`Recorder.agent_call`)."""
+
+    agent: str
+    status: c.Status
+    duration: float
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cost: float | None = None
+    trace_id: str | None = None
+
+
+class ToolCall(NamedTuple):
+    """One finished tool call of ``agent`` (see :meth:`Recorder.tool_call`)."""
+
+    agent: str
+    tool: str
+    status: c.Status
+    duration: float
+    trace_id: str | None = None
+
+
+class Usage(NamedTuple):
+    """Tokens and cost of ``agent`` on ``model`` (see :meth:`Recorder.usage`)."""
+
+    agent: str
+    model: str | None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cost: float | None = None
+
+
+class Handoff(NamedTuple):
+    """One handoff from ``source`` to ``target`` (see :meth:`Recorder.handoff`)."""
+
+    source: str
+    target: str
+
+
+Update = AgentCall | ToolCall | Usage | Handoff
+
+#: ``price(model, input_tokens, output_tokens, total_tokens)`` → USD, or ``None`` when the tokens
+#: cannot be priced (:meth:`~sloguard.ingest.batch.CostBook.cost` is one).
+PriceFn = Callable[[str | None, int | None, int | None, int | None], float | None]
+#: (trace id, span id)
+SpanKey = tuple[str, str]
+
+
+class Scope(NamedTuple):
+    """The nearest agent and workflow span at or above a span."""
+
+    agent: SpanKey | None = None
+    workflow: SpanKey | None = None
+
+
+_NO_SCOPE: Final = Scope()
+_CALLS: Final = (Role.AGENT, Role.TOOL)
+
+
+def _scopes(
+    parents: dict[SpanKey, SpanKey | None], meanings: dict[SpanKey, Meaning]
+) -> dict[SpanKey, Scope]:
+    """Return every span's scope, walking each parent chain once (cycles end the walk)."""
+    memo: dict[SpanKey, Scope] = {}
+    for start in parents:
+        chain: list[SpanKey] = []
+        seen: set[SpanKey] = set()
+        key: SpanKey | None = start
+        while key is not None and key not in memo and key not in seen:
+            seen.add(key)
+            chain.append(key)
+            key = parents[key]
+        scope = memo.get(key, _NO_SCOPE) if key is not None else _NO_SCOPE
+        for k in reversed(chain):
+            role = meanings[k].role
+            if role is Role.AGENT:
+                scope = Scope(k, scope.workflow)
+            elif role is Role.WORKFLOW:
+                scope = Scope(scope.agent, k)
+            memo[k] = scope
+    return memo
+
+
+class SpanMapping:
+    """One batch of spans, read and linked: its updates (see the module table), its trees.
+
+    Raises :class:`~sloguard.ingest.otlpwire.InvalidOtlp` naming every attribute of the wrong
+    type. ``price`` fills in the cost of spans that report tokens but no cost; it is asked at
+    most once per span.
+    """
+
+    def __init__(self, spans: Sequence[SpanRecord], price: PriceFn | None = None) -> None:
+        self.price = price
+        self.spans: dict[SpanKey, SpanRecord] = {(s.trace_id, s.span_id): s for s in spans}
+        problems: list[str] = []
+        self.meanings: dict[SpanKey, Meaning] = {}
+        for key, span in self.spans.items():
+            self.meanings[key], span_problems = interpret(span)
+            if span_problems:
+                problems.extend(span_problems)
+        if problems:
+            raise InvalidOtlp(problems)
+        parents: dict[SpanKey, SpanKey | None] = {}
+        for key, span in self.spans.items():
+            parent = (span.trace_id, span.parent_span_id) if span.parent_span_id else None
+            parents[key] = parent if parent in self.spans else None
+        #: Each span's parent span in the batch (None: a root, or its parent is elsewhere).
+        self.parents = parents
+        self._merge_client_views()
+        self.scopes = _scopes(parents, self.meanings)
+        self._costs: dict[SpanKey, float | None] = {}
+
+    def _merge_client_views(self) -> None:
+        """Demote the client span of a call whose callee's span is in the batch (see above)."""
+        meanings, spans = self.meanings, self.spans
+        for key, m in meanings.items():
+            if m.role not in _CALLS or spans[key].kind == "client":
+                continue
+            parent, hops = self.parents[key], 0
+            while parent is not None and meanings[parent].role is Role.OTHER and hops < 64:
+                parent, hops = self.parents[parent], hops + 1
+            if parent is None or spans[parent].kind != "client":
+                continue
+            caller = meanings[parent]
+            if caller.role is m.role and caller.name == m.name:
+                meanings[parent] = caller._replace(role=Role.OTHER, name=None)
+
+    # --- reading ------------------------------------------------------------------------------
+    def name(self, key: SpanKey | None) -> str | None:
+        """The agent, tool or workflow name of a span (None for other spans, or no span)."""
+        return self.meanings[key].name if key is not None else None
+
+    def above(self, key: SpanKey) -> Scope:
+        """The nearest agent and workflow spans strictly above ``key``."""
+        parent = self.parents[key]
+        return self.scopes[parent] if parent is not None else _NO_SCOPE
+
+    def owner(self, key: SpanKey) -> str:
+        """The agent a tool or inference span works for (see the module docstring)."""
+        above = self.above(key)
+        return (
+            self.name(above.agent)
+            or self.meanings[key].owner_hint
+            or self.name(above.workflow)
+            or c.UNKNOWN_VALUE
+        )
+
+    def cost(self, key: SpanKey) -> float | None:
+        """The span's cost: its own figure, else priced from its tokens (asked once)."""
+        if key in self._costs:
+            return self._costs[key]
+        m = self.meanings[key]
+        usd = m.cost
+        if usd is None and self.price is not None and m.has_tokens:
+            usd = self.price(m.model, m.input_tokens, m.output_tokens, m.total_tokens)
+        self._costs[key] = usd
+        return usd
+
+    def counts_usage(self, key: SpanKey) -> bool:
+        """False for an inference span whose agent's span already reports the tokens."""
+        if self.meanings[key].role is not Role.INFERENCE:
+            return True
+        agent = self.above(key).agent
+        return agent is None or not self.meanings[agent].has_tokens
+
+    # --- updates ------------------------------------------------------------------------------
+    def _usage(self, owner: str, key: SpanKey) -> list[Update]:
+        m = self.meanings[key]
+        if not m.has_tokens and m.cost is None:
+            return []
+        i, o, t = m.input_tokens, m.output_tokens, m.total_tokens
+        return [Usage(owner, m.model, i, o, t if i is None or o is None else None, self.cost(key))]
+
+    @staticmethod
+    def _status(m: Meaning) -> c.Status:
+        return c.Status.ERROR if m.failed else c.Status.SUCCESS
+
+    def _span_updates(self, key: SpanKey) -> list[Update]:
+        m = self.meanings[key]
+        role = m.role
+        if role is Role.AGENT:
+            span = self.spans[key]
+            i, o, t = m.input_tokens, m.output_tokens, m.total_tokens
+            call = AgentCall(
+                m.name or c.UNKNOWN_VALUE,
+                self._status(m),
+                span.duration,
+                m.model,
+                i,
+                o,
+                t if i is None or o is None else None,
+                self.cost(key),
+                span.trace_id,
+            )
+            return [call]
+        if role is Role.TOOL:
+            span = self.spans[key]
+            owner = self.owner(key)
+            tool = ToolCall(
+                owner, m.name or c.UNKNOWN_VALUE, self._status(m), span.duration, span.trace_id
+            )
+            return [tool, *self._usage(owner, key)] if m.has_usage else [tool]
+        if role is Role.INFERENCE:
+            return self._usage(self.owner(key), key) if self.counts_usage(key) else []
+        if role is Role.WORKFLOW:
+            return self._usage(m.name or c.UNKNOWN_VALUE, key)
+        return []  # other spans: no update of their own
+
+    def _handoffs(self) -> list[Update]:
+        tree: Counter[tuple[str, str, str]] = Counter()
+        explicit: Counter[tuple[str, str, str]] = Counter()
+        for key, m in self.meanings.items():
+            if m.role is Role.AGENT:
+                above = self.name(self.above(key).agent)
+                if above is not None and above != m.name and m.name is not None:
+                    tree[key[0], above, m.name] += 1
+            if m.handoff is not None:
+                mine = self.name(self.scopes[key].agent)
+                source, target = m.handoff[0] or mine, m.handoff[1] or mine
+                if source and target and source != target:
+                    explicit[key[0], source, target] += 1
+        pairs = tree | explicit  # the larger count of each (trace, source, target)
+        return [Handoff(s, t) for (_, s, t), n in pairs.items() for _ in range(n)]
+
+    def updates(self) -> list[Update]:
+        """Return the metric updates of the batch (see the module table)."""
+        out: list[Update] = []
+        for key in self.spans:
+            out.extend(self._span_updates(key))
+        out.extend(self._handoffs())
+        return out
+
+
+def map_spans(spans: Sequence[SpanRecord], *, price: PriceFn | None = None) -> list[Update]:
+    """Return the metric updates of a batch of spans (see the module table).
+
+    ``price`` fills in the cost of spans that report tokens but no cost. Raises
+    :class:`~sloguard.ingest.otlpwire.InvalidOtlp` naming every attribute of the wrong type.
+    """
+    return SpanMapping(spans, price).updates()
