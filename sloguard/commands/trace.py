@@ -1,4 +1,4 @@
-"""``sloguard trace list|show|diff|mermaid|replay``: the debugging tools over stored traces.
+"""``sloguard trace list|show|diff|mermaid|replay|decisions``: debugging over stored traces.
 
 Reads the trace store file directly (``--store``, default ``<data-dir>/traces.sqlite``); every
 action takes ``--json``. Unknown ids and a missing store are problems (exit status 1).
@@ -46,7 +46,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     rep = actions.add_parser("replay", help="a trace's events with the state after each step")
     rep.add_argument("trace_id")
     rep.add_argument("--stop-before", metavar="AGENT", help="stop before this agent is invoked")
-    for p in (ls, show, diff, mermaid, rep):
+    dec = actions.add_parser("decisions", help="a workflow's decision chain, with its anomalies")
+    dec.add_argument("workflow_id")
+    dec.add_argument(
+        "--low-confidence", type=float, default=0.3, help="anomaly below this (default: 0.3)"
+    )
+    dec.add_argument(
+        "--max-tool-calls", type=int, default=20, help="anomaly above this in a turn (default: 20)"
+    )
+    for p in (ls, show, diff, mermaid, rep, dec):
         _common(p)
 
 
@@ -180,7 +188,70 @@ def _replay(store: TraceStore, args: argparse.Namespace) -> int:
     return 0
 
 
-_ACTIONS = {"list": _list, "show": _show, "diff": _diff, "mermaid": _mermaid, "replay": _replay}
+def _decisions(store: TraceStore, args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from sloguard.tracesapi import decision_detail
+
+    if not 0 <= args.low_confidence <= 1 or args.max_tool_calls < 0:
+        print(
+            "sloguard trace decisions: --low-confidence must be in 0..1, --max-tool-calls >= 0",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        detail = decision_detail(
+            store,
+            args.workflow_id,
+            low_confidence=args.low_confidence,
+            max_tool_calls=args.max_tool_calls,
+        )
+    except LookupError as exc:
+        print(f"sloguard trace: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(detail)
+        return 0
+    decisions = detail["decisions"]
+    times = [datetime.fromisoformat(d["timestamp"]).astimezone(UTC) for d in decisions]
+    days = sorted({t.date().isoformat() for t in times})
+    when = days[0] if len(days) == 1 else f"{days[0]} – {days[-1]}"
+    table = Table(title=f"workflow {args.workflow_id}: {len(decisions)} decisions, {when} UTC")
+    table.add_column("time" if len(days) == 1 else "time (UTC)", no_wrap=True)
+    for col in ("agent", "type", "chosen", "conf."):
+        table.add_column(col, no_wrap=col == "conf.")
+    table.add_column("options", ratio=1)
+    table.add_column("reasoning", ratio=2)
+    for t, d in zip(times, decisions, strict=True):
+        low = d["confidence"] < args.low_confidence
+        options = ", ".join(
+            o["name"] if o["score"] is None else f"{o['name']} ({o['score']:g})"
+            for o in d["options_considered"]
+        )
+        table.add_row(
+            t.strftime("%H:%M:%S" if len(days) == 1 else "%Y-%m-%d %H:%M:%S"),
+            d["agent_id"],
+            d["decision_type"],
+            d["chosen_option"],
+            f"[red]{d['confidence']:.2f}[/]" if low else f"{d['confidence']:.2f}",
+            options or "-",
+            d["reasoning"] or "-",
+        )
+    Console().print(table)
+    for a in detail["anomalies"]:
+        print(f"anomaly {a['kind']} ({a['agent']}): {a['message']}")
+    return 0
+
+
+_ACTIONS = {
+    "list": _list,
+    "show": _show,
+    "diff": _diff,
+    "mermaid": _mermaid,
+    "replay": _replay,
+    "decisions": _decisions,
+}
 
 
 def _trace(args: argparse.Namespace) -> int:
@@ -195,12 +266,13 @@ def _trace(args: argparse.Namespace) -> int:
 
 TRACE = Command(
     name="trace",
-    summary="debug stored traces: list, show, diff, mermaid, replay",
+    summary="debug stored traces: list, show, diff, mermaid, replay, decisions",
     examples=(
         "sloguard trace list --status error --agent writer",
         "sloguard trace show TRACE_ID",
         "sloguard trace diff FAILED_ID            # vs the most similar successful run",
         "sloguard trace replay TRACE_ID --stop-before writer --json",
+        "sloguard trace decisions WORKFLOW_ID     # decision chain and its anomalies",
     ),
     add_arguments=_add_arguments,
     handler=_trace,
