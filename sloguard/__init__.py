@@ -40,6 +40,7 @@ from sloguard.sdk.trace import ResponseTrace, Step, TraceRecord
 
 if _typing.TYPE_CHECKING:
     from sloguard.sdk.a2a import TraceabilityExtension, wrap_client, wrap_executor
+    from sloguard.sdk.export import TraceExporter, enable_export
     from sloguard.sdk.logging import AgentLogger
     from sloguard.sdk.otel import OTelBridge, enable_otel
 
@@ -55,6 +56,8 @@ _LAZY = {
     "TraceabilityExtension": "sloguard.sdk.a2a",
     "wrap_client": "sloguard.sdk.a2a",
     "wrap_executor": "sloguard.sdk.a2a",
+    "TraceExporter": "sloguard.sdk.export",
+    "enable_export": "sloguard.sdk.export",
 }
 
 
@@ -94,6 +97,7 @@ __all__ = [
     "Telemetry",
     "TraceContextFilter",
     "TraceError",
+    "TraceExporter",
     "TracePerformance",
     "TraceRecord",
     "TraceStep",
@@ -105,6 +109,7 @@ __all__ = [
     "current_step",
     "current_telemetry",
     "current_trace",
+    "enable_export",
     "enable_otel",
     "feed_trace",
     "set_default_telemetry",
