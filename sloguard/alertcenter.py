@@ -22,6 +22,7 @@ from sloguard.alerting import (
 )
 from sloguard.budget import Evaluation, format_duration, parse_duration
 from sloguard.evaluator import InstanceResult
+from sloguard.links import trace_page
 from sloguard.notify.model import AlertStatus, FiredTier, Notification
 from sloguard.notify.routing import shortest_repeat, targets
 from sloguard.routingconfig import AlertmanagerSpec, Routing
@@ -161,6 +162,7 @@ class AlertCenter:
             if t.tier.severity.value == event.severity or event.labels["alertname"] != "SLOBurn"
         )
         nid = hashlib.sha256(f"{event.id}|{receiver}".encode()).hexdigest()[:32]
+        evidence = tuple(self.evidence(r))[:3] if self.evidence is not None and not resolved else ()
         return Notification(
             id=nid,
             receiver=receiver,
@@ -184,7 +186,8 @@ class AlertCenter:
                 f"{self.external_url}/api/v1/slos?slo={slo.name}" if self.external_url else None
             ),
             repeat=event.kind is EventKind.REPEAT,
-            trace_ids=tuple(self.evidence(r))[:3]
-            if self.evidence is not None and not resolved
+            trace_ids=evidence,
+            trace_urls=tuple(trace_page(self.external_url, t) for t in evidence)
+            if self.external_url
             else (),
         )

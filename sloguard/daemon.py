@@ -48,7 +48,8 @@ from sloguard.slostate import SLOStateCollector
 from sloguard.sources.base import SLISource
 from sloguard.sources.embedded import EmbeddedSource
 from sloguard.tracesapi import traces_router
-from sloguard.tracestore import TraceStore
+from sloguard.tracestore import TracePruner, TraceStore
+from sloguard.webui import ui_router
 
 log = structlog.get_logger("sloguard.daemon")
 
@@ -103,8 +104,15 @@ def build(
     set_default_telemetry(Telemetry(recorder))
     engine = _engine(settings, registry, buckets) if settings.mode is not Mode.EXPORTER else None
     alerts = None
-    traces = TraceStore(settings.data_dir / "traces.sqlite")
-    routers: list[APIRouter] = [traces_router(traces)]
+    traces = _trace_store(settings)
+    routers: list[APIRouter] = [
+        traces_router(
+            traces,
+            low_confidence=settings.ingest.low_confidence,
+            max_tool_calls=settings.ingest.max_tool_calls,
+        ),
+        ui_router(),
+    ]
     if settings.mode is not Mode.EVALUATOR:
         routers.append(_ingest(settings, recorder, traces))
     if engine is not None:
@@ -125,7 +133,13 @@ def build(
         registry,
         ready=readiness.is_set,
         routers=routers,
-        lifespan=_lifespan(readiness, engine, alerts, settings.evaluation_interval, traces),
+        lifespan=_lifespan(
+            readiness,
+            engine,
+            alerts,
+            settings.evaluation_interval,
+            TracePruner(traces, settings.traces.prune_interval),
+        ),
     )
     return Daemon(
         settings=settings,
@@ -140,6 +154,19 @@ def build(
     )
 
 
+def _trace_store(settings: Settings) -> TraceStore:
+    """The trace store of ``<data_dir>/traces.sqlite``, bounded as the settings say."""
+    t = settings.traces
+    return TraceStore(
+        settings.data_dir / "traces.sqlite",
+        max_age_seconds=t.max_age,
+        max_steps=t.max_steps,
+        max_decisions=t.max_decisions,
+        max_events=t.max_events,
+        max_bytes=t.max_bytes,
+    )
+
+
 def _ingest(settings: Settings, recorder: Recorder, traces: TraceStore) -> APIRouter:
     """The ingest router (A2A traces, OTLP traces, events); pricing file errors are ConfigErrors."""
     i = settings.ingest
@@ -151,6 +178,8 @@ def _ingest(settings: Settings, recorder: Recorder, traces: TraceStore) -> APIRo
         max_items=i.max_items,
         pricing=load_pricing(i.pricing_file, overrides=overrides),
         traces=traces,
+        low_confidence=i.low_confidence,
+        max_tool_calls=i.max_tool_calls,
     )
 
 
@@ -228,7 +257,7 @@ def _lifespan(
     engine: SLOEngine | None,
     alerts: AlertRuntime | None,
     interval: float,
-    traces: TraceStore,
+    pruner: TracePruner,
 ) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -244,10 +273,10 @@ def _lifespan(
                 if alerts is not None:
                     alerts.reload_if_changed()
                 await engine.tick(now)
-                traces.prune(now)
 
             schedule = EvaluationSchedule(tick, interval, self_metrics=engine.self_metrics)
             schedule.start()
+        pruner.start()  # every mode: retention runs in its own thread, off the event loop
         readiness.set()
         try:
             yield
@@ -261,7 +290,8 @@ def _lifespan(
                 await alerts.stop()
             if engine is not None:
                 await engine.aclose()
-            traces.close()
+            pruner.stop()
+            pruner.store.close()
 
     return lifespan
 

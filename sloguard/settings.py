@@ -33,10 +33,12 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
     FilePath,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -44,6 +46,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from sloguard import conventions as c
 from sloguard import envlayer
+from sloguard.budget import parse_duration
 from sloguard.errors import ConfigError, Problem
 from sloguard.sdk.guard import DEFAULT_LIMIT
 from sloguard.yamldoc import (
@@ -216,6 +219,59 @@ class IngestSettings(_Section):
     ``sloguard/data/pricing.yaml``)."""
     prices: dict[Annotated[str, Field(min_length=1)], ModelPriceSettings] = {}
     """Per-model prices over the table, e.g. ``{my-model: {input: 3.0, output: 12.0}}``."""
+    low_confidence: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.3
+    """Decisions with a lower confidence count as ``low_confidence`` anomalies."""
+    max_tool_calls: Annotated[int, Field(ge=0)] = 20
+    """More tool calls in one agent invocation (or turn of decisions) count as
+    ``runaway_tool_calls`` anomalies."""
+
+
+def _duration(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            return parse_duration(text)  # ValueError: "not a duration: … (use e.g. 30d, …)"
+    return value
+
+
+_BYTES = TypeAdapter(ByteSize)
+
+
+def _byte_size(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a number of bytes or a size such as 512MiB or 2GiB")
+    try:
+        return int(_BYTES.validate_python(value))
+    except ValidationError:
+        raise ValueError("must be a number of bytes or a size such as 512MiB or 2GiB") from None
+
+
+#: Seconds as a number, or a duration such as ``7d``, ``12h``, ``90s`` or ``1h30m``.
+Duration = Annotated[float, BeforeValidator(_duration), Field(gt=0, allow_inf_nan=False)]
+#: Bytes as a number, or a size such as ``512MiB``, ``2GiB`` or ``500MB``; at least 1 MiB.
+StoreBytes = Annotated[int, BeforeValidator(_byte_size), Field(ge=1024 * 1024)]
+
+
+class TracesSettings(_Section):
+    """The trace store (``<data_dir>/traces.sqlite``): traces, decision records and events for
+    ``sloguard trace`` and the traces API, bounded by age and size and pruned in the background
+    in every mode."""
+
+    max_age: Duration = 7 * 86400.0
+    """How long anything is kept after it was stored: seconds or a duration (``7d``, ``12h``)."""
+    max_steps: PositiveInt = 1_000_000
+    """Trace steps kept in all; the oldest traces go first."""
+    max_decisions: PositiveInt = 1_000_000
+    """Decision records kept; the oldest go first."""
+    max_events: PositiveInt = 1_000_000
+    """Plain events kept; the oldest go first."""
+    max_bytes: StoreBytes = 512 * 1024 * 1024
+    """Size of the database file: bytes or a size (``512MiB``, ``2GiB``), at least 1 MiB.
+    Pruning starts at 90 % and frees down to 80 %."""
+    prune_interval: Duration = 60.0
+    """Seconds or a duration between retention passes (a filling store also starts one)."""
 
 
 class Settings(BaseSettings):
@@ -259,6 +315,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     ingest: IngestSettings = IngestSettings()
+    traces: TracesSettings = TracesSettings()
 
     @classmethod
     def settings_customise_sources(

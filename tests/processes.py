@@ -51,12 +51,14 @@ def spawning(tmp_path: Path) -> Iterator[Spawn]:
         procs.append((proc, log))
         return proc
 
-    yield spawn
-    for proc, log in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=STOP_DEADLINE)
-        log.close()
+    try:
+        yield spawn
+    finally:  # also when the test (or a fixture using this as a context manager) fails
+        for proc, log in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=STOP_DEADLINE)
+            log.close()
 
 
 def _stderr(tmp_path: Path, index: int = 0) -> str:

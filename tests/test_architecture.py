@@ -35,10 +35,16 @@ PURE = [
     "debug/calltree.py",
     "debug/compare.py",
     "debug/decisions.py",
+    "debug/delta.py",
     "debug/mermaid.py",
     "debug/replay.py",
+    "debug/sequence.py",
+    "debug/svg.py",
     "debug/timeline.py",
     "debug/tree.py",
+    "tracestore/model.py",
+    "tracestore/records.py",
+    "tracestore/queries.py",
 ]
 FORBIDDEN = {
     "httpx", "slack_sdk", "apscheduler", "prometheus_client", "sqlite3", "socket", "time",

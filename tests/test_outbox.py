@@ -11,7 +11,7 @@ from sloguard.alertcenter import AlertCenter
 from sloguard.budget import DAY, Counts, evaluate
 from sloguard.evaluator import InstanceResult
 from sloguard.notify.base import Delivery
-from sloguard.notify.model import AlertStatus
+from sloguard.notify.model import AlertStatus, from_dict, to_dict
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.notify.recording import RecordingNotifier
 from sloguard.notify.routing import Route
@@ -193,3 +193,25 @@ async def test_firing_notifications_carry_recent_failing_trace_ids(tmp_path: Pat
     assert firing.trace_ids == ("t1", "t2", "t3")  # at most three
     assert resolved.trace_ids == ()
     assert asked[0] == {"agent_name": "billing"}
+
+
+async def test_trace_ids_link_to_their_pages_under_the_external_url(tmp_path: Path) -> None:
+    a = RecordingNotifier("a")
+    clock = Clock()
+    store = StateStore(tmp_path / "alerts.sqlite")
+    center = AlertCenter(store, routing("a"), external_url="https://slo.example.com/sloguard/")
+    worker = OutboxWorker(store, {"a": a}, clock=clock, rng=random.Random(1), base_delay=1.0)
+    center.evidence = lambda r: ["t/1", "t2"]
+    center.process([result(0.05, clock.t)], clock.t)
+    await worker.run_once("a")
+    ((firing, _),) = a.sent
+    assert firing.trace_urls == (
+        "https://slo.example.com/sloguard/ui/#/traces/t%2F1",
+        "https://slo.example.com/sloguard/ui/#/traces/t2",
+    )
+    # what the outbox stored reads back the same (the worker sent the stored copy)
+    assert from_dict(to_dict(firing)) == firing
+    # an outbox entry written before trace_urls existed still reads
+    old = to_dict(firing)
+    del old["trace_urls"]
+    assert from_dict(old).trace_urls == ()

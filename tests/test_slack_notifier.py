@@ -125,6 +125,16 @@ async def test_firing_posts_block_kit_with_the_numbers(
     assert slack.messages[("C123", "1700000000.000100")]["blocks"] == blocks
 
 
+async def test_trace_ids_link_to_their_pages(slack: FakeSlack, bot: SlackBotNotifier) -> None:
+    url = "https://slo.example.com/ui/#/traces/4bf92f35"
+    n = notification(trace_ids=("4bf92f35", "a<b>&c"), trace_urls=(url,))
+    await bot.send(n, None)
+    [call] = slack.calls
+    [traces] = [t for t in texts(call.params["blocks"]) if t.startswith("*Recent failing")]
+    # a link where the page is known, code otherwise; nothing Slack would read as markup
+    assert traces == f"*Recent failing traces*\n<{url}|4bf92f35>, `a&lt;b&gt;&amp;c`"
+
+
 async def test_a_long_name_stays_within_slack_limits(
     slack: FakeSlack, bot: SlackBotNotifier
 ) -> None:

@@ -66,6 +66,7 @@ def notification(
         "runbook_url": "https://rb/1",
         "generator_url": "http://sloguard:9464/slos/checkout-availability",
         "trace_ids": ("4bf92f3577b34da6a3ce929d0e0e4736",),
+        "trace_urls": ("http://sloguard:9464/ui/#/traces/4bf92f3577b34da6a3ce929d0e0e4736",),
     }
     fields.update(kw)
     return Notification(**fields)  # type: ignore[arg-type]
@@ -130,6 +131,9 @@ async def test_a_firing_alert_arrives_as_an_alertmanager_v4_body(
     assert numbers["burn_rates"] == {"1h": 18.0, "5m": 20.5}
     assert numbers["tiers"][0]["tier"] == "1h/5m" and numbers["tiers"][0]["threshold"] == 14.4
     assert numbers["trace_ids"] == ["4bf92f3577b34da6a3ce929d0e0e4736"]
+    assert numbers["trace_urls"] == [
+        "http://sloguard:9464/ui/#/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    ]
     # the bytes on the wire are exactly the rendered payload
     assert body == json.loads(json.dumps(webhook_payload(n, external_url="http://sloguard:9464")))
 

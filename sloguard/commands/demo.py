@@ -51,6 +51,8 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> int:
     from sloguard.daemon import build, serve
     from sloguard.demo import Incident, Workload, demo_routing, demo_slo_file
     from sloguard.logs import configure_logging
+    from sloguard.sdk.export import TraceExporter, enable_export
+    from sloguard.sdk.telemetry import set_default_telemetry
     from sloguard.settings import load_settings
 
     settings = load_settings(
@@ -71,6 +73,7 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> int:
     base = f"http://{args.host}:{args.port}"
     print(
         "sloguard demo: a supervisor routes requests to billing, shipping and research agents.\n"
+        f"  web page:    {base}/ui/\n"
         f"  metrics:     {base}/metrics\n"
         f"  SLO status:  {base}/api/v1/slos\n"
         f"  table:       sloguard status --url {base}\n"
@@ -84,12 +87,26 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> int:
     async def drive() -> None:
         while not daemon.readiness.is_set():  # noqa: ASYNC110 - a threading.Event
             await asyncio.sleep(0.05)
-        await workload.run(
-            rate=args.rate,
-            incident_after=args.incident_after,
-            incident_duration=args.incident_duration,
-            stop=stop,
+        # The workload's finished traces go to the daemon's own ingest, as an agent's would go
+        # to its sidecar, so the web page and `sloguard trace` have runs to show.
+        token = settings.ingest.token
+        local = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(args.host, args.host)
+        exporter = TraceExporter(
+            f"http://{local}:{args.port}",
+            token=token.get_secret_value() if token is not None else None,
+            registry=daemon.registry,
+            max_delay=0.5,
         )
+        set_default_telemetry(enable_export(exporter))
+        try:
+            await workload.run(
+                rate=args.rate,
+                incident_after=args.incident_after,
+                incident_duration=args.incident_duration,
+                stop=stop,
+            )
+        finally:
+            await asyncio.to_thread(exporter.close, 2.0)
 
     async def timer() -> None:
         if args.duration is not None:

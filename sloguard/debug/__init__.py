@@ -43,6 +43,8 @@ from sloguard.debug.decisions import (
 )
 from sloguard.debug.mermaid import mermaid_text, sequence_diagram
 from sloguard.debug.replay import Replay, ReplayEntry, replay
+from sloguard.debug.sequence import Sequence, sequence
+from sloguard.debug.svg import sequence_svg
 from sloguard.debug.timeline import Event, EventType, timeline
 from sloguard.debug.tree import text_tree
 
@@ -64,6 +66,7 @@ __all__ = [
     "Replay",
     "ReplayEntry",
     "RunComparison",
+    "Sequence",
     "call_tree",
     "compare",
     "decision_chain",
@@ -73,7 +76,9 @@ __all__ = [
     "most_similar_successful",
     "replay",
     "runaway_tools",
+    "sequence",
     "sequence_diagram",
+    "sequence_svg",
     "similarity",
     "succeeded",
     "text_tree",

@@ -1,7 +1,8 @@
 """Render a trace as a Mermaid ``sequenceDiagram`` (seed 000's ``WorkflowVisualizer``, fixed).
 
-Pure: takes a trace, returns text. Differences from the seed, which broke on real names and
-left activations open:
+Pure: takes a trace, returns text, written from :func:`sloguard.debug.sequence.sequence` (the
+same model :mod:`sloguard.debug.svg` draws). Differences from the seed, which broke on real
+names and left activations open:
 
 - Participants get generated ids (``h1`` hosts, ``a1`` agents, ``t1`` tools, in order of
   appearance) and their names as aliases, so names may hold spaces, Korean, ``:``, ``-->>`` or
@@ -22,12 +23,12 @@ left activations open:
 
 from __future__ import annotations
 
-from sloguard.conventions import CallType
-from sloguard.debug.calltree import CallTree, DebugTrace, Node, call_tree, moves
+from sloguard.debug.calltree import DebugTrace
+from sloguard.debug.sequence import Item, Message, Note, sequence
 
 #: Characters written as Mermaid entity codes in labels and messages.
 SPECIAL = frozenset('#;%<>&"')
-_PREFIX = {CallType.HOST: "h", CallType.AGENT: "a", CallType.TOOL: "t"}
+_ARROW = {"call": "->>+", "return": "-->>-", "fail": "--x-"}
 
 
 def mermaid_text(text: str, limit: int = 60) -> str:
@@ -40,25 +41,6 @@ def mermaid_text(text: str, limit: int = 60) -> str:
     return "".join(f"#{ord(ch)};" if ch in SPECIAL else ch for ch in flat)
 
 
-class _Participants:
-    def __init__(self, max_label: int) -> None:
-        self.ids: dict[tuple[CallType, str], str] = {}
-        self.counts: dict[CallType, int] = {}
-        self.declarations: list[str] = []
-        self.max_label = max_label
-
-    def id(self, node: Node) -> str:
-        kind = CallType(node.step.call_type)
-        key = (kind, node.step.name)
-        if key not in self.ids:
-            n = self.counts[kind] = self.counts.get(kind, 0) + 1
-            pid = self.ids[key] = f"{_PREFIX[kind]}{n}"
-            self.declarations.append(
-                f"    participant {pid} as {mermaid_text(node.step.name, self.max_label)}"
-            )
-        return self.ids[key]
-
-
 def sequence_diagram(
     trace: DebugTrace, *, max_label: int = 40, max_note: int = 60, max_steps: int = 300
 ) -> str:
@@ -68,61 +50,18 @@ def sequence_diagram(
 
         print(sequence_diagram(trace))   # paste into any Mermaid renderer
     """
-    if max_steps < 1:
-        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-    tree = call_tree(trace)
-    people = _Participants(max_label)
-    body = _body(tree, people, max_note, max_steps)
-    return "\n".join(["sequenceDiagram", *people.declarations, *body])
+    seq = sequence(trace, max_steps=max_steps)
+    lines = ["sequenceDiagram"]
+    lines += [
+        f"    participant {p.id} as {mermaid_text(p.name, max_label)}" for p in seq.participants
+    ]
+    lines += [_line(item, max_note) for item in seq.items]
+    return "\n".join(lines)
 
 
-def _body(tree: CallTree, people: _Participants, max_note: int, max_steps: int) -> list[str]:
-    lines: list[str] = []
-    active: dict[int, str] = {}  # node index -> participant, in activation order
-    shown = 0
-    left_out: set[int] = set()
-    for move in moves(tree):
-        node = move.node
-        step = node.step
-        if step.call_type == CallType.HOST or node.index in left_out:
-            continue
-        if not move.end and shown >= max_steps:
-            left_out.add(node.index)
-            continue
-        shown += not move.end
-        owner = tree.owner(node)
-        src = people.id(owner) if owner is not None else None
-        me = people.id(node)
-        if not move.end:
-            if src is None:
-                lines.append(f"    activate {me}")
-            else:
-                verb = (
-                    "call"
-                    if step.call_type == CallType.TOOL
-                    else "handoff"
-                    if tree.is_handoff(node)
-                    else "invoke"
-                )
-                lines.append(f"    {src}->>+{me}: {verb}")
-            active[node.index] = me
-            continue
-        took = f" ({step.latency} ms)" if step.latency is not None else ""
-        if step.error is not None:
-            note = mermaid_text(f"failed: {step.error}", max_note)
-            lines.append(f"    Note over {me}: {note}")
-        if src is None:
-            lines.append(f"    deactivate {me}")
-        elif step.error is not None:
-            lines.append(f"    {me}--x-{src}: failed{took}")
-        else:
-            word = "result" if step.call_type == CallType.TOOL else "done"
-            lines.append(f"    {me}-->>-{src}: {word}{took}")
-        del active[node.index]
-    for me in reversed(active.values()):
-        lines.append(f"    Note over {me}: no end recorded")
-        lines.append(f"    deactivate {me}")
-    if left_out and people.ids:
-        first = next(iter(people.ids.values()))
-        lines.append(f"    Note over {first}: {len(left_out)} more steps not shown")
-    return lines
+def _line(item: Item, max_note: int) -> str:
+    if isinstance(item, Message):
+        return f"    {item.source}{_ARROW[item.kind]}{item.target}: {item.text}"
+    if isinstance(item, Note):
+        return f"    Note over {item.over}: {mermaid_text(item.text, max_note)}"
+    return f"    {'activate' if item.on else 'deactivate'} {item.who}"

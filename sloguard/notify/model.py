@@ -58,6 +58,8 @@ class Notification:
     dashboard_url: str | None = None
     generator_url: str | None = None
     trace_ids: tuple[str, ...] = ()
+    #: The web page of each of ``trace_ids`` (empty without an ``external_url``).
+    trace_urls: tuple[str, ...] = ()
     repeat: bool = False  # a reminder of a still-firing alert
 
     @property
@@ -82,7 +84,8 @@ def to_dict(n: Notification) -> dict[str, object]:
             for t in n.tiers
         ],
         "runbook_url": n.runbook_url, "dashboard_url": n.dashboard_url,
-        "generator_url": n.generator_url, "trace_ids": list(n.trace_ids), "repeat": n.repeat,
+        "generator_url": n.generator_url, "trace_ids": list(n.trace_ids),
+        "trace_urls": list(n.trace_urls), "repeat": n.repeat,
     }  # fmt: skip
 
 
@@ -91,5 +94,8 @@ def from_dict(d: Mapping[str, Any]) -> Notification:
     raw = dict(d)
     tiers = tuple(FiredTier(**t) for t in raw.pop("tiers", []))
     trace_ids = tuple(raw.pop("trace_ids", []))
+    trace_urls = tuple(raw.pop("trace_urls", []))  # absent in outboxes written before 0.x
     status = AlertStatus(raw.pop("status"))
-    return Notification(status=status, tiers=tiers, trace_ids=trace_ids, **raw)
+    return Notification(
+        status=status, tiers=tiers, trace_ids=trace_ids, trace_urls=trace_urls, **raw
+    )

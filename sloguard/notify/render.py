@@ -140,7 +140,7 @@ def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
             }
         )
     if n.trace_ids:
-        ids = ", ".join(f"`{t}`" for t in n.trace_ids[:3])
+        ids = ", ".join(_trace_link(n, i) for i in range(min(len(n.trace_ids), 3)))
         blocks.append(
             {
                 "type": "section",
@@ -164,6 +164,19 @@ def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
         }
     )
     return fallback_text(n), blocks[:MAX_BLOCKS]
+
+
+def _trace_link(n: Notification, i: int) -> str:
+    """A trace id as a Slack link to its page when there is one, else as code."""
+    tid = n.trace_ids[i]
+    if i < len(n.trace_urls):
+        return f"<{n.trace_urls[i]}|{_slack_escape(tid)}>"
+    return f"`{_slack_escape(tid)}`"
+
+
+def _slack_escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _alert(n: Notification) -> dict[str, Any]:
@@ -205,6 +218,7 @@ def numbers(n: Notification) -> dict[str, Any]:
         "runbook_url": n.runbook_url,
         "dashboard_url": n.dashboard_url,
         "trace_ids": list(n.trace_ids),
+        "trace_urls": list(n.trace_urls),
         "repeat": n.repeat,
     }
 

@@ -1,0 +1,63 @@
+"""The daemon's web page: SLOs with budget bars and alert state, recent traces, one trace's tree
+and diagram (DESIGN §3).
+
+- ``GET /`` redirects to ``/ui/``;
+- ``GET /ui/`` serves the page; ``/ui/#/traces/{id}`` shows one trace, so a notification can
+  link straight to it (the page uses relative URLs only, so it also works under a path prefix
+  behind a reverse proxy);
+- ``GET /ui/static/app.js``, ``style.css`` and ``icon.svg``.
+
+Every route answers ``HEAD`` too.
+
+The page is static: its script reads the JSON API (``/api/v1/slos``, ``/api/v1/alerts``,
+``/api/v1/traces…``) and shows the diagram as ``<img src="/api/v1/traces/{id}/svg">``. It has no
+build step and loads nothing from elsewhere, so it works offline and in an air-gapped cluster.
+A strict Content-Security-Policy (scripts and styles from the daemon only, no inline script)
+backs the script's rule of writing data with ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import RedirectResponse, Response
+
+_UI = files("sloguard") / "data" / "ui"
+_STATIC = {"app.js": "text/javascript", "style.css": "text/css", "icon.svg": "image/svg+xml"}
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+        " connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def ui_router() -> APIRouter:
+    """Routes serving the page and its two static files."""
+    router = APIRouter(include_in_schema=False)
+    page = (_UI / "index.html").read_bytes()
+    static = {name: (_UI / name).read_bytes() for name in _STATIC}
+
+    @router.api_route("/", methods=["GET", "HEAD"])
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    @router.api_route("/ui", methods=["GET", "HEAD"])
+    def ui_bare() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    @router.api_route("/ui/", methods=["GET", "HEAD"])
+    def ui() -> Response:
+        return Response(page, media_type="text/html; charset=utf-8", headers=_HEADERS)
+
+    @router.api_route("/ui/static/{name}", methods=["GET", "HEAD"])
+    def ui_static(name: str) -> Response:
+        if name not in static:
+            raise HTTPException(404, f"no static file {name!r}")
+        return Response(static[name], media_type=_STATIC[name], headers=_HEADERS)
+
+    return router
