@@ -36,7 +36,7 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -106,7 +106,9 @@ class AnomalyWatch:
         *,
         low_confidence: float = LOW_CONFIDENCE,
         max_tool_calls: int = MAX_TOOL_CALLS,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_failure(what)`` is called when storing fails (the ingest counts it)."""
         if not 0 <= low_confidence <= 1:
             raise ValueError(f"low_confidence must be in [0, 1], got {low_confidence}")
         if max_tool_calls < 0:
@@ -115,6 +117,7 @@ class AnomalyWatch:
         self.recorder = recorder
         self.low_confidence = low_confidence
         self.max_tool_calls = max_tool_calls
+        self._on_failure = on_failure
         self._lock = threading.Lock()
 
     def store_traces(self, traces: Sequence[ResponseTrace], now: float) -> list[Anomaly]:
@@ -201,6 +204,7 @@ class AnomalyWatch:
             except Exception as exc:  # counted already; the listing misses them
                 self._failed("anomaly events", exc)
 
-    @staticmethod
-    def _failed(what: str, exc: Exception) -> None:
+    def _failed(self, what: str, exc: Exception) -> None:
         log.warning("storing ingested data failed", what=what, error=f"{type(exc).__name__}: {exc}")
+        if self._on_failure is not None:
+            self._on_failure(what)

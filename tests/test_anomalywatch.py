@@ -419,7 +419,9 @@ def test_a_store_failure_counts_nothing_and_raises_nothing(
 ) -> None:
     store = TraceStore(tmp_path / "closed.sqlite")
     store.close()  # every call now fails inside sqlite3
-    watch = AnomalyWatch(store, recorder)
+    failed: list[str] = []
+    watch = AnomalyWatch(store, recorder, on_failure=failed.append)
     assert watch.store_traces([build("loop", nested_agents("A", "B", "A"))], NOW) == []
     assert watch.store_events([{"type": "decision"}], [AB, BA], NOW) == []
     assert anomalies(registry) == {}
+    assert failed == ["traces", "events"]  # the ingest counts these

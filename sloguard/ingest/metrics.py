@@ -42,6 +42,15 @@ class IngestMetrics:
             registry=r,
         )
         self.pricing = Info("sloguard_pricing", "The pricing table in use.", registry=r)
+        self.store_failures = Counter(
+            "sloguard_ingest_store_failures",
+            "Accepted batches whose traces, events or detected anomalies could not be stored "
+            "in the trace store (their metrics were recorded).",
+            ["what"],
+            registry=r,
+        )
+        for what in ("traces", "events", "anomaly events"):
+            self.store_failures.labels(what)
 
     def declare(self, endpoint: str, results: Iterable[str]) -> None:
         """Create the series of ``endpoint`` at zero, so rates work before the first request."""

@@ -92,7 +92,13 @@ def ingest_router(
         counters.declare(endpoint, results)
     limits = TraceLimits(max_items=max_items, max_depth=max_depth, max_steps=max_steps)
     watch = (
-        AnomalyWatch(traces, recorder, low_confidence=low_confidence, max_tool_calls=max_tool_calls)
+        AnomalyWatch(
+            traces,
+            recorder,
+            low_confidence=low_confidence,
+            max_tool_calls=max_tool_calls,
+            on_failure=lambda what: counters.store_failures.labels(what).inc(),
+        )
         if traces is not None
         else None
     )
