@@ -712,7 +712,8 @@ def test_without_a2a_sdk_the_import_names_the_extra() -> None:
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "import sloguard\n"
-        "for mod in ('sloguard.sdk.a2a', 'sloguard.sdk.a2aclient', 'sloguard.sdk.a2aserver'):\n"
+        "for mod in ('sloguard.sdk.a2a', 'sloguard.sdk.a2acall', 'sloguard.sdk.a2aclient',\n"
+        "            'sloguard.sdk.a2aserver'):\n"
         "    try:\n"
         "        __import__(mod)\n"
         "    except ImportError as e:\n"
@@ -725,5 +726,5 @@ def test_without_a2a_sdk_the_import_names_the_extra() -> None:
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert all(line.startswith("MissingExtra") and "sloguard[a2a]" in line for line in lines)

@@ -3,7 +3,10 @@
 :class:`TraceExporter` queues finished :class:`~sloguard.sdk.trace.ResponseTrace` values and one
 background daemon thread posts them in batches, so the sidecar's trace store (``sloguard trace``,
 ``/api/v1/traces``) holds the runs of in-process agents too. The agent's code path only puts a
-reference in a bounded queue; serialising, gzip and the network happen on the thread.
+reference in a bounded queue; serialising, gzip and the network happen on the thread. This module
+is the queue, the thread and the public API; :mod:`~sloguard.sdk.exportsender` delivers a batch
+(retries, splitting, self metrics) and :mod:`~sloguard.sdk.exporthttp` makes the request and
+reads the answer.
 
 - Queue full: the **oldest** queued trace is dropped (the newest are what an incident is about).
 - Batches: up to ``max_batch`` traces or ``max_batch_bytes`` of JSON, sent when full, when the
@@ -36,26 +39,24 @@ Example::
 from __future__ import annotations
 
 import atexit
-import email.utils
-import gzip
-import http.client
-import json
 import logging
 import math
 import random
 import ssl
 import threading
 import time
-import urllib.parse
-import weakref
 from collections import deque
-from datetime import UTC
 from types import TracebackType
-from typing import Final
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter
+from prometheus_client import REGISTRY, CollectorRegistry
 
-from sloguard.conventions import A2A_METRICS_RECORDED_ATTR
+from sloguard.sdk.exporthttp import DEFAULT_PATH, Endpoint
+
+# Re-exported: their import path before the HTTP side moved to exporthttp.
+from sloguard.sdk.exporthttp import FAILURE_REASONS as FAILURE_REASONS  # noqa: PLC0414
+from sloguard.sdk.exporthttp import encode_trace as encode_trace  # noqa: PLC0414
+from sloguard.sdk.exporthttp import retry_after as retry_after  # noqa: PLC0414
+from sloguard.sdk.exportsender import DROP_REASONS, Sender, metrics_on
 from sloguard.sdk.telemetry import Telemetry, current_telemetry
 from sloguard.sdk.trace import ResponseTrace, TraceRecord
 
@@ -63,117 +64,12 @@ __all__ = ["DEFAULT_PATH", "DROP_REASONS", "TraceExporter", "enable_export"]
 
 _log = logging.getLogger("sloguard.sdk.export")
 
-#: Path posted to when the URL has none (the sidecar's A2A trace ingest).
-DEFAULT_PATH: Final = "/v1/a2a/traces"
-#: ``reason`` values of ``sloguard_sdk_export_dropped_total``.
-DROP_REASONS: Final = (
-    "queue_full",  # the oldest queued trace made room for a new one
-    "closed",  # export() after close()
-    "unserializable",  # not a trace, or not JSON (e.g. a NaN in parameters)
-    "unauthorized",  # 401/403: token missing or wrong
-    "too_large",  # 413 for a single trace
-    "invalid",  # 400/422 for a single trace
-    "rejected",  # any other non-retryable answer (3xx, 404, 415, …)
-    "retries_exhausted",  # still failing after retry_for seconds
-    "shutdown",  # close() timed out before delivery
-)
-#: ``reason`` values of ``sloguard_sdk_export_failures_total`` (one per failed attempt).
-FAILURE_REASONS: Final = ("connection", "throttled", "server_error", "client_error")
-_RETRY_STATUSES: Final = frozenset({408, 425, 429})
-_PERMANENT: Final = {
-    401: "unauthorized",
-    403: "unauthorized",
-    413: "too_large",
-    400: "invalid",
-    422: "invalid",
-}
-_MAX_ANSWER: Final = 64 * 1024  # bytes of an answer body read (to log a 422's problems)
-
-
-class _ExportMetrics:
-    """The exporter's self metrics (shared by every exporter on one registry)."""
-
-    def __init__(self, registry: CollectorRegistry | None) -> None:
-        r = registry
-        p = "sloguard_sdk_export_"
-        self.sent_traces = Counter(
-            f"{p}sent_traces", "Traces delivered to the sidecar.", registry=r
-        )
-        self.sent_batches = Counter(f"{p}sent_batches", "Batches delivered.", registry=r)
-        self.failures = Counter(f"{p}failures", "Failed send attempts.", ["reason"], registry=r)
-        self.dropped = Counter(f"{p}dropped", "Traces given up.", ["reason"], registry=r)
-        for reason in FAILURE_REASONS:
-            self.failures.labels(reason)
-        for reason in DROP_REASONS:
-            self.dropped.labels(reason)
-
-
-_shared: weakref.WeakKeyDictionary[CollectorRegistry, _ExportMetrics] = weakref.WeakKeyDictionary()
-_shared_lock = threading.Lock()
-
-
-def _metrics_on(registry: CollectorRegistry | None) -> _ExportMetrics:
-    if registry is None:
-        return _ExportMetrics(None)
-    with _shared_lock:
-        found = _shared.get(registry)
-        if found is None:
-            found = _shared[registry] = _ExportMetrics(registry)
-        return found
-
-
-def retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delay-seconds or an HTTP date), or None."""
-    if value is None or not value.strip():
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value.strip())
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:  # "-0000": UTC, not local time
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, when.timestamp() - now)
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-def encode_trace(trace: ResponseTrace, steps: int, *, mark_recorded: bool) -> bytes:
-    """Return the first ``steps`` steps of ``trace`` as compact flat-shape JSON.
-
-    With ``mark_recorded`` every root step (no parent in the trace) carries
-    ``sloguard.metrics_recorded: true``. Raises ValueError when the trace is not valid JSON.
-    """
-    dicts = [s.as_dict() for s in trace.steps[:steps]]
-    if mark_recorded:
-        ids = {d["step_id"] for d in dicts}
-        for d in dicts:
-            if d["parent_step_id"] not in ids:  # as_dict() made a fresh attribute dict
-                d["additional_attributes"][A2A_METRICS_RECORDED_ATTR] = True
-    data = {"trace_id": trace.trace_id, "steps": dicts}
-    return json.dumps(data, separators=(",", ":"), default=str, allow_nan=False).encode()
-
 
 class _Item:
     __slots__ = ("queued_at", "seq", "steps", "trace")
 
     def __init__(self, trace: ResponseTrace, steps: int, seq: int, queued_at: float) -> None:
         self.trace, self.steps, self.seq, self.queued_at = trace, steps, seq, queued_at
-
-
-class _Answer:
-    """One attempt's outcome: ok, retry (after ``after`` s when the server said) or permanent."""
-
-    __slots__ = ("after", "detail", "reason", "retry")
-
-    def __init__(
-        self, retry: bool, reason: str | None, detail: str = "", after: float | None = None
-    ) -> None:
-        self.retry, self.reason, self.detail, self.after = retry, reason, detail, after
-
-
-_OK = _Answer(False, None)
 
 
 class TraceExporter:
@@ -212,39 +108,26 @@ class TraceExporter:
         ssl_context: ssl.SSLContext | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        parts = urllib.parse.urlsplit(url)
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
-            raise ValueError("export URL must be http(s)://host[:port][/path]")  # no URL: secrets
-        bare = token.strip() if token is not None else None
-        if bare is not None and not (bare and bare.isascii() and bare.isprintable()):
-            raise ValueError("the export token must be printable ASCII (None: no token)")
+        endpoint = Endpoint(
+            url, token=token, gzip_min_bytes=gzip_min_bytes, ssl_context=ssl_context
+        )
         if min(max_queue, max_batch, max_batch_bytes) < 1:
             raise ValueError("max_queue, max_batch and max_batch_bytes must be >= 1")
-        self._https = parts.scheme == "https"
-        self._host, self._port = parts.hostname, port
-        path = parts.path if parts.path not in ("", "/") else DEFAULT_PATH
-        self._path = f"{path}?{parts.query}" if parts.query else path
-        self._origin = f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
-        from sloguard import __version__
-
-        self._headers = {
-            "Content-Type": "application/json",
-            "User-Agent": f"sloguard/{__version__}",
-        }
-        if bare is not None:
-            self._headers["Authorization"] = f"Bearer {bare}"
-        self._mark = metrics_recorded
-        self._max_queue, self._max_batch, self._max_bytes = max_queue, max_batch, max_batch_bytes
-        self._max_delay, self._gzip_min, self._timeout = max_delay, gzip_min_bytes, timeout
-        self._backoff = (backoff_initial, backoff_max)
-        self._retry_for, self._shutdown_timeout = retry_for, shutdown_timeout
-        self._ssl = ssl_context
-        self._rng = rng or random.Random()
-        self.metrics = _metrics_on(registry)
+        self._endpoint = endpoint
+        self._max_queue, self._max_batch, self._max_delay = max_queue, max_batch, max_delay
+        self._shutdown_timeout = shutdown_timeout
+        self.metrics = metrics_on(registry)
+        self._sender = Sender(
+            endpoint,
+            self.metrics,
+            mark_recorded=metrics_recorded,
+            max_batch_bytes=max_batch_bytes,
+            timeout=timeout,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            retry_for=retry_for,
+            rng=rng,
+        )
         lock = threading.Lock()
         self._work = threading.Condition(lock)  # the worker waits on it
         self._done = threading.Condition(lock)  # flush() waits on it
@@ -255,7 +138,6 @@ class TraceExporter:
         self._inflight: int | None = None  # seq of the first trace of the batch being sent
         self._closing = False
         self._deadline: float | None = None  # monotonic time by which close() gives up
-        self._failing = False
         self._warned_full = False
         self._thread = threading.Thread(target=self._run, name="sloguard-trace-export", daemon=True)
         self._thread.start()
@@ -337,6 +219,7 @@ class TraceExporter:
             if not self._closing:
                 self._closing = True
                 self._deadline = time.monotonic() + wait
+                self._sender.give_up_at(self._deadline)  # no retry runs past it
                 self._work.notify_all()
             deadline = self._deadline
         atexit.unregister(self._at_exit)
@@ -359,13 +242,14 @@ class TraceExporter:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<TraceExporter {self._origin}{self._path.split('?')[0]} queued={len(self._queue)}>"
+        where = f"{self._endpoint.origin}{self._endpoint.path.split('?')[0]}"
+        return f"<TraceExporter {where} queued={len(self._queue)}>"
 
     # --- the worker thread ----------------------------------------------------------------------
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
             try:
-                self._ship(batch)
+                self._sender.ship([(item.trace, item.steps) for item in batch])
             except Exception:  # one bad batch never stops the thread
                 _log.exception("sloguard: trace export failed")
             finally:
@@ -396,141 +280,6 @@ class TraceExporter:
                     return None
                 else:
                     self._work.wait()
-
-    def _ship(self, batch: list[_Item]) -> None:
-        parts: list[bytes] = []
-        for item in batch:
-            try:
-                parts.append(encode_trace(item.trace, item.steps, mark_recorded=self._mark))
-            except Exception as exc:  # a NaN, a dict changed while read: lose one trace only
-                _log.warning("sloguard: trace %s not exported: %s", item.trace.trace_id, exc)
-                self.metrics.dropped.labels("unserializable").inc()
-        chunk: list[bytes] = []
-        size = 0
-        for part in parts:
-            if chunk and size + len(part) > self._max_bytes:
-                self._deliver(chunk)
-                chunk, size = [], 0
-            chunk.append(part)
-            size += len(part) + 1
-        if chunk:
-            self._deliver(chunk)
-
-    def _deliver(self, parts: list[bytes]) -> None:
-        """Send ``parts`` as one batch; split it when refused as too large or invalid."""
-        reason = self._send(b'{"traces":[' + b",".join(parts) + b"]}", len(parts))
-        if reason is None:
-            return
-        if reason in ("too_large", "invalid") and len(parts) > 1:
-            half = len(parts) // 2
-            self._deliver(parts[:half])
-            self._deliver(parts[half:])
-            return
-        self.metrics.dropped.labels(reason).inc(len(parts))
-
-    def _send(self, body: bytes, n: int) -> str | None:
-        """Post ``body`` with retries; None when delivered, else the drop reason."""
-        headers = dict(self._headers)
-        if len(body) >= self._gzip_min:
-            body = gzip.compress(body, compresslevel=5, mtime=0)
-            headers["Content-Encoding"] = "gzip"
-        give_up = time.monotonic() + self._retry_for
-        attempt = 0
-        while True:
-            timeout = self._attempt_timeout()
-            if timeout is None:
-                return "shutdown"
-            answer = self._attempt(body, headers, timeout)
-            if answer.reason is None:
-                self.metrics.sent_traces.inc(n)
-                self.metrics.sent_batches.inc()
-                if self._failing:
-                    self._failing = False
-                    _log.info("sloguard: trace export to %s works again", self._origin)
-                return None
-            if not answer.retry:
-                _log.warning(
-                    "sloguard: %d trace(s) refused by %s (%s): %s",
-                    n,
-                    self._origin,
-                    answer.reason,
-                    answer.detail,
-                )
-                return answer.reason
-            attempt += 1
-            delay = answer.after if answer.after is not None else self._delay(attempt)
-            if time.monotonic() + delay > give_up:
-                _log.warning("sloguard: %d trace(s) not exported: %s", n, answer.detail)
-                return "retries_exhausted"
-            self._log_failure(answer, delay)
-            if not self._pause(delay):
-                return "shutdown"
-
-    def _delay(self, attempt: int) -> float:
-        initial, most = self._backoff
-        return min(most, initial * 2.0 ** (attempt - 1)) * self._rng.uniform(0.5, 1.5)
-
-    def _log_failure(self, answer: _Answer, delay: float) -> None:
-        level = logging.DEBUG if self._failing else logging.WARNING
-        self._failing = True
-        _log.log(
-            level,
-            "sloguard: trace export to %s failed (%s); retrying in %.1fs",
-            self._origin,
-            answer.detail,
-            delay,
-        )
-
-    def _attempt_timeout(self) -> float | None:
-        """The socket timeout of the next attempt; None when close()'s deadline has passed."""
-        with self._work:
-            deadline = self._deadline
-        if deadline is None:
-            return self._timeout
-        left = deadline - time.monotonic()
-        return min(self._timeout, left) if left > 0 else None
-
-    def _pause(self, delay: float) -> bool:
-        """Wait ``delay`` seconds; False as soon as close()'s deadline would pass first."""
-        end = time.monotonic() + delay
-        with self._work:
-            while True:
-                if self._deadline is not None and end > self._deadline:
-                    return False
-                left = end - time.monotonic()
-                if left <= 0:
-                    return True
-                self._work.wait(left)
-
-    def _attempt(self, body: bytes, headers: dict[str, str], timeout: float) -> _Answer:
-        conn: http.client.HTTPConnection
-        if self._https:
-            conn = http.client.HTTPSConnection(
-                self._host, self._port, timeout=timeout, context=self._ssl
-            )
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
-        try:
-            conn.request("POST", self._path, body=body, headers=headers)
-            response = conn.getresponse()
-            text = response.read(_MAX_ANSWER).decode("utf-8", "replace")
-            status, after = response.status, response.getheader("Retry-After")
-        except (OSError, http.client.HTTPException) as exc:  # refused, reset, timeout, TLS
-            self.metrics.failures.labels("connection").inc()
-            return _Answer(True, "connection", f"{type(exc).__name__}: {exc}")
-        finally:
-            conn.close()
-        return self._classify(status, after, text)
-
-    def _classify(self, status: int, after: str | None, text: str) -> _Answer:
-        if 200 <= status < 300:
-            return _OK
-        detail = f"HTTP {status}: {' '.join(text.split())[:500]}"
-        if status in _RETRY_STATUSES or 500 <= status < 600:
-            self.metrics.failures.labels("server_error" if status >= 500 else "throttled").inc()
-            return _Answer(True, "retry", detail, retry_after(after, time.time()))
-        self.metrics.failures.labels("client_error").inc()
-        return _Answer(False, _PERMANENT.get(status, "rejected"), detail)
 
 
 def enable_export(exporter: TraceExporter, telemetry: Telemetry | None = None) -> Telemetry:

@@ -1,0 +1,100 @@
+"""The Slack incoming-webhook receiver: every notification is a new message.
+
+An incoming webhook has no threads and cannot update a message, so repeats and resolutions are
+new messages too and ``ref`` stays None. The URL is a credential: it appears in no ``repr``, log
+line or reason. What Slack's answers mean: :mod:`sloguard.notify.slackapi`.
+
+Example::
+
+    hook = SlackWebhookNotifier("ops-hook", os.environ["SLOGUARD_SLACK_WEBHOOK_URL"])
+    delivery = await hook.send(notification, None)   # Delivery.ok(), ref None
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from slack_sdk.webhook import WebhookClient, WebhookResponse
+
+from sloguard.notify.base import Delivery
+from sloguard.notify.model import Notification
+from sloguard.notify.render import slack_message
+from sloguard.notify.slackapi import (
+    DEFAULT_MIN_INTERVAL,
+    SDK_LOG,
+    UNANSWERED,
+    classify,
+    error_code,
+    scrubbed,
+    unanswered,
+    whole_seconds,
+)
+
+__all__ = ["SlackWebhookNotifier"]
+
+
+class SlackWebhookNotifier:
+    """Post to a Slack incoming-webhook URL (``https://hooks.slack.com/services/…``).
+
+    The URL is a credential: it appears in no ``repr``, log line or reason. No threads or
+    updates are possible, so every notification is a new message and ``ref`` stays None.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        min_interval: float = DEFAULT_MIN_INTERVAL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not url.lower().startswith(("https://", "http://")):
+            raise ValueError(f"slack webhook {name!r}: the URL must start with https://")
+        self.name = name
+        self.min_interval = min_interval
+        self.timeout = float(whole_seconds(timeout))
+        self._url = url
+        self._clock = clock
+        self._client = WebhookClient(
+            url,
+            timeout=int(self.timeout),
+            logger=SDK_LOG,
+            retry_handlers=[],
+        )
+
+    def __repr__(self) -> str:
+        return f"SlackWebhookNotifier({self.name!r})"
+
+    async def send(self, notification: Notification, ref: str | None) -> Delivery:
+        """Post ``notification`` as a new message (``ref`` is ignored: no threads here)."""
+        text, blocks = slack_message(notification)
+        where = f"slack webhook {self.name!r}"
+        try:
+            answer: WebhookResponse = await asyncio.to_thread(
+                self._client.send, text=text, blocks=blocks
+            )
+        except UNANSWERED as exc:
+            delivery = unanswered(exc, timeout=self.timeout, where=where)
+        else:
+            if 200 <= answer.status_code < 300:
+                return Delivery.ok()
+            delivery = classify(
+                answer.status_code,
+                error_code(answer.body.strip()),
+                answer.headers,
+                now=self._clock(),
+                where=where,
+            )
+        return scrubbed(delivery, self._url)
+
+    async def aclose(self) -> None:
+        """Nothing to release: slack-sdk's urllib client opens a connection per request."""
+
+    async def __aenter__(self) -> SlackWebhookNotifier:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
