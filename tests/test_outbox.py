@@ -215,3 +215,48 @@ async def test_trace_ids_link_to_their_pages_under_the_external_url(tmp_path: Pa
     old = to_dict(firing)
     del old["trace_urls"]
     assert from_dict(old).trace_urls == ()
+
+
+class Pace:
+    """A simulated monotonic clock whose sleep advances it (and records each wait)."""
+
+    def __init__(self) -> None:
+        self.t = 5_000.0
+        self.waits: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.t += seconds
+
+
+async def test_a_receiver_gets_at_most_one_notification_per_min_interval(tmp_path: Path) -> None:
+    slack, hook = RecordingNotifier("slack", min_interval=1.0), RecordingNotifier("hook")
+    pace = Pace()
+    store = StateStore(tmp_path / "alerts.sqlite")
+    center = AlertCenter(store, routing("slack", "hook"))
+    worker = OutboxWorker(
+        store,
+        {"slack": slack, "hook": hook},
+        clock=Clock(),
+        rng=random.Random(1),
+        monotonic=pace.monotonic,
+        sleep=pace.sleep,
+    )
+    for agent in ("billing", "shipping", "research"):
+        r = result(0.05, 1_800_000_000.0)
+        center.process([InstanceResult(r.slo, (("agent_name", agent),), r.evaluation, r.at)], r.at)
+    await worker.run_once("slack")
+    await worker.run_once("hook")
+    assert len(slack.sent) == len(hook.sent) == 3
+    # the first goes at once, each next one a full interval after the previous (sending takes
+    # no simulated time here); the receiver without an interval never waits
+    assert pace.waits == [1.0, 1.0]
+
+    pace.t += 0.25  # a later notification 0.25 s after the last waits only the rest
+    r = result(0.05, 1_800_000_000.0)
+    center.process([InstanceResult(r.slo, (("agent_name", "writer"),), r.evaluation, r.at)], r.at)
+    await worker.run_once("slack")
+    assert pace.waits == [1.0, 1.0, 0.75]

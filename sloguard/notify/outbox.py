@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
@@ -66,7 +66,11 @@ class OutboxWorker:
         max_delay: float = 300.0,
         poll: float = 0.5,
         rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``clock`` dates the outbox (wall time); ``monotonic`` and ``sleep`` pace a receiver to
+        one notification per ``min_interval`` (tests pass a simulated pair)."""
         self.store = store
         self.notifiers = dict(notifiers)
         self.metrics = metrics
@@ -75,6 +79,8 @@ class OutboxWorker:
         self.max_delay = max_delay
         self.poll = poll
         self.rng = rng or random.Random()
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._last_sent: dict[str, float] = {}
         self._wake: dict[str, asyncio.Event] = {}
 
@@ -99,9 +105,10 @@ class OutboxWorker:
             self.store.failed(n, now, f"receiver {n.receiver!r} unusable: {why}")
             self._count(n.receiver, "failed", "receiver_disabled")
             return None
-        wait = self._last_sent.get(n.receiver, 0.0) + notifier.min_interval - time.monotonic()
+        last = self._last_sent.get(n.receiver)
+        wait = 0.0 if last is None else last + notifier.min_interval - self._monotonic()
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
         ref = (
             self.store.ref(n.receiver, n.fingerprint, n.starts_at)
             if n.status is AlertStatus.RESOLVED or n.repeat
@@ -112,7 +119,7 @@ class OutboxWorker:
         except Exception as exc:  # a notifier bug must not stop the worker
             _log.exception("receiver %s raised", n.receiver)
             result = Delivery.retry(f"receiver raised {type(exc).__name__}")
-        self._last_sent[n.receiver] = time.monotonic()
+        self._last_sent[n.receiver] = self._monotonic()
         now = self.clock()
         if result.outcome is Outcome.OK:
             self.store.delivered(n, now, result.ref)
