@@ -19,7 +19,6 @@ from typing import Any, Literal, TypeVar
 import orjson
 
 from sloguard.conventions import CallType
-from sloguard.debug.calltree import call_tree
 from sloguard.sdk.redact import Redactor
 from sloguard.sdk.trace import ResponseTrace, TraceRecord
 from sloguard.sdk.traceparse import parse_trace
@@ -57,14 +56,28 @@ def _agent_of(step: TraceRecord) -> str | None:
 
 
 def root_agent(trace: ResponseTrace) -> str:
-    """Return the outermost agent of ``trace`` (the earliest started at the smallest depth of
-    the call tree), ``""`` without agent steps. Steps are listed in the order they *ended*, so
-    the first agent step listed is usually the innermost one."""
-    agents = [n for n in call_tree(trace).nodes if n.step.call_type == CallType.AGENT]
-    if not agents:
-        return ""
-    # nodes are in depth-first order with siblings by start: min keeps the first of a depth
-    return min(agents, key=lambda n: n.depth).step.name
+    """Return the outermost agent of ``trace``: of the agent steps with the fewest ancestors, the
+    earliest started (``""`` without agent steps; callee traces are looked into only when the
+    trace itself has none). Steps are listed in the order they *ended*, so the first agent step
+    listed is usually the innermost one. (The call tree would give the same answer at ten times
+    the cost; this runs on every stored trace.)"""
+    by_id = {s.step_id: s for s in trace.steps}
+
+    def depth(step: TraceRecord) -> int:
+        d, seen = 0, {step.step_id}
+        while step.parent_step_id in by_id and step.parent_step_id not in seen:
+            step = by_id[step.parent_step_id]
+            seen.add(step.step_id)
+            d += 1
+        return d
+
+    agents = [s for s in trace.steps if s.call_type is CallType.AGENT]
+    if agents:
+        return min(agents, key=lambda s: (depth(s), s.start_time)).name
+    for s in trace.steps:
+        if s.response_trace is not None and (name := root_agent(s.response_trace)):
+            return name
+    return ""
 
 
 def summarize(trace: ResponseTrace) -> TraceSummary:
