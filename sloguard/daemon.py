@@ -202,17 +202,23 @@ def _engine(settings: Settings, registry: CollectorRegistry, buckets: Buckets) -
             registry, slos, path=settings.data_dir / "samples.sqlite", interval=interval
         )
     else:
-        source = _prometheus_source(settings, resolution)
+        source = _prometheus_source(settings, resolution, self_metrics)
     engine = SLOEngine(slos, source, self_metrics=self_metrics)
     registry.register(SLOStateCollector(engine.latest))
     return engine
 
 
-def _prometheus_source(settings: Settings, resolution: float) -> SLISource:
+def _prometheus_source(
+    settings: Settings, resolution: float, self_metrics: SelfMetrics
+) -> SLISource:
     from sloguard.sources.prometheus import PrometheusSource
 
     p = settings.prometheus
     assert p.url is not None
+
+    def fallback(slo: str) -> None:
+        self_metrics.recorded_fallbacks.labels(slo).inc()
+
     return PrometheusSource(
         p.url,
         timeout=p.timeout,
@@ -225,6 +231,8 @@ def _prometheus_source(settings: Settings, resolution: float) -> SLISource:
         verify=_verify(settings),
         cert=_cert(settings),
         resolution=resolution,
+        recorded_from=p.recorded_long_windows or None,
+        on_fallback=fallback,
     )
 
 

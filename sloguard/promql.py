@@ -13,6 +13,11 @@ evaluated at the same timestamp::
 
 ``kind: ratio`` SLIs carry raw PromQL: a selector (wrapped in ``increase(…[W])``) or an
 expression containing ``$window`` / ``{{.window}}`` (substituted, used as is).
+
+Long windows can instead be read from recorded rates (:func:`rate_exprs`, recorded by
+``sloguard rules`` every :data:`RATE_INTERVAL` as :data:`BAD_RATE` and :data:`TOTAL_RATE`):
+the events in W are the sum of the records in W times the interval, for bad and total
+separately (weighted by events, not an average of ratios); see :func:`recorded_window_query`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,17 @@ from sloguard.budget import format_duration
 from sloguard.spec import SLI, SLO, SLIKind
 
 PART_LABEL = "sloguard_part"
+SLO_LABEL = "sloguard_slo"
+#: The recorded rates: per SLO instance, bad and total events per second over the last
+#: RATE_WINDOW, recorded every RATE_INTERVAL (equal: each event is counted in one record).
+RATE_WINDOW = 300.0
+RATE_INTERVAL = 300.0
+BAD_RATE = "slo:sli_bad:rate5m"
+TOTAL_RATE = "slo:sli_total:rate5m"
+#: A recorded window is trusted when a record exists this close to the window's start.
+COVERAGE_SLACK = 2 * RATE_INTERVAL
+#: The part of a recorded window query saying the records reach back to the window's start.
+COVERED = "covered"
 WINDOW_PLACEHOLDERS = ("$window", "{{.window}}", "{{ .window }}")
 
 
@@ -154,3 +170,33 @@ def window_query(slo: SLO, window: float) -> str:
         f'label_replace({bad}, "{PART_LABEL}", "bad", "", "")'
         f' or label_replace({total}, "{PART_LABEL}", "total", "", "")'
     )
+
+
+def rate_exprs(slo: SLO) -> tuple[str, str]:
+    """PromQL for (bad, total) events per second over :data:`RATE_WINDOW`, per instance.
+
+    The bad rate is 0 (not absent) where an instance has events but no bad series yet, so a
+    sum over a long window never skips the time before the first failure.
+    """
+    bad, total = bad_and_total(slo, RATE_WINDOW)
+    per = f"{RATE_WINDOW:g}"
+    return f"(\n  {bad}\n  or\n  0 * {total}\n)\n/ {per}", f"{total}\n/ {per}"
+
+
+def recorded_window_query(slo: SLO, window: float) -> str:
+    """Like :func:`window_query`, from the recorded rates; plus a ``covered`` series (the
+    number of instances recorded within :data:`COVERAGE_SLACK` of the window's start) that is
+    absent when the records do not reach back that far (rules not loaded, or loaded lately)."""
+    if window <= COVERAGE_SLACK:
+        raise ValueError(f"window {format_duration(window)} is too short for the recorded rates")
+    ident = f'{{{SLO_LABEL}="{escape(slo.name)}"}}'
+    w = format_duration(window)
+    parts = []
+    for name, metric in (("bad", BAD_RATE), ("total", TOTAL_RATE)):
+        events = f"{_sum(f'sum_over_time({metric}{ident}[{w}])', slo.group_by)} * {RATE_INTERVAL:g}"
+        parts.append(f'label_replace({events}, "{PART_LABEL}", "{name}", "", "")')
+    start = format_duration(window - COVERAGE_SLACK)
+    slack = format_duration(COVERAGE_SLACK)
+    covered = f"count(last_over_time({TOTAL_RATE}{ident}[{slack}] offset {start}))"
+    parts.append(f'label_replace({covered}, "{PART_LABEL}", "{COVERED}", "", "")')
+    return " or ".join(parts)

@@ -19,6 +19,12 @@ class SelfMetrics:
             ["slo"],
             registry=r,
         )
+        self.recorded_fallbacks = Counter(
+            "sloguard_recorded_window_fallbacks",
+            "Long windows read from raw counters because the recorded rates were missing.",
+            ["slo"],
+            registry=r,
+        )
         self.cycle_seconds = Histogram(
             "sloguard_evaluation_cycle_seconds",
             "Time of one evaluation cycle over all SLOs.",

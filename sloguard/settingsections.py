@@ -33,6 +33,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -185,6 +186,26 @@ class PrometheusSettings(_Section):
     tls: TLSSettings = TLSSettings()
     scrape_interval: Seconds = 15.0
     """How often Prometheus scrapes the agents: windows below 4 intervals are raised."""
+    recorded_long_windows: (
+        Literal[False] | Annotated[float, Field(ge=3600, allow_inf_nan=False)]
+    ) = False
+    """Read windows at least this long (seconds or a duration such as ``1d``) from the rates
+    that ``sloguard rules`` records (``slo:sli_total:rate5m``, …) instead of raw counters;
+    false (the default): always raw counters. Needs those rules loaded in Prometheus; an SLO
+    whose records are missing is read from raw counters (logged, counted)."""
+
+    @field_validator("recorded_long_windows", mode="before")
+    @classmethod
+    def _recorded_duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lower() in ("false", "off", "no"):
+                return False
+            try:
+                return float(text)
+            except ValueError:
+                return parse_duration(text)
+        return value
 
     @model_validator(mode="after")
     def _one_auth(self) -> PrometheusSettings:

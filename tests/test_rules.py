@@ -181,7 +181,22 @@ def test_output_is_deterministic_and_sorted() -> None:
     assert forward == backward
     assert forward.startswith(f"# {HEADER}\n# source: slos.yaml\n---\ngroups:\n")
     doc = yaml.safe_load(forward)
-    assert [g["name"] for g in doc["groups"]] == ["sloguard-checkout", "sloguard-raw-errors"]
+    assert [g["name"] for g in doc["groups"]] == [
+        "sloguard-checkout",
+        "sloguard-checkout/rates",
+        "sloguard-raw-errors",
+        "sloguard-raw-errors/rates",
+    ]
+
+
+def test_rate_group_records_bad_and_total_rates_every_five_minutes() -> None:
+    rates = group("checkout/rates")
+    assert rates["interval"] == "5m"
+    assert [r["record"] for r in rates["rules"]] == ["slo:sli_bad:rate5m", "slo:sli_total:rate5m"]
+    assert all(r["labels"] == {"sloguard_slo": "checkout"} for r in rates["rules"])
+    bad, total = (r["expr"] for r in rates["rules"])
+    assert "or\n  0 * " in bad  # bad is 0, not absent, before the first failure
+    assert bad.endswith("/ 300") and total.endswith("/ 300") and "[5m]" in total
 
 
 def test_prometheus_operator_wraps_the_same_groups() -> None:

@@ -23,6 +23,15 @@ Answers are judged strictly:
 - a negative count beyond that noise is an error: the SLI's good/bad series are not a subset of
   its total series, and silently clamping would report a broken SLO as perfectly healthy.
 
+Long windows from recorded rates: with ``recorded_from=W0`` every window of at least ``W0``
+is read from the rates ``sloguard rules`` records (:func:`sloguard.promql.recorded_window_query`,
+still one query per SLO × window). When the answer has no ``covered`` series (the rules are
+not loaded, or were loaded less than the window ago) that SLO's window is read from the raw
+counters instead, with a second query: logged once per SLO × window until the records cover
+it, and
+reported to ``on_fallback`` (the daemon counts it in a self metric). Never an empty answer
+in place of data.
+
 Secrets (bearer token, basic-auth password, URL user info) never appear in ``repr`` or messages.
 """
 
@@ -30,16 +39,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from sloguard.budget import Counts, format_duration
-from sloguard.promql import PART_LABEL, window_query
+from sloguard.promql import (
+    COVERAGE_SLACK,
+    COVERED,
+    PART_LABEL,
+    recorded_window_query,
+    window_query,
+)
 from sloguard.sources.base import InstanceKey, QueryError, WindowCounts, instance_key
 from sloguard.spec import SLO
 
@@ -51,6 +67,7 @@ NOISE = 1e-9
 SNIPPET = 200
 
 Cert = str | tuple[str, str]
+_log = logging.getLogger("sloguard.sources.prometheus")
 
 
 class _BadAnswer(Exception):
@@ -64,7 +81,9 @@ class PrometheusSource:
     ``http://mimir/prometheus``). ``verify`` is True, False or a CA bundle file/directory;
     ``cert`` a client certificate file or ``(cert_file, key_file)``. ``transport`` replaces the
     network (httpx transports such as ``MockTransport``); ``resolution`` is the shortest window
-    worth asking for, about four scrape intervals.
+    worth asking for, about four scrape intervals. ``recorded_from`` (seconds, or None for
+    never) is the shortest window read from recorded rates; ``on_fallback(slo_name)`` is called
+    for every such window read from raw counters instead.
     """
 
     def __init__(
@@ -79,6 +98,8 @@ class PrometheusSource:
         cert: Cert | None = None,
         headers: Mapping[str, str] | None = None,
         resolution: float = 60.0,
+        recorded_from: float | None = None,
+        on_fallback: Callable[[str], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         base = httpx.URL(url)
@@ -88,6 +109,12 @@ class PrometheusSource:
             raise ValueError("timeout and resolution must be > 0 and max_concurrency >= 1")
         if bearer_token is not None and basic_auth is not None:
             raise ValueError("set either bearer_token or basic_auth, not both")
+        if recorded_from is not None and recorded_from <= COVERAGE_SLACK:
+            raise ValueError(f"recorded_from must be longer than {format_duration(COVERAGE_SLACK)}")
+        self.recorded_from = recorded_from
+        self._on_fallback = on_fallback
+        self._falling_back: set[tuple[str, float]] = set()
+        self._fallbacks = 0
         self.url = _display_url(base)
         self.timeout = timeout
         self.resolution = resolution
@@ -114,11 +141,44 @@ class PrometheusSource:
         """Queries sent so far (one per SLO × window)."""
         return self._sent
 
+    @property
+    def fallback_count(self) -> int:
+        """Windows read from raw counters because their recorded rates were missing."""
+        return self._fallbacks
+
     async def window_counts(self, slo: SLO, window: float, at: float) -> WindowCounts:
         """Bad/total counts per instance of ``slo`` over ``window`` seconds ending at ``at``."""
         where = f"SLO {slo.name!r}, window {format_duration(window)}"
+        if self.recorded_from is not None and window >= self.recorded_from:
+            recorded = await self._query(slo, where, recorded_window_query, window, at)
+            if recorded[1]:
+                if (slo.name, window) in self._falling_back:
+                    self._falling_back.discard((slo.name, window))
+                    _log.info("%s: read from recorded rates (again)", where)
+                return recorded[0]
+            self._fallbacks += 1
+            if self._on_fallback is not None:
+                self._on_fallback(slo.name)
+            if (slo.name, window) not in self._falling_back:
+                self._falling_back.add((slo.name, window))
+                _log.warning(
+                    "%s: recorded rates missing or younger than the window (rules not loaded?);"
+                    " reading raw counters",
+                    where,
+                )
+        return (await self._query(slo, where, window_query, window, at))[0]
+
+    async def _query(
+        self,
+        slo: SLO,
+        where: str,
+        build: Callable[[SLO, float], str],
+        window: float,
+        at: float,
+    ) -> tuple[WindowCounts, bool]:
+        """Counts per instance, and whether the answer had a ``covered`` series."""
         try:
-            query = window_query(slo, window)
+            query = build(slo, window)
         except ValueError as exc:
             raise QueryError(f"{where}: cannot build the query: {exc}") from exc
         form = {"query": query, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}"}
@@ -186,8 +246,11 @@ def _read_answer(status: int, content: bytes) -> object:
     return body
 
 
-def _parse_counts(body: object, group_by: tuple[str, ...]) -> dict[InstanceKey, Counts]:
-    """Counts per instance from a ``window_query`` answer (see the module docstring)."""
+def _parse_counts(
+    body: object, group_by: tuple[str, ...]
+) -> tuple[dict[InstanceKey, Counts], bool]:
+    """Counts per instance from a ``window_query`` answer (see the module docstring), and
+    whether it had a ``covered`` series (recorded window queries only)."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
         raise _BadAnswer("answer without a data object")
@@ -197,8 +260,12 @@ def _parse_counts(body: object, group_by: tuple[str, ...]) -> dict[InstanceKey, 
     if not isinstance(result, list):
         raise _BadAnswer("vector result is not a list")
     parts: dict[str, dict[InstanceKey, float]] = {"bad": {}, "total": {}}
+    covered = False
     for item in result:
         labels, value = _sample(item)
+        if labels.get(PART_LABEL) == COVERED:
+            covered = True
+            continue
         part = parts.get(labels.get(PART_LABEL, ""))
         if part is None:
             raise _BadAnswer(f"series {labels} has no {PART_LABEL} label of bad or total")
@@ -214,7 +281,7 @@ def _parse_counts(body: object, group_by: tuple[str, ...]) -> dict[InstanceKey, 
         total = _not_negative(raw_total, tolerance, "total", key)
         bad = _not_negative(parts["bad"].get(key, 0.0), tolerance, "bad", key)
         counts[key] = Counts(bad=bad, total=total)
-    return counts
+    return counts, covered
 
 
 def _sample(item: object) -> tuple[dict[str, str], float]:
