@@ -51,7 +51,6 @@ import gc
 import io
 import json
 import os
-import platform
 import pstats
 import socket
 import statistics
@@ -64,10 +63,11 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common
 
 import httpx
 import orjson
@@ -78,6 +78,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
+from bench.common import machine_info as common_machine_info
+from bench.common import package_version
 from sloguard.ingest.router import ingest_router
 from sloguard.sdk.feed import feed_trace
 from sloguard.sdk.metrics import AgentMetrics
@@ -644,11 +646,7 @@ class Server:
 
 def http_implementation() -> str:
     """Name what uvicorn's ``auto`` picks here: ``httptools`` if installed, else ``h11``."""
-    try:
-        version("httptools")
-    except PackageNotFoundError:
-        return "h11"
-    return "httptools"
+    return "h11" if package_version("httptools") is None else "httptools"
 
 
 @contextlib.contextmanager
@@ -785,19 +783,7 @@ PACKAGES = ("fastapi", "starlette", "httpx", "uvicorn", "httptools", "uvloop", "
 
 def machine_info() -> dict[str, Any]:
     """Return what the numbers depend on: CPUs, Python, library versions."""
-
-    def pkg(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        **{name: pkg(name) for name in PACKAGES},
-    }
+    return common_machine_info(PACKAGES)
 
 
 def _table(rows: list[dict[str, Any]], extra: str | None) -> list[str]:

@@ -41,8 +41,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
-import platform
 import random
 import shutil
 import sqlite3
@@ -53,12 +51,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.webhookreceiver, tests.slos
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common, tests.webhookreceiver
 
+from bench.common import machine_info as common_machine_info
 from sloguard.alertcenter import AlertCenter
 from sloguard.budget import DAY, Counts, evaluate
 from sloguard.evaluator import InstanceResult
@@ -344,21 +342,7 @@ async def measure_delay(poll: float, mode: Mode, db: Path, seed: int) -> dict[st
 
 def machine_info(base: Path) -> dict[str, Any]:
     """What the numbers depend on."""
-
-    def pkg(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "sqlite": sqlite3.sqlite_version,
-        "httpx": pkg("httpx"),
-        "store_dir": str(base),
-    }
+    return common_machine_info(("httpx",), sqlite=sqlite3.sqlite_version, store_dir=str(base))
 
 
 def render(summary: dict[str, Any]) -> str:

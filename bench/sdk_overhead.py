@@ -32,19 +32,20 @@ import cProfile
 import gc
 import io
 import json
-import os
-import platform
 import pstats
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from bench.common import machine_info as common_machine_info
 from sloguard import conventions as c
 from sloguard.conventions import CallType
 from sloguard.sdk.collector import MetricsCollector
@@ -279,21 +280,7 @@ def summarize(cases: list[Case], skipped: dict[str, str], mode: Mode) -> dict[st
 
 def machine_info() -> dict[str, Any]:
     """Return what the numbers depend on: CPUs, Python, library versions."""
-
-    def pkg(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "prometheus_client": pkg("prometheus-client"),
-        "opentelemetry_sdk": pkg("opentelemetry-sdk"),
-    }
+    return common_machine_info(("prometheus-client", "opentelemetry-sdk"))
 
 
 def render(summary: dict[str, Any]) -> str:

@@ -44,8 +44,6 @@ import argparse
 import dataclasses
 import gc
 import json
-import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -55,12 +53,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import machine_info as common_machine_info
 from sloguard.debug.decisions import DecisionRecord, Option
 from sloguard.logs import configure_logging
 from sloguard.sdk.trace import ResponseTrace
@@ -538,17 +536,7 @@ def file_size(path: Path) -> int:
 # --- reporting ------------------------------------------------------------------------------------
 def machine_info() -> dict[str, Any]:
     """Return what the numbers depend on."""
-    try:
-        orjson_version: str | None = version("orjson")
-    except PackageNotFoundError:
-        orjson_version = None
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "orjson": orjson_version,
-        "platform": platform.platform(),
-    }
+    return common_machine_info(("orjson",), sqlite=sqlite3.sqlite_version)
 
 
 def render(s: dict[str, Any]) -> str:
