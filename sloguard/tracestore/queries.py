@@ -30,8 +30,12 @@ SUCCESSFUL = (
 Query = tuple[str, list[Any]]
 
 
-def _where(terms: list[str]) -> str:
-    return " WHERE " + " AND ".join(terms) if terms else ""
+def _where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """Return `` WHERE …`` (or ``""``) and its args for the ``(sql, value)`` pairs whose value
+    is not ``None``."""
+    given = [(sql, value) for sql, value in conditions if value is not None]
+    clause = " WHERE " + " AND ".join(sql for sql, _ in given) if given else ""
+    return clause, [value for _, value in given]
 
 
 def list_traces(
@@ -43,12 +47,8 @@ def list_traces(
     limit: int,
 ) -> Query:
     """Summaries, newest start first; ``agent``: traces where it worked."""
-    terms: list[str] = []
-    args: list[Any] = []
     if agent is not None:
         # The agent's rows carry the trace's start: walk them newest first, join the summary.
-        terms.append("a.agent = ?")
-        args.append(agent)
         time_col = "a.started_at"
         source = "trace_agents a CROSS JOIN traces t ON t.seq = a.seq"
         order = "a.started_at DESC, a.seq DESC"
@@ -57,16 +57,13 @@ def list_traces(
         index = "traces_status" if status is not None else "traces_started"
         source = f"traces t INDEXED BY {index}"
         order = "t.started_at DESC, t.seq DESC"
-    if status is not None:
-        terms.append("t.status = ?")
-        args.append(status)
-    if since is not None:
-        terms.append(f"{time_col} >= ?")
-        args.append(since)
-    if until is not None:
-        terms.append(f"{time_col} < ?")
-        args.append(until)
-    sql = f"SELECT {SUMMARY_COLUMNS} FROM {source}{_where(terms)} ORDER BY {order} LIMIT ?"
+    where, args = _where(
+        ("a.agent = ?", agent),
+        ("t.status = ?", status),
+        (f"{time_col} >= ?", since),
+        (f"{time_col} < ?", until),
+    )
+    sql = f"SELECT {SUMMARY_COLUMNS} FROM {source}{where} ORDER BY {order} LIMIT ?"
     return sql, [*args, limit]
 
 
@@ -90,20 +87,12 @@ def decisions(
     limit: int,
 ) -> Query:
     """Decision rows, newest decision first (the store reverses them into a chain)."""
-    terms: list[str] = []
-    args: list[Any] = []
-    if workflow_id is not None:
-        terms.append("workflow_id = ?")
-        args.append(workflow_id)
-    if agent is not None:
-        terms.append("agent = ?")
-        args.append(agent)
-    if since_us is not None:
-        terms.append("at_us >= ?")
-        args.append(since_us)
-    if until_us is not None:
-        terms.append("at_us < ?")
-        args.append(until_us)
+    where, args = _where(
+        ("workflow_id = ?", workflow_id),
+        ("agent = ?", agent),
+        ("at_us >= ?", since_us),
+        ("at_us < ?", until_us),
+    )
     index = (
         "decisions_workflow"
         if workflow_id is not None
@@ -112,7 +101,7 @@ def decisions(
         else "decisions_at"
     )
     sql = (
-        f"SELECT {columns} FROM decisions INDEXED BY {index}{_where(terms)}"
+        f"SELECT {columns} FROM decisions INDEXED BY {index}{where}"
         " ORDER BY at_us DESC, id DESC LIMIT ?"
     )
     return sql, [*args, limit]
@@ -128,23 +117,25 @@ def events(
     limit: int,
 ) -> Query:
     """``(received_at, body)`` of events, newest first."""
-    terms: list[str] = []
-    args: list[Any] = []
-    index = "events_received"
-    # later assignments win: the most selective filter picks the index
-    for column, value in (("type", type), ("agent", agent), ("trace_id", trace_id)):
-        if value is not None:
-            terms.append(f"{column} = ?")
-            args.append(value)
-            index = f"events_{column.removesuffix('_id')}"
-    if since is not None:
-        terms.append("received_at >= ?")
-        args.append(since)
-    if until is not None:
-        terms.append("received_at < ?")
-        args.append(until)
+    # the most selective filter given picks the index
+    index = (
+        "events_trace"
+        if trace_id is not None
+        else "events_agent"
+        if agent is not None
+        else "events_type"
+        if type is not None
+        else "events_received"
+    )
+    where, args = _where(
+        ("type = ?", type),
+        ("agent = ?", agent),
+        ("trace_id = ?", trace_id),
+        ("received_at >= ?", since),
+        ("received_at < ?", until),
+    )
     sql = (
-        f"SELECT received_at, body FROM events INDEXED BY {index}{_where(terms)}"
+        f"SELECT received_at, body FROM events INDEXED BY {index}{where}"
         " ORDER BY received_at DESC, id DESC LIMIT ?"
     )
     return sql, [*args, limit]
