@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from sloguard.ingest.events import EVENT_TYPES, EventBatch
+from sloguard.ingest.eventmodel import EVENT_TYPES, EventBatch
 from sloguard.ingest.metrics import IngestMetrics
 from sloguard.ingest.pricing import ModelPrice, PriceTable, load_pricing
 from sloguard.ingest.problems import ErrorBody, Problem

@@ -63,59 +63,15 @@ from sloguard.ingest.batch import Batch
 from sloguard.ingest.eventmodel import (
     EVENT_TYPES,
     AgentCallEvent,
-    AnomalyEvent,
-    CallStatus,
-    Confidence,
     DecisionEvent,
-    DecisionOption,
     Event,
-    EventBatch,
-    HandoffEvent,
-    Name,
-    OptionItem,
-    RecordName,
-    RecordText,
-    RoutingOutcomeEvent,
-    Seconds,
-    Timestamp,
-    Tokens,
-    ToolCallEvent,
-    TraceId,
     UsageEvent,
-    Usd,
 )
 from sloguard.ingest.intake import IngestResult
 from sloguard.ingest.problems import Rejected, problem
 from sloguard.yamldoc import error_message
 
-# The event models live in eventmodel; they are importable from here too.
-__all__ = [
-    "EVENT_TYPES",
-    "AgentCallEvent",
-    "AnomalyEvent",
-    "CallStatus",
-    "Confidence",
-    "DecisionEvent",
-    "DecisionOption",
-    "Event",
-    "EventBatch",
-    "EventResult",
-    "HandoffEvent",
-    "KeptEvents",
-    "Name",
-    "OptionItem",
-    "RecordName",
-    "RecordText",
-    "RoutingOutcomeEvent",
-    "Seconds",
-    "Timestamp",
-    "Tokens",
-    "ToolCallEvent",
-    "TraceId",
-    "UsageEvent",
-    "Usd",
-    "plan_events",
-]
+__all__ = ["EventResult", "KeptEvents", "plan_events"]
 
 #: Recorder argument → event field (to locate problems the recorder finds).
 _FIELDS = {

@@ -18,7 +18,7 @@ from sloguard.conventions import (
     GEN_AI_OUTPUT_TOKENS,
     GEN_AI_REQUEST_MODEL,
 )
-from sloguard.ingest.events import EventBatch
+from sloguard.ingest.eventmodel import EventBatch
 from sloguard.ingest.problems import ErrorBody
 
 JsonSchema = dict[str, Any]
