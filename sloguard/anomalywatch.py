@@ -120,12 +120,21 @@ class AnomalyWatch:
         self._on_failure = on_failure
         self._lock = threading.Lock()
 
-    def store_traces(self, traces: Sequence[ResponseTrace], now: float) -> list[Anomaly]:
-        """Store ``traces`` (replacing those with the same ids); count and return new anomalies."""
+    def store_traces(
+        self,
+        traces: Sequence[ResponseTrace],
+        now: float,
+        stored: Mapping[str, ResponseTrace | None] | None = None,
+    ) -> list[Anomaly]:
+        """Store ``traces`` (replacing those with the same ids); count and return new anomalies.
+
+        ``stored``: what the caller already read from the store under these ids (the OTLP
+        writer merges with it), so it is not read again.
+        """
         counted: list[Anomaly] = []
         events: list[dict[str, Any]] = []
         with self._lock:
-            before: dict[str, ResponseTrace | None] = {}
+            before: dict[str, ResponseTrace | None] = dict(stored or {})
             try:
                 for trace in traces:
                     if trace.trace_id not in before:

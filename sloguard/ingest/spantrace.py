@@ -38,7 +38,7 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import structlog
@@ -178,8 +178,9 @@ class _Stored(Protocol):
     def get(self, trace_id: str) -> ResponseTrace | None: ...
 
 
-#: Store committed traces (``AnomalyWatch.store_traces``, or a ``TraceStore.put`` loop).
-StoreFn = Callable[[Sequence[ResponseTrace], float], object]
+#: Store committed traces (``AnomalyWatch.store_traces``): the traces, the time, and what was
+#: stored under their ids before (read here already, so the store is not read twice).
+StoreFn = Callable[[Sequence[ResponseTrace], float, Mapping[str, ResponseTrace | None]], object]
 
 
 class SpanTraceWriter:
@@ -201,8 +202,15 @@ class SpanTraceWriter:
             if not traces:
                 return []
             with self._lock:  # read-merge-write of one trace id at a time
-                merged = [merge_traces(self._store.get(t.trace_id), t) for t in traces]
-                self._put(merged, now)
+                before: dict[str, ResponseTrace | None] = {}
+                current: dict[str, ResponseTrace] = {}
+                for t in traces:  # traces of one id in several mappings merge in order
+                    if t.trace_id not in before:
+                        before[t.trace_id] = self._store.get(t.trace_id)
+                    base = current.get(t.trace_id, before[t.trace_id])
+                    current[t.trace_id] = merge_traces(base, t)
+                merged = list(current.values())
+                self._put(merged, now, before)
         except Exception:
             log.exception("storing OTLP traces failed", spans=sum(len(m.spans) for m in mappings))
             return []
