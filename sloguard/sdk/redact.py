@@ -20,6 +20,8 @@ from typing import Any
 from sloguard.conventions import DEFAULT_SENSITIVE_KEYS, REDACTED
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+#: Keys whose verdict a redactor remembers (keys come from clients: the memory is bounded).
+MEMO_KEYS = 4096
 
 
 def key_words(key: str) -> tuple[str, ...]:
@@ -41,6 +43,9 @@ class Redactor:
     max_items: int = 50
     max_depth: int = 6
     _terms: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    # Deciding a key (splitting it into words, matching every term) was three quarters of
+    # storing a trace, and the same few keys come back on every step: verdicts are remembered.
+    _verdicts: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         terms = tuple(sorted({key_words(k) for k in self.sensitive_keys if key_words(k)}))
@@ -54,9 +59,14 @@ class Redactor:
 
     def is_sensitive(self, key: str) -> bool:
         """Tell whether values under ``key`` must be redacted."""
-        words = key_words(key)
-        joined = "".join(words)
-        return any(_contains(words, t) or joined == "".join(t) for t in self._terms)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            words = key_words(key)
+            joined = "".join(words)
+            verdict = any(_contains(words, t) or joined == "".join(t) for t in self._terms)
+            if len(self._verdicts) < MEMO_KEYS:
+                self._verdicts[key] = verdict
+        return verdict
 
     def clean(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         """Return a redacted, truncated, JSON-friendly copy of ``params``."""

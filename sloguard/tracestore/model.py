@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Hashable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -138,41 +138,6 @@ def storable(data: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
         "trace_id": data["trace_id"],
         "steps": [_storable_step(s, redactor) for s in data.get("steps", [])],
     }
-
-
-#: Keys whose verdict a memoizing redactor remembers (client-given keys are unbounded).
-MEMO_KEYS = 4096
-
-
-@dataclass(frozen=True)
-class _MemoRedactor(Redactor):
-    """The same redaction, remembering each key's verdict.
-
-    Deciding whether a key is sensitive (splitting it into words, matching every term) was
-    three quarters of storing a trace, and the same few keys come back on every step and event.
-    """
-
-    _verdicts: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def is_sensitive(self, key: str) -> bool:
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            verdict = super().is_sensitive(key)
-            if len(self._verdicts) < MEMO_KEYS:
-                self._verdicts[key] = verdict
-        return verdict
-
-
-def memoized(redactor: Redactor) -> Redactor:
-    """Return a redactor doing what ``redactor`` does, remembering verdicts per key.
-
-    A subclass of :class:`Redactor` (which may decide differently) is returned unchanged.
-    """
-    if type(redactor) is not Redactor:
-        return redactor
-    return _MemoRedactor(
-        redactor.sensitive_keys, redactor.max_string, redactor.max_items, redactor.max_depth
-    )
 
 
 def encode_body(trace: ResponseTrace, redactor: Redactor) -> bytes:

@@ -35,7 +35,6 @@ from sloguard.tracestore.model import (
     agent_rows,
     decode_body,
     encode_body,
-    memoized,
     summarize,
 )
 from sloguard.tracestore.records import (
@@ -128,7 +127,7 @@ class TraceStore:
             max_bytes=max_bytes,
         )
         self.path = str(path)
-        self._redactor = memoized(redactor or Redactor())
+        self._redactor = redactor or Redactor()
         self._db = Database(path, wal_bytes=self.retention.wal_bytes)
         self.on_full: Callable[[], None] | None = None
 
