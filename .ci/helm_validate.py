@@ -33,7 +33,7 @@ import yaml
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
 
-from sloguard.settings import SECRET_PATHS, env_name
+from sloguard.settings.model import SECRET_PATHS, env_name
 
 CRD_GROUP = "monitoring.coreos.com/"
 CRD_FILES = {

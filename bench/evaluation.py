@@ -21,7 +21,7 @@ For each scenario and size, in this order:
 2. Diagnostic: the same cycles through ``PrometheusSource(url, max_concurrency=1)``, so the
    engine and HTTP handler times Prometheus reports for its queries do not overlap.
 3. Prometheus: a recording-rule group with the same PromQL (for every SLO × window, the bad and
-   the total ``sum by (agent_name) (increase(...[w]))`` of ``sloguard.promql.bad_and_total``,
+   the total ``sum by (agent_name) (increase(...[w]))`` of ``sloguard.slo.promql.bad_and_total``,
    one rule each) is loaded by a config reload, evaluated every few seconds at the real time,
    and ``prometheus_rule_group_last_duration_seconds`` is read from ``/metrics`` after each
    evaluation (the first one is dropped). Then the group is unloaded again.
@@ -57,26 +57,27 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.promserver, tests.slos
+# tests.support.promserver, tests.support.slos
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from sloguard import conventions as c
-from sloguard.budget import State, format_duration
-from sloguard.evaluator import Evaluator
-from sloguard.promql import bad_and_total
+from sloguard.evaluation.evaluator import Evaluator
+from sloguard.slo.budget import State, format_duration
+from sloguard.slo.promql import bad_and_total
+from sloguard.slo.spec import SLO
 from sloguard.sources.prometheus import PrometheusSource
-from sloguard.spec import SLO
-from tests.promserver import (
+from tests.support.promserver import (
     Family,
     Series,
     backfill_openmetrics,
     openmetrics_text,
     start_prometheus,
 )
-from tests.slos import make_slo
+from tests.support.slos import make_slo
 
 STEP = 15
 SIZES = (10, 100, 1000)

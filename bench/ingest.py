@@ -86,7 +86,7 @@ from sloguard.sdk.metrics import AgentMetrics
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.trace import ResponseTrace
 from sloguard.sdk.traceparse import parse_trace
-from sloguard.server import create_app
+from sloguard.web.server import create_app
 
 BATCHES = (1, 100, 1000)
 #: Targets of the batched A2A and OTLP cases: steps/s on one core, and × the in-process cost.

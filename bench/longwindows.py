@@ -47,25 +47,26 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.promserver, tests.slos
+# tests.support.promserver, tests.support.slos
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
 from bench.evaluation import machine, missing_tools
 from sloguard import conventions as c
-from sloguard.budget import DAY, Counts
-from sloguard.evaluator import Evaluator
-from sloguard.promql import BAD_RATE, RATE_INTERVAL, TOTAL_RATE
+from sloguard.evaluation.evaluator import Evaluator
+from sloguard.slo.budget import DAY, Counts
+from sloguard.slo.promql import BAD_RATE, RATE_INTERVAL, TOTAL_RATE
 from sloguard.sources.base import WindowCounts
 from sloguard.sources.prometheus import PrometheusSource
-from tests.promserver import (
+from tests.support.promserver import (
     Family,
     Series,
     backfill_openmetrics,
     openmetrics_text,
     start_prometheus,
 )
-from tests.slos import make_slo
+from tests.support.slos import make_slo
 
 STEP = 15
 SHIFT = 60  # records sit this long before ``at``, as a rule group's own clock would put them

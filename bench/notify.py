@@ -54,22 +54,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.common, tests.webhookreceiver
+# bench.common, tests.support.webhookreceiver
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine_info as common_machine_info
-from sloguard.alertcenter import AlertCenter
-from sloguard.budget import DAY, Counts, evaluate
-from sloguard.evaluator import InstanceResult
+from sloguard.alerting.center import AlertCenter
+from sloguard.alerting.store import StateStore
+from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.base import Notifier
+from sloguard.notify.config import LogSpec, Receiver, Routing, WebhookSpec
 from sloguard.notify.model import Notification
 from sloguard.notify.outbox import OutboxWorker
 from sloguard.notify.recording import RecordingNotifier
 from sloguard.notify.routing import Route
 from sloguard.notify.webhook import WebhookNotifier
-from sloguard.routingconfig import LogSpec, Receiver, Routing, WebhookSpec
-from sloguard.statestore import StateStore
-from tests.slos import make_slo
-from tests.webhookreceiver import WebhookReceiver
+from sloguard.slo.budget import DAY, Counts, evaluate
+from tests.support.slos import make_slo
+from tests.support.webhookreceiver import WebhookReceiver
 
 SLO = make_slo("bench-availability", group_by=("agent_name",))
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -59,7 +59,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine_info as common_machine_info
-from sloguard.debug.decisions import DecisionRecord, Option
+from sloguard.analysis.decisions import DecisionRecord, Option
 from sloguard.logs import configure_logging
 from sloguard.sdk.trace import ResponseTrace
 from sloguard.sdk.traceparse import parse_trace

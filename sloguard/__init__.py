@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import typing as _typing
 
-from sloguard.analysis import TracePerformance, analyze_trace_performance
+from sloguard.analysis.performance import TracePerformance, analyze_trace_performance
 from sloguard.conventions import CallType, Direction, RoutingOutcome, Status
 from sloguard.errors import ConfigError, InvalidRecord, MissingExtra, SloguardError, TraceError
 from sloguard.sdk.collector import MetricsCollector
@@ -39,8 +39,8 @@ from sloguard.sdk.telemetry import (
 from sloguard.sdk.trace import ResponseTrace, Step, TraceRecord
 
 if _typing.TYPE_CHECKING:
-    from sloguard.sdk.a2a import TraceabilityExtension, wrap_client, wrap_executor
-    from sloguard.sdk.export import TraceExporter, enable_export
+    from sloguard.sdk.a2a.extension import TraceabilityExtension, wrap_client, wrap_executor
+    from sloguard.sdk.export.exporter import TraceExporter, enable_export
     from sloguard.sdk.logging import AgentLogger
     from sloguard.sdk.otel import OTelBridge, enable_otel
 
@@ -53,11 +53,11 @@ _LAZY = {
     "AgentLogger": "sloguard.sdk.logging",
     "enable_otel": "sloguard.sdk.otel",
     "OTelBridge": "sloguard.sdk.otel",
-    "TraceabilityExtension": "sloguard.sdk.a2a",
-    "wrap_client": "sloguard.sdk.a2a",
-    "wrap_executor": "sloguard.sdk.a2a",
-    "TraceExporter": "sloguard.sdk.export",
-    "enable_export": "sloguard.sdk.export",
+    "TraceabilityExtension": "sloguard.sdk.a2a.extension",
+    "wrap_client": "sloguard.sdk.a2a.extension",
+    "wrap_executor": "sloguard.sdk.a2a.extension",
+    "TraceExporter": "sloguard.sdk.export.exporter",
+    "enable_export": "sloguard.sdk.export.exporter",
 }
 
 

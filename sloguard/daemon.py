@@ -28,30 +28,30 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from sloguard.alertruntime import AlertRuntime
-from sloguard.api import alerts_router, slo_router
-from sloguard.engine import SLOEngine
+from sloguard.alerting.runtime import AlertRuntime
 from sloguard.errors import ConfigError, Problem, SloguardError
+from sloguard.evaluation.engine import SLOEngine
+from sloguard.evaluation.scheduler import EvaluationSchedule
+from sloguard.evaluation.selfmetrics import SelfMetrics
+from sloguard.evaluation.slostate import SLOStateCollector
 from sloguard.ingest import ModelPrice, ingest_router, load_pricing
-from sloguard.loader import load_slo_files
 from sloguard.logs import configure_logging
-from sloguard.routingconfig import Routing
-from sloguard.scheduler import EvaluationSchedule
+from sloguard.notify.config import Routing
 from sloguard.sdk.guard import CardinalityGuard
 from sloguard.sdk.metrics import AgentMetrics, Buckets
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.telemetry import Telemetry, set_default_telemetry
-from sloguard.selfmetrics import SelfMetrics
-from sloguard.server import Lifespan, create_app
-from sloguard.settings import Mode, Settings
-from sloguard.slostate import SLOStateCollector
+from sloguard.settings.model import Mode, Settings
+from sloguard.slo.loader import load_slo_files
 from sloguard.sources.base import SLISource
 from sloguard.sources.embedded import EmbeddedSource
-from sloguard.tracesapi import traces_router
 from sloguard.tracestore import TracePruner, TraceStore
-from sloguard.webui import ui_router
+from sloguard.web.server import Lifespan, create_app
+from sloguard.web.sloapi import alerts_router, slo_router
+from sloguard.web.tracesapi import traces_router
+from sloguard.web.ui import ui_router
 
-log = structlog.get_logger("sloguard.daemon")
+log = structlog.get_logger(__name__)
 
 
 class StartupFailed(SloguardError):

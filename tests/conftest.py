@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloguard import AgentMetrics, CardinalityGuard, Recorder, Telemetry, use_telemetry
-from tests import processes
+from tests.support import processes
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def test_sdk_works_with_prometheus_client_alone() -> None:
         "async def a(): return await t()\n"
         "asyncio.run(a())\n"
         "MetricsCollector.record_agent_call('x', 'success', 0.1, 1, 2, 'm')\n"
-        "import sloguard.sdk.export  # the opt-in trace exporter: stdlib only\n"
+        "import sloguard.sdk.export.exporter  # the opt-in trace exporter: stdlib only\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in BLOCKED)\n"
         "print('LOADED', loaded)\n"
         "try:\n"

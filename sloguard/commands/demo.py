@@ -48,12 +48,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _main(args: argparse.Namespace, data_dir: Path) -> int:
+    from sloguard.commands.workload import Incident, Workload, demo_routing, demo_slo_file
     from sloguard.daemon import build, serve
-    from sloguard.demo import Incident, Workload, demo_routing, demo_slo_file
     from sloguard.logs import configure_logging
-    from sloguard.sdk.export import TraceExporter, enable_export
+    from sloguard.sdk.export.exporter import TraceExporter, enable_export
     from sloguard.sdk.telemetry import set_default_telemetry
-    from sloguard.settings import load_settings
+    from sloguard.settings.model import load_settings
 
     settings = load_settings(
         None,

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sloguard.budget import parse_duration
 from sloguard.commands import Command
+from sloguard.slo.budget import parse_duration
 
 if TYPE_CHECKING:
-    from sloguard.spec import SLO
+    from sloguard.slo.spec import SLO
 
 FORMATS = {"prometheus": ".rules.yaml", "prometheus-operator": ".prometheus-rule.yaml"}
 TESTS_DIR = "tests"
@@ -136,8 +136,8 @@ def _resource_name(stem: str) -> str:
 def build(args: argparse.Namespace) -> Plan:
     """Load the SLO files and render every output (no file is written here)."""
     from sloguard.errors import ConfigError, Problem
-    from sloguard.loader import load_slo_files
-    from sloguard.rules import compile_groups, header, prometheus_rule, render, rule_file
+    from sloguard.rules.compiler import compile_groups, header, prometheus_rule, render, rule_file
+    from sloguard.slo.loader import load_slo_files
 
     formats = _formats(args)
     plan = Plan(suffixes=tuple(("", FORMATS[f]) for f in formats))
@@ -178,9 +178,9 @@ def _formats(args: argparse.Namespace) -> list[str]:
 async def _tests(
     plan: Plan, slos: Sequence[SLO], rule_files: list[str], args: argparse.Namespace
 ) -> None:
-    from sloguard.rules import header, render
-    from sloguard.rulesunit import Unsupported, unit_test_doc
-    from sloguard.scenarios import parse_scenario
+    from sloguard.rules.compiler import header, render
+    from sloguard.rules.promtool import Unsupported, unit_test_doc
+    from sloguard.rules.scenarios import parse_scenario
 
     for slo in sorted(slos, key=lambda s: s.name):
         try:
@@ -212,7 +212,7 @@ async def _tests(
 
 def _generated(root: Path, suffixes: Sequence[tuple[str, str]]) -> set[str]:
     """Files under ``root`` of the generated kinds that carry our header."""
-    from sloguard.rules import HEADER
+    from sloguard.rules.compiler import HEADER
 
     found = set()
     for folder, suffix in suffixes:

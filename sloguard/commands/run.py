@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from sloguard.commands import Command
-from sloguard.settings import Mode
+from sloguard.settings.model import Mode
 
 #: Flags that override settings, by settings field (flags > env > file).
 _OVERRIDES = ("host", "port", "mode", "data_dir")
@@ -30,7 +30,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from sloguard.daemon import run
-    from sloguard.settings import load_settings
+    from sloguard.settings.model import load_settings
 
     overrides: dict[str, Any] = {
         name: getattr(args, name) for name in _OVERRIDES if getattr(args, name) is not None

@@ -8,7 +8,7 @@ import json
 import sys
 
 from sloguard.commands import Command
-from sloguard.scenarios import SCENARIOS
+from sloguard.rules.scenarios import SCENARIOS
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,10 +46,10 @@ def _simulate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from sloguard.errors import ConfigError, Problem
-    from sloguard.loader import load_slo_files
-    from sloguard.scenarios import parse_scenario
-    from sloguard.simulate import simulate
-    from sloguard.spec import SLIKind
+    from sloguard.rules.scenarios import parse_scenario
+    from sloguard.rules.simulate import simulate
+    from sloguard.slo.loader import load_slo_files
+    from sloguard.slo.spec import SLIKind
 
     slos = load_slo_files([args.slo_file])
     if args.slo:

@@ -110,7 +110,7 @@ def _list(store: TraceStore, args: argparse.Namespace) -> int:
 
 
 def _show(store: TraceStore, args: argparse.Namespace) -> int:
-    from sloguard.tracesapi import trace_detail
+    from sloguard.web.tracesapi import trace_detail
 
     trace = store.get(args.trace_id)
     if trace is None:
@@ -126,7 +126,7 @@ def _show(store: TraceStore, args: argparse.Namespace) -> int:
 
 
 def _diff(store: TraceStore, args: argparse.Namespace) -> int:
-    from sloguard.tracesapi import comparison
+    from sloguard.web.tracesapi import comparison
 
     try:
         result = comparison(store, args.a, args.b)
@@ -153,7 +153,7 @@ def _event(e: dict[str, Any] | None) -> str:
 
 
 def _mermaid(store: TraceStore, args: argparse.Namespace) -> int:
-    from sloguard.debug import sequence_diagram
+    from sloguard.analysis import sequence_diagram
 
     trace = store.get(args.trace_id)
     if trace is None:
@@ -167,7 +167,7 @@ def _mermaid(store: TraceStore, args: argparse.Namespace) -> int:
 
 
 def _replay(store: TraceStore, args: argparse.Namespace) -> int:
-    from sloguard.debug import replay
+    from sloguard.analysis import replay
 
     trace = store.get(args.trace_id)
     if trace is None:
@@ -192,7 +192,7 @@ def _decisions(store: TraceStore, args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from sloguard.tracesapi import decision_detail
+    from sloguard.web.tracesapi import decision_detail
 
     if not 0 <= args.low_confidence <= 1 or args.max_tool_calls < 0:
         print(

@@ -28,10 +28,10 @@ from typing import Any
 
 from sloguard.commands import Command
 from sloguard.errors import ConfigError, Problem
-from sloguard.loader import check_slo_doc, duplicate_names
-from sloguard.routingconfig import check_routing_doc
-from sloguard.settings import Settings, load_settings
-from sloguard.spec import SLO
+from sloguard.notify.config import check_routing_doc
+from sloguard.settings.model import Settings, load_settings
+from sloguard.slo.loader import check_slo_doc, duplicate_names
+from sloguard.slo.spec import SLO
 from sloguard.yamldoc import YamlDoc, load_yaml
 
 #: How many sample or scrape intervals a source needs to resolve a window (DESIGN §6).
@@ -40,7 +40,7 @@ RESOLUTION_INTERVALS = 4
 
 @dataclass(frozen=True, slots=True)
 class SLOOptions:
-    """What SLO files are checked against (the keyword arguments of ``sloguard.loader``)."""
+    """What SLO files are checked against (the keyword arguments of ``sloguard.slo.loader``)."""
 
     latency_buckets: tuple[float, ...] | None = None
     resolution: float = 0.0

@@ -7,7 +7,7 @@ is not a count): durations are seconds, costs US dollars, token counts integers 
 is the request body, whose JSON schema the OpenAPI document shows.
 
 A :class:`DecisionEvent` with a ``chosen_option`` (then ``confidence`` is required) is also a
-*decision record* (:class:`~sloguard.debug.decisions.DecisionRecord`) of the workflow
+*decision record* (:class:`~sloguard.analysis.decisions.DecisionRecord`) of the workflow
 ``workflow_id`` (``trace_id`` when there is no workflow id); the record-only fields
 (options_considered, reasoning, input_summary, workflow_id, timestamp) need a ``chosen_option``.
 The endpoint, its table of types and fields, and how a batch is planned: :mod:`.events`.
@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from sloguard.debug.decisions import DecisionRecord, Option
+from sloguard.analysis.decisions import DecisionRecord, Option
 from sloguard.sdk.recorder import Recorder
 from sloguard.tracestore.records import MAX_NAME, MAX_OPTIONS, MAX_TEXT
 

@@ -28,10 +28,10 @@ latency observation. The batch is atomic: one bad event rejects all of them (422
 listed as ``events[3].duration_seconds``), and nothing is recorded.
 
 A decision with a ``chosen_option`` (then ``confidence`` is required) is also a *decision
-record* (:class:`~sloguard.debug.decisions.DecisionRecord`) of the workflow ``workflow_id``
+record* (:class:`~sloguard.analysis.decisions.DecisionRecord`) of the workflow ``workflow_id``
 (``trace_id`` when there is no workflow id): with a trace store, the committed batch's events and
 decision records are stored, and the anomalies of the workflow's decision chain are counted in
-``agent_anomalies_total`` (see :mod:`sloguard.anomalywatch`). The record-only fields
+``agent_anomalies_total`` (see :mod:`sloguard.ingest.anomalywatch`). The record-only fields
 (options_considered, reasoning, input_summary, workflow_id, timestamp) need a ``chosen_option``.
 
 Example::
@@ -57,7 +57,7 @@ from typing import Any, cast
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from sloguard.debug.decisions import DecisionRecord
+from sloguard.analysis.decisions import DecisionRecord
 from sloguard.errors import InvalidRecord
 from sloguard.ingest.batch import Batch
 from sloguard.ingest.eventmodel import (

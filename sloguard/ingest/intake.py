@@ -47,7 +47,7 @@ from sloguard.ingest.semconv import READ_KEYS
 from sloguard.ingest.spanmap import SpanMapping
 from sloguard.sdk.recorder import Recorder
 
-log = structlog.get_logger("sloguard.ingest")
+log = structlog.get_logger(__name__)
 #: Bodies up to this size are processed on the event loop (well under a millisecond of work);
 #: larger ones in a worker thread so they never stall ``/metrics`` or other requests.
 INLINE_BYTES = 64 * 1024

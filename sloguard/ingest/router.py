@@ -17,10 +17,10 @@ from fastapi import APIRouter, Request, Response, Security
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from sloguard.anomalywatch import AnomalyWatch
-from sloguard.debug.anomalies import MAX_TOOL_CALLS
-from sloguard.debug.decisions import LOW_CONFIDENCE
+from sloguard.analysis.anomalies import MAX_TOOL_CALLS
+from sloguard.analysis.decisions import LOW_CONFIDENCE
 from sloguard.ingest.a2a import TraceLimits, TraceResult, plan_traces
+from sloguard.ingest.anomalywatch import AnomalyWatch
 from sloguard.ingest.auth import BearerAuth
 from sloguard.ingest.events import EventResult, KeptEvents, plan_events
 from sloguard.ingest.intake import IngestRoute, Intake
@@ -71,7 +71,7 @@ def ingest_router(
     (default: new, on the recorder's registry) counts requests, items and unpriced tokens.
     ``traces``: where committed traces, events and decisions are stored; their anomalies
     (``low_confidence`` and ``max_tool_calls`` thresholds) are counted in
-    ``agent_anomalies_total`` (see :mod:`sloguard.anomalywatch`).
+    ``agent_anomalies_total`` (see :mod:`sloguard.ingest.anomalywatch`).
     """
     if max_items < 1:
         raise ValueError(f"max_items must be >= 1, got {max_items}")

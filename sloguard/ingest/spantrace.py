@@ -52,7 +52,7 @@ from sloguard.sdk.traceparse import parse_trace, resolve_scopes
 
 __all__ = ["SpanTraceWriter", "merge_traces", "span_traces"]
 
-log = structlog.get_logger("sloguard.ingest")
+log = structlog.get_logger(__name__)
 
 _STEP_TYPES: Final = {
     Role.AGENT: CallType.AGENT,

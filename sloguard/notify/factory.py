@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sloguard.budget import parse_duration
 from sloguard.notify.base import Notifier
-from sloguard.routingconfig import (
+from sloguard.notify.config import (
     AlertmanagerSpec,
     LogSpec,
     Routing,
@@ -12,6 +11,7 @@ from sloguard.routingconfig import (
     SlackWebhookSpec,
     WebhookSpec,
 )
+from sloguard.slo.budget import parse_duration
 
 
 def build_notifiers(routing: Routing, *, external_url: str = "") -> dict[str, Notifier]:
@@ -59,7 +59,7 @@ def build_notifiers(routing: Routing, *, external_url: str = "") -> dict[str, No
 
 def resend_floor(routing: Routing) -> float | None:
     """The shortest Alertmanager re-post interval (firing alerts must be re-sent before it)."""
-    from sloguard.alertcenter import resend_intervals
+    from sloguard.alerting.center import resend_intervals
 
     values = resend_intervals(routing).values()
     return min(values) if values else None

@@ -19,11 +19,11 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
+from sloguard.alerting.store import OutboxItem, StateStore
 from sloguard.notify.base import Delivery, Notifier, Outcome
 from sloguard.notify.model import AlertStatus
-from sloguard.statestore import OutboxItem, StateStore
 
-_log = logging.getLogger("sloguard.outbox")
+_log = logging.getLogger(__name__)
 
 
 class NotifyMetrics:

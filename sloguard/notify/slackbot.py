@@ -43,7 +43,7 @@ from sloguard.notify.slackapi import (
 
 __all__ = ["DEFAULT_BASE_URL", "THREAD_GONE", "SlackBotNotifier"]
 
-_log = logging.getLogger("sloguard.notify.slack")
+_log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 #: A thread reply failing with these has no thread to go to: post to the channel instead.

@@ -6,7 +6,7 @@ import typing as _typing
 
 if _typing.TYPE_CHECKING:
     from sloguard.sdk.decisions import DecisionTracker
-    from sloguard.sdk.export import TraceExporter, enable_export
+    from sloguard.sdk.export.exporter import TraceExporter, enable_export
 
 __all__ = ["DecisionTracker", "TraceExporter", "enable_export"]
 
@@ -18,7 +18,7 @@ def __getattr__(name: str) -> _typing.Any:
 
         return DecisionTracker
     if name in ("TraceExporter", "enable_export"):  # the opt-in trace exporter (stdlib only)
-        from sloguard.sdk import export
+        from sloguard.sdk.export import exporter as export
 
         return getattr(export, name)
     raise AttributeError(f"module 'sloguard.sdk' has no attribute {name!r}")

@@ -3,7 +3,7 @@
 Each decision is counted in ``agent_decisions_total`` (its confidence observed in
 ``agent_decision_confidence``) and kept in its workflow's chain in memory; the anomalies of the
 chain that the new decision adds (low confidence, handoff loop, runaway tool calls; see
-:mod:`sloguard.debug.decisions` and :mod:`sloguard.debug.delta`) are counted in
+:mod:`sloguard.analysis.decisions` and :mod:`sloguard.analysis.delta`) are counted in
 ``agent_anomalies_total``, so each is counted once. Memory is bounded: the newest
 ``max_chain`` decisions of the newest ``max_workflows`` workflows are kept (a loop longer than
 what is kept goes unnoticed).
@@ -29,9 +29,9 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sloguard.debug.anomalies import MAX_TOOL_CALLS, Anomaly
-from sloguard.debug.decisions import LOW_CONFIDENCE, DecisionRecord, Option, find_anomalies
-from sloguard.debug.delta import new_chain_anomalies
+from sloguard.analysis.anomalies import MAX_TOOL_CALLS, Anomaly
+from sloguard.analysis.decisions import LOW_CONFIDENCE, DecisionRecord, Option, find_anomalies
+from sloguard.analysis.delta import new_chain_anomalies
 from sloguard.sdk.context import current_trace
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.telemetry import current_telemetry

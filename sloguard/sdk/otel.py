@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXCEPTION_KEY", "SPAN_KEY", "OTelBridge", "enable_otel"]
 
-_log = logging.getLogger("sloguard.sdk.otel")
+_log = logging.getLogger(__name__)
 
 #: Key of the step's span in ``TraceRecord.ext`` (add your own attributes to it).
 SPAN_KEY: Final = "otel.span"

@@ -30,7 +30,7 @@ from sloguard.sdk.feed import feed_step
 from sloguard.sdk.telemetry import Telemetry, current_telemetry
 from sloguard.sdk.trace import ResponseTrace, TraceRecord
 
-_log = logging.getLogger("sloguard.sdk")
+_log = logging.getLogger(__name__)
 
 
 def _notify(callback: Callable[[Any], None], arg: Any) -> None:

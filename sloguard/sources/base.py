@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from sloguard.budget import Counts
 from sloguard.errors import SloguardError
-from sloguard.spec import SLO
+from sloguard.slo.budget import Counts
+from sloguard.slo.spec import SLO
 
 #: An SLO instance: its ``group_by`` label values, sorted by label (``()`` when ungrouped).
 InstanceKey = tuple[tuple[str, str], ...]

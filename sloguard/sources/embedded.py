@@ -23,10 +23,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from sloguard.budget import DAY, HOUR, Counts
-from sloguard.promql import CounterSLI, Selector, counter_sli
+from sloguard.slo.budget import DAY, HOUR, Counts
+from sloguard.slo.promql import CounterSLI, Selector, counter_sli
+from sloguard.slo.spec import SLO
 from sloguard.sources.base import InstanceKey, QueryError, WindowCounts, instance_key
-from sloguard.spec import SLO
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (

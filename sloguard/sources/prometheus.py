@@ -8,7 +8,7 @@ Example::
     finally:
         await source.aclose()
 
-One instant query per SLO × window (:func:`sloguard.promql.window_query`) brings back both the
+One instant query per SLO × window (:func:`sloguard.slo.promql.window_query`) brings back both the
 bad and the total count of every instance, evaluated at the same ``time``. Anything that goes
 wrong is raised as :class:`~sloguard.sources.base.QueryError` naming the SLO, the window and the
 cause; no httpx exception leaves this module.
@@ -24,7 +24,8 @@ Answers are judged strictly:
   its total series, and silently clamping would report a broken SLO as perfectly healthy.
 
 Long windows from recorded rates: with ``recorded_from=W0`` every window of at least ``W0``
-is read from the rates ``sloguard rules`` records (:func:`sloguard.promql.recorded_window_query`,
+is read from the rates ``sloguard rules`` records
+(:func:`sloguard.slo.promql.recorded_window_query`,
 still one query per SLO × window). When the answer has no ``covered`` series (the rules are
 not loaded, or were loaded less than the window ago) that SLO's window is read from the raw
 counters instead, with a second query: logged once per SLO × window until the records cover
@@ -48,16 +49,16 @@ from typing import Any
 
 import httpx
 
-from sloguard.budget import Counts, format_duration
-from sloguard.promql import (
+from sloguard.slo.budget import Counts, format_duration
+from sloguard.slo.promql import (
     COVERAGE_SLACK,
     COVERED,
     PART_LABEL,
     recorded_window_query,
     window_query,
 )
+from sloguard.slo.spec import SLO
 from sloguard.sources.base import InstanceKey, QueryError, WindowCounts, instance_key
-from sloguard.spec import SLO
 
 QUERY_PATH = "/api/v1/query"
 BUILDINFO_PATH = "/api/v1/status/buildinfo"
@@ -67,7 +68,7 @@ NOISE = 1e-9
 SNIPPET = 200
 
 Cert = str | tuple[str, str]
-_log = logging.getLogger("sloguard.sources.prometheus")
+_log = logging.getLogger(__name__)
 
 
 class _BadAnswer(Exception):

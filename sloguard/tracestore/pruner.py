@@ -24,7 +24,7 @@ import structlog
 from sloguard.tracestore.retention import Pruned
 from sloguard.tracestore.store import TraceStore
 
-log = structlog.get_logger("sloguard.tracestore")
+log = structlog.get_logger(__name__)
 
 
 class TracePruner:

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from sloguard.debug.decisions import DecisionRecord, Option
+from sloguard.analysis.decisions import DecisionRecord, Option
 from sloguard.errors import InvalidRecord
 from sloguard.sdk.redact import Redactor
 

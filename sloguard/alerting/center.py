@@ -1,0 +1,193 @@
+"""From evaluation results to queued notifications: state machine, routing, one commit.
+
+For every evaluated instance the alert state machine decides transitions; each transition is
+routed to its receivers, turned into a :class:`Notification` carrying the numbers, and the new
+states plus the notifications are committed to the outbox in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sloguard.alerting.links import trace_page
+from sloguard.alerting.state import (
+    AlertEvent,
+    AlertRules,
+    EventKind,
+    InstanceAlerts,
+    new_instance,
+    step,
+)
+from sloguard.alerting.store import StateStore
+from sloguard.evaluation.evaluator import InstanceResult
+from sloguard.notify.config import AlertmanagerSpec, Routing
+from sloguard.notify.model import AlertStatus, FiredTier, Notification
+from sloguard.notify.routing import shortest_repeat, targets
+from sloguard.slo.budget import Evaluation, format_duration, parse_duration
+
+
+def resend_intervals(routing: Routing) -> dict[str, float]:
+    """Receivers that must hear about a firing alert at least this often (Alertmanager)."""
+    return {
+        name: parse_duration(r.spec.resend_after)
+        for name, r in routing.receivers.items()
+        if isinstance(r.spec, AlertmanagerSpec)
+    }
+
+
+def _instance_id(result: InstanceResult) -> tuple[str, str]:
+    return result.slo.name, json.dumps(result.labels, sort_keys=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveAlert:
+    """A firing alert, for ``GET /api/v1/alerts``."""
+
+    fingerprint: str
+    labels: dict[str, str]
+    started_at: float
+    notified: bool
+
+
+class AlertCenter:
+    """Keeps alert states (cached, persisted) and queues notifications."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        routing: Routing,
+        *,
+        no_data_after: float | None = 600.0,
+        external_url: str = "",
+        min_repeat: float | None = None,
+    ) -> None:
+        self.store = store
+        self.routing = routing
+        self.resend = resend_intervals(routing)
+        repeat = shortest_repeat(routing.route)
+        if min_repeat is not None:
+            repeat = min(repeat, min_repeat)
+        self.rules = AlertRules(repeat_interval=repeat, no_data_after=no_data_after)
+        self.external_url = external_url.rstrip("/")
+        #: Called after notifications were queued (the outbox worker's wake-up).
+        self.on_queued: Callable[[], None] | None = None
+        #: Recent failing trace ids in an instance's scope (evidence for firing notifications).
+        self.evidence: Callable[[InstanceResult], Sequence[str]] | None = None
+        self._alerts: dict[tuple[str, str], InstanceAlerts] = store.load_alerts()
+
+    def replace_routing(self, routing: Routing, min_repeat: float | None = None) -> None:
+        """Use a new routing from the next evaluation on (config reload)."""
+        repeat = shortest_repeat(routing.route)
+        if min_repeat is not None:
+            repeat = min(repeat, min_repeat)
+        self.routing = routing
+        self.resend = resend_intervals(routing)
+        self.rules = AlertRules(repeat_interval=repeat, no_data_after=self.rules.no_data_after)
+
+    def active(self) -> list[ActiveAlert]:
+        """Every firing alert."""
+        out = []
+        for alerts in self._alerts.values():
+            for a in (alerts.critical, alerts.warning, alerts.no_data):
+                if a.firing and a.started_at is not None:
+                    out.append(ActiveAlert(a.fingerprint, dict(a.labels), a.started_at, a.notified))
+        return sorted(out, key=lambda a: (a.labels.get("slo", ""), a.fingerprint))
+
+    def process(self, results: Sequence[InstanceResult], now: float) -> list[Notification]:
+        """Advance every instance's alerts and queue what must be sent; return it."""
+        changed: dict[tuple[str, str], InstanceAlerts] = {}
+        notifications: list[Notification] = []
+        sent: list[tuple[str, str, float, float]] = []
+        for r in results:
+            key = _instance_id(r)
+            before = self._alerts.get(key) or new_instance(
+                r.slo.name, r.labels, r.slo.alerting.labels
+            )
+            after, events = step(before, r.evaluation, self.rules, now)
+            if after != before or key not in self._alerts:
+                changed[key] = after
+            for event in events:
+                for target in targets(self.routing.route, event.labels):
+                    if target.receiver not in self.routing.receivers:
+                        continue
+                    if event.kind is EventKind.REPEAT:
+                        last = self.store.last_sent(
+                            target.receiver, event.fingerprint, event.started_at
+                        )
+                        every = min(
+                            target.repeat_interval,
+                            self.resend.get(target.receiver, target.repeat_interval),
+                        )
+                        if last is not None and now - last < every:
+                            continue
+                    notifications.append(self._notification(event, r, target.receiver))
+                    sent.append((target.receiver, event.fingerprint, event.started_at, now))
+        if changed or notifications:
+            self.store.commit(changed, notifications, sent, now)
+            self._alerts.update(changed)
+        if notifications and self.on_queued is not None:
+            self.on_queued()
+        return notifications
+
+    def _notification(self, event: AlertEvent, r: InstanceResult, receiver: str) -> Notification:
+        ev: Evaluation = r.evaluation
+        slo = r.slo
+        resolved = event.kind is EventKind.RESOLVED
+        summary = f"SLO {slo.name} ({slo.objective:.3%} over {format_duration(slo.period)}) " + (
+            "is back within budget" if resolved else "is burning its error budget"
+        )
+        annotations = {
+            "summary": summary,
+            "description": slo.description or summary,
+            **dict(slo.alerting.annotations),
+        }
+        if slo.alerting.runbook:
+            annotations["runbook_url"] = slo.alerting.runbook
+        if slo.alerting.dashboard:
+            annotations["dashboard_url"] = slo.alerting.dashboard
+        tiers = tuple(
+            FiredTier(
+                severity=t.tier.severity.value,
+                tier=t.tier.name,
+                long_window=t.tier.long_window,
+                short_window=t.tier.short_window,
+                threshold=t.tier.burn_rate,
+                long_burn=t.long_burn,
+                short_burn=t.short_burn,
+            )
+            for t in ev.firing
+            if t.tier.severity.value == event.severity or event.labels["alertname"] != "SLOBurn"
+        )
+        nid = hashlib.sha256(f"{event.id}|{receiver}".encode()).hexdigest()[:32]
+        evidence = tuple(self.evidence(r))[:3] if self.evidence is not None and not resolved else ()
+        return Notification(
+            id=nid,
+            receiver=receiver,
+            status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
+            fingerprint=event.fingerprint,
+            slo=slo.name,
+            severity=event.severity,
+            labels=dict(event.labels),
+            annotations=annotations,
+            starts_at=event.started_at,
+            ends_at=event.at if resolved else None,
+            objective=slo.objective,
+            sli=ev.sli,
+            budget_remaining=ev.budget_remaining,
+            time_to_exhaustion=ev.time_to_exhaustion,
+            burn_rates={format_duration(w): b for w, b in sorted(ev.burn_rates.items())},
+            tiers=tiers,
+            runbook_url=slo.alerting.runbook,
+            dashboard_url=slo.alerting.dashboard,
+            generator_url=(
+                f"{self.external_url}/api/v1/slos?slo={slo.name}" if self.external_url else None
+            ),
+            repeat=event.kind is EventKind.REPEAT,
+            trace_ids=evidence,
+            trace_urls=tuple(trace_page(self.external_url, t) for t in evidence)
+            if self.external_url
+            else (),
+        )

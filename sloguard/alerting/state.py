@@ -1,0 +1,209 @@
+"""Alert state: from evaluations to firing / repeat / resolved events. Pure.
+
+Per SLO instance there is one alert per severity (``SLOBurn``, critical and warning) and one
+``SLONoData`` alert. Rules:
+
+- a severity fires while any of its tiers fires; it resolves only on a *judged* evaluation
+  (``ok`` or ``burning``) in which none of its tiers fires — never on ``error``, ``no_data`` or
+  ``insufficient_events``;
+- a firing critical inhibits the warning of the same instance: the warning is not notified
+  (and not repeated) while the critical fires; if it still fires afterwards it is notified then;
+- a firing alert is re-notified every ``repeat_interval``;
+- ``no_data`` for longer than ``no_data_after`` fires ``SLONoData`` (warning); data resolves it.
+
+Fingerprints are Alertmanager's (FNV-1a 64 over the sorted label pairs), so the same alert has
+the same identity in sloguard, its webhooks and Alertmanager.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from sloguard.slo.budget import Evaluation, Severity, State
+
+BURN_ALERT = "SLOBurn"
+NO_DATA_ALERT = "SLONoData"
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_MASK = (1 << 64) - 1
+_SEPARATOR = 0xFF
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's label-set fingerprint (16 hex digits)."""
+    h = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode():
+                h = ((h ^ byte) * _FNV_PRIME) & _MASK
+            h = ((h ^ _SEPARATOR) * _FNV_PRIME) & _MASK
+    return f"{h:016x}"
+
+
+class EventKind(StrEnum):
+    """What happened to an alert."""
+
+    FIRING = "firing"
+    REPEAT = "repeat"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """One alert's persistent state."""
+
+    fingerprint: str
+    labels: Mapping[str, str]
+    firing: bool = False
+    notified: bool = False  # a firing notification went out for the current episode
+    started_at: float | None = None
+    last_sent_at: float | None = None
+    no_data_since: float | None = None  # used by the SLONoData alert only
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """A transition to notify."""
+
+    id: str  # deterministic: the same transition always gets the same id
+    kind: EventKind
+    fingerprint: str
+    labels: Mapping[str, str]
+    severity: str
+    started_at: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRules:
+    """Timing rules of the state machine."""
+
+    repeat_interval: float = 4 * 3600.0
+    no_data_after: float | None = 600.0  # None: never raise SLONoData
+
+
+def event_id(fp: str, kind: EventKind, started_at: float, at: float) -> str:
+    """A stable id for one transition of one alert."""
+    raw = f"{fp}|{kind.value}|{started_at:.3f}|{at:.3f}".encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def alert_labels(
+    alertname: str,
+    slo: str,
+    severity: str,
+    instance: Mapping[str, str],
+    extra: Mapping[str, str],
+) -> dict[str, str]:
+    """The label set of an alert (SLO labels from the file, then the instance, then ours)."""
+    return {**extra, **instance, "alertname": alertname, "slo": slo, "severity": severity}
+
+
+def _event(state: AlertState, kind: EventKind, severity: str, now: float) -> AlertEvent:
+    started = state.started_at if state.started_at is not None else now
+    return AlertEvent(
+        id=event_id(state.fingerprint, kind, started, now),
+        kind=kind,
+        fingerprint=state.fingerprint,
+        labels=state.labels,
+        severity=severity,
+        started_at=started,
+        at=now,
+    )
+
+
+def _advance(
+    state: AlertState, active: bool, inhibited: bool, severity: str, rules: AlertRules, now: float
+) -> tuple[AlertState, list[AlertEvent]]:
+    """One alert, one judged evaluation."""
+    if active:
+        if not state.firing:
+            state = replace(state, firing=True, notified=False, started_at=now, last_sent_at=None)
+        if inhibited:
+            return state, []
+        if not state.notified:
+            state = replace(state, notified=True, last_sent_at=now)
+            return state, [_event(state, EventKind.FIRING, severity, now)]
+        if state.last_sent_at is not None and now - state.last_sent_at >= rules.repeat_interval:
+            state = replace(state, last_sent_at=now)
+            return state, [_event(state, EventKind.REPEAT, severity, now)]
+        return state, []
+    if not state.firing:
+        return state, []
+    events = [_event(state, EventKind.RESOLVED, severity, now)] if state.notified else []
+    return replace(state, firing=False, notified=False, last_sent_at=None), events
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceAlerts:
+    """The three alerts of one SLO instance."""
+
+    critical: AlertState
+    warning: AlertState
+    no_data: AlertState
+
+
+def new_instance(
+    slo: str, instance: Mapping[str, str], extra: Mapping[str, str] | None = None
+) -> InstanceAlerts:
+    """Fresh (inactive) alerts for an instance."""
+    extra = extra or {}
+
+    def make(alertname: str, severity: str) -> AlertState:
+        labels = alert_labels(alertname, slo, severity, instance, extra)
+        return AlertState(fingerprint(labels), labels)
+
+    return InstanceAlerts(
+        critical=make(BURN_ALERT, Severity.CRITICAL.value),
+        warning=make(BURN_ALERT, Severity.WARNING.value),
+        no_data=make(NO_DATA_ALERT, Severity.WARNING.value),
+    )
+
+
+def step(
+    alerts: InstanceAlerts, ev: Evaluation, rules: AlertRules, now: float
+) -> tuple[InstanceAlerts, list[AlertEvent]]:
+    """Advance an instance's alerts by one evaluation."""
+    events: list[AlertEvent] = []
+    crit, warn, nod = alerts.critical, alerts.warning, alerts.no_data
+    # --- no-data alert
+    if ev.state is State.NO_DATA:
+        since = nod.no_data_since if nod.no_data_since is not None else now
+        nod = replace(nod, no_data_since=since)
+        if rules.no_data_after is not None and now - since >= rules.no_data_after:
+            nod, e = _advance(nod, True, False, Severity.WARNING.value, rules, now)
+            events += e
+    elif ev.state is not State.ERROR:
+        nod, e = _advance(replace(nod, no_data_since=None), False, False, "warning", rules, now)
+        events += e
+    # --- burn alerts: only judged evaluations change them
+    if ev.state in (State.OK, State.BURNING):
+        fired = {t.tier.severity for t in ev.firing}
+        crit_active = Severity.CRITICAL in fired
+        crit, e = _advance(crit, crit_active, False, Severity.CRITICAL.value, rules, now)
+        events += e
+        warn, e = _advance(
+            warn, Severity.WARNING in fired, crit_active, Severity.WARNING.value, rules, now
+        )
+        events += e
+    else:
+        # unjudged: nothing resolves; firing alerts keep their reminders
+        crit, e = _repeat_only(crit, False, Severity.CRITICAL.value, rules, now)
+        events += e
+        warn, e = _repeat_only(warn, crit.firing, Severity.WARNING.value, rules, now)
+        events += e
+    return InstanceAlerts(crit, warn, nod), events
+
+
+def _repeat_only(
+    state: AlertState, inhibited: bool, severity: str, rules: AlertRules, now: float
+) -> tuple[AlertState, list[AlertEvent]]:
+    if not state.firing or not state.notified or inhibited:
+        return state, []
+    if state.last_sent_at is not None and now - state.last_sent_at >= rules.repeat_interval:
+        state = replace(state, last_sent_at=now)
+        return state, [_event(state, EventKind.REPEAT, severity, now)]
+    return state, []

@@ -1,0 +1,226 @@
+"""Persistent alert state, the notification outbox and receiver message references (SQLite).
+
+Everything an evaluation decides is committed in one transaction: the new alert states and the
+notifications they cause. A crash before the commit loses nothing (the next evaluation decides
+the same again); a crash after it loses nothing either (the outbox still holds the
+notifications). Delivered notifications are kept for a while (idempotency, audit) and pruned.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sloguard.alerting.state import AlertState, InstanceAlerts
+from sloguard.notify.model import Notification, from_dict, to_dict
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    slo TEXT NOT NULL, instance TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (slo, instance)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id TEXT PRIMARY KEY, receiver TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    started_at REAL NOT NULL, payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',        -- pending | delivered | failed
+    attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, created_at REAL NOT NULL,
+    last_error TEXT, done_at REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_at);
+CREATE TABLE IF NOT EXISTS refs (
+    receiver TEXT NOT NULL, fingerprint TEXT NOT NULL, started_at REAL NOT NULL,
+    ref TEXT, last_sent REAL,
+    PRIMARY KEY (receiver, fingerprint, started_at)
+);
+CREATE TABLE IF NOT EXISTS disabled (receiver TEXT PRIMARY KEY, reason TEXT, at REAL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A notification waiting for delivery."""
+
+    notification: Notification
+    attempts: int
+    next_at: float
+
+
+def _alert_json(a: InstanceAlerts) -> str:
+    return json.dumps({k: {**asdict(getattr(a, k)), "labels": dict(getattr(a, k).labels)}
+                       for k in ("critical", "warning", "no_data")})  # fmt: skip
+
+
+def _alert_from(text: str) -> InstanceAlerts:
+    d = json.loads(text)
+    return InstanceAlerts(**{k: AlertState(**v) for k, v in d.items()})
+
+
+class StateStore:
+    """SQLite in WAL mode; one connection, used from the event loop's thread."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # an accepted alert survives power loss
+        self._db.executescript(_SCHEMA)
+
+    # --- alert states --------------------------------------------------------------------------
+    def load_alerts(self) -> dict[tuple[str, str], InstanceAlerts]:
+        """Every instance's alerts, keyed by (slo, instance JSON)."""
+        rows = self._db.execute("SELECT slo, instance, data FROM alerts")
+        return {(slo, inst): _alert_from(data) for slo, inst, data in rows}
+
+    def commit(
+        self,
+        alerts: Mapping[tuple[str, str], InstanceAlerts],
+        notifications: Iterable[Notification],
+        sent: Iterable[tuple[str, str, float, float]],
+        now: float,
+    ) -> int:
+        """Save changed alerts and enqueue notifications atomically; return how many queued.
+
+        ``sent`` are (receiver, fingerprint, started_at, at) reminders to remember per receiver.
+        Enqueuing is idempotent: a notification id already in the outbox is not added again.
+        """
+        queued = 0
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO alerts (slo, instance, data) VALUES (?, ?, ?)",
+                [(slo, inst, _alert_json(a)) for (slo, inst), a in alerts.items()],
+            )
+            for n in notifications:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO outbox (id, receiver, fingerprint, started_at, payload,"
+                    " next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        n.id,
+                        n.receiver,
+                        n.fingerprint,
+                        n.starts_at,
+                        json.dumps(to_dict(n)),
+                        now,
+                        now,
+                    ),
+                )
+                queued += cur.rowcount
+            self._db.executemany(
+                "INSERT INTO refs (receiver, fingerprint, started_at, last_sent) VALUES (?,?,?,?)"
+                " ON CONFLICT (receiver, fingerprint, started_at)"
+                " DO UPDATE SET last_sent=excluded.last_sent",
+                list(sent),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return queued
+
+    def last_sent(self, receiver: str, fp: str, started_at: float) -> float | None:
+        """When ``receiver`` was last told about this alert episode."""
+        row = self._db.execute(
+            "SELECT last_sent FROM refs WHERE receiver=? AND fingerprint=? AND started_at=?",
+            (receiver, fp, started_at),
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    # --- outbox ---------------------------------------------------------------------------------
+    def due(self, now: float, receiver: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        """Pending notifications whose time has come, oldest first."""
+        sql = "SELECT payload, attempts, next_at FROM outbox WHERE state='pending' AND next_at<=?"
+        args: list[Any] = [now]
+        if receiver is not None:
+            sql += " AND receiver=?"
+            args.append(receiver)
+        sql += " ORDER BY created_at, rowid LIMIT ?"
+        args.append(limit)
+        return [
+            OutboxItem(from_dict(json.loads(p)), a, t) for p, a, t in self._db.execute(sql, args)
+        ]
+
+    def next_due(self) -> float | None:
+        """The earliest ``next_at`` of pending notifications."""
+        row = self._db.execute("SELECT MIN(next_at) FROM outbox WHERE state='pending'").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def delivered(self, n: Notification, now: float, ref: str | None) -> None:
+        """Mark delivered and remember the receiver's message reference for the episode."""
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute(
+            "UPDATE outbox SET state='delivered', done_at=?, attempts=attempts+1 WHERE id=?",
+            (now, n.id),
+        )
+        if ref is not None:
+            self._db.execute(
+                "INSERT INTO refs (receiver, fingerprint, started_at, ref) VALUES (?,?,?,?)"
+                " ON CONFLICT (receiver, fingerprint, started_at) DO UPDATE SET ref=excluded.ref",
+                (n.receiver, n.fingerprint, n.starts_at, ref),
+            )
+        self._db.execute("COMMIT")
+
+    def retry(self, n: Notification, next_at: float, reason: str) -> None:
+        """Schedule another attempt."""
+        self._db.execute(
+            "UPDATE outbox SET attempts=attempts+1, next_at=?, last_error=? WHERE id=?",
+            (next_at, reason, n.id),
+        )
+
+    def failed(self, n: Notification, now: float, reason: str) -> None:
+        """Give up on a notification."""
+        self._db.execute(
+            "UPDATE outbox SET state='failed', attempts=attempts+1, done_at=?, last_error=?"
+            " WHERE id=?",
+            (now, reason, n.id),
+        )
+
+    def ref(self, receiver: str, fp: str, started_at: float) -> str | None:
+        """The receiver's message reference of an alert episode (Slack ts)."""
+        row = self._db.execute(
+            "SELECT ref FROM refs WHERE receiver=? AND fingerprint=? AND started_at=?",
+            (receiver, fp, started_at),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def depth(self) -> dict[str, int]:
+        """Pending notifications per receiver."""
+        rows = self._db.execute(
+            "SELECT receiver, COUNT(*) FROM outbox WHERE state='pending' GROUP BY receiver"
+        )
+        return {r: int(c) for r, c in rows}
+
+    def states(self, receiver: str | None = None) -> list[tuple[str, str, str, int]]:
+        """(id, receiver, state, attempts) of every outbox row (tests, debugging)."""
+        sql = "SELECT id, receiver, state, attempts FROM outbox"
+        args: tuple[Any, ...] = ()
+        if receiver is not None:
+            sql += " WHERE receiver=?"
+            args = (receiver,)
+        return [tuple(r) for r in self._db.execute(sql + " ORDER BY rowid", args)]
+
+    # --- receivers ------------------------------------------------------------------------------
+    def disable(self, receiver: str, reason: str, now: float) -> None:
+        """Stop delivering to a receiver (it answered 410 Gone, or its credentials are revoked)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO disabled (receiver, reason, at) VALUES (?, ?, ?)",
+            (receiver, reason, now),
+        )
+
+    def disabled(self) -> dict[str, str]:
+        """Disabled receivers and why."""
+        return {
+            r: reason for r, reason in self._db.execute("SELECT receiver, reason FROM disabled")
+        }
+
+    def prune(self, before: float) -> int:
+        """Forget delivered/failed notifications older than ``before``."""
+        return self._db.execute(
+            "DELETE FROM outbox WHERE state!='pending' AND done_at < ?", (before,)
+        ).rowcount
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()

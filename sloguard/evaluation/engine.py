@@ -1,0 +1,67 @@
+"""The SLO engine of one daemon: a source, an evaluator and the tick that drives them.
+
+A tick samples the embedded source (when that is the source), evaluates every SLO at ``now``,
+and times the cycle; every ``compact_every`` ticks it thins the embedded samples.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from sloguard.alerting.center import AlertCenter
+from sloguard.evaluation.evaluator import Evaluator, InstanceResult
+from sloguard.evaluation.selfmetrics import SelfMetrics
+from sloguard.slo.spec import SLO
+from sloguard.sources.base import SLISource
+from sloguard.sources.embedded import EmbeddedSource
+
+
+class SLOEngine:
+    """Source + evaluator + tick."""
+
+    def __init__(
+        self,
+        slos: Sequence[SLO],
+        source: SLISource,
+        *,
+        self_metrics: SelfMetrics | None = None,
+        compact_every: int = 120,
+        alerts: AlertCenter | None = None,
+    ) -> None:
+        self.alerts = alerts
+        self.source = source
+        self.self_metrics = self_metrics
+        self.evaluator = Evaluator(slos, source, self_metrics=self_metrics)
+        self.compact_every = compact_every
+        self.ticks = 0
+
+    @property
+    def embedded(self) -> EmbeddedSource | None:
+        """The embedded source, when that is the source."""
+        return self.source if isinstance(self.source, EmbeddedSource) else None
+
+    def latest(self) -> tuple[InstanceResult, ...]:
+        """The latest result of every SLO instance."""
+        return self.evaluator.latest
+
+    async def tick(self, now: float) -> tuple[InstanceResult, ...]:
+        """Sample (embedded), evaluate every SLO at ``now``, record the cycle time."""
+        started = time.perf_counter()
+        embedded = self.embedded
+        if embedded is not None:
+            embedded.sample(now)
+            if self.ticks % self.compact_every == self.compact_every - 1:
+                embedded.compact(now)
+        results = await self.evaluator.evaluate(now)
+        if self.alerts is not None:
+            self.alerts.process(results, now)
+        self.ticks += 1
+        if self.self_metrics is not None:
+            self.self_metrics.cycle_seconds.observe(time.perf_counter() - started)
+            self.self_metrics.last_cycle.set(now)
+        return results
+
+    async def aclose(self) -> None:
+        """Close the source."""
+        await self.source.aclose()

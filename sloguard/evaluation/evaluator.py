@@ -1,0 +1,129 @@
+"""The evaluator: the only module that calls a source and the budget math.
+
+For every SLO it asks the source for each window it needs (at one ``at`` timestamp), then runs
+:func:`sloguard.slo.budget.evaluate` per instance. One SLO's failure never stops the others: its
+instances are marked ``error`` and the failure is counted.
+
+Example::
+
+    evaluator = Evaluator(slos, source)
+    results = await evaluator.evaluate(at=time.time())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sloguard.evaluation.selfmetrics import SelfMetrics
+from sloguard.slo.budget import Counts, Evaluation, evaluate
+from sloguard.slo.spec import SLO
+from sloguard.sources.base import InstanceKey, QueryError, SLISource, WindowCounts
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceResult:
+    """The evaluation of one SLO instance at ``at``."""
+
+    slo: SLO
+    key: InstanceKey
+    evaluation: Evaluation
+    at: float
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The instance's ``group_by`` labels."""
+        return dict(self.key)
+
+
+class Evaluator:
+    """Evaluate SLOs against a source; keep the latest result of every instance."""
+
+    def __init__(
+        self,
+        slos: Sequence[SLO],
+        source: SLISource,
+        *,
+        self_metrics: SelfMetrics | None = None,
+    ) -> None:
+        self.slos = tuple(slos)
+        self.source = source
+        self.self_metrics = self_metrics
+        self._latest: dict[tuple[str, InstanceKey], InstanceResult] = {}
+
+    @property
+    def latest(self) -> tuple[InstanceResult, ...]:
+        """The latest result of every instance, in SLO order."""
+        order = {slo.name: i for i, slo in enumerate(self.slos)}
+        return tuple(sorted(self._latest.values(), key=lambda r: (order.get(r.slo.name, 0), r.key)))
+
+    def replace_slos(self, slos: Sequence[SLO]) -> None:
+        """Evaluate a new set of SLOs from the next cycle on (config reload)."""
+        self.slos = tuple(slos)
+        names = {s.name for s in slos}
+        self._latest = {k: v for k, v in self._latest.items() if k[0] in names}
+
+    async def evaluate(self, at: float) -> tuple[InstanceResult, ...]:
+        """Evaluate every SLO at ``at`` (unix seconds); return this cycle's results."""
+        per_slo = await asyncio.gather(*(self._evaluate_slo(slo, at) for slo in self.slos))
+        results = tuple(r for rs in per_slo for r in rs)
+        for slo, rs in zip(self.slos, per_slo, strict=True):
+            for key in [k for k in self._latest if k[0] == slo.name]:
+                del self._latest[key]
+            for r in rs:
+                self._latest[(slo.name, r.key)] = r
+        return results
+
+    async def _evaluate_slo(self, slo: SLO, at: float) -> list[InstanceResult]:
+        windows = sorted(slo.windows())
+        answers = await asyncio.gather(
+            *(self.source.window_counts(slo, w, at) for w in windows), return_exceptions=True
+        )
+        failure = next((a for a in answers if isinstance(a, BaseException)), None)
+        if failure is not None:
+            if not isinstance(failure, QueryError):
+                _log.error("evaluating SLO %r failed unexpectedly", slo.name, exc_info=failure)
+            message = str(failure) if isinstance(failure, QueryError) else repr(failure)
+            if self.self_metrics is not None:
+                self.self_metrics.evaluation_errors.labels(slo.name).inc()
+            keys = [k for (name, k) in self._latest if name == slo.name] or [()]
+            error = [
+                InstanceResult(
+                    slo,
+                    key,
+                    evaluate(
+                        objective=slo.objective,
+                        period=slo.period,
+                        policy=slo.alerting.policy,
+                        windows={},
+                        error=message,
+                    ),
+                    at,
+                )
+                for key in keys
+            ]
+            return error
+        by_window: dict[float, WindowCounts] = {
+            w: a for w, a in zip(windows, answers, strict=True) if not isinstance(a, BaseException)
+        }
+        keys = sorted({k for counts in by_window.values() for k in counts}) or [()]
+        if self.self_metrics is not None:
+            self.self_metrics.evaluations.labels(slo.name).inc()
+        return [InstanceResult(slo, key, self._instance(slo, key, by_window), at) for key in keys]
+
+    @staticmethod
+    def _instance(
+        slo: SLO, key: InstanceKey, by_window: Mapping[float, WindowCounts]
+    ) -> Evaluation:
+        windows: dict[float, Counts | None] = {w: c.get(key) for w, c in by_window.items()}
+        return evaluate(
+            objective=slo.objective,
+            period=slo.period,
+            policy=slo.alerting.policy,
+            windows=windows,
+            min_events=slo.min_events,
+        )

@@ -1,0 +1,408 @@
+"""promtool unit tests of the compiled rules whose expected alert times come from ``simulate``.
+
+:func:`unit_test_doc` turns an SLO and a few step scenarios into a ``promtool test rules`` file:
+the scenario becomes ``input_series`` (the SDK's counters, as simulate feeds them: baseline
+traffic for the longest tier window, then the incident); :func:`sloguard.rules.simulate.simulate`
+runs the same scenario through the real embedded source and evaluator; ``alert_rule_test``
+entries then expect the ``SLOBurn`` alerts (labels, annotations) the daemon raised, around each
+detection and reset, and ``promql_expr_test`` entries each tier's own condition. Every SLO
+reading the test series (two SLOs over ``agent_calls_total``) is simulated and expected too.
+
+Two clocks, as in production: the daemon evaluates every ``interval`` (default 30 s; also the
+series' sample interval), Prometheus every ``rule_interval`` (default 1 m). Windows are
+multiples of ``interval`` and samples sit on that grid, so ``increase(x[W])`` has a sample on
+both window edges and extrapolates nothing: it equals the embedded source's count. A daemon
+detection at ``t`` is expected at the first rule evaluation at or after ``t`` (within one rule
+interval) and not at the one before; resets likewise.
+
+Limits (:class:`Unsupported`): rising step scenarios only; no ``kind: ratio`` SLO; no SLO whose
+longest window exceeds 6 hours (``simulate`` samples coarsely that far back).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sloguard import conventions as c
+from sloguard.rules.compiler import Doc, alert_annotations, alert_labels, tier_condition
+from sloguard.rules.scenarios import Scenario, parse_scenario
+from sloguard.rules.simulate import SimulationResult, simulate
+from sloguard.slo.budget import HOUR, Severity, format_duration, parse_duration
+from sloguard.slo.promql import counter_sli, le_value
+from sloguard.slo.spec import SLO, SLIKind
+
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "DEFAULT_RULE_INTERVAL",
+    "MAX_LEAD",
+    "Unsupported",
+    "default_scenarios",
+    "input_series",
+    "unit_test_doc",
+]
+
+#: The daemon's default evaluation interval (``evaluation_interval`` setting).
+DEFAULT_INTERVAL = 30.0
+#: Prometheus's default rule evaluation interval (``global.evaluation_interval``).
+DEFAULT_RULE_INTERVAL = 60.0
+#: ``simulate`` samples every interval for at most this long before the incident.
+MAX_LEAD = 6 * HOUR
+SIM_VALUE = "sim"  # the value simulate gives group_by labels
+
+
+class Unsupported(ValueError):
+    """This SLO (or scenario) cannot be turned into an exact promtool test."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputSeries:
+    """One test counter: ``good * good events + bad * bad events`` so far."""
+
+    name: str
+    labels: Mapping[str, str]
+    good: int
+    bad: int
+
+    def selector(self) -> str:
+        """``name{a="x",b="y"}``."""
+        inner = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
+        return f"{self.name}{{{inner}}}"
+
+
+#: kind → (metric, outcome label, good value, bad value): what simulate's stream exports.
+_OUTCOMES: Mapping[SLIKind, tuple[str, str, str, str]] = {
+    SLIKind.SUCCESS_RATE: (c.AGENT_CALLS, c.L_STATUS, "success", "error"),
+    SLIKind.TOOL_SUCCESS_RATE: (c.TOOL_CALLS, c.L_STATUS, "success", "error"),
+    SLIKind.ROUTING_ACCURACY: (c.ROUTING_OUTCOMES, c.L_OUTCOME, "correct", "incorrect"),
+}
+
+
+def stream_labels(slo: SLO) -> dict[str, str]:
+    """The labels simulate's counters carry: the selector, and ``sim`` for group_by labels."""
+    return {**dict(slo.selector), **{g: SIM_VALUE for g in slo.group_by}}
+
+
+def input_series(slo: SLO) -> tuple[InputSeries, ...]:
+    """The counters that feed ``slo`` (the SDK's metric names)."""
+    labels = stream_labels(slo)
+    kind = slo.sli.kind
+    if kind is SLIKind.LATENCY:
+        assert slo.sli.threshold is not None
+        le = le_value(slo.sli.threshold)
+        return (
+            InputSeries(f"{c.AGENT_LATENCY}_bucket", {**labels, "le": le}, 1, 0),
+            InputSeries(f"{c.AGENT_LATENCY}_count", labels, 1, 1),
+        )
+    if kind not in _OUTCOMES:
+        raise Unsupported(f"kind {kind.value} (raw PromQL) cannot be simulated")
+    metric, label, good, bad = _OUTCOMES[kind]
+    return (
+        InputSeries(metric, {**labels, label: bad}, 0, 1),
+        InputSeries(metric, {**labels, label: good}, 1, 0),
+    )
+
+
+def readers(target: SLO, slos: Iterable[SLO], series: Sequence[InputSeries]) -> tuple[SLO, ...]:
+    """Every SLO whose alerts ``series`` feed (``target`` included), sorted by name."""
+    found = []
+    for slo in slos:
+        counters = counter_sli(slo)
+        if counters is None:
+            texts = (slo.sli.good or "", slo.sli.bad or "", slo.sli.total or "")
+            if any(s.name in t for s in series for t in texts):
+                raise Unsupported(f"SLO {slo.name!r} reads the test series with raw PromQL")
+            continue
+        sels = counters.selectors()
+        hit = [any(x.metric == s.name and x.matches(s.labels) for x in sels) for s in series]
+        if not any(hit):
+            continue
+        same = slo.sli.kind is target.sli.kind and slo.sli.threshold == target.sli.threshold
+        if not (all(hit) and same):
+            raise Unsupported(
+                f"SLO {slo.name!r} reads part of the test series of {target.name!r}: "
+                "its alerts cannot be predicted by simulating it"
+            )
+        found.append(slo)
+    return tuple(sorted(found, key=lambda s: s.name))
+
+
+def _longest(slo: SLO) -> float:
+    return max((t.long_window for t in slo.alerting.policy.tiers), default=HOUR)
+
+
+def default_scenarios(slo: SLO) -> tuple[Scenario, ...]:
+    """Outage (100 % errors for 30 m), spike (10 % for 2 m) and a leak: twice the error ratio
+    the slowest tier (lowest burn rate) pages at, for 3/4 of that tier's long window, so that
+    tier alone catches it, half-way through its long window."""
+    slowest = min(
+        slo.alerting.policy.tiers, key=lambda t: (t.burn_rate, -t.long_window), default=None
+    )
+    texts = ["outage", "spike"]
+    if slowest is not None:
+        ratio = min(1.0, 2 * slowest.burn_rate * slo.error_budget)
+        duration = math.ceil(0.75 * slowest.long_window / 60) * 60
+        texts.append(f"leak:ratio={ratio:.6g},duration={format_duration(duration)}")
+    return tuple(parse_scenario(t, error_budget=slo.error_budget) for t in texts)
+
+
+def _seconds(value: float, what: str) -> int:
+    if value <= 0 or abs(value - round(value)) > 1e-9:
+        raise Unsupported(f"{what} ({value:g} s) is not a whole number of seconds")
+    return round(value)
+
+
+def grid_interval(slos: Iterable[SLO], scenarios: Iterable[Scenario], preferred: float) -> float:
+    """The largest interval dividing ``preferred``, every tier window and every duration."""
+    step = _seconds(preferred, "the evaluation interval")
+    for slo in slos:
+        for t in slo.alerting.policy.tiers:
+            step = math.gcd(step, _seconds(t.long_window, f"SLO {slo.name!r}: window"))
+            step = math.gcd(step, _seconds(t.short_window, f"SLO {slo.name!r}: window"))
+        step = math.gcd(step, _seconds(_longest(slo), "lead"))
+    for sc in scenarios:
+        step = math.gcd(step, _seconds(sc.duration, f"scenario {sc.name} duration"))
+    return float(step)
+
+
+# --- the scenario as counters -------------------------------------------------------------------
+def _counts(scenario: Scenario, lead: float, step: float, steps: int) -> list[tuple[int, int]]:
+    """(good, bad) so far at every step; whole events, as simulate's stream emits them."""
+    owed_all = owed_bad = 0.0
+    good = bad = 0
+    out = [(0, 0)]
+    for k in range(1, steps + 1):
+        rate, ratio = scenario.at((k - 1) * step - lead)
+        owed_all += rate * step
+        owed_bad += rate * step * ratio
+        events = int(owed_all + 1e-9)
+        failed = min(events, int(owed_bad + 1e-9))
+        owed_all -= events
+        owed_bad -= failed
+        bad += failed
+        good += events - failed
+        out.append((good, bad))
+    return out
+
+
+def expanding(values: Sequence[int]) -> str:
+    """promtool's expanding notation: runs of equal increments as ``a+bxn``."""
+    parts = []
+    i = 0
+    while i < len(values):
+        inc = values[i + 1] - values[i] if i + 1 < len(values) else 0
+        j = i + 1
+        while j + 1 < len(values) and values[j + 1] - values[j] == inc:
+            j += 1
+        n = min(j, len(values) - 1) - i
+        parts.append(f"{values[i]}{'+' if inc >= 0 else '-'}{abs(inc)}x{n}")
+        i += n + 1
+    return " ".join(parts)
+
+
+# --- what simulate says -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One SLO's simulation of one scenario, read as 'is tier i firing at x'."""
+
+    slo: SLO
+    result: SimulationResult
+    duration: float
+    horizon: float  # simulate evaluated every interval up to here (seconds after the incident)
+
+    def tier_firing(self, i: int, x: float) -> bool | None:
+        """Tier ``i`` at ``x`` seconds after the incident start; None when simulate cannot say."""
+        if x < 0 or x > self.horizon + 1e-9:
+            return None  # simulate evaluates from the incident on, finely up to the horizon
+        t = self.result.tiers[i]
+        if t.detected_after is None or x < t.detected_after:
+            return False
+        if x < self.duration or t.reset_after is None:
+            return True  # a step incident only raises the ratios until it ends
+        return x < self.duration + t.reset_after
+
+    def firing(self, severity: Severity, x: float) -> bool | None:
+        """Whether the severity's alert fires at ``x`` (any of its tiers)."""
+        states = [
+            self.tier_firing(i, x)
+            for i, t in enumerate(self.slo.alerting.policy.tiers)
+            if t.severity is severity
+        ]
+        if any(states):
+            return True
+        return None if None in states else False
+
+    def edges(self) -> set[float]:
+        """Times worth asserting around: the incident's end, each severity's first detection
+        and, once all its tiers reset, its reset."""
+        out = {self.duration}
+        for severity in Severity:
+            tiers = [
+                r
+                for r, t in zip(self.result.tiers, self.slo.alerting.policy.tiers, strict=True)
+                if t.severity is severity and r.detected_after is not None
+            ]
+            if not tiers:
+                continue
+            out.add(min(t.detected_after or 0.0 for t in tiers))
+            resets = [t.reset_after for t in tiers]
+            if all(r is not None for r in resets):
+                out.add(self.duration + max(r or 0.0 for r in resets))
+        return out
+
+
+def _severities(slo: SLO) -> list[Severity]:
+    return [s for s in Severity if any(t.severity is s for t in slo.alerting.policy.tiers)]
+
+
+def _instance(slo: SLO, labels: Mapping[str, str]) -> dict[str, str]:
+    return {g: labels[g] for g in slo.group_by if labels.get(g)}
+
+
+def _label_text(labels: Mapping[str, str]) -> str:
+    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    """The test's clock: the incident at ``lead``; Prometheus evaluates every ``every``."""
+
+    lead: float
+    every: float
+
+    def around(self, x: float) -> tuple[float, float]:
+        """The rule evaluations just before and at-or-after ``x`` s after the incident start."""
+        at = math.ceil((self.lead + x) / self.every - 1e-9) * self.every
+        return at - self.every - self.lead, at - self.lead
+
+    def text(self, x: float) -> str:
+        """``x`` s after the incident start as a promtool ``eval_time``."""
+        return format_duration(self.lead + x) if self.lead + x > 0 else "0s"
+
+
+def _expected_alerts(runs: Sequence[_Run], labels: Mapping[str, str], x: float) -> list[Doc] | None:
+    """Every ``SLOBurn`` alert firing at ``x``; None when some SLO's state is unknown there
+    (promtool compares the whole list of an alert name, so a partial list cannot be tested)."""
+    expected: list[Doc] = []
+    for run in runs:
+        for severity in _severities(run.slo):
+            state = run.firing(severity, x)
+            if state is None:
+                return None
+            if state:
+                exp = {**alert_labels(run.slo, severity), **_instance(run.slo, labels)}
+                notes = alert_annotations(run.slo, template_safe=False)
+                expected.append({"exp_labels": dict(sorted(exp.items())), "exp_annotations": notes})
+    return sorted(expected, key=lambda a: sorted(a["exp_labels"].items()))
+
+
+def _alert_cases(runs: Sequence[_Run], labels: Mapping[str, str], grid: _Grid) -> list[Doc]:
+    times = {t for r in runs for x in r.edges() for t in grid.around(x)}
+    cases: list[Doc] = []
+    for x in sorted(times):
+        expected = _expected_alerts(runs, labels, x)
+        if expected is None:
+            continue
+        case: Doc = {"eval_time": grid.text(x), "alertname": "SLOBurn"}
+        if expected:
+            case["exp_alerts"] = expected
+        cases.append(case)
+    return cases
+
+
+def _tier_cases(run: _Run, labels: Mapping[str, str], grid: _Grid) -> list[Doc]:
+    slo = run.slo
+    by = f" by ({', '.join(slo.group_by)})" if slo.group_by else ""
+    sample = {"labels": _label_text(_instance(slo, labels)), "value": 1}
+    cases: list[Doc] = []
+    for i, tier in enumerate(slo.alerting.policy.tiers):
+        found = run.result.tiers[i].detected_after
+        for x in grid.around(run.duration if found is None else found):
+            state = run.tier_firing(i, x)
+            if state is None:
+                continue
+            expr = f"count{by} (\n{tier_condition(slo, tier)}\n)"
+            cases.append(
+                {"expr": expr, "eval_time": grid.text(x), "exp_samples": [sample] if state else []}
+            )
+    return cases
+
+
+async def unit_test_doc(
+    target: SLO,
+    slos: Sequence[SLO],
+    rule_files: Sequence[str],
+    scenarios: Sequence[Scenario] | None = None,
+    *,
+    interval: float = DEFAULT_INTERVAL,
+    rule_interval: float = DEFAULT_RULE_INTERVAL,
+) -> tuple[Doc, list[str]]:
+    """A promtool test document for ``target`` and a summary line per scenario.
+
+    ``slos`` are all SLOs of the rule files (to expect the alerts of every SLO reading the
+    test series); ``interval`` is the daemon's evaluation interval (reduced to divide every
+    window; also the series interval), ``rule_interval`` Prometheus's (rounded up to a
+    multiple of the former). Raises :class:`Unsupported` when no exact test can be built.
+    """
+    series = input_series(target)
+    scenarios = tuple(scenarios) if scenarios is not None else default_scenarios(target)
+    fed = readers(target, slos, series)
+    lead = max(_longest(s) for s in fed)
+    if lead > MAX_LEAD:
+        raise Unsupported(
+            f"its longest window ({format_duration(lead)}) is over {format_duration(MAX_LEAD)}: "
+            "simulate samples coarsely that far back, so no exact comparison"
+        )
+    step = grid_interval(fed, scenarios, interval)
+    grid = _Grid(lead, math.ceil(rule_interval / step - 1e-9) * step)
+    labels = stream_labels(target)
+    tests: list[Doc] = []
+    notes: list[str] = []
+    for scenario in scenarios:
+        if scenario.ratio < scenario.baseline:
+            raise Unsupported(f"scenario {scenario.label()}: only rising steps are supported")
+        runs = []
+        for slo in fed:
+            result = await simulate(slo, scenario, interval=step)
+            watch = max((t.short_window for t in slo.alerting.policy.tiers), default=HOUR) * 1.5
+            runs.append(_Run(slo, result, scenario.duration, scenario.duration + min(HOUR, watch)))
+        own = next(r for r in runs if r.slo.name == target.name)
+        alerts = _alert_cases(runs, labels, grid)
+        exprs = _tier_cases(own, labels, grid)
+        last = max(parse_duration(c["eval_time"]) for c in (*alerts, *exprs))
+        counts = _counts(scenario, lead, step, math.ceil(last / step) + 1)
+        inputs = [
+            {
+                "series": s.selector(),
+                "values": expanding([g * s.good + b * s.bad for g, b in counts]),
+            }
+            for s in series
+        ]
+        tests.append(
+            {
+                "name": f"{target.name}: {scenario.label()} (incident at {grid.text(0)})",
+                "interval": format_duration(step),
+                "input_series": inputs,
+                "alert_rule_test": alerts,
+                "promql_expr_test": exprs,
+            }
+        )
+        notes.append(_summary(own, scenario))
+    doc: Doc = {
+        "rule_files": list(rule_files),
+        "evaluation_interval": format_duration(grid.every),
+        "tests": tests,
+    }
+    return doc, notes
+
+
+def _summary(run: _Run, scenario: Scenario) -> str:
+    parts = []
+    for t in run.result.tiers:
+        if t.detected_after is None:
+            parts.append(f"{t.severity} {t.tier} never")
+            continue
+        reset = "" if t.reset_after is None else f", reset {format_duration(t.reset_after)} after"
+        parts.append(f"{t.severity} {t.tier} at {format_duration(t.detected_after)}{reset}")
+    return f"{scenario.label()}: " + "; ".join(parts)

@@ -1,0 +1,207 @@
+"""Backtest an SLO's alert tiers against a scenario, through the real source and evaluator.
+
+A synthetic collector exposes the counters the SLO reads (``agent_calls_total`` … as the SDK
+would), the real :class:`~sloguard.sources.embedded.EmbeddedSource` samples them on a simulated
+clock, and the real :class:`~sloguard.evaluation.evaluator.Evaluator` decides every tick. Nothing
+here
+re-implements the math: detection and reset times are read off the evaluator's decisions.
+
+Timeline: baseline traffic for the longest tier window (so every window is full), the incident
+at t = 0, then evaluation every ``interval`` seconds (coarser after the first hour past the
+incident) until every tier had time to reset (1.5 × its short window after the incident).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import pairwise
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from sloguard import conventions as c
+from sloguard.evaluation.evaluator import Evaluator
+from sloguard.rules.scenarios import Scenario
+from sloguard.slo.budget import HOUR, State
+from sloguard.slo.promql import le_value
+from sloguard.slo.spec import SLO, SLIKind
+from sloguard.sources.embedded import EmbeddedSource
+
+T0 = 1_700_000_000.0  # fixed simulated epoch: results never depend on the real clock
+
+
+class _Stream(Collector):
+    """Cumulative good/bad counters of the scenario, exposed as the SDK's metrics."""
+
+    def __init__(self, slo: SLO) -> None:
+        if slo.sli.kind is SLIKind.RATIO:
+            raise ValueError(
+                f"SLO {slo.name!r}: kind ratio (raw PromQL) cannot be simulated; "
+                "simulate uses sloguard's own metrics"
+            )
+        self.slo = slo
+        self.good = 0.0
+        self.bad = 0.0
+        self._owed_all = 0.0  # expected events not yet emitted (events are whole)
+        self._owed_bad = 0.0
+        self.labels = {**dict(slo.selector), **{g: "sim" for g in slo.group_by}}
+
+    def advance(self, seconds: float, rate: float, ratio: float) -> None:
+        """Emit the whole events due in ``seconds`` at ``rate``/s with ``ratio`` failing."""
+        self._owed_all += rate * seconds
+        self._owed_bad += rate * seconds * ratio
+        events = int(self._owed_all + 1e-9)
+        bad = min(events, int(self._owed_bad + 1e-9))
+        self._owed_all -= events
+        self._owed_bad -= bad
+        self.bad += bad
+        self.good += events - bad
+
+    def collect(self) -> Iterable[Metric]:
+        kind, labels = self.slo.sli.kind, self.labels
+        m = Metric("sim", "simulated counters", "untyped")
+        if kind is SLIKind.LATENCY:
+            assert self.slo.sli.threshold is not None
+            le = le_value(self.slo.sli.threshold)
+            m.add_sample(f"{c.AGENT_LATENCY}_count", labels, self.good + self.bad)
+            m.add_sample(f"{c.AGENT_LATENCY}_bucket", {**labels, "le": le}, self.good)
+            return [m]
+        metric, label, good_value, bad_value = {
+            SLIKind.SUCCESS_RATE: (c.AGENT_CALLS, c.L_STATUS, "success", "error"),
+            SLIKind.TOOL_SUCCESS_RATE: (c.TOOL_CALLS, c.L_STATUS, "success", "error"),
+            SLIKind.ROUTING_ACCURACY: (c.ROUTING_OUTCOMES, c.L_OUTCOME, "correct", "incorrect"),
+        }[kind]
+        m.add_sample(metric, {**labels, label: good_value}, self.good)
+        m.add_sample(metric, {**labels, label: bad_value}, self.bad)
+        return [m]
+
+
+@dataclass(frozen=True, slots=True)
+class TierOutcome:
+    """When one tier fired and reset in a scenario."""
+
+    severity: str
+    tier: str
+    burn_rate: float
+    detected_after: float | None  # seconds after the incident started
+    reset_after: float | None  # seconds after the incident ended
+    budget_at_detection: float | None  # fraction of the period's budget spent by then
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """The outcome of one SLO × scenario."""
+
+    slo: str
+    scenario: str
+    interval: float
+    tiers: tuple[TierOutcome, ...]
+    states: dict[str, int]  # how many evaluations ended in each state
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-friendly dict."""
+        return {
+            "slo": self.slo,
+            "scenario": self.scenario,
+            "interval_seconds": self.interval,
+            "states": dict(self.states),
+            "tiers": [
+                {
+                    "severity": t.severity,
+                    "tier": t.tier,
+                    "burn_rate": t.burn_rate,
+                    "detected_after_seconds": t.detected_after,
+                    "reset_after_seconds": t.reset_after,
+                    "budget_at_detection": t.budget_at_detection,
+                }
+                for t in self.tiers
+            ],
+        }
+
+
+def _grid(start: float, end: float, step: float) -> Iterable[float]:
+    n = int((end - start) / step + 1e-9)
+    return (start + i * step for i in range(n + 1))
+
+
+async def simulate(slo: SLO, scenario: Scenario, *, interval: float = 10.0) -> SimulationResult:
+    """Run ``scenario`` against ``slo``'s tiers; return detection/reset per tier."""
+    tiers = slo.alerting.policy.tiers
+    longest = max((t.long_window for t in tiers), default=HOUR)
+    stream = _Stream(slo)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(stream)
+    source = EmbeddedSource(registry, [slo], interval=interval)
+    evaluator = Evaluator([slo], source)
+    try:
+        incident = T0 + longest
+        fine_from = incident - min(longest, 6 * HOUR)
+        watch = max((t.short_window for t in tiers), default=HOUR) * 1.5
+        end = incident + scenario.duration + watch
+        fine_until = incident + scenario.duration + HOUR
+        coarse = max(interval, 60.0)
+        times = sorted(
+            {
+                *_grid(T0, fine_from, coarse),
+                *_grid(fine_from, min(fine_until, end), interval),
+                *_grid(min(fine_until, end), end, coarse),
+            }
+        )
+        detected: dict[int, float] = {}
+        reset: dict[int, float] = {}
+        budget: dict[int, float | None] = {}
+        states: dict[str, int] = {s.value: 0 for s in State}
+        bad_at_incident: float | None = None
+        prev = T0
+        for t in times:
+            # advance the stream piecewise so a step never straddles the incident edges
+            for a, b in _pieces(prev, t, incident, incident + scenario.duration):
+                rate, ratio = scenario.at(a - incident)
+                stream.advance(b - a, rate, ratio)
+            prev = t
+            if bad_at_incident is None and t >= incident:
+                bad_at_incident = stream.bad
+            source.sample(t)
+            if t < incident:
+                continue
+            (result,) = await evaluator.evaluate(t)
+            states[result.evaluation.state.value] += 1
+            for i, tr in enumerate(result.evaluation.tiers):
+                if tr.firing and i not in detected:
+                    detected[i] = t - incident
+                    spent = stream.bad - (bad_at_incident or 0.0)
+                    full = slo.error_budget * scenario.rate * slo.period
+                    budget[i] = spent / full if full > 0 else None
+                if (
+                    i in detected
+                    and i not in reset
+                    and not tr.firing
+                    and t >= incident + scenario.duration
+                ):
+                    reset[i] = t - incident - scenario.duration
+    finally:
+        await source.aclose()
+    return SimulationResult(
+        slo=slo.name,
+        scenario=scenario.label(),
+        interval=interval,
+        tiers=tuple(
+            TierOutcome(
+                severity=t.severity.value,
+                tier=t.name,
+                burn_rate=t.burn_rate,
+                detected_after=detected.get(i),
+                reset_after=reset.get(i),
+                budget_at_detection=budget.get(i),
+            )
+            for i, t in enumerate(tiers)
+        ),
+        states={k: v for k, v in states.items() if v},
+    )
+
+
+def _pieces(a: float, b: float, *edges: float) -> Iterable[tuple[float, float]]:
+    cuts = sorted({a, b, *(e for e in edges if a < e < b)})
+    return pairwise(cuts)

@@ -1,0 +1,290 @@
+"""The sections of the daemon's settings and the value types they are made of.
+
+``metrics`` (:class:`MetricsSettings`: histogram buckets, the cardinality guard), ``prometheus``
+(:class:`PrometheusSettings`: the queried API, its auth and TLS), ``ingest``
+(:class:`IngestSettings`: the HTTP ingest endpoints, prices, anomaly thresholds) and ``traces``
+(:class:`TracesSettings`: the trace store's retention) are frozen pydantic models that refuse
+unknown keys; each field's docstring is its documentation. The value types (:data:`Bounds`,
+:data:`Seconds`, :data:`Duration`, :data:`StoreBytes`, …) check and normalise one value each;
+``7d`` and ``512MiB`` are read here. Where the values come from, and which win:
+:mod:`sloguard.settings.model`.
+
+Example::
+
+    TracesSettings(max_age="7d", max_bytes="2GiB").max_bytes   # 2147483648
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ByteSize,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sloguard import conventions as c
+from sloguard.sdk.guard import DEFAULT_LIMIT
+from sloguard.slo.budget import parse_duration
+from sloguard.yamldoc import suggest
+
+__all__ = [
+    "BasicAuth",
+    "Bounds",
+    "BucketSettings",
+    "ClientLabel",
+    "Duration",
+    "IngestSettings",
+    "LogFormat",
+    "LogLevel",
+    "MetricsSettings",
+    "Mode",
+    "ModeName",
+    "ModelPriceSettings",
+    "PositiveInt",
+    "PrometheusSettings",
+    "Seconds",
+    "StoreBytes",
+    "TLSSettings",
+    "TracesSettings",
+]
+
+
+class Mode(StrEnum):
+    """What ``sloguard run`` runs (DESIGN §1)."""
+
+    ALL = "all"
+    EXPORTER = "exporter"
+    EVALUATOR = "evaluator"
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _bounds(bounds: tuple[float, ...]) -> tuple[float, ...]:
+    if not bounds:
+        raise ValueError("must list at least one bucket bound")
+    for b in bounds:
+        if not math.isfinite(b) or b <= 0:
+            raise ValueError(
+                f"bucket bounds must be positive and finite, {b} is not "
+                "(+Inf is added automatically)"
+            )
+    for a, b in pairwise(bounds):
+        if b <= a:
+            raise ValueError(f"bucket bounds must be strictly increasing, {b} follows {a}")
+    return bounds
+
+
+def _confidence_bounds(bounds: tuple[float, ...]) -> tuple[float, ...]:
+    if bounds and bounds[-1] > 1:
+        raise ValueError(f"confidence buckets must be within 0..1, {bounds[-1]} is not")
+    return bounds
+
+
+def _client_label(label: str) -> str:
+    if label not in c.CLIENT_LABELS:
+        raise ValueError(f"unknown client label {label!r}{suggest(label, c.CLIENT_LABELS)}")
+    return label
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return url.rstrip("/")
+
+
+Bounds = Annotated[tuple[float, ...], AfterValidator(_bounds)]
+ClientLabel = Annotated[str, AfterValidator(_client_label)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+LogLevel = Annotated[
+    Literal["debug", "info", "warning", "error", "critical"], BeforeValidator(_lower)
+]
+LogFormat = Annotated[Literal["json", "console"], BeforeValidator(_lower)]
+
+#: A :class:`Mode` in any case (``ALL`` is ``all``).
+ModeName = Annotated[Mode, BeforeValidator(_lower)]
+
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class BucketSettings(_Section):
+    """Histogram bucket bounds; defaults contain the seed's. +Inf is added automatically."""
+
+    agent_latency: Bounds = c.AGENT_LATENCY_BUCKETS
+    """Seconds; latency SLO thresholds must be one of these bounds."""
+    tool_duration: Bounds = c.TOOL_DURATION_BUCKETS
+    """Seconds."""
+    decision_confidence: Annotated[Bounds, AfterValidator(_confidence_bounds)] = (
+        c.DECISION_CONFIDENCE_BUCKETS
+    )
+    """Confidence, within 0..1."""
+
+
+class MetricsSettings(_Section):
+    """Metric families: buckets and the cardinality guard for client-given label values."""
+
+    buckets: BucketSettings = BucketSettings()
+    default_label_limit: PositiveInt = DEFAULT_LIMIT
+    """Distinct values per client label before new ones become ``_other``."""
+    label_limits: dict[ClientLabel, PositiveInt] = {}
+    """Per-label limits, e.g. ``{agent_name: 100}``."""
+    label_allowlists: dict[ClientLabel, frozenset[str]] = {}
+    """Per-label allowlists: only these values pass, others become ``_other``."""
+
+
+class BasicAuth(_Section):
+    """HTTP basic auth towards Prometheus."""
+
+    username: Annotated[str, Field(min_length=1)]
+    password: SecretStr
+
+
+class TLSSettings(_Section):
+    """TLS towards Prometheus; relative paths are relative to the working directory."""
+
+    ca_file: FilePath | None = None
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
+    insecure_skip_verify: bool = False
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> TLSSettings:
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file needs cert_file")
+        return self
+
+
+class PrometheusSettings(_Section):
+    """The Prometheus HTTP API the evaluator queries; without ``url`` SLIs are embedded."""
+
+    url: Annotated[str, AfterValidator(_http_url)] | None = None
+    timeout: Seconds = 10.0
+    """Seconds per query."""
+    bearer_token: SecretStr | None = None
+    basic_auth: BasicAuth | None = None
+    tls: TLSSettings = TLSSettings()
+    scrape_interval: Seconds = 15.0
+    """How often Prometheus scrapes the agents: windows below 4 intervals are raised."""
+    recorded_long_windows: (
+        Literal[False] | Annotated[float, Field(ge=3600, allow_inf_nan=False)]
+    ) = False
+    """Read windows at least this long (seconds or a duration such as ``1d``) from the rates
+    that ``sloguard rules`` records (``slo:sli_total:rate5m``, …) instead of raw counters;
+    false (the default): always raw counters. Needs those rules loaded in Prometheus; an SLO
+    whose records are missing is read from raw counters (logged, counted)."""
+
+    @field_validator("recorded_long_windows", mode="before")
+    @classmethod
+    def _recorded_duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lower() in ("false", "off", "no"):
+                return False
+            try:
+                return float(text)
+            except ValueError:
+                return parse_duration(text)
+        return value
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> PrometheusSettings:
+        if self.bearer_token is not None and self.basic_auth is not None:
+            raise ValueError("set either bearer_token or basic_auth, not both")
+        return self
+
+
+class ModelPriceSettings(_Section):
+    """The price of one model, in US dollars per 1M tokens."""
+
+    input: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    output: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class IngestSettings(_Section):
+    """The HTTP ingest endpoints (/v1/traces, /v1/a2a/traces, /v1/events)."""
+
+    token: SecretStr | None = None
+    """When set, ingest requests need ``Authorization: Bearer <token>``."""
+    max_body_bytes: PositiveInt = 4 * 1024 * 1024
+    """Larger request bodies are answered with 413."""
+    max_items: PositiveInt = 1000
+    """Traces or events per request; more are answered with 422."""
+    pricing_file: FilePath | None = None
+    """A pricing table replacing the packaged, dated one (same format as
+    ``sloguard/data/pricing.yaml``)."""
+    prices: dict[Annotated[str, Field(min_length=1)], ModelPriceSettings] = {}
+    """Per-model prices over the table, e.g. ``{my-model: {input: 3.0, output: 12.0}}``."""
+    low_confidence: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.3
+    """Decisions with a lower confidence count as ``low_confidence`` anomalies."""
+    max_tool_calls: Annotated[int, Field(ge=0)] = 20
+    """More tool calls in one agent invocation (or turn of decisions) count as
+    ``runaway_tool_calls`` anomalies."""
+
+
+def _duration(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            return parse_duration(text)  # ValueError: "not a duration: … (use e.g. 30d, …)"
+    return value
+
+
+_BYTES = TypeAdapter(ByteSize)
+
+
+def _byte_size(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a number of bytes or a size such as 512MiB or 2GiB")
+    try:
+        return int(_BYTES.validate_python(value))
+    except ValidationError:
+        raise ValueError("must be a number of bytes or a size such as 512MiB or 2GiB") from None
+
+
+#: Seconds as a number, or a duration such as ``7d``, ``12h``, ``90s`` or ``1h30m``.
+Duration = Annotated[float, BeforeValidator(_duration), Field(gt=0, allow_inf_nan=False)]
+#: Bytes as a number, or a size such as ``512MiB``, ``2GiB`` or ``500MB``; at least 1 MiB.
+StoreBytes = Annotated[int, BeforeValidator(_byte_size), Field(ge=1024 * 1024)]
+
+
+class TracesSettings(_Section):
+    """The trace store (``<data_dir>/traces.sqlite``): traces, decision records and events for
+    ``sloguard trace`` and the traces API, bounded by age and size and pruned in the background
+    in every mode."""
+
+    max_age: Duration = 7 * 86400.0
+    """How long anything is kept after it was stored: seconds or a duration (``7d``, ``12h``)."""
+    max_steps: PositiveInt = 1_000_000
+    """Trace steps kept in all; the oldest traces go first."""
+    max_decisions: PositiveInt = 1_000_000
+    """Decision records kept; the oldest go first."""
+    max_events: PositiveInt = 1_000_000
+    """Plain events kept; the oldest go first."""
+    max_bytes: StoreBytes = 512 * 1024 * 1024
+    """Size of the database file: bytes or a size (``512MiB``, ``2GiB``), at least 1 MiB.
+    Pruning starts at 90 % and frees down to 80 %."""
+    prune_interval: Duration = 60.0
+    """Seconds or a duration between retention passes (a filling store also starts one)."""

@@ -1,0 +1,79 @@
+"""SLO specification: the frozen models an SLO file is validated into (DESIGN §6). Pure.
+
+The loader (``sloguard.slo.loader``) turns YAML into these; everything downstream (PromQL, sources,
+evaluator, rules, alerting) sees only these models, never raw dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sloguard.slo.budget import Policy
+
+
+class SLIKind(StrEnum):
+    """What an SLO measures."""
+
+    SUCCESS_RATE = "success_rate"  # agent_calls_total status=success / all
+    LATENCY = "latency"  # agent_latency_seconds_bucket le=threshold / count
+    ROUTING_ACCURACY = "routing_accuracy"  # agent_routing_outcomes_total outcome=correct / all
+    TOOL_SUCCESS_RATE = "tool_success_rate"  # agent_tool_calls_total status=success / all
+    RATIO = "ratio"  # raw PromQL good/bad/total (Prometheus only)
+
+
+@dataclass(frozen=True, slots=True)
+class SLI:
+    """The indicator: a kind plus its parameters."""
+
+    kind: SLIKind
+    threshold: float | None = None  # latency: seconds (must be a bucket bound)
+    good: str | None = None  # ratio: PromQL of good events (a counter selector or expression)
+    bad: str | None = None  # ratio: PromQL of bad events
+    total: str | None = None  # ratio: PromQL of all events
+
+
+@dataclass(frozen=True, slots=True)
+class Alerting:
+    """How an SLO alerts."""
+
+    policy: Policy
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    runbook: str | None = None
+    dashboard: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SLO:
+    """One service-level objective, possibly with one instance per ``group_by`` label value."""
+
+    name: str
+    objective: float  # ratio in (0, 1), e.g. 0.995
+    period: float  # seconds, rolling
+    sli: SLI
+    alerting: Alerting
+    description: str = ""
+    selector: Mapping[str, str] = field(default_factory=dict)  # exact label matches
+    group_by: tuple[str, ...] = ()
+    min_events: float = 0.0
+    source_file: str = ""
+    source_line: int | None = None
+
+    @property
+    def error_budget(self) -> float:
+        """1 - objective."""
+        return 1.0 - self.objective
+
+    def windows(self) -> frozenset[float]:
+        """Every window the SLO needs evaluated: the period and the policy's windows."""
+        return self.alerting.policy.windows() | {self.period}
+
+
+@dataclass(frozen=True, slots=True)
+class SLOFile:
+    """A whole SLO document."""
+
+    slos: tuple[SLO, ...]
+    policies: Mapping[str, Policy] = field(default_factory=dict)

@@ -1,0 +1,61 @@
+"""``GET /api/v1/slos``: the JSON status of every SLO instance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from sloguard.alerting.center import ActiveAlert
+from sloguard.evaluation.evaluator import InstanceResult
+from sloguard.evaluation.report import result_dict
+from sloguard.slo.budget import State
+
+_STATES = [s.value for s in State]
+
+
+def slo_router(latest: Callable[[], Sequence[InstanceResult]]) -> APIRouter:
+    """Routes answering from ``latest()`` (the engine's latest results)."""
+    router = APIRouter(prefix="/api/v1", tags=["slos"])
+
+    @router.get("/slos")
+    def list_slos(
+        slo: str | None = Query(None, description="only this SLO"),
+        state: str | None = Query(None, description=f"only instances in this state: {_STATES}"),
+    ) -> dict[str, Any]:
+        if state is not None and state not in _STATES:
+            raise HTTPException(
+                400, f"query parameter state must be one of {_STATES}, got {state!r}"
+            )
+        items = [
+            result_dict(r)
+            for r in latest()
+            if (slo is None or r.slo.name == slo) and (state is None or r.evaluation.state == state)
+        ]
+        if slo is not None and not items and not any(r.slo.name == slo for r in latest()):
+            raise HTTPException(404, f"no SLO named {slo!r}")
+        return {"slos": items}
+
+    return router
+
+
+def alerts_router(active: Callable[[], Sequence[ActiveAlert]]) -> APIRouter:
+    """``GET /api/v1/alerts``: every firing alert."""
+    router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+    @router.get("/alerts")
+    def list_alerts() -> dict[str, Any]:
+        return {
+            "alerts": [
+                {
+                    "fingerprint": a.fingerprint,
+                    "labels": a.labels,
+                    "started_at": a.started_at,
+                    "notified": a.notified,
+                }
+                for a in active()
+            ]
+        }
+
+    return router

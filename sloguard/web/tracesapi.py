@@ -1,0 +1,250 @@
+"""``/api/v1/traces``: stored traces and the debugging tools over them (DESIGN §3).
+
+- ``GET /api/v1/traces?agent=&status=ok|error&since=&until=&limit=`` — summaries, newest first
+  (``since`` / ``until`` in unix seconds, ``limit`` 1..1000, default 50);
+- ``GET /api/v1/traces/{id}`` — the trace, its text tree and its anomalies;
+- ``GET /api/v1/traces/{id}/mermaid`` — a Mermaid sequence diagram (``text/plain``);
+- ``GET /api/v1/traces/{id}/svg`` — the same diagram drawn as SVG (``image/svg+xml``);
+- ``GET /api/v1/traces/compare?a=&b=`` — compare two runs; without ``b``, the successful run
+  most similar to ``a`` is chosen.
+- ``GET /api/v1/decisions?workflow_id=&agent=&since=&until=&limit=`` — the newest decision
+  records (``limit`` default 1000), oldest first, ``since`` / ``until`` bounding when decided;
+  with ``workflow_id``, also the anomalies of that workflow's decision chain (those involving a
+  listed decision); an unknown workflow answers 404;
+- ``GET /api/v1/anomalies?agent=&trace_id=&since=&until=&limit=`` — anomalies counted in
+  ``agent_anomalies_total`` (detected in ingested traces and decision chains, or reported by
+  agents as ``anomaly`` events), newest first, ``since`` / ``until`` bounding when received.
+
+Bad query values answer 400 naming the parameter; unknown trace ids answer 404.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import PlainTextResponse
+
+from sloguard.analysis import (
+    compare,
+    most_similar_successful,
+    sequence_diagram,
+    sequence_svg,
+    text_tree,
+    trace_anomalies,
+)
+from sloguard.analysis.anomalies import MAX_TOOL_CALLS
+from sloguard.analysis.decisions import LOW_CONFIDENCE, find_anomalies
+from sloguard.ingest.anomalywatch import CHAIN_LIMIT
+from sloguard.sdk.trace import ResponseTrace
+from sloguard.tracestore import STATUSES, TraceStore
+
+MAX_LIMIT = 1000
+
+
+def _time(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        t = float(value)
+    except ValueError:
+        t = math.nan
+    if not math.isfinite(t):
+        raise HTTPException(400, f"query parameter {name} must be unix seconds, got {value!r}")
+    return t
+
+
+def _limit(value: str | None, default: int = 50) -> int:
+    if value is None:
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_LIMIT:
+        raise HTTPException(
+            400, f"query parameter limit must be an integer from 1 to {MAX_LIMIT}, got {value!r}"
+        )
+    return n
+
+
+def trace_detail(trace: ResponseTrace, *, max_tool_calls: int = MAX_TOOL_CALLS) -> dict[str, Any]:
+    """Return a trace with its text tree and anomalies (the body of ``GET …/traces/{id}``)."""
+    return {
+        "trace": trace.as_dict(),
+        "tree": text_tree(trace),
+        "anomalies": [a.as_dict() for a in trace_anomalies(trace, max_tool_calls=max_tool_calls)],
+    }
+
+
+def decision_detail(
+    store: TraceStore,
+    workflow_id: str,
+    *,
+    agent: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: int = MAX_LIMIT,
+    low_confidence: float = LOW_CONFIDENCE,
+    max_tool_calls: int = MAX_TOOL_CALLS,
+) -> dict[str, Any]:
+    """Return a workflow's decisions (filtered; the newest ``limit``, oldest first) and the
+    anomalies of its chain.
+
+    The anomalies are found on the workflow's chain, unfiltered (a loop needs every handoff of
+    it; the newest :data:`~sloguard.ingest.anomalywatch.CHAIN_LIMIT` records); those involving at
+    least
+    one listed decision are returned. Raises :class:`LookupError` when the workflow has no
+    stored decisions.
+    """
+    chain = store.decisions(workflow_id=workflow_id, limit=CHAIN_LIMIT)
+    if not chain:
+        raise LookupError(f"no stored decisions for workflow {workflow_id!r}")
+    if agent is None and since is None and until is None:
+        listed = chain[-limit:]
+    else:
+        listed = store.decisions(
+            workflow_id=workflow_id, agent=agent, since=since, until=until, limit=limit
+        )
+    shown = set(listed)
+    found = find_anomalies(chain, low_confidence=low_confidence, max_tool_calls=max_tool_calls)
+    return {
+        "workflow_id": workflow_id,
+        "decisions": [d.as_dict() for d in listed],
+        "anomalies": [a.as_dict() for a in found if any(d in shown for d in a.decisions)],
+    }
+
+
+def comparison(store: TraceStore, a: str, b: str | None) -> dict[str, Any]:
+    """Compare stored runs ``a`` and ``b``, or ``a`` with its most similar successful run.
+
+    The result is :meth:`RunComparison.as_dict` plus ``baseline`` (the other run's id) and
+    ``automatic`` (true when the baseline was chosen). A chosen baseline is run A (the good
+    run, as :func:`most_similar_successful` compares) and ``a`` is run B.
+    Raises :class:`LookupError` naming what is missing.
+    """
+    run_a = store.get(a)
+    if run_a is None:
+        raise LookupError(f"no stored trace with id {a!r}")
+    if b is not None:
+        run_b = store.get(b)
+        if run_b is None:
+            raise LookupError(f"no stored trace with id {b!r}")
+        return {"baseline": b, "automatic": False, **compare(run_a, run_b).as_dict()}
+    base = most_similar_successful(run_a, store.successful())
+    if base is None:
+        raise LookupError(f"no successful stored trace to compare {a!r} with")
+    return {"baseline": base.trace.trace_id, "automatic": True, **base.comparison.as_dict()}
+
+
+def traces_router(
+    store: TraceStore,
+    *,
+    low_confidence: float = LOW_CONFIDENCE,
+    max_tool_calls: int = MAX_TOOL_CALLS,
+) -> APIRouter:
+    """Routes answering from ``store``; anomalies are found with the given thresholds."""
+    router = APIRouter(prefix="/api/v1", tags=["traces"])
+
+    # Plain ``def``: FastAPI runs them in worker threads, so SQLite never blocks the loop.
+    @router.get("/traces")
+    def list_traces(
+        agent: str | None = Query(None, description="only traces where this agent ran"),
+        status: str | None = Query(None, description=f"only traces with this status: {STATUSES}"),
+        since: str | None = Query(None, description="traces started at or after (unix seconds)"),
+        until: str | None = Query(None, description="traces started before (unix seconds)"),
+        limit: str | None = Query(None, description=f"at most this many, 1..{MAX_LIMIT} (50)"),
+    ) -> dict[str, Any]:
+        if status is not None and status not in STATUSES:
+            raise HTTPException(
+                400, f"query parameter status must be one of {list(STATUSES)}, got {status!r}"
+            )
+        found = store.list(
+            agent=agent,
+            status="ok" if status == "ok" else "error" if status == "error" else None,
+            since=_time("since", since),
+            until=_time("until", until),
+            limit=_limit(limit),
+        )
+        return {"traces": [s.as_dict() for s in found]}
+
+    @router.get("/traces/compare")
+    def compare_traces(
+        a: str = Query(..., description="the run to explain (typically a failed one)"),
+        b: str | None = Query(None, description="the run to compare with (default: chosen)"),
+    ) -> dict[str, Any]:
+        try:
+            return comparison(store, a, b)
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @router.get("/traces/{trace_id}")
+    def get_trace(trace_id: str) -> dict[str, Any]:
+        trace = store.get(trace_id)
+        summary = store.summary(trace_id)
+        if trace is None or summary is None:
+            raise HTTPException(404, f"no stored trace with id {trace_id!r}")
+        return {"summary": summary.as_dict(), **trace_detail(trace, max_tool_calls=max_tool_calls)}
+
+    @router.get("/traces/{trace_id}/mermaid", response_class=PlainTextResponse)
+    def get_mermaid(trace_id: str) -> PlainTextResponse:
+        trace = store.get(trace_id)
+        if trace is None:
+            raise HTTPException(404, f"no stored trace with id {trace_id!r}")
+        return PlainTextResponse(sequence_diagram(trace))
+
+    @router.get("/traces/{trace_id}/svg", response_class=Response)
+    def get_svg(trace_id: str) -> Response:
+        """The sequence diagram drawn as SVG (what the web page shows)."""
+        trace = store.get(trace_id)
+        if trace is None:
+            raise HTTPException(404, f"no stored trace with id {trace_id!r}")
+        return Response(sequence_svg(trace), media_type="image/svg+xml")
+
+    @router.get("/decisions")
+    def list_decisions(
+        workflow_id: str | None = Query(None, description="one workflow's chain, with anomalies"),
+        agent: str | None = Query(None, description="only decisions of this agent"),
+        since: str | None = Query(None, description="decided at or after (unix seconds)"),
+        until: str | None = Query(None, description="decided before (unix seconds)"),
+        limit: str | None = Query(None, description=f"at most this many, 1..{MAX_LIMIT} (1000)"),
+    ) -> dict[str, Any]:
+        start, end = _time("since", since), _time("until", until)
+        n = _limit(limit, MAX_LIMIT)
+        if workflow_id is None:
+            found = store.decisions(agent=agent, since=start, until=end, limit=n)
+            return {"decisions": [d.as_dict() for d in found]}
+        try:
+            return decision_detail(
+                store,
+                workflow_id,
+                agent=agent,
+                since=start,
+                until=end,
+                limit=n,
+                low_confidence=low_confidence,
+                max_tool_calls=max_tool_calls,
+            )
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @router.get("/anomalies")
+    def list_anomalies(
+        agent: str | None = Query(None, description="only anomalies of this agent"),
+        trace_id: str | None = Query(None, description="only anomalies found in this trace"),
+        since: str | None = Query(None, description="received at or after (unix seconds)"),
+        until: str | None = Query(None, description="received before (unix seconds)"),
+        limit: str | None = Query(None, description=f"at most this many, 1..{MAX_LIMIT} (50)"),
+    ) -> dict[str, Any]:
+        found = store.events(
+            type="anomaly",
+            agent=agent,
+            trace_id=trace_id,
+            since=_time("since", since),
+            until=_time("until", until),
+            limit=_limit(limit),
+        )
+        return {"anomalies": found}
+
+    return router

@@ -1,0 +1,114 @@
+"""Table tests of the pure alert state machine, with explicit ``now``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sloguard.alerting.state import (
+    AlertRules,
+    EventKind,
+    InstanceAlerts,
+    fingerprint,
+    new_instance,
+    step,
+)
+from sloguard.slo.budget import DAY, Counts, Evaluation, evaluate
+from sloguard.slo.budget import default_policy as policy_for
+
+P = 30 * DAY
+POLICY = policy_for(P)
+RULES = AlertRules(repeat_interval=3600.0, no_data_after=600.0)
+
+
+def ev(
+    *,
+    long: float = 0.0,
+    short: float = 0.0,
+    warn: float = 0.0,
+    total: float = 1e5,
+    error: str | None = None,
+) -> Evaluation:
+    """An evaluation where the 1h/5m tier sees ``long``/``short`` and the 3d/6h ``warn``."""
+    if error:
+        return evaluate(objective=0.999, period=P, policy=POLICY, windows={}, error=error)
+    ratios = {w: 0.0 for w in POLICY.windows() | {P}}
+    ratios[3600.0], ratios[300.0] = long, short
+    ratios[3 * DAY], ratios[6 * 3600.0] = warn, warn
+    windows = {w: Counts(r * total, total) for w, r in ratios.items()}
+    return evaluate(objective=0.999, period=P, policy=POLICY, windows=windows)
+
+
+NO_DATA = evaluate(
+    objective=0.999,
+    period=P,
+    policy=POLICY,
+    windows={w: Counts(0, 0) for w in POLICY.windows() | {P}},
+)
+FEW = evaluate(
+    objective=0.999,
+    period=P,
+    policy=POLICY,
+    windows={w: Counts(1, 10) for w in POLICY.windows() | {P}},
+)
+
+
+def run(seq: Sequence[tuple[float, Evaluation]]) -> list[tuple[float, str, str, str]]:
+    alerts: InstanceAlerts = new_instance("avail", {"agent_name": "billing"}, {"team": "ai"})
+    out = []
+    for now, e in seq:
+        alerts, events = step(alerts, e, RULES, now)
+        out += [(now, x.kind.value, x.labels["alertname"], x.severity) for x in events]
+    return out
+
+
+def test_fire_repeat_resolve() -> None:
+    burning = ev(long=0.05, short=0.05)
+    assert run([(0, ev()), (10, burning), (20, burning), (3610, burning), (3620, ev())]) == [
+        (10, "firing", "SLOBurn", "critical"),
+        (3610, "repeat", "SLOBurn", "critical"),
+        (3620, "resolved", "SLOBurn", "critical"),
+    ]
+
+
+def test_unjudged_states_never_resolve() -> None:
+    burning = ev(long=0.05, short=0.05)
+    seq = [(0, burning), (10, ev(error="prometheus down")), (20, FEW), (30, NO_DATA), (40, ev())]
+    assert run(seq) == [
+        (0, "firing", "SLOBurn", "critical"),
+        (40, "resolved", "SLOBurn", "critical"),
+    ]
+
+
+def test_critical_inhibits_warning_of_the_same_instance() -> None:
+    both = ev(long=0.05, short=0.05, warn=0.01)
+    warn_only = ev(warn=0.01)
+    assert run([(0, both), (10, both), (20, warn_only), (30, ev())]) == [
+        (0, "firing", "SLOBurn", "critical"),
+        (20, "resolved", "SLOBurn", "critical"),
+        (20, "firing", "SLOBurn", "warning"),  # notified once the critical is gone
+        (30, "resolved", "SLOBurn", "warning"),
+    ]
+
+
+def test_no_data_alert_after_a_while_and_resolved_by_data() -> None:
+    assert run([(0, NO_DATA), (300, NO_DATA), (600, NO_DATA), (700, NO_DATA), (800, ev())]) == [
+        (600, "firing", "SLONoData", "warning"),
+        (800, "resolved", "SLONoData", "warning"),
+    ]
+
+
+def test_event_ids_are_deterministic_and_distinct() -> None:
+    alerts = new_instance("avail", {})
+    burning = ev(long=0.05, short=0.05)
+    a1, e1 = step(alerts, burning, RULES, 100.0)
+    _, e2 = step(alerts, burning, RULES, 100.0)
+    assert [e.id for e in e1] == [e.id for e in e2]  # same transition, same id
+    _, e3 = step(a1, ev(), RULES, 200.0)
+    assert e3[0].kind is EventKind.RESOLVED and e3[0].id != e1[0].id
+
+
+def test_fingerprint_is_alertmanagers() -> None:
+    # Alertmanager (prometheus/common model.LabelSet.Fingerprint) gives these for the sets
+    assert fingerprint({}) == "cbf29ce484222325"
+    assert fingerprint({"alertname": "x"}) != fingerprint({"alertname": "y"})
+    assert fingerprint({"a": "b", "c": "d"}) == fingerprint({"c": "d", "a": "b"})

@@ -1,0 +1,135 @@
+"""The embedded source on a real registry and a real SQLite file, with explicit clocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from sloguard import AgentMetrics, Recorder
+from sloguard.evaluation.evaluator import Evaluator
+from sloguard.slo.budget import DAY, HOUR, MINUTE, Counts, State
+from sloguard.slo.spec import SLIKind
+from sloguard.sources.base import QueryError
+from sloguard.sources.embedded import EmbeddedSource
+from tests.support.slos import make_slo
+
+T0 = 1_800_000_000.0
+
+
+def calls(rec: Recorder, agent: str, ok: int, err: int, duration: float = 0.2) -> None:
+    for _ in range(ok):
+        rec.agent_call(agent, "success", duration)
+    for _ in range(err):
+        rec.agent_call(agent, "error", duration)
+
+
+async def test_window_counts_per_instance(registry: CollectorRegistry, recorder: Recorder) -> None:
+    slo = make_slo(group_by=("agent_name",))
+    src = EmbeddedSource(registry, [slo], interval=10)
+    src.sample(T0)
+    calls(recorder, "billing", 90, 10)
+    calls(recorder, "search", 50, 0)
+    src.sample(T0 + 10)
+    calls(recorder, "billing", 100, 0)
+    src.sample(T0 + 20)
+    # sample-and-hold: events are attributed to the sample that first saw them
+    got = await src.window_counts(slo, 10, T0 + 20)
+    assert got == {
+        (("agent_name", "billing"),): Counts(bad=0, total=100),
+        (("agent_name", "search"),): Counts(bad=0, total=0),
+    }
+    got = await src.window_counts(slo, 60, T0 + 20)
+    assert got[(("agent_name", "billing"),)] == Counts(bad=10, total=200)
+    # a selector narrows, an ungrouped SLO sums
+    only = make_slo(selector={"agent_name": "search"})
+    assert await src.window_counts(only, 60, T0 + 20) == {(): Counts(0, 50)}
+    assert await src.window_counts(make_slo(), 60, T0 + 20) == {(): Counts(10, 250)}
+
+
+async def test_latency_sli_uses_the_bucket_bound(
+    registry: CollectorRegistry, recorder: Recorder
+) -> None:
+    slo = make_slo(kind=SLIKind.LATENCY, threshold=5.0)
+    src = EmbeddedSource(registry, [slo], interval=10)
+    src.sample(T0)
+    calls(recorder, "a", 8, 0, duration=1.0)
+    calls(recorder, "a", 2, 0, duration=7.0)
+    src.sample(T0 + 10)
+    assert await src.window_counts(slo, 60, T0 + 10) == {(): Counts(bad=2, total=10)}
+
+
+async def test_survives_restart_and_counter_reset(tmp_path: Path) -> None:
+    db = tmp_path / "samples.sqlite"
+    slo = make_slo()
+    reg1 = CollectorRegistry()
+    rec1 = Recorder(AgentMetrics(registry=reg1))
+    src = EmbeddedSource(reg1, [slo], path=db, interval=10)
+    src.sample(T0)
+    calls(rec1, "a", 95, 5)
+    src.sample(T0 + 10)
+    await src.aclose()
+    # new process: counters start again at zero
+    reg2 = CollectorRegistry()
+    rec2 = Recorder(AgentMetrics(registry=reg2))
+    src2 = EmbeddedSource(reg2, [slo], path=db, interval=10)
+    calls(rec2, "a", 48, 2)
+    src2.sample(T0 + 20)
+    assert await src2.window_counts(slo, 30, T0 + 20) == {(): Counts(bad=7, total=150)}
+    assert await src2.window_counts(slo, 5, T0 + 20) == {(): Counts(bad=2, total=50)}
+    await src2.aclose()
+
+
+async def test_compaction_thins_old_samples_without_losing_counts(
+    registry: CollectorRegistry, recorder: Recorder
+) -> None:
+    slo = make_slo(period=7 * DAY)
+    src = EmbeddedSource(registry, [slo], interval=10, fine_for=2 * HOUR)
+    t = T0
+    end = T0 + 2 * DAY
+    while t <= end:
+        calls(recorder, "a", 1, 0 if int(t) % 600 else 1)
+        src.sample(t)
+        t += 60.0
+    before_1d = await src.window_counts(slo, DAY, end)
+    before_1h = await src.window_counts(slo, HOUR, end)
+    n_before = src.sample_count()
+    deleted = src.compact(end)
+    assert deleted > 0
+    assert src.sample_count() == n_before - deleted
+    assert await src.window_counts(slo, HOUR, end) == before_1h
+    # a 1-day window now starts at a thinned sample: at most one 10-minute bucket of drift
+    after_1d = (await src.window_counts(slo, DAY, end))[()]
+    assert abs(after_1d.total - before_1d[()].total) <= 10
+    # retention: nothing older than the longest window (+10%) is kept
+    src.compact(end + 30 * DAY)
+    assert src.sample_count() == 0
+
+
+async def test_ratio_kind_needs_prometheus(registry: CollectorRegistry) -> None:
+    slo = make_slo(kind=SLIKind.RATIO)
+    src = EmbeddedSource(registry, [slo])
+    with pytest.raises(QueryError, match="needs Prometheus"):
+        await src.window_counts(slo, 60, T0)
+
+
+async def test_evaluator_marks_one_failing_slo_error_and_evaluates_the_rest(
+    registry: CollectorRegistry, recorder: Recorder
+) -> None:
+    good = make_slo("availability", period=HOUR, floor=20)
+    bad = make_slo("raw", kind=SLIKind.RATIO, period=HOUR)
+    src = EmbeddedSource(registry, [good, bad], interval=5)
+    evaluator = Evaluator([good, bad], src)
+    src.sample(T0)
+    calls(recorder, "a", 1000, 0)
+    src.sample(T0 + 5 * MINUTE)
+    results = await evaluator.evaluate(T0 + 5 * MINUTE)
+    states = {r.slo.name: r.evaluation.state for r in results}
+    assert states == {"availability": State.OK, "raw": State.ERROR}
+    raw = next(r for r in results if r.slo.name == "raw")
+    assert raw.evaluation.error is not None and "needs Prometheus" in raw.evaluation.error
+    ok = next(r for r in results if r.slo.name == "availability")
+    assert ok.evaluation.sli == 1.0
+    assert ok.evaluation.budget_remaining == 1.0
+    assert [x.slo.name for x in evaluator.latest] == ["availability", "raw"]

@@ -1,0 +1,234 @@
+"""Long windows from recorded rates (``prometheus.recorded_long_windows``) against raw counters.
+
+One TSDB holds 26 hours of raw ``agent_calls_total`` counters (15 s samples ending at ``at``)
+and the rates ``sloguard rules`` records from them (``slo:sli_bad:rate5m`` and
+``slo:sli_total:rate5m``, one record per 5 minutes), backfilled as a rule evaluation would
+have written them. Traffic and error ratio change hour by hour (busy hours fail more), so an
+average of ratios would differ from the event-weighted ratio by far more than the tolerance.
+
+The records sit at ``at - 60 s - k * 5m``, off the raw sample grid's window edges like real
+rule evaluations: a recorded window W read at ``at`` then holds exactly the events of
+``(at - 60 s - W, at - 60 s]``, while the raw counters give those of ``(at - W, at]``. The
+recorded counts are exact for their own interval; against the raw counts the tolerance is
+the events of those two 60 s edges, and the error ratios agree within 1 % (relative).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from itertools import accumulate
+
+import httpx
+import pytest
+
+from sloguard import conventions as c
+from sloguard.errors import ConfigError
+from sloguard.settings.model import load_settings
+from sloguard.slo.budget import DAY, HOUR, Counts
+from sloguard.slo.promql import BAD_RATE, RATE_INTERVAL, RATE_WINDOW, TOTAL_RATE, rate_exprs
+from sloguard.sources.base import InstanceKey
+from sloguard.sources.prometheus import PrometheusSource
+from tests.support.promserver import (
+    Family,
+    Series,
+    backfill_openmetrics,
+    openmetrics_text,
+    start_prometheus,
+)
+from tests.support.slos import make_slo
+
+STEP = 15
+HOURS = 26
+STEPS = HOURS * 3600 // STEP
+SHIFT = 60  # records sit this long before ``at``, on the rule group's own clock
+AGENTS = ("billing", "search")
+BILLING: InstanceKey = (("agent_name", "billing"),)
+SEARCH: InstanceKey = (("agent_name", "search"),)
+SLO = make_slo("calls", group_by=("agent_name",))
+OTHER = make_slo("unrecorded", group_by=("agent_name",))
+
+
+def per_step(agent: str, status: str, step: int) -> int:
+    """Calls in one step: billing is busy and failing every third hour, search never fails."""
+    if agent == "search":
+        return 0 if status == "error" else 50
+    busy = (step * STEP // 3600) % 3 == 0
+    if status == "error":
+        return 12 if busy else int(step % 10 == 0)
+    return 188 if busy else 20
+
+
+class History:
+    """The raw counters and the rates recorded from them, ending at ``at``."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.counters: dict[tuple[str, str], list[float]] = {}
+        for agent in AGENTS:
+            for status in ("success", "error"):
+                if agent == "search" and status == "error":
+                    continue  # never incremented: no series, as with prometheus_client
+                steps = (per_step(agent, status, i) for i in range(1, STEPS + 1))
+                self.counters[(agent, status)] = list(accumulate(steps, initial=0.0))
+
+    def time(self, i: int) -> int:
+        return self.at - (STEPS - i) * STEP
+
+    def value(self, agent: str, status: str, t: float) -> float:
+        values = self.counters.get((agent, status))
+        return 0.0 if values is None else values[STEPS - int(self.at - t) // STEP]
+
+    def counts(self, agent: str, start: float, end: float) -> Counts:
+        """Exact events in ``(start, end]``."""
+        bad = self.value(agent, "error", end) - self.value(agent, "error", start)
+        good = self.value(agent, "success", end) - self.value(agent, "success", start)
+        return Counts(bad=bad, total=bad + good)
+
+    def record_times(self) -> list[int]:
+        first = self.time(0) + int(RATE_WINDOW)
+        last = self.at - SHIFT
+        return list(range(last - (last - first) // 300 * 300, last + 1, int(RATE_INTERVAL)))
+
+    def families(self) -> list[Family]:
+        times = [self.time(i) for i in range(STEPS + 1)]
+        raw = [
+            Series(c.AGENT_CALLS, {"agent_name": a, "status": s}, list(zip(times, v, strict=True)))
+            for (a, s), v in self.counters.items()
+        ]
+        recorded = []
+        for metric, part in ((BAD_RATE, "bad"), (TOTAL_RATE, "total")):
+            for agent in AGENTS:
+                samples = []
+                for t in self.record_times():
+                    counts = self.counts(agent, t - RATE_WINDOW, t)
+                    events = counts.bad if part == "bad" else counts.total
+                    samples.append((float(t), events / RATE_WINDOW))
+                labels = {"sloguard_slo": SLO.name, "agent_name": agent}
+                recorded.append(Series(metric, labels, samples))
+        return [Family("agent_calls", "counter", raw), Family("slo_rates", "gauge", recorded)]
+
+
+@pytest.fixture(scope="module")
+def history() -> History:
+    return History(at=(int(time.time()) // 3600 - 1) * 3600)
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, history: History) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("prometheus")
+    backfill_openmetrics(openmetrics_text(history.families()), root / "data")
+    with start_prometheus(root, storage=root / "data") as url:
+        yield url
+
+
+def close(a: Counts, b: Counts, events: float) -> bool:
+    return abs(a.bad - b.bad) <= events and abs(a.total - b.total) <= events
+
+
+@pytest.mark.prometheus
+async def test_the_rules_rate_expressions_give_the_backfilled_records(
+    prometheus: str, history: History
+) -> None:
+    """The backfilled records are what the generated rules compute from the raw counters."""
+    bad, total = rate_exprs(SLO)
+    t = history.record_times()[-5]
+    async with httpx.AsyncClient(base_url=prometheus) as client:
+        for expr, part in ((bad, "bad"), (total, "total")):
+            answer = await client.post("/api/v1/query", data={"query": expr, "time": str(t)})
+            body = answer.json()
+            got = {r["metric"]["agent_name"]: float(r["value"][1]) for r in body["data"]["result"]}
+            for agent in AGENTS:
+                counts = history.counts(agent, t - RATE_WINDOW, t)
+                want = counts.bad if part == "bad" else counts.total
+                assert got[agent] == pytest.approx(want / RATE_WINDOW, rel=1e-9), (part, agent)
+
+
+@pytest.mark.prometheus
+async def test_long_windows_from_records_agree_with_raw_counters(
+    prometheus: str, history: History
+) -> None:
+    at = history.at
+    async with (
+        PrometheusSource(prometheus) as raw,
+        PrometheusSource(prometheus, recorded_from=6 * HOUR) as recorded,
+    ):
+        for window in (6 * HOUR, DAY):
+            from_raw = await raw.window_counts(SLO, window, at)
+            from_records = await recorded.window_counts(SLO, window, at)
+            assert sorted(from_records) == [BILLING, SEARCH]
+            for key, agent in ((BILLING, "billing"), (SEARCH, "search")):
+                exact = history.counts(agent, at - SHIFT - window, at - SHIFT)
+                got = from_records[key]
+                assert got.bad == pytest.approx(exact.bad, rel=1e-9, abs=1e-6)
+                assert got.total == pytest.approx(exact.total, rel=1e-9)
+                # Tolerance: the events in the 60 s shift at either edge.
+                edges = history.counts(agent, at - window - SHIFT, at - window).total
+                edges += history.counts(agent, at - SHIFT, at).total
+                assert close(got, from_raw[key], edges), (window, agent)
+                ratio_raw = from_raw[key].bad / from_raw[key].total
+                assert got.bad / got.total == pytest.approx(ratio_raw, rel=0.01, abs=1e-6)
+        # Not an average of ratios: billing's hourly ratios average far from the day's.
+        hours = [history.counts("billing", at - (h + 1) * HOUR, at - h * HOUR) for h in range(24)]
+        mean_of_ratios = sum(h.bad / h.total for h in hours) / len(hours)
+        day = from_records[BILLING]  # the last window: 1d
+        assert abs(day.bad / day.total - mean_of_ratios) > 0.5 * mean_of_ratios
+        assert recorded.fallback_count == 0
+        assert recorded.query_count == raw.query_count == 2
+
+
+@pytest.mark.prometheus
+async def test_windows_longer_than_the_records_fall_back_to_raw_counters(
+    prometheus: str, history: History, caplog: pytest.LogCaptureFixture
+) -> None:
+    """3d and 30d reach before the first record: raw counters (which hold 26 h) answer."""
+    fallbacks: list[str] = []
+    caplog.set_level(logging.WARNING, logger="sloguard.sources.prometheus")
+    async with (
+        PrometheusSource(prometheus) as raw,
+        PrometheusSource(prometheus, recorded_from=DAY, on_fallback=fallbacks.append) as rec,
+    ):
+        for _ in range(2):  # two cycles: logged once per window
+            for window in (DAY, 3 * DAY, 30 * DAY):
+                got = await rec.window_counts(SLO, window, history.at)
+                if window > DAY:
+                    assert got == await raw.window_counts(SLO, window, history.at)
+    assert fallbacks == [SLO.name] * 4
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and all("reading raw counters" in w for w in warnings)
+    assert "window 3d" in warnings[0] and "window 30d" in warnings[1]
+
+
+@pytest.mark.prometheus
+async def test_an_slo_without_records_is_read_from_raw_counters_never_as_no_data(
+    prometheus: str, history: History, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="sloguard.sources.prometheus")
+    async with (
+        PrometheusSource(prometheus) as raw,
+        PrometheusSource(prometheus, recorded_from=DAY) as rec,
+    ):
+        for _ in range(2):  # two cycles: logged once
+            got = await rec.window_counts(OTHER, DAY, history.at)
+            assert got == await raw.window_counts(OTHER, DAY, history.at)
+            assert got[BILLING].total > 0
+        assert rec.fallback_count == 2
+        assert rec.query_count == 4  # recorded, then raw, per window
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "'unrecorded'" in warnings[0].getMessage()
+
+
+def test_the_setting_takes_a_duration_and_defaults_to_off() -> None:
+    assert load_settings(None, {}).prometheus.recorded_long_windows is False
+    env = {"SLOGUARD_PROMETHEUS__RECORDED_LONG_WINDOWS": "1d"}
+    assert load_settings(None, env).prometheus.recorded_long_windows == DAY
+    off = {"SLOGUARD_PROMETHEUS__RECORDED_LONG_WINDOWS": "false"}
+    assert load_settings(None, off).prometheus.recorded_long_windows is False
+    with pytest.raises(ConfigError, match="recorded_long_windows"):
+        load_settings(None, {"SLOGUARD_PROMETHEUS__RECORDED_LONG_WINDOWS": "5m"})
+
+
+def test_too_short_a_recorded_window_is_refused() -> None:
+    with pytest.raises(ValueError, match="recorded_from"):
+        PrometheusSource("http://127.0.0.1:9", recorded_from=300.0)
