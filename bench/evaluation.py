@@ -65,8 +65,9 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from sloguard import conventions as c
+from sloguard.durations import format_duration
 from sloguard.evaluation.evaluator import Evaluator
-from sloguard.slo.budget import State, format_duration
+from sloguard.slo.budget import State
 from sloguard.slo.promql import bad_and_total
 from sloguard.slo.spec import SLO
 from sloguard.sources.prometheus import PrometheusSource

@@ -54,8 +54,9 @@ import httpx
 
 from bench.evaluation import machine, missing_tools
 from sloguard import conventions as c
+from sloguard.durations import DAY
 from sloguard.evaluation.evaluator import Evaluator
-from sloguard.slo.budget import DAY, Counts
+from sloguard.slo.budget import Counts
 from sloguard.slo.promql import BAD_RATE, RATE_INTERVAL, TOTAL_RATE
 from sloguard.sources.base import WindowCounts
 from sloguard.sources.prometheus import PrometheusSource

@@ -60,15 +60,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine_info as common_machine_info
 from sloguard.alerting.center import AlertCenter
 from sloguard.alerting.store import StateStore
+from sloguard.durations import DAY
 from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.base import Notifier
-from sloguard.notify.config import LogSpec, Receiver, Routing, WebhookSpec
+from sloguard.notify.config import AlertRouting, LogSpec, Receiver, WebhookSpec
 from sloguard.notify.model import Notification
 from sloguard.notify.outbox import OutboxWorker
 from sloguard.notify.recording import RecordingNotifier
 from sloguard.notify.routing import Route
 from sloguard.notify.webhook import WebhookNotifier
-from sloguard.slo.budget import DAY, Counts, evaluate
+from sloguard.slo.budget import Counts, evaluate
 from tests.support.slos import make_slo
 from tests.support.webhookreceiver import WebhookReceiver
 
@@ -101,9 +102,9 @@ def firing(i: int, at: float) -> InstanceResult:
     return InstanceResult(SLO, (("agent_name", f"agent-{i:05d}"),), ev, at)
 
 
-def routing(receiver: Receiver) -> Routing:
+def routing(receiver: Receiver) -> AlertRouting:
     """Everything to one receiver."""
-    return Routing({receiver.name: receiver}, Route(receiver=receiver.name))
+    return AlertRouting({receiver.name: receiver}, Route(receiver=receiver.name))
 
 
 class TimedReceiver(WebhookReceiver):

@@ -36,7 +36,7 @@ from sloguard.evaluation.selfmetrics import SelfMetrics
 from sloguard.evaluation.slostate import SLOStateCollector
 from sloguard.ingest import ModelPrice, ingest_router, load_pricing
 from sloguard.logs import configure_logging
-from sloguard.notify.config import Routing
+from sloguard.notify.config import AlertRouting
 from sloguard.sdk.guard import CardinalityGuard
 from sloguard.sdk.metrics import AgentMetrics, Buckets
 from sloguard.sdk.recorder import Recorder
@@ -81,7 +81,7 @@ def build(
     settings: Settings,
     *,
     registry: CollectorRegistry = REGISTRY,
-    routing: Routing | None = None,
+    routing: AlertRouting | None = None,
 ) -> Daemon:
     """Create the daemon's parts from ``settings``, registering metrics on ``registry``.
 
@@ -126,7 +126,6 @@ def build(
             drain_timeout=settings.drain_timeout,
             traces=traces,
         )
-        engine.alerts = alerts.center
         routers += [slo_router(engine.latest), alerts_router(alerts.center.active)]
     readiness = threading.Event()
     app = create_app(
@@ -278,9 +277,11 @@ def _lifespan(
         if engine is not None and engine.evaluator.slos:
 
             async def tick(now: float) -> None:
-                if alerts is not None:
-                    alerts.reload_if_changed()
-                await engine.tick(now)
+                if alerts is None:
+                    await engine.tick(now)
+                    return
+                alerts.reload_if_changed()
+                alerts.center.process(await engine.tick(now), now)
 
             schedule = EvaluationSchedule(tick, interval, self_metrics=engine.self_metrics)
             schedule.start()

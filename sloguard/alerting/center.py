@@ -22,14 +22,15 @@ from sloguard.alerting.state import (
     step,
 )
 from sloguard.alerting.store import StateStore
+from sloguard.durations import format_duration, parse_duration
 from sloguard.evaluation.evaluator import InstanceResult
-from sloguard.notify.config import AlertmanagerSpec, Routing
+from sloguard.notify.config import AlertmanagerSpec, AlertRouting
 from sloguard.notify.model import AlertStatus, FiredTier, Notification
 from sloguard.notify.routing import shortest_repeat, targets
-from sloguard.slo.budget import Evaluation, format_duration, parse_duration
+from sloguard.slo.budget import Evaluation
 
 
-def resend_intervals(routing: Routing) -> dict[str, float]:
+def resend_intervals(routing: AlertRouting) -> dict[str, float]:
     """Receivers that must hear about a firing alert at least this often (Alertmanager)."""
     return {
         name: parse_duration(r.spec.resend_after)
@@ -58,7 +59,7 @@ class AlertCenter:
     def __init__(
         self,
         store: StateStore,
-        routing: Routing,
+        routing: AlertRouting,
         *,
         no_data_after: float | None = 600.0,
         external_url: str = "",
@@ -78,7 +79,7 @@ class AlertCenter:
         self.evidence: Callable[[InstanceResult], Sequence[str]] | None = None
         self._alerts: dict[tuple[str, str], InstanceAlerts] = store.load_alerts()
 
-    def replace_routing(self, routing: Routing, min_repeat: float | None = None) -> None:
+    def replace_routing(self, routing: AlertRouting, min_repeat: float | None = None) -> None:
         """Use a new routing from the next evaluation on (config reload)."""
         repeat = shortest_repeat(routing.route)
         if min_repeat is not None:

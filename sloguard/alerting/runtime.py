@@ -18,7 +18,7 @@ from sloguard.alerting.center import AlertCenter
 from sloguard.alerting.store import StateStore
 from sloguard.errors import ConfigError
 from sloguard.notify.base import Notifier
-from sloguard.notify.config import Routing, default_routing, load_routing
+from sloguard.notify.config import AlertRouting, default_routing, load_routing
 from sloguard.notify.factory import build_notifiers, resend_floor
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.tracestore import TraceStore
@@ -35,7 +35,7 @@ class AlertRuntime:
         *,
         registry: CollectorRegistry,
         routing_file: Path | None = None,
-        routing: Routing | None = None,
+        routing: AlertRouting | None = None,
         env: Mapping[str, str] | None = None,
         external_url: str = "",
         no_data_after: float | None = 600.0,

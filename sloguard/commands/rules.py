@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sloguard.commands import Command
-from sloguard.slo.budget import parse_duration
+from sloguard.durations import parse_duration
 
 if TYPE_CHECKING:
     from sloguard.slo.spec import SLO

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from sloguard.conventions import RoutingOutcome
-from sloguard.notify.config import LogSpec, Receiver, Routing, SlackSpec, SlackWebhookSpec
+from sloguard.notify.config import AlertRouting, LogSpec, Receiver, SlackSpec, SlackWebhookSpec
 from sloguard.notify.routing import Route
 from sloguard.sdk.decorators import trace_agent_call, trace_tool_call
 from sloguard.sdk.step import add_usage, workflow
@@ -171,7 +171,7 @@ class Workload:
         return n
 
 
-def demo_routing(env: Mapping[str, str]) -> Routing:
+def demo_routing(env: Mapping[str, str]) -> AlertRouting:
     """Alerts to the console, and to Slack when ``SLOGUARD_SLACK_*`` is set.
 
     ``SLOGUARD_SLACK_TOKEN`` + ``SLOGUARD_SLACK_CHANNEL`` post as a bot (optionally to
@@ -187,4 +187,4 @@ def demo_routing(env: Mapping[str, str]) -> Routing:
             "slack", "slack_webhook", SlackWebhookSpec(), (env["SLOGUARD_SLACK_WEBHOOK_URL"],)
         )
     routes = tuple(Route(receiver=name, continue_=True) for name in receivers)
-    return Routing(receivers, Route(receiver="console", routes=routes, repeat_interval=600.0))
+    return AlertRouting(receivers, Route(receiver="console", routes=routes, repeat_interval=600.0))

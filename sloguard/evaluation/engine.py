@@ -1,7 +1,9 @@
 """The SLO engine of one daemon: a source, an evaluator and the tick that drives them.
 
 A tick samples the embedded source (when that is the source), evaluates every SLO at ``now``,
-and times the cycle; every ``compact_every`` ticks it thins the embedded samples.
+times the cycle and returns the results; every ``compact_every`` ticks it thins the embedded
+samples. What happens to the results (alerts) is the caller's: the daemon's tick is
+``alerts.process(await engine.tick(now), now)``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from sloguard.alerting.center import AlertCenter
 from sloguard.evaluation.evaluator import Evaluator, InstanceResult
 from sloguard.evaluation.selfmetrics import SelfMetrics
 from sloguard.slo.spec import SLO
@@ -27,9 +28,7 @@ class SLOEngine:
         *,
         self_metrics: SelfMetrics | None = None,
         compact_every: int = 120,
-        alerts: AlertCenter | None = None,
     ) -> None:
-        self.alerts = alerts
         self.source = source
         self.self_metrics = self_metrics
         self.evaluator = Evaluator(slos, source, self_metrics=self_metrics)
@@ -54,8 +53,6 @@ class SLOEngine:
             if self.ticks % self.compact_every == self.compact_every - 1:
                 embedded.compact(now)
         results = await self.evaluator.evaluate(now)
-        if self.alerts is not None:
-            self.alerts.process(results, now)
         self.ticks += 1
         if self.self_metrics is not None:
             self.self_metrics.cycle_seconds.observe(time.perf_counter() - started)

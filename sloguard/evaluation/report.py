@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sloguard.durations import format_duration
 from sloguard.evaluation.evaluator import InstanceResult
-from sloguard.slo.budget import format_duration
 
 
 def _num(v: float | None) -> float | None:

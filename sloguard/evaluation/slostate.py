@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Sequence
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from sloguard.durations import format_duration
 from sloguard.evaluation.evaluator import InstanceResult
-from sloguard.slo.budget import State, format_duration
+from sloguard.slo.budget import State
 
 
 def _gauge(name: str, doc: str) -> Metric:

@@ -36,9 +36,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sloguard.durations import parse_duration
 from sloguard.errors import ConfigError, Problem
 from sloguard.notify.routing import Matcher, Route, receivers_used
-from sloguard.slo.budget import parse_duration
 from sloguard.yamldoc import YamlDoc, load_yaml, parse_yaml, validation_problems
 
 
@@ -110,7 +110,7 @@ class RouteSpec(_Model):
     routes: list[RouteSpec] = []
 
 
-class RoutingSpec(_Model):
+class AlertRoutingSpec(_Model):
     """A whole routing file."""
 
     receivers: list[ReceiverSpec]
@@ -128,7 +128,7 @@ class Receiver:
 
 
 @dataclass(frozen=True, slots=True)
-class Routing:
+class AlertRouting:
     """A validated routing file."""
 
     receivers: Mapping[str, Receiver]
@@ -219,16 +219,18 @@ def _route(
     return Route(spec.receiver, tuple(matchers), spec.continue_, repeat, children)
 
 
-def check_routing_doc(doc: YamlDoc, env: Mapping[str, str]) -> tuple[Routing | None, list[Problem]]:
+def check_routing_doc(
+    doc: YamlDoc, env: Mapping[str, str]
+) -> tuple[AlertRouting | None, list[Problem]]:
     """Validate a routing document; return it (when clean) and every problem."""
     problems = list(doc.problems)
     if not isinstance(doc.data, dict):
         problems.append(doc.problem((), "expected a mapping with receivers: and route:"))
         return None, problems
     try:
-        spec = RoutingSpec.model_validate(doc.data)
+        spec = AlertRoutingSpec.model_validate(doc.data)
     except ValidationError as exc:
-        return None, problems + validation_problems(exc, doc, model=RoutingSpec)
+        return None, problems + validation_problems(exc, doc, model=AlertRoutingSpec)
     receivers: dict[str, Receiver] = {}
     first_line: dict[str, int | None] = {}
     for i, r in enumerate(spec.receivers):
@@ -253,10 +255,10 @@ def check_routing_doc(doc: YamlDoc, env: Mapping[str, str]) -> tuple[Routing | N
         i = next(j for j, r in enumerate(spec.receivers) if r.name == name)
         problems.append(doc.problem(("receivers", i, "name"), f"receiver {name!r} is never used"))
     problems.sort(key=lambda p: p.line or 0)
-    return (Routing(receivers, route) if not problems else None), problems
+    return (AlertRouting(receivers, route) if not problems else None), problems
 
 
-def load_routing(path: str, env: Mapping[str, str]) -> Routing:
+def load_routing(path: str, env: Mapping[str, str]) -> AlertRouting:
     """Load and validate a routing file; raise :class:`ConfigError` listing every problem."""
     routing, problems = check_routing_doc(load_yaml(path), env)
     if problems or routing is None:
@@ -264,7 +266,7 @@ def load_routing(path: str, env: Mapping[str, str]) -> Routing:
     return routing
 
 
-def parse_routing(text: str, env: Mapping[str, str], file: str = "<string>") -> Routing:
+def parse_routing(text: str, env: Mapping[str, str], file: str = "<string>") -> AlertRouting:
     """Like :func:`load_routing` for text."""
     routing, problems = check_routing_doc(parse_yaml(text, file), env)
     if problems or routing is None:
@@ -272,9 +274,11 @@ def parse_routing(text: str, env: Mapping[str, str], file: str = "<string>") -> 
     return routing
 
 
-def default_routing() -> Routing:
+def default_routing() -> AlertRouting:
     """Everything to the console (the demo's default)."""
-    return Routing({"console": Receiver("console", "log", LogSpec())}, Route(receiver="console"))
+    return AlertRouting(
+        {"console": Receiver("console", "log", LogSpec())}, Route(receiver="console")
+    )
 
 
 def is_routing_doc(doc: YamlDoc) -> bool:

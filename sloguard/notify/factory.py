@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from sloguard.durations import parse_duration
 from sloguard.notify.base import Notifier
 from sloguard.notify.config import (
     AlertmanagerSpec,
+    AlertRouting,
     LogSpec,
-    Routing,
     SlackSpec,
     SlackWebhookSpec,
     WebhookSpec,
 )
-from sloguard.slo.budget import parse_duration
 
 
-def build_notifiers(routing: Routing, *, external_url: str = "") -> dict[str, Notifier]:
+def build_notifiers(routing: AlertRouting, *, external_url: str = "") -> dict[str, Notifier]:
     """One notifier per receiver, secrets taken from the validated routing."""
     from sloguard.notify.alertmanager import AlertmanagerNotifier
     from sloguard.notify.log import LogNotifier
@@ -57,7 +57,7 @@ def build_notifiers(routing: Routing, *, external_url: str = "") -> dict[str, No
     return out
 
 
-def resend_floor(routing: Routing) -> float | None:
+def resend_floor(routing: AlertRouting) -> float | None:
     """The shortest Alertmanager re-post interval (firing alerts must be re-sent before it)."""
     from sloguard.alerting.center import resend_intervals
 

@@ -69,7 +69,8 @@ from typing import Any
 
 import yaml
 
-from sloguard.slo.budget import DAY, Severity, Tier, format_duration, min_events_to_judge
+from sloguard.durations import DAY, format_duration
+from sloguard.slo.budget import Severity, Tier, min_events_to_judge
 from sloguard.slo.promql import (
     BAD_RATE,
     RATE_INTERVAL,

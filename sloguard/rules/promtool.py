@@ -26,10 +26,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sloguard import conventions as c
+from sloguard.durations import HOUR, format_duration, parse_duration
 from sloguard.rules.compiler import Doc, alert_annotations, alert_labels, tier_condition
 from sloguard.rules.scenarios import Scenario, parse_scenario
 from sloguard.rules.simulate import SimulationResult, simulate
-from sloguard.slo.budget import HOUR, Severity, format_duration, parse_duration
+from sloguard.slo.budget import Severity
 from sloguard.slo.promql import counter_sli, le_value
 from sloguard.slo.spec import SLO, SLIKind
 

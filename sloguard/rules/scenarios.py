@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sloguard.slo.budget import DAY, MINUTE, format_duration, parse_duration
+from sloguard.durations import DAY, MINUTE, format_duration, parse_duration
 
 
 @dataclass(frozen=True, slots=True)

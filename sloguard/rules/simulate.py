@@ -22,9 +22,10 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from sloguard import conventions as c
+from sloguard.durations import HOUR
 from sloguard.evaluation.evaluator import Evaluator
 from sloguard.rules.scenarios import Scenario
-from sloguard.slo.budget import HOUR, State
+from sloguard.slo.budget import State
 from sloguard.slo.promql import le_value
 from sloguard.slo.spec import SLO, SLIKind
 from sloguard.sources.embedded import EmbeddedSource

@@ -38,8 +38,8 @@ from pydantic import (
 )
 
 from sloguard import conventions as c
+from sloguard.durations import parse_duration
 from sloguard.sdk.guard import DEFAULT_LIMIT
-from sloguard.slo.budget import parse_duration
 from sloguard.yamldoc import suggest
 
 __all__ = [

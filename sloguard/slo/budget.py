@@ -18,14 +18,12 @@ All durations are seconds (float). Nothing here reads a clock or does I/O.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-DAY = 86_400.0
-HOUR = 3_600.0
-MINUTE = 60.0
+from sloguard.durations import DAY, HOUR, MINUTE, format_duration
+
 DEFAULT_PERIOD = 30 * DAY
 
 
@@ -280,29 +278,3 @@ def evaluate(
     else:
         state = State.OK
     return Evaluation(state, sli, events, remaining, rates, tuple(results), tte)
-
-
-_UNITS = (("d", DAY), ("h", HOUR), ("m", MINUTE), ("s", 1.0))
-
-
-def format_duration(seconds: float) -> str:
-    """Render seconds as a Prometheus duration (``1h``, ``2h30m``, ``90s``)."""
-    if seconds <= 0:
-        return "0s"
-    rest = round(seconds)
-    parts = []
-    for unit, size in _UNITS:
-        n, rest = divmod(rest, int(size))
-        if n:
-            parts.append(f"{n}{unit}")
-    return "".join(parts) or "0s"
-
-
-def parse_duration(text: str) -> float:
-    """Parse a Prometheus-style duration (``30d``, ``1h30m``, ``5m``, ``1.5h``) to seconds."""
-    s = text.strip()
-    units = {"w": 7 * DAY, "d": DAY, "h": HOUR, "m": MINUTE, "s": 1.0, "ms": 0.001}
-    matches = re.findall(r"(\d+(?:\.\d+)?)(ms|[wdhms])", s)
-    if not s or not matches or "".join(n + u for n, u in matches) != s:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30d, 6h, 5m, 1h30m)")
-    return sum(float(n) * units[u] for n, u in matches)

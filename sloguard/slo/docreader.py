@@ -22,8 +22,8 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
+from sloguard.durations import format_duration, parse_duration
 from sloguard.errors import Problem
-from sloguard.slo.budget import format_duration, parse_duration
 from sloguard.yamldoc import FieldPath, YamlDoc, show, suggest
 
 __all__ = [

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sloguard import conventions as c
-from sloguard.slo.budget import format_duration
+from sloguard.durations import format_duration
 from sloguard.slo.spec import SLI, SLO, SLIKind
 
 PART_LABEL = "sloguard_part"

@@ -23,7 +23,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from sloguard.slo.budget import DAY, HOUR, Counts
+from sloguard.durations import DAY, HOUR
+from sloguard.slo.budget import Counts
 from sloguard.slo.promql import CounterSLI, Selector, counter_sli
 from sloguard.slo.spec import SLO
 from sloguard.sources.base import InstanceKey, QueryError, WindowCounts, instance_key

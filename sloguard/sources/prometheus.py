@@ -49,7 +49,8 @@ from typing import Any
 
 import httpx
 
-from sloguard.slo.budget import Counts, format_duration
+from sloguard.durations import format_duration
+from sloguard.slo.budget import Counts
 from sloguard.slo.promql import (
     COVERAGE_SLACK,
     COVERED,

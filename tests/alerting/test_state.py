@@ -12,7 +12,8 @@ from sloguard.alerting.state import (
     new_instance,
     step,
 )
-from sloguard.slo.budget import DAY, Counts, Evaluation, evaluate
+from sloguard.durations import DAY
+from sloguard.slo.budget import Counts, Evaluation, evaluate
 from sloguard.slo.budget import default_policy as policy_for
 
 P = 30 * DAY

@@ -20,14 +20,15 @@ from prometheus_client import CollectorRegistry
 
 from sloguard.alerting.center import AlertCenter
 from sloguard.alerting.store import StateStore
+from sloguard.durations import DAY
 from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.base import Notifier
-from sloguard.notify.config import Receiver, Routing, SlackSpec, WebhookSpec
+from sloguard.notify.config import AlertRouting, Receiver, SlackSpec, WebhookSpec
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.notify.routing import Route
 from sloguard.notify.slack import SlackBotNotifier
 from sloguard.notify.webhook import WebhookNotifier
-from sloguard.slo.budget import DAY, Counts, evaluate
+from sloguard.slo.budget import Counts, evaluate
 from tests.support.fakeslack import Answer, FakeSlack
 from tests.support.slos import make_slo
 from tests.support.webhookreceiver import WebhookReceiver
@@ -66,9 +67,9 @@ def webhook_receiver(name: str, url: str) -> Receiver:
     return Receiver(name, "webhook", WebhookSpec(url=url), (SECRET,))
 
 
-def everyone(*receivers: Receiver) -> Routing:
+def everyone(*receivers: Receiver) -> AlertRouting:
     """Every alert to every receiver (``continue: true`` on each route)."""
-    return Routing(
+    return AlertRouting(
         {r.name: r for r in receivers},
         Route(routes=tuple(Route(receiver=r.name, continue_=True) for r in receivers)),
     )
@@ -100,7 +101,7 @@ class Rig:
 
 
 def start(
-    db: Path, routing: Routing, clock: Clock, urls: Mapping[str, str], rng_seed: int = 1
+    db: Path, routing: AlertRouting, clock: Clock, urls: Mapping[str, str], rng_seed: int = 1
 ) -> Rig:
     """Build store, center, real notifiers and worker, as the daemon does (but with ``clock``).
 

@@ -9,14 +9,15 @@ from prometheus_client import CollectorRegistry
 
 from sloguard.alerting.center import AlertCenter
 from sloguard.alerting.store import StateStore
+from sloguard.durations import DAY
 from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.base import Delivery
-from sloguard.notify.config import LogSpec, Receiver, Routing
+from sloguard.notify.config import AlertRouting, LogSpec, Receiver
 from sloguard.notify.model import AlertStatus, from_dict, to_dict
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.notify.recording import RecordingNotifier
 from sloguard.notify.routing import Route
-from sloguard.slo.budget import DAY, Counts, evaluate
+from sloguard.slo.budget import Counts, evaluate
 from tests.support.slos import make_slo
 
 SLO = make_slo("avail", group_by=("agent_name",))
@@ -37,10 +38,12 @@ def result(error_ratio: float, at: float) -> InstanceResult:
     return InstanceResult(SLO, (("agent_name", "billing"),), ev, at)
 
 
-def routing(*names: str) -> Routing:
+def routing(*names: str) -> AlertRouting:
     """Every alert to every named receiver."""
     receivers = {n: Receiver(n, "log", LogSpec()) for n in names}
-    return Routing(receivers, Route(routes=tuple(Route(receiver=n, continue_=True) for n in names)))
+    return AlertRouting(
+        receivers, Route(routes=tuple(Route(receiver=n, continue_=True) for n in names))
+    )
 
 
 def setup(

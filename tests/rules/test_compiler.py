@@ -17,6 +17,7 @@ import yaml
 
 from sloguard.alerting.state import new_instance
 from sloguard.cli import main
+from sloguard.durations import parse_duration
 from sloguard.rules.compiler import (
     HEADER,
     compile_groups,
@@ -29,7 +30,7 @@ from sloguard.rules.compiler import (
 from sloguard.rules.promtool import Unsupported, expanding, unit_test_doc
 from sloguard.rules.scenarios import parse_scenario
 from sloguard.rules.simulate import simulate
-from sloguard.slo.budget import Severity, parse_duration
+from sloguard.slo.budget import Severity
 from sloguard.slo.loader import parse_slo_text
 from sloguard.slo.promql import bad_and_total
 from sloguard.slo.spec import SLO

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sloguard.durations import DAY, HOUR
 from sloguard.rules.scenarios import Scenario, parse_scenario
 from sloguard.rules.simulate import SimulationResult, simulate
-from sloguard.slo.budget import DAY, HOUR
 from sloguard.slo.spec import SLIKind
 from tests.support.slos import make_slo
 

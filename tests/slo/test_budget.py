@@ -6,10 +6,8 @@ import math
 
 import pytest
 
+from sloguard.durations import DAY, HOUR, MINUTE, format_duration, parse_duration
 from sloguard.slo.budget import (
-    DAY,
-    HOUR,
-    MINUTE,
     Counts,
     Severity,
     State,
@@ -18,9 +16,7 @@ from sloguard.slo.budget import (
     burn_rate,
     default_policy,
     evaluate,
-    format_duration,
     min_events_to_judge,
-    parse_duration,
     tier_problems,
     time_to_exhaustion,
 )

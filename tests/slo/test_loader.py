@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from sloguard.durations import DAY, HOUR, MINUTE
 from sloguard.errors import ConfigError
 from sloguard.slo import loader
-from sloguard.slo.budget import DAY, HOUR, MINUTE, Policy, Severity, Tier, default_policy
+from sloguard.slo.budget import Policy, Severity, Tier, default_policy
 from sloguard.slo.loader import (
     RESERVED_LABELS,
     check_slo_text,

@@ -8,8 +8,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloguard import AgentMetrics, Recorder
+from sloguard.durations import DAY, HOUR, MINUTE
 from sloguard.evaluation.evaluator import Evaluator
-from sloguard.slo.budget import DAY, HOUR, MINUTE, Counts, State
+from sloguard.slo.budget import Counts, State
 from sloguard.slo.spec import SLIKind
 from sloguard.sources.base import QueryError
 from sloguard.sources.embedded import EmbeddedSource

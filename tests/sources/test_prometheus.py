@@ -27,7 +27,8 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
 from sloguard import conventions as c
-from sloguard.slo.budget import DAY, HOUR, MINUTE, Counts, Severity, State, burn_rate, evaluate
+from sloguard.durations import DAY, HOUR, MINUTE
+from sloguard.slo.budget import Counts, Severity, State, burn_rate, evaluate
 from sloguard.slo.promql import window_query
 from sloguard.slo.spec import SLI, SLO, SLIKind
 from sloguard.sources.base import InstanceKey, QueryError, WindowCounts

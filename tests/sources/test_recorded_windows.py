@@ -24,9 +24,10 @@ import httpx
 import pytest
 
 from sloguard import conventions as c
+from sloguard.durations import DAY, HOUR
 from sloguard.errors import ConfigError
 from sloguard.settings.model import load_settings
-from sloguard.slo.budget import DAY, HOUR, Counts
+from sloguard.slo.budget import Counts
 from sloguard.slo.promql import BAD_RATE, RATE_INTERVAL, RATE_WINDOW, TOTAL_RATE, rate_exprs
 from sloguard.sources.base import InstanceKey
 from sloguard.sources.prometheus import PrometheusSource

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sloguard.slo.budget import DAY, default_policy
+from sloguard.durations import DAY
+from sloguard.slo.budget import default_policy
 from sloguard.slo.spec import SLI, SLO, Alerting, SLIKind
 
 
