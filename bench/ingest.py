@@ -84,8 +84,7 @@ from sloguard.ingest.router import ingest_router
 from sloguard.sdk.feed import feed_trace
 from sloguard.sdk.metrics import AgentMetrics
 from sloguard.sdk.recorder import Recorder
-from sloguard.sdk.trace import ResponseTrace
-from sloguard.sdk.traceparse import parse_trace
+from sloguard.sdk.trace import ResponseTrace, parse_trace
 from sloguard.web.server import create_app
 
 BATCHES = (1, 100, 1000)

@@ -70,6 +70,7 @@ from sloguard.notify.recording import RecordingNotifier
 from sloguard.notify.routing import Route
 from sloguard.notify.webhook import WebhookNotifier
 from sloguard.slo.budget import Counts, evaluate
+from sloguard.slo.spec import SLOInstance
 from tests.support.slos import make_slo
 from tests.support.webhookreceiver import WebhookReceiver
 
@@ -99,7 +100,7 @@ def firing(i: int, at: float) -> InstanceResult:
     ev = evaluate(
         objective=SLO.objective, period=30 * DAY, policy=SLO.alerting.policy, windows=windows
     )
-    return InstanceResult(SLO, (("agent_name", f"agent-{i:05d}"),), ev, at)
+    return InstanceResult(SLO, SLOInstance(SLO.name, (("agent_name", f"agent-{i:05d}"),)), ev, at)
 
 
 def routing(receiver: Receiver) -> AlertRouting:

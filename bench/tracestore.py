@@ -25,7 +25,8 @@ events. Generating the workload is never timed.
    by age (traces, decisions and events), then one dropping another 10 % of the first million
    steps by the steps bound (traces only).
 4. **Size bound.** A fresh store with ``max_bytes`` (64 MiB; quick: 2 MiB) and a
-   :class:`~sloguard.tracestore.TracePruner` as the daemon runs it (default 60 s interval, woken
+   :class:`~sloguard.tracestore.pruner.TracePruner` as the daemon runs it (default 60 s interval,
+   woken
    early by the store) takes about three times what fits, with decisions and events; after
    every batch the database file and its write-ahead log are measured.
 
@@ -59,12 +60,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine_info as common_machine_info
-from sloguard.analysis.decisions import DecisionRecord, Option
+from sloguard.analysis.decisionrecord import DecisionRecord, Option
 from sloguard.logs import configure_logging
-from sloguard.sdk.trace import ResponseTrace
-from sloguard.sdk.traceparse import parse_trace
-from sloguard.tracestore import MiB, TracePruner, TraceStore, queries
+from sloguard.sdk.trace import ResponseTrace, parse_trace
+from sloguard.tracestore import queries
 from sloguard.tracestore.model import summarize
+from sloguard.tracestore.pruner import TracePruner
+from sloguard.tracestore.retention import MiB
+from sloguard.tracestore.store import TraceStore
 
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 BATCH = 20

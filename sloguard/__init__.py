@@ -1,8 +1,9 @@
 """sloguard: keep multi-agent AI systems inside their service-level objectives.
 
 The agent SDK lives here and needs only prometheus_client: trace steps and decorators that feed
-Prometheus metrics, the seed's ``MetricsCollector``, trace analysis. ``AgentLogger`` (structlog)
-and ``enable_otel`` (OpenTelemetry) are imported on first use.
+Prometheus metrics, the seed's ``MetricsCollector``, trace analysis. ``DecisionTracker`` (it
+brings the decision-chain analysis), ``AgentLogger`` (structlog), ``enable_otel``
+(OpenTelemetry), the A2A extension (a2a-sdk) and the trace exporter are imported on first use.
 
 Example::
 
@@ -40,16 +41,18 @@ from sloguard.sdk.trace import ResponseTrace, Step, TraceRecord
 
 if _typing.TYPE_CHECKING:
     from sloguard.sdk.a2a.extension import TraceabilityExtension, wrap_client, wrap_executor
+    from sloguard.sdk.decisions import DecisionTracker
     from sloguard.sdk.export.exporter import TraceExporter, enable_export
     from sloguard.sdk.logging import AgentLogger
     from sloguard.sdk.otel import OTelBridge, enable_otel
 
-__version__ = "0.1.0"
+from sloguard.version import __version__ as __version__
 
 #: Seed 001's name for :class:`CallType`.
 CallTypeEnum = CallType
 
 _LAZY = {
+    "DecisionTracker": "sloguard.sdk.decisions",
     "AgentLogger": "sloguard.sdk.logging",
     "enable_otel": "sloguard.sdk.otel",
     "OTelBridge": "sloguard.sdk.otel",
@@ -62,7 +65,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> _typing.Any:
-    """Import the optional parts (structlog, OpenTelemetry, a2a-sdk) on first use."""
+    """Import the optional parts (analysis, structlog, OpenTelemetry, a2a-sdk) on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sloguard' has no attribute {name!r}")
@@ -73,50 +76,56 @@ def __getattr__(name: str) -> _typing.Any:
     return value
 
 
-__all__ = [
-    "AgentLogger",
-    "AgentMetrics",
-    "Buckets",
+# Grouped by purpose, each group sorted (RUF022 would merge the groups into one list).
+__all__ = [  # noqa: RUF022
+    # core SDK: the trace model, steps, decorators, decisions, analysis, errors
     "CallType",
-    "CallTypeEnum",
-    "CardinalityGuard",
     "ConfigError",
+    "DecisionTracker",
     "Direction",
     "InvalidRecord",
-    "MetricsCollector",
     "MissingExtra",
-    "OTelBridge",
-    "Recorder",
-    "Redactor",
     "ResponseTrace",
     "RoutingOutcome",
     "SloguardError",
     "Status",
-    "Step",
-    "StepListener",
-    "Telemetry",
-    "TraceContextFilter",
     "TraceError",
-    "TraceExporter",
     "TracePerformance",
     "TraceRecord",
     "TraceStep",
-    "TraceabilityExtension",
-    "TracingLogHandler",
     "__version__",
     "add_usage",
     "analyze_trace_performance",
     "current_step",
-    "current_telemetry",
     "current_trace",
-    "enable_export",
-    "enable_otel",
     "feed_trace",
-    "set_default_telemetry",
     "trace_agent_call",
     "trace_tool_call",
-    "use_telemetry",
     "workflow",
+    # setup: where steps are recorded, with which limits and redaction, and who listens
+    "AgentMetrics",
+    "Buckets",
+    "CardinalityGuard",
+    "Recorder",
+    "Redactor",
+    "StepListener",
+    "Telemetry",
+    "current_telemetry",
+    "set_default_telemetry",
+    "use_telemetry",
+    # integrations: logging, OpenTelemetry, A2A, the sidecar exporter (most imported lazily)
+    "AgentLogger",
+    "OTelBridge",
+    "TraceContextFilter",
+    "TraceExporter",
+    "TraceabilityExtension",
+    "TracingLogHandler",
+    "enable_export",
+    "enable_otel",
     "wrap_client",
     "wrap_executor",
+    # seed aliases: the names the seed documents use
+    "CallTypeEnum",
+    "MetricsCollector",
+    "Step",
 ]

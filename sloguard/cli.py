@@ -29,7 +29,7 @@ EXIT_USAGE = 2
 
 def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentParser:
     """Return the ``sloguard`` parser with ``commands`` registered."""
-    from sloguard import __version__
+    from sloguard.version import __version__
 
     examples = "\n".join(f"  {e}" for cmd in commands for e in cmd.examples)
     parser = argparse.ArgumentParser(

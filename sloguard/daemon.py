@@ -34,18 +34,21 @@ from sloguard.evaluation.engine import SLOEngine
 from sloguard.evaluation.scheduler import EvaluationSchedule
 from sloguard.evaluation.selfmetrics import SelfMetrics
 from sloguard.evaluation.slostate import SLOStateCollector
-from sloguard.ingest import ModelPrice, ingest_router, load_pricing
+from sloguard.ingest.pricing import ModelPrice, load_pricing
+from sloguard.ingest.router import ingest_router
 from sloguard.logs import configure_logging
 from sloguard.notify.config import AlertRouting
 from sloguard.sdk.guard import CardinalityGuard
 from sloguard.sdk.metrics import AgentMetrics, Buckets
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.telemetry import Telemetry, set_default_telemetry
-from sloguard.settings.model import Mode, Settings
+from sloguard.settings.model import Settings
+from sloguard.settings.sections import Mode
 from sloguard.slo.loader import load_slo_files
 from sloguard.sources.base import SLISource
 from sloguard.sources.embedded import EmbeddedSource
-from sloguard.tracestore import TracePruner, TraceStore
+from sloguard.tracestore.pruner import TracePruner
+from sloguard.tracestore.store import TraceStore
 from sloguard.web.server import Lifespan, create_app
 from sloguard.web.sloapi import alerts_router, slo_router
 from sloguard.web.tracesapi import traces_router

@@ -1,12 +1,30 @@
-"""sloguard's exception hierarchy.
+"""sloguard's exception hierarchy: every error sloguard raises on purpose is a SloguardError.
 
-    SloguardError
-    ├── InvalidRecord        (also ValueError) agent activity that cannot become metrics
-    ├── TraceError           (also ValueError) misuse of the trace model (ending a step twice…)
-    ├── ConfigError          a settings/SLO/routing document with problems (all of them listed)
-    └── MissingExtra         (also ImportError) an optional dependency is not installed
+The foundation classes are defined here, the others next to the code that raises them (in the
+module named, under ``sloguard.``). ``except SloguardError`` catches all of them::
 
-Foreign exceptions (httpx, slack_sdk, pydantic) are mapped where they enter, with ``from exc``.
+    class                            module               meaning
+    SloguardError                    errors               base: an error sloguard raises on purpose
+    ├── InvalidRecord (ValueError)   errors               agent activity that cannot be recorded
+    │   └── InvalidOtlp              ingest.otlpwire      OTLP body undecodable or spans invalid
+    ├── TraceError (ValueError)      errors               trace model misused, or bad trace JSON
+    ├── ConfigError                  errors               a document's problems, every one listed
+    ├── MissingExtra (ImportError)   errors               optional dependency missing (names extra)
+    ├── QueryError                   sources.base         an SLI source could not answer
+    ├── StoreVersionError            tracestore.database  trace store written by a newer sloguard
+    ├── Rejected                     ingest.problems      ingest request refused: status, problems
+    ├── SignatureError (ValueError)  notify.signing       webhook signature does not verify
+    ├── Unsupported (ValueError)     rules.promtool       no exact promtool test for an SLO
+    └── StartupFailed                daemon               the daemon could not start serving
+
+Outside the tree, on purpose: private classes (a leading underscore, such as
+``sources.prometheus._BadAnswer``) never leave their module, which turns them into a documented
+error with context (a QueryError naming the SLO and window); and
+``commands.workload.WorkerError`` is the failure the demo's simulated *agent code* raises, an
+application error the SDK records like any other, not an error of sloguard.
+
+Foreign exceptions (httpx, slack_sdk, pydantic, sqlite3) are mapped where they enter, with
+``raise … from exc``; nothing above a source or a notifier catches them.
 """
 
 from __future__ import annotations
@@ -29,7 +47,10 @@ class TraceError(SloguardError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One problem in a document: where it is and what is wrong."""
+    """One problem in a document: where it is and what is wrong.
+
+    (A problem of an ingest request is :class:`sloguard.ingest.problems.BatchProblem`.)
+    """
 
     file: str
     line: int | None

@@ -8,39 +8,26 @@ states plus the notifications are committed to the outbox in one transaction.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sloguard.alerting.links import trace_page
 from sloguard.alerting.state import (
+    BURN_ALERT,
     AlertEvent,
     AlertRules,
-    EventKind,
     InstanceAlerts,
     new_instance,
     step,
 )
 from sloguard.alerting.store import StateStore
-from sloguard.durations import format_duration, parse_duration
+from sloguard.durations import format_duration
 from sloguard.evaluation.evaluator import InstanceResult
-from sloguard.notify.config import AlertmanagerSpec, AlertRouting
-from sloguard.notify.model import AlertStatus, FiredTier, Notification
+from sloguard.notify.config import AlertRouting
+from sloguard.notify.model import Notification, Transition
 from sloguard.notify.routing import shortest_repeat, targets
 from sloguard.slo.budget import Evaluation
-
-
-def resend_intervals(routing: AlertRouting) -> dict[str, float]:
-    """Receivers that must hear about a firing alert at least this often (Alertmanager)."""
-    return {
-        name: parse_duration(r.spec.resend_after)
-        for name, r in routing.receivers.items()
-        if isinstance(r.spec, AlertmanagerSpec)
-    }
-
-
-def _instance_id(result: InstanceResult) -> tuple[str, str]:
-    return result.slo.name, json.dumps(result.labels, sort_keys=True)
+from sloguard.slo.spec import SLOInstance
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +54,7 @@ class AlertCenter:
     ) -> None:
         self.store = store
         self.routing = routing
-        self.resend = resend_intervals(routing)
+        self.resend = routing.resend_intervals
         repeat = shortest_repeat(routing.route)
         if min_repeat is not None:
             repeat = min(repeat, min_repeat)
@@ -77,7 +64,7 @@ class AlertCenter:
         self.on_queued: Callable[[], None] | None = None
         #: Recent failing trace ids in an instance's scope (evidence for firing notifications).
         self.evidence: Callable[[InstanceResult], Sequence[str]] | None = None
-        self._alerts: dict[tuple[str, str], InstanceAlerts] = store.load_alerts()
+        self._alerts: dict[SLOInstance, InstanceAlerts] = store.load_alerts()
 
     def replace_routing(self, routing: AlertRouting, min_repeat: float | None = None) -> None:
         """Use a new routing from the next evaluation on (config reload)."""
@@ -85,7 +72,7 @@ class AlertCenter:
         if min_repeat is not None:
             repeat = min(repeat, min_repeat)
         self.routing = routing
-        self.resend = resend_intervals(routing)
+        self.resend = routing.resend_intervals
         self.rules = AlertRules(repeat_interval=repeat, no_data_after=self.rules.no_data_after)
 
     def active(self) -> list[ActiveAlert]:
@@ -99,11 +86,11 @@ class AlertCenter:
 
     def process(self, results: Sequence[InstanceResult], now: float) -> list[Notification]:
         """Advance every instance's alerts and queue what must be sent; return it."""
-        changed: dict[tuple[str, str], InstanceAlerts] = {}
+        changed: dict[SLOInstance, InstanceAlerts] = {}
         notifications: list[Notification] = []
         sent: list[tuple[str, str, float, float]] = []
         for r in results:
-            key = _instance_id(r)
+            key = r.instance
             before = self._alerts.get(key) or new_instance(
                 r.slo.name, r.labels, r.slo.alerting.labels
             )
@@ -114,7 +101,7 @@ class AlertCenter:
                 for target in targets(self.routing.route, event.labels):
                     if target.receiver not in self.routing.receivers:
                         continue
-                    if event.kind is EventKind.REPEAT:
+                    if event.transition is Transition.REPEAT:
                         last = self.store.last_sent(
                             target.receiver, event.fingerprint, event.started_at
                         )
@@ -136,7 +123,7 @@ class AlertCenter:
     def _notification(self, event: AlertEvent, r: InstanceResult, receiver: str) -> Notification:
         ev: Evaluation = r.evaluation
         slo = r.slo
-        resolved = event.kind is EventKind.RESOLVED
+        resolved = event.transition is Transition.RESOLVED
         summary = f"SLO {slo.name} ({slo.objective:.3%} over {format_duration(slo.period)}) " + (
             "is back within budget" if resolved else "is burning its error budget"
         )
@@ -150,24 +137,16 @@ class AlertCenter:
         if slo.alerting.dashboard:
             annotations["dashboard_url"] = slo.alerting.dashboard
         tiers = tuple(
-            FiredTier(
-                severity=t.tier.severity.value,
-                tier=t.tier.name,
-                long_window=t.tier.long_window,
-                short_window=t.tier.short_window,
-                threshold=t.tier.burn_rate,
-                long_burn=t.long_burn,
-                short_burn=t.short_burn,
-            )
+            t
             for t in ev.firing
-            if t.tier.severity.value == event.severity or event.labels["alertname"] != "SLOBurn"
+            if t.tier.severity is event.severity or event.labels["alertname"] != BURN_ALERT
         )
         nid = hashlib.sha256(f"{event.id}|{receiver}".encode()).hexdigest()[:32]
         evidence = tuple(self.evidence(r))[:3] if self.evidence is not None and not resolved else ()
         return Notification(
             id=nid,
             receiver=receiver,
-            status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
+            transition=event.transition,
             fingerprint=event.fingerprint,
             slo=slo.name,
             severity=event.severity,
@@ -179,14 +158,13 @@ class AlertCenter:
             sli=ev.sli,
             budget_remaining=ev.budget_remaining,
             time_to_exhaustion=ev.time_to_exhaustion,
-            burn_rates={format_duration(w): b for w, b in sorted(ev.burn_rates.items())},
+            burn_rates=dict(sorted(ev.burn_rates.items())),
             tiers=tiers,
             runbook_url=slo.alerting.runbook,
             dashboard_url=slo.alerting.dashboard,
             generator_url=(
                 f"{self.external_url}/api/v1/slos?slo={slo.name}" if self.external_url else None
             ),
-            repeat=event.kind is EventKind.REPEAT,
             trace_ids=evidence,
             trace_urls=tuple(trace_page(self.external_url, t) for t in evidence)
             if self.external_url

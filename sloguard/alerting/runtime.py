@@ -19,9 +19,9 @@ from sloguard.alerting.store import StateStore
 from sloguard.errors import ConfigError
 from sloguard.notify.base import Notifier
 from sloguard.notify.config import AlertRouting, default_routing, load_routing
-from sloguard.notify.factory import build_notifiers, resend_floor
+from sloguard.notify.factory import build_notifiers
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
-from sloguard.tracestore import TraceStore
+from sloguard.tracestore.store import TraceStore
 
 _log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class AlertRuntime:
             routing,
             no_data_after=no_data_after,
             external_url=external_url,
-            min_repeat=resend_floor(routing),
+            min_repeat=routing.resend_floor,
         )
         self.worker = OutboxWorker(
             self.store,
@@ -100,7 +100,7 @@ class AlertRuntime:
             return False
         old: dict[str, Notifier] = self.worker.notifiers
         self.worker.notifiers = build_notifiers(routing, external_url=self.external_url)
-        self.center.replace_routing(routing, resend_floor(routing))
+        self.center.replace_routing(routing, routing.resend_floor)
         self.routing = routing
         _log.info("routing reloaded from %s", self.routing_file)
         for name, notifier in old.items():

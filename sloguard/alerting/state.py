@@ -1,4 +1,4 @@
-"""Alert state: from evaluations to firing / repeat / resolved events. Pure.
+"""Alert state: from evaluations to firing / repeat / resolved transitions. Pure.
 
 Per SLO instance there is one alert per severity (``SLOBurn``, critical and warning) and one
 ``SLONoData`` alert. Rules:
@@ -11,6 +11,7 @@ Per SLO instance there is one alert per severity (``SLOBurn``, critical and warn
 - a firing alert is re-notified every ``repeat_interval``;
 - ``no_data`` for longer than ``no_data_after`` fires ``SLONoData`` (warning); data resolves it.
 
+Transitions are :class:`~sloguard.notify.model.Transition`, the enum a notification carries on.
 Fingerprints are Alertmanager's (FNV-1a 64 over the sorted label pairs), so the same alert has
 the same identity in sloguard, its webhooks and Alertmanager.
 """
@@ -20,8 +21,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
+from sloguard.notify.model import Transition
 from sloguard.slo.budget import Evaluation, Severity, State
 
 BURN_ALERT = "SLOBurn"
@@ -43,14 +44,6 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     return f"{h:016x}"
 
 
-class EventKind(StrEnum):
-    """What happened to an alert."""
-
-    FIRING = "firing"
-    REPEAT = "repeat"
-    RESOLVED = "resolved"
-
-
 @dataclass(frozen=True, slots=True)
 class AlertState:
     """One alert's persistent state."""
@@ -69,10 +62,10 @@ class AlertEvent:
     """A transition to notify."""
 
     id: str  # deterministic: the same transition always gets the same id
-    kind: EventKind
+    transition: Transition
     fingerprint: str
     labels: Mapping[str, str]
-    severity: str
+    severity: Severity
     started_at: float
     at: float
 
@@ -85,28 +78,28 @@ class AlertRules:
     no_data_after: float | None = 600.0  # None: never raise SLONoData
 
 
-def event_id(fp: str, kind: EventKind, started_at: float, at: float) -> str:
+def event_id(fp: str, transition: Transition, started_at: float, at: float) -> str:
     """A stable id for one transition of one alert."""
-    raw = f"{fp}|{kind.value}|{started_at:.3f}|{at:.3f}".encode()
+    raw = f"{fp}|{transition.value}|{started_at:.3f}|{at:.3f}".encode()
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
 def alert_labels(
     alertname: str,
     slo: str,
-    severity: str,
+    severity: Severity,
     instance: Mapping[str, str],
     extra: Mapping[str, str],
 ) -> dict[str, str]:
     """The label set of an alert (SLO labels from the file, then the instance, then ours)."""
-    return {**extra, **instance, "alertname": alertname, "slo": slo, "severity": severity}
+    return {**extra, **instance, "alertname": alertname, "slo": slo, "severity": severity.value}
 
 
-def _event(state: AlertState, kind: EventKind, severity: str, now: float) -> AlertEvent:
+def _event(state: AlertState, transition: Transition, severity: Severity, now: float) -> AlertEvent:
     started = state.started_at if state.started_at is not None else now
     return AlertEvent(
-        id=event_id(state.fingerprint, kind, started, now),
-        kind=kind,
+        id=event_id(state.fingerprint, transition, started, now),
+        transition=transition,
         fingerprint=state.fingerprint,
         labels=state.labels,
         severity=severity,
@@ -116,7 +109,12 @@ def _event(state: AlertState, kind: EventKind, severity: str, now: float) -> Ale
 
 
 def _advance(
-    state: AlertState, active: bool, inhibited: bool, severity: str, rules: AlertRules, now: float
+    state: AlertState,
+    active: bool,
+    inhibited: bool,
+    severity: Severity,
+    rules: AlertRules,
+    now: float,
 ) -> tuple[AlertState, list[AlertEvent]]:
     """One alert, one judged evaluation."""
     if active:
@@ -126,14 +124,14 @@ def _advance(
             return state, []
         if not state.notified:
             state = replace(state, notified=True, last_sent_at=now)
-            return state, [_event(state, EventKind.FIRING, severity, now)]
+            return state, [_event(state, Transition.FIRING, severity, now)]
         if state.last_sent_at is not None and now - state.last_sent_at >= rules.repeat_interval:
             state = replace(state, last_sent_at=now)
-            return state, [_event(state, EventKind.REPEAT, severity, now)]
+            return state, [_event(state, Transition.REPEAT, severity, now)]
         return state, []
     if not state.firing:
         return state, []
-    events = [_event(state, EventKind.RESOLVED, severity, now)] if state.notified else []
+    events = [_event(state, Transition.RESOLVED, severity, now)] if state.notified else []
     return replace(state, firing=False, notified=False, last_sent_at=None), events
 
 
@@ -152,14 +150,14 @@ def new_instance(
     """Fresh (inactive) alerts for an instance."""
     extra = extra or {}
 
-    def make(alertname: str, severity: str) -> AlertState:
+    def make(alertname: str, severity: Severity) -> AlertState:
         labels = alert_labels(alertname, slo, severity, instance, extra)
         return AlertState(fingerprint(labels), labels)
 
     return InstanceAlerts(
-        critical=make(BURN_ALERT, Severity.CRITICAL.value),
-        warning=make(BURN_ALERT, Severity.WARNING.value),
-        no_data=make(NO_DATA_ALERT, Severity.WARNING.value),
+        critical=make(BURN_ALERT, Severity.CRITICAL),
+        warning=make(BURN_ALERT, Severity.WARNING),
+        no_data=make(NO_DATA_ALERT, Severity.WARNING),
     )
 
 
@@ -174,36 +172,37 @@ def step(
         since = nod.no_data_since if nod.no_data_since is not None else now
         nod = replace(nod, no_data_since=since)
         if rules.no_data_after is not None and now - since >= rules.no_data_after:
-            nod, e = _advance(nod, True, False, Severity.WARNING.value, rules, now)
+            nod, e = _advance(nod, True, False, Severity.WARNING, rules, now)
             events += e
     elif ev.state is not State.ERROR:
-        nod, e = _advance(replace(nod, no_data_since=None), False, False, "warning", rules, now)
+        nod = replace(nod, no_data_since=None)
+        nod, e = _advance(nod, False, False, Severity.WARNING, rules, now)
         events += e
     # --- burn alerts: only judged evaluations change them
     if ev.state in (State.OK, State.BURNING):
         fired = {t.tier.severity for t in ev.firing}
         crit_active = Severity.CRITICAL in fired
-        crit, e = _advance(crit, crit_active, False, Severity.CRITICAL.value, rules, now)
+        crit, e = _advance(crit, crit_active, False, Severity.CRITICAL, rules, now)
         events += e
         warn, e = _advance(
-            warn, Severity.WARNING in fired, crit_active, Severity.WARNING.value, rules, now
+            warn, Severity.WARNING in fired, crit_active, Severity.WARNING, rules, now
         )
         events += e
     else:
         # unjudged: nothing resolves; firing alerts keep their reminders
-        crit, e = _repeat_only(crit, False, Severity.CRITICAL.value, rules, now)
+        crit, e = _repeat_only(crit, False, Severity.CRITICAL, rules, now)
         events += e
-        warn, e = _repeat_only(warn, crit.firing, Severity.WARNING.value, rules, now)
+        warn, e = _repeat_only(warn, crit.firing, Severity.WARNING, rules, now)
         events += e
     return InstanceAlerts(crit, warn, nod), events
 
 
 def _repeat_only(
-    state: AlertState, inhibited: bool, severity: str, rules: AlertRules, now: float
+    state: AlertState, inhibited: bool, severity: Severity, rules: AlertRules, now: float
 ) -> tuple[AlertState, list[AlertEvent]]:
     if not state.firing or not state.notified or inhibited:
         return state, []
     if state.last_sent_at is not None and now - state.last_sent_at >= rules.repeat_interval:
         state = replace(state, last_sent_at=now)
-        return state, [_event(state, EventKind.REPEAT, severity, now)]
+        return state, [_event(state, Transition.REPEAT, severity, now)]
     return state, []

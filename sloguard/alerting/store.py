@@ -4,6 +4,10 @@ Everything an evaluation decides is committed in one transaction: the new alert 
 notifications they cause. A crash before the commit loses nothing (the next evaluation decides
 the same again); a crash after it loses nothing either (the outbox still holds the
 notifications). Delivered notifications are kept for a while (idempotency, audit) and pruned.
+
+The store is the outbox worker's :class:`~sloguard.notify.store.OutboxStore`. Alert states are
+keyed by :class:`~sloguard.slo.spec.SLOInstance`; only here does it become the two columns
+``slo`` (the name) and ``instance`` (the labels as JSON with sorted keys).
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from sloguard.alerting.state import AlertState, InstanceAlerts
 from sloguard.notify.model import Notification, from_dict, to_dict
+from sloguard.notify.store import OutboxItem
+from sloguard.slo.spec import SLOInstance
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -40,13 +46,12 @@ CREATE TABLE IF NOT EXISTS disabled (receiver TEXT PRIMARY KEY, reason TEXT, at 
 """
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """A notification waiting for delivery."""
+def _instance_column(instance: SLOInstance) -> str:
+    return json.dumps(instance.labels_dict, sort_keys=True)
 
-    notification: Notification
-    attempts: int
-    next_at: float
+
+def _instance_from(slo: str, column: str) -> SLOInstance:
+    return SLOInstance.of(slo, json.loads(column))
 
 
 def _alert_json(a: InstanceAlerts) -> str:
@@ -69,14 +74,14 @@ class StateStore:
         self._db.executescript(_SCHEMA)
 
     # --- alert states --------------------------------------------------------------------------
-    def load_alerts(self) -> dict[tuple[str, str], InstanceAlerts]:
-        """Every instance's alerts, keyed by (slo, instance JSON)."""
+    def load_alerts(self) -> dict[SLOInstance, InstanceAlerts]:
+        """Every instance's alerts."""
         rows = self._db.execute("SELECT slo, instance, data FROM alerts")
-        return {(slo, inst): _alert_from(data) for slo, inst, data in rows}
+        return {_instance_from(slo, inst): _alert_from(data) for slo, inst, data in rows}
 
     def commit(
         self,
-        alerts: Mapping[tuple[str, str], InstanceAlerts],
+        alerts: Mapping[SLOInstance, InstanceAlerts],
         notifications: Iterable[Notification],
         sent: Iterable[tuple[str, str, float, float]],
         now: float,
@@ -91,7 +96,7 @@ class StateStore:
         try:
             self._db.executemany(
                 "INSERT OR REPLACE INTO alerts (slo, instance, data) VALUES (?, ?, ?)",
-                [(slo, inst, _alert_json(a)) for (slo, inst), a in alerts.items()],
+                [(i.slo, _instance_column(i), _alert_json(a)) for i, a in alerts.items()],
             )
             for n in notifications:
                 cur = self._db.execute(

@@ -34,13 +34,8 @@ from sloguard.analysis.compare import (
     similarity,
     succeeded,
 )
-from sloguard.analysis.decisions import (
-    DecisionRecord,
-    DecisionType,
-    Option,
-    decision_chain,
-    find_anomalies,
-)
+from sloguard.analysis.decisionrecord import DecisionRecord, DecisionType, Option, decision_chain
+from sloguard.analysis.decisions import find_anomalies
 from sloguard.analysis.replay import Replay, ReplayEntry, replay
 from sloguard.analysis.timeline import Event, EventType, timeline
 from sloguard.analysis.views.mermaid import mermaid_text, sequence_diagram

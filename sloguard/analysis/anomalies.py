@@ -24,7 +24,7 @@ from sloguard.analysis.calltree import DebugTrace, call_tree
 from sloguard.conventions import CallType
 
 if TYPE_CHECKING:
-    from sloguard.analysis.decisions import DecisionRecord
+    from sloguard.analysis.decisionrecord import DecisionRecord
 
 #: Default threshold of :func:`runaway_tools` (more calls than this in one invocation).
 MAX_TOOL_CALLS = 20

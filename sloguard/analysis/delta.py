@@ -28,7 +28,8 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 
 from sloguard.analysis.anomalies import MAX_TOOL_CALLS, Anomaly, AnomalyKind, trace_anomalies
 from sloguard.analysis.calltree import DebugTrace
-from sloguard.analysis.decisions import LOW_CONFIDENCE, DecisionRecord, find_anomalies
+from sloguard.analysis.decisionrecord import DecisionRecord
+from sloguard.analysis.decisions import LOW_CONFIDENCE, find_anomalies
 
 
 def _difference(

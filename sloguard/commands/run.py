@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from sloguard.commands import Command
-from sloguard.settings.model import Mode
+from sloguard.settings.sections import Mode
 
 #: Flags that override settings, by settings field (flags > env > file).
 _OVERRIDES = ("host", "port", "mode", "data_dir")

@@ -99,7 +99,7 @@ def _simulate(args: argparse.Namespace) -> int:
                 r.scenario,
                 t.tier,
                 t.severity,
-                f"{t.burn_rate:g}",
+                f"{t.factor:g}",
                 _fmt(t.detected_after),
                 spent,
                 "-" if t.detected_after is None else _fmt(t.reset_after),

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sloguard.commands import Command
-from sloguard.tracestore import STATUSES, TraceStore
+from sloguard.tracestore.model import STATUSES
+from sloguard.tracestore.store import TraceStore
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

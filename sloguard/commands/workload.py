@@ -27,7 +27,11 @@ from sloguard.sdk.telemetry import current_telemetry
 
 
 class WorkerError(RuntimeError):
-    """A worker failed the request."""
+    """A worker failed the request.
+
+    Not a :class:`~sloguard.errors.SloguardError`: it stands for an error of the simulated agent
+    code, which the SDK records (``error_type="WorkerError"``) like any application error.
+    """
 
 
 @dataclass

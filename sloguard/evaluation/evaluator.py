@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sloguard.evaluation.selfmetrics import SelfMetrics
 from sloguard.slo.budget import Counts, Evaluation, evaluate
-from sloguard.slo.spec import SLO
+from sloguard.slo.spec import SLO, SLOInstance
 from sloguard.sources.base import InstanceKey, QueryError, SLISource, WindowCounts
 
 _log = logging.getLogger(__name__)
@@ -30,14 +30,14 @@ class InstanceResult:
     """The evaluation of one SLO instance at ``at``."""
 
     slo: SLO
-    key: InstanceKey
+    instance: SLOInstance
     evaluation: Evaluation
     at: float
 
     @property
     def labels(self) -> dict[str, str]:
         """The instance's ``group_by`` labels."""
-        return dict(self.key)
+        return self.instance.labels_dict
 
 
 class Evaluator:
@@ -53,29 +53,28 @@ class Evaluator:
         self.slos = tuple(slos)
         self.source = source
         self.self_metrics = self_metrics
-        self._latest: dict[tuple[str, InstanceKey], InstanceResult] = {}
+        self._latest: dict[SLOInstance, InstanceResult] = {}
 
     @property
     def latest(self) -> tuple[InstanceResult, ...]:
         """The latest result of every instance, in SLO order."""
         order = {slo.name: i for i, slo in enumerate(self.slos)}
-        return tuple(sorted(self._latest.values(), key=lambda r: (order.get(r.slo.name, 0), r.key)))
-
-    def replace_slos(self, slos: Sequence[SLO]) -> None:
-        """Evaluate a new set of SLOs from the next cycle on (config reload)."""
-        self.slos = tuple(slos)
-        names = {s.name for s in slos}
-        self._latest = {k: v for k, v in self._latest.items() if k[0] in names}
+        return tuple(
+            sorted(
+                self._latest.values(),
+                key=lambda r: (order.get(r.slo.name, 0), r.instance.labels),
+            )
+        )
 
     async def evaluate(self, at: float) -> tuple[InstanceResult, ...]:
         """Evaluate every SLO at ``at`` (unix seconds); return this cycle's results."""
         per_slo = await asyncio.gather(*(self._evaluate_slo(slo, at) for slo in self.slos))
         results = tuple(r for rs in per_slo for r in rs)
         for slo, rs in zip(self.slos, per_slo, strict=True):
-            for key in [k for k in self._latest if k[0] == slo.name]:
+            for key in [k for k in self._latest if k.slo == slo.name]:
                 del self._latest[key]
             for r in rs:
-                self._latest[(slo.name, r.key)] = r
+                self._latest[r.instance] = r
         return results
 
     async def _evaluate_slo(self, slo: SLO, at: float) -> list[InstanceResult]:
@@ -90,11 +89,11 @@ class Evaluator:
             message = str(failure) if isinstance(failure, QueryError) else repr(failure)
             if self.self_metrics is not None:
                 self.self_metrics.evaluation_errors.labels(slo.name).inc()
-            keys = [k for (name, k) in self._latest if name == slo.name] or [()]
+            instances = [i for i in self._latest if i.slo == slo.name] or [SLOInstance(slo.name)]
             error = [
                 InstanceResult(
                     slo,
-                    key,
+                    instance,
                     evaluate(
                         objective=slo.objective,
                         period=slo.period,
@@ -104,7 +103,7 @@ class Evaluator:
                     ),
                     at,
                 )
-                for key in keys
+                for instance in instances
             ]
             return error
         by_window: dict[float, WindowCounts] = {
@@ -113,7 +112,10 @@ class Evaluator:
         keys = sorted({k for counts in by_window.values() for k in counts}) or [()]
         if self.self_metrics is not None:
             self.self_metrics.evaluations.labels(slo.name).inc()
-        return [InstanceResult(slo, key, self._instance(slo, key, by_window), at) for key in keys]
+        return [
+            InstanceResult(slo, SLOInstance(slo.name, key), self._instance(slo, key, by_window), at)
+            for key in keys
+        ]
 
     @staticmethod
     def _instance(

@@ -1,4 +1,9 @@
-"""JSON-friendly views of evaluation results (for the API, the CLI and simulate). Pure."""
+"""JSON-friendly views of evaluation results (for the API, the CLI and simulate). Pure.
+
+Each tier's factor F (it fires when both windows burn faster) is ``factor``;
+``burn_rate_threshold``, its name before 0.2.0, is still written as an alias and is removed in
+0.3.0 (``docs/json-aliases.md``).
+"""
 
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ def result_dict(r: InstanceResult) -> dict[str, Any]:
             {
                 "severity": t.tier.severity.value,
                 "name": t.tier.name,
-                "burn_rate_threshold": t.tier.burn_rate,
+                "factor": t.tier.factor,
+                "burn_rate_threshold": t.tier.factor,  # alias of factor until 0.3.0
                 "long_burn": _num(t.long_burn),
                 "short_burn": _num(t.short_burn),
                 "firing": t.firing,

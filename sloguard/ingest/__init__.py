@@ -9,27 +9,6 @@ every problem and record nothing when there is one, cost from a versioned pricin
 
 Example::
 
-    from sloguard.ingest import ingest_router
+    from sloguard.ingest.router import ingest_router
     app = create_app(registry, routers=[ingest_router(recorder, token=os.environ["TOKEN"])])
 """
-
-from __future__ import annotations
-
-from sloguard.ingest.eventmodel import EVENT_TYPES, EventBatch
-from sloguard.ingest.metrics import IngestMetrics
-from sloguard.ingest.pricing import ModelPrice, PriceTable, load_pricing
-from sloguard.ingest.problems import ErrorBody, Problem
-from sloguard.ingest.router import DEFAULT_MAX_BODY_BYTES, ingest_router
-
-__all__ = [
-    "DEFAULT_MAX_BODY_BYTES",
-    "EVENT_TYPES",
-    "ErrorBody",
-    "EventBatch",
-    "IngestMetrics",
-    "ModelPrice",
-    "PriceTable",
-    "Problem",
-    "ingest_router",
-    "load_pricing",
-]

@@ -43,8 +43,7 @@ from sloguard.ingest.intake import IngestResult
 from sloguard.ingest.problems import Rejected, problem
 from sloguard.sdk.feed import feed_step
 from sloguard.sdk.recorder import Recorder
-from sloguard.sdk.trace import ResponseTrace, TraceRecord
-from sloguard.sdk.traceparse import parse_trace
+from sloguard.sdk.trace import ResponseTrace, TraceRecord, parse_trace
 
 #: Longest trace id kept as an exemplar (prometheus_client allows 128 characters in all).
 MAX_EXEMPLAR_ID = 120

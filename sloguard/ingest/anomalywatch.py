@@ -1,7 +1,7 @@
 """Store what a committed ingest batch carried, and count each anomaly in it once.
 
 After a batch is committed to the recorder, :class:`AnomalyWatch` stores its A2A traces, or its
-events and decision records, in the :class:`~sloguard.tracestore.TraceStore`, runs the pure
+events and decision records, in the :class:`~sloguard.tracestore.store.TraceStore`, runs the pure
 detection of :mod:`sloguard.analysis` and counts what is *new* in ``agent_anomalies_total``
 (:meth:`~sloguard.sdk.recorder.Recorder.anomaly`). Each anomaly counted is stored too, as an
 ``anomaly`` event with ``"detected": true``, so ``GET /api/v1/anomalies`` lists what was counted.
@@ -42,12 +42,13 @@ from typing import Any
 import structlog
 
 from sloguard.analysis.anomalies import MAX_TOOL_CALLS, Anomaly
-from sloguard.analysis.decisions import LOW_CONFIDENCE, DecisionRecord
+from sloguard.analysis.decisionrecord import DecisionRecord
+from sloguard.analysis.decisions import LOW_CONFIDENCE
 from sloguard.analysis.delta import new_chain_anomalies, new_trace_anomalies, unseen
 from sloguard.conventions import UNKNOWN_VALUE
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.trace import ResponseTrace
-from sloguard.tracestore import TraceStore
+from sloguard.tracestore.store import TraceStore
 
 log = structlog.get_logger(__name__)
 

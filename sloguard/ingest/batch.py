@@ -27,7 +27,7 @@ from sloguard.conventions import UNKNOWN_VALUE
 from sloguard.errors import InvalidRecord
 from sloguard.ingest.metrics import IngestMetrics
 from sloguard.ingest.pricing import PriceTable
-from sloguard.ingest.problems import MAX_LISTED, Problem, Rejected, problem
+from sloguard.ingest.problems import MAX_LISTED, BatchProblem, Rejected, problem
 from sloguard.sdk.guard import CardinalityGuard
 from sloguard.sdk.metrics import AgentMetrics
 from sloguard.sdk.recorder import Recorder, split_tokens
@@ -135,7 +135,7 @@ class Batch:
         self._costs = CostBook(pricing)
         self._operations: list[Operation] = []
         #: The first problems found (as many as an answer lists); ``problem_count`` counts all.
-        self.problems: list[Problem] = []
+        self.problems: list[BatchProblem] = []
         self.problem_count = 0
 
     def problem(self, item: int | None, field: str, message: str) -> None:

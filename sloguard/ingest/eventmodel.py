@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from sloguard.analysis.decisions import DecisionRecord, Option
+from sloguard.analysis.decisionrecord import DecisionRecord, Option
 from sloguard.sdk.recorder import Recorder
 from sloguard.tracestore.records import MAX_NAME, MAX_OPTIONS, MAX_TEXT
 

@@ -57,7 +57,7 @@ from typing import Any, cast
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from sloguard.analysis.decisions import DecisionRecord
+from sloguard.analysis.decisionrecord import DecisionRecord
 from sloguard.errors import InvalidRecord
 from sloguard.ingest.batch import Batch
 from sloguard.ingest.eventmodel import (

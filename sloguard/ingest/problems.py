@@ -7,8 +7,8 @@ nothing.
 
 Example::
 
-    raise Rejected.invalid([Problem(item=3, field="events[3].duration_seconds",
-                                    message="Input should be greater than or equal to 0")])
+    raise Rejected.invalid([BatchProblem(item=3, field="events[3].duration_seconds",
+                                         message="Input should be greater than or equal to 0")])
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ class Result(StrEnum):
     ERROR = "error"  # 500: a bug; logged with its traceback
 
 
-class Problem(BaseModel):
+# Not sloguard.errors.Problem, which locates a problem in a YAML document (file, line). The
+# docstring below is the schema's description in /openapi.json.
+class BatchProblem(BaseModel):
     """One problem of a rejected request."""
 
     model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
@@ -60,15 +62,15 @@ class ErrorBody(BaseModel):
 
     error: str
     """Summary, e.g. ``invalid batch: 2 problems``."""
-    problems: list[Problem]
+    problems: list[BatchProblem]
     """Every problem found (at most 100 listed), each with item index and field."""
 
 
-def problem(item: int | None, field: str, message: str) -> Problem:
-    """Return a :class:`Problem`, its message cut to a readable length."""
+def problem(item: int | None, field: str, message: str) -> BatchProblem:
+    """Return a :class:`BatchProblem`, its message cut to a readable length."""
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 1] + "…"
-    return Problem(item=item, field=field, message=message)
+    return BatchProblem(item=item, field=field, message=message)
 
 
 class Rejected(SloguardError):
@@ -79,7 +81,7 @@ class Rejected(SloguardError):
         status: int,
         result: Result,
         error: str,
-        problems: Sequence[Problem] = (),
+        problems: Sequence[BatchProblem] = (),
         headers: dict[str, str] | None = None,
         count: int | None = None,
     ) -> None:
@@ -93,7 +95,7 @@ class Rejected(SloguardError):
         self.headers = headers
 
     @classmethod
-    def invalid(cls, problems: Sequence[Problem], total: int | None = None) -> Rejected:
+    def invalid(cls, problems: Sequence[BatchProblem], total: int | None = None) -> Rejected:
         """422: the batch has ``problems`` (the first of ``total``, when more were found)."""
         n = len(problems) if total is None else total
         listed = f" (first {MAX_LISTED} listed)" if n > MAX_LISTED else ""

@@ -32,7 +32,7 @@ from sloguard.ingest.spanmap import SpanMapping
 from sloguard.ingest.spantrace import SpanTraceWriter
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.trace import ResponseTrace
-from sloguard.tracestore import TraceStore
+from sloguard.tracestore.store import TraceStore
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 #: ``endpoint`` label values of the ingest self metrics.
@@ -62,7 +62,7 @@ def ingest_router(
     low_confidence: float = LOW_CONFIDENCE,
     max_tool_calls: int = MAX_TOOL_CALLS,
 ) -> APIRouter:
-    """Return the router with both ingest endpoints, recording into ``recorder``.
+    """Return the router with the three ingest endpoints, recording into ``recorder``.
 
     ``token``: the bearer token requests need (None: no auth). ``max_body_bytes``: larger bodies
     get 413 (gzip bodies are bounded before and after inflating). ``max_items``: traces or events
@@ -90,7 +90,6 @@ def ingest_router(
     results = [r.value for r in Result if auth.enabled or r is not Result.UNAUTHORIZED]
     for endpoint in (A2A, EVENTS, OTLP):
         counters.declare(endpoint, results)
-    limits = TraceLimits(max_items=max_items, max_depth=max_depth, max_steps=max_steps)
     watch = (
         AnomalyWatch(
             traces,
@@ -102,11 +101,6 @@ def ingest_router(
         if traces is not None
         else None
     )
-    span_writer = (
-        SpanTraceWriter(traces, watch.store_traces)
-        if traces is not None and watch is not None
-        else None
-    )
     documented_auth: list[Any] = (
         [Security(HTTPBearer(auto_error=False, description="The ingest token."))]
         if auth.enabled
@@ -114,14 +108,35 @@ def ingest_router(
     )
     # IngestRoute: the endpoints do the whole request themselves (see its docstring)
     router = APIRouter(tags=["ingest"], dependencies=documented_auth, route_class=IngestRoute)
+    limits = TraceLimits(max_items=max_items, max_depth=max_depth, max_steps=max_steps)
+    _add_a2a_route(router, intake, limits, watch, auth=auth.enabled)
+    _add_events_route(router, intake, max_items, watch, auth=auth.enabled)
+    writer = (
+        SpanTraceWriter(traces, watch.store_traces)
+        if traces is not None and watch is not None
+        else None
+    )
+    _add_otlp_route(router, intake, writer, auth=auth.enabled)
+    return router
+
+
+def _add_a2a_route(
+    router: APIRouter,
+    intake: Intake,
+    limits: TraceLimits,
+    watch: AnomalyWatch | None,
+    *,
+    auth: bool,
+) -> None:
+    """``POST /v1/a2a/traces``; ``watch`` (if any) stores committed traces, counts anomalies."""
 
     @router.post(
         "/v1/a2a/traces",
         summary="Record A2A traceability traces",
         response_model=None,
-        responses=responses(TraceResult, auth=auth.enabled),
+        responses=responses(TraceResult, auth=auth),
         openapi_extra=json_body(
-            traces_schema(max_items),
+            traces_schema(limits.max_items),
             "One ResponseTrace (flat or nested spec shape), the A2A metadata wrapper "
             '{<traceability key>: trace}, a list of those, or {"traces": [...]}.',
         ),
@@ -139,11 +154,17 @@ def ingest_router(
             await run_in_threadpool(watch.store_traces, keep, time.time())
         return response
 
+
+def _add_events_route(
+    router: APIRouter, intake: Intake, max_items: int, watch: AnomalyWatch | None, *, auth: bool
+) -> None:
+    """``POST /v1/events``; ``watch`` (if any) stores committed events, counts anomalies."""
+
     @router.post(
         "/v1/events",
         summary="Record plain JSON agent events",
         response_model=None,
-        responses=responses(EventResult, auth=auth.enabled),
+        responses=responses(EventResult, auth=auth),
         openapi_extra=json_body(
             events_schema(max_items),
             '{"events": [...]}: agent_call, tool_call, handoff, decision, routing_outcome, '
@@ -165,12 +186,18 @@ def ingest_router(
             await run_in_threadpool(watch.store_events, kept.events, kept.decisions, now)
         return response
 
+
+def _add_otlp_route(
+    router: APIRouter, intake: Intake, writer: SpanTraceWriter | None, *, auth: bool
+) -> None:
+    """``POST /v1/traces`` (OTLP/HTTP); ``writer`` (if any) stores committed spans as traces."""
+
     @router.post(
         "/v1/traces",
         summary="Record OTLP/HTTP traces (protobuf or JSON)",
         response_model=None,
         responses={
-            **responses(TraceResult, auth=auth.enabled),
+            **responses(TraceResult, auth=auth),
             200: {
                 "description": "Recorded, all of it: an ExportTraceServiceResponse.",
                 "content": {
@@ -198,10 +225,8 @@ def ingest_router(
         A committed batch's spans are stored as traces, merged with the spans of the same
         traces stored before (see :mod:`sloguard.ingest.spantrace`).
         """
-        kept: list[SpanMapping] | None = [] if span_writer is not None else None
+        kept: list[SpanMapping] | None = [] if writer is not None else None
         response = await intake.handle_otlp(request, OTLP, keep=kept)
-        if span_writer is not None and kept and response.status_code == 200:
-            await run_in_threadpool(span_writer.write, kept, time.time())
+        if writer is not None and kept and response.status_code == 200:
+            await run_in_threadpool(writer.write, kept, time.time())
         return response
-
-    return router

@@ -47,8 +47,8 @@ from sloguard import conventions as c
 from sloguard.conventions import CallType
 from sloguard.ingest.semconv import Role
 from sloguard.ingest.spanmap import SpanKey, SpanMapping
-from sloguard.sdk.trace import ResponseTrace
-from sloguard.sdk.traceparse import parse_trace, resolve_scopes
+from sloguard.sdk.trace import ResponseTrace, parse_trace
+from sloguard.sdk.traceparse import resolve_scopes
 
 __all__ = ["SpanTraceWriter", "merge_traces", "span_traces"]
 

@@ -24,7 +24,7 @@ A resolved notification is posted with ``endsAt`` = the notification's ``ends_at
 it resolved, in the past), which resolves the alert at once; its receivers hear about it at the
 next ``group_interval`` (when they have ``send_resolved``).
 
-Answers map to deliveries like the webhook's (:func:`sloguard.notify.webhook.http_delivery`):
+Answers map to deliveries like the webhook's (through :class:`sloguard.notify.delivery.Poster`):
 2xx ok; 408/429/5xx and no answer retry; 400 (Alertmanager refused the alert as invalid) and
 other 4xx permanent. No httpx exception leaves this module; the bearer token and the basic-auth
 password never appear in ``repr`` or reasons.
@@ -39,9 +39,9 @@ from typing import Any
 import httpx
 
 from sloguard.notify.base import Delivery
+from sloguard.notify.delivery import Poster, check_url, json_body, origin
 from sloguard.notify.model import AlertStatus, Notification
 from sloguard.notify.render import alertmanager_alert
-from sloguard.notify.webhook import USER_AGENT, check_url, json_body, origin, post_delivery
 
 ALERTS_PATH = "api/v2/alerts"
 #: A firing alert lives this many ``resend_after`` intervals past its last post (Prometheus: 4).
@@ -79,18 +79,16 @@ class AlertmanagerNotifier:
         self.timeout = timeout
         self.resend_after = resend_after
         self._clock = clock
-        self._hidden = tuple(s for s in (bearer_token, basic_auth[1] if basic_auth else None) if s)
-        headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
-        if bearer_token is not None:
-            headers["Authorization"] = f"Bearer {bearer_token}"
-        base = parsed.copy_with(path=parsed.path.rstrip("/") + "/")
-        self._client = httpx.AsyncClient(
-            base_url=base,
-            timeout=httpx.Timeout(timeout),
-            headers=headers,
+        bearer = {"Authorization": f"Bearer {bearer_token}"} if bearer_token is not None else None
+        self._poster = Poster(
+            f"Alertmanager {name!r} at {self.url}",
+            timeout=timeout,
+            hidden=[s for s in (bearer_token, basic_auth[1] if basic_auth else None) if s],
+            base_url=parsed.copy_with(path=parsed.path.rstrip("/") + "/"),
+            headers=bearer,
             auth=httpx.BasicAuth(*basic_auth) if basic_auth is not None else None,
             transport=transport,
-            follow_redirects=False,
+            clock=clock,
         )
 
     def __repr__(self) -> str:
@@ -115,20 +113,11 @@ class AlertmanagerNotifier:
 
     async def send(self, notification: Notification, ref: str | None) -> Delivery:
         """Post ``notification`` as one alert; map the answer (or its absence) to a Delivery."""
-        body = json_body([self.alert(notification)])
-        return await post_delivery(
-            self._client,
-            ALERTS_PATH,
-            body,
-            timeout=self.timeout,
-            clock=self._clock,
-            where=f"Alertmanager {self.name!r} at {self.url}",
-            hidden=self._hidden,
-        )
+        return await self._poster.post(ALERTS_PATH, json_body([self.alert(notification)]))
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._client.aclose()
+        await self._poster.aclose()
 
     async def __aenter__(self) -> AlertmanagerNotifier:
         return self

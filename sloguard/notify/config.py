@@ -25,16 +25,22 @@ route:
 
 Secrets (tokens, webhook URLs with credentials, signing secrets) are never in the file: it
 names the environment variables that hold them, and a variable that is not set is a problem.
+
+Durations (``timeout``, ``resend_after``, ``repeat_interval``) are text in the file and seconds
+in the models: they are parsed once, here. A bad one is a problem like any other, reported with
+every other problem of the file.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from sloguard.durations import parse_duration
 from sloguard.errors import ConfigError, Problem
@@ -44,6 +50,22 @@ from sloguard.yamldoc import YamlDoc, load_yaml, parse_yaml, validation_problems
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _seconds(value: object) -> float:
+    """A duration text (``10s``, ``1h30m``) as seconds > 0; the file holds text only."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    seconds = parse_duration(value)  # ValueError: "not a duration: … (use e.g. 30d, …)"
+    if seconds <= 0:
+        raise ValueError(f"must be positive (got {value!r})")
+    return seconds
+
+
+#: A duration: text such as ``10s`` in the file, seconds in the model.
+Seconds = Annotated[float, BeforeValidator(_seconds, json_schema_input_type=str)]
+#: The fields of type :data:`Seconds`: a bad value there does not end the checks.
+DURATION_FIELDS = frozenset({"timeout", "resend_after", "repeat_interval"})
 
 
 class LogSpec(_Model):
@@ -69,15 +91,15 @@ class WebhookSpec(_Model):
 
     url: Annotated[str, Field(pattern=r"^https?://")]
     secret_envs: tuple[str, ...] = ()
-    timeout: str = "10s"
+    timeout: Seconds = 10.0
 
 
 class AlertmanagerSpec(_Model):
     """Alertmanager v2 API."""
 
     url: Annotated[str, Field(pattern=r"^https?://")]
-    resend_after: str = "60s"
-    timeout: str = "10s"
+    timeout: Seconds = 10.0
+    resend_after: Seconds = 60.0
 
 
 class ReceiverSpec(_Model):
@@ -106,7 +128,7 @@ class RouteSpec(_Model):
     match: dict[str, str] = {}
     match_re: dict[str, str] = {}
     continue_: bool = Field(False, alias="continue")
-    repeat_interval: str | None = None
+    repeat_interval: Seconds | None = None
     routes: list[RouteSpec] = []
 
 
@@ -129,10 +151,29 @@ class Receiver:
 
 @dataclass(frozen=True, slots=True)
 class AlertRouting:
-    """A validated routing file."""
+    """A validated routing file.
+
+    ``resend_intervals`` (computed here, once): the receivers that must hear about a firing
+    alert at least this often, in seconds: each Alertmanager receiver's ``resend_after``.
+    """
 
     receivers: Mapping[str, Receiver]
     route: Route
+    resend_intervals: Mapping[str, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        resend = {
+            name: r.spec.resend_after
+            for name, r in self.receivers.items()
+            if isinstance(r.spec, AlertmanagerSpec)
+        }
+        object.__setattr__(self, "resend_intervals", MappingProxyType(resend))
+
+    @property
+    def resend_floor(self) -> float | None:
+        """The shortest of :attr:`resend_intervals` (firing alerts must be re-sent before it),
+        or None without Alertmanager receivers."""
+        return min(self.resend_intervals.values(), default=None)
 
 
 def _secrets(
@@ -170,22 +211,7 @@ def _receiver(
         secrets = _secrets(doc, (*at, kind, "url_env"), (kspec.url_env,), env, problems)
     elif isinstance(kspec, WebhookSpec):
         secrets = _secrets(doc, (*at, kind, "secret_envs"), kspec.secret_envs, env, problems)
-    for field_name in ("timeout", "resend_after"):
-        value = getattr(kspec, field_name, None)
-        if value is not None:
-            _duration(doc, (*at, kind, field_name), value, problems)
     return Receiver(spec.name, kind, kspec, secrets)
-
-
-def _duration(doc: YamlDoc, path: tuple[Any, ...], text: str, problems: list[Problem]) -> float:
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        problems.append(doc.problem(path, str(exc)))
-        return 0.0
-    if seconds <= 0:
-        problems.append(doc.problem(path, f"must be positive (got {text!r})"))
-    return seconds
 
 
 def _route(
@@ -207,16 +233,45 @@ def _route(
                     (*path, "match_re", label), f"bad regular expression {pattern!r}: {exc}"
                 )
             )
-    repeat = (
-        _duration(doc, (*path, "repeat_interval"), spec.repeat_interval, problems)
-        if spec.repeat_interval is not None
-        else None
-    )
     children = tuple(
         _route(doc, child, (*path, "routes", j), names, problems)
         for j, child in enumerate(spec.routes)
     )
-    return Route(spec.receiver, tuple(matchers), spec.continue_, repeat, children)
+    return Route(spec.receiver, tuple(matchers), spec.continue_, spec.repeat_interval, children)
+
+
+def _validated(doc: YamlDoc) -> tuple[AlertRoutingSpec | None, list[Problem]]:
+    """The document as a model, and its problems of shape and value.
+
+    Bad durations alone do not end the checks: the model is then made without them (their
+    defaults), so that what the later checks find (names, environment, routes) is reported too.
+    """
+    try:
+        return AlertRoutingSpec.model_validate(doc.data), []
+    except ValidationError as exc:
+        problems = validation_problems(exc, doc, model=AlertRoutingSpec)
+        errors = exc.errors(include_url=False)
+    bad = [e["loc"] for e in errors if e["type"] == "value_error" and _is_duration(e["loc"])]
+    if len(bad) < len(errors):
+        return None, problems
+    return AlertRoutingSpec.model_validate(_without(doc.data, bad)), problems
+
+
+def _is_duration(loc: tuple[Any, ...]) -> bool:
+    return bool(loc) and loc[-1] in DURATION_FIELDS
+
+
+def _without(data: Any, paths: Collection[tuple[Any, ...]]) -> Any:
+    """``data`` (YAML: dicts, lists, scalars) less the values at ``paths``."""
+    if isinstance(data, dict):
+        return {
+            k: _without(v, [p[1:] for p in paths if p[0] == k])
+            for k, v in data.items()
+            if (k,) not in paths
+        }
+    if isinstance(data, list):
+        return [_without(v, [p[1:] for p in paths if p[0] == i]) for i, v in enumerate(data)]
+    return data
 
 
 def check_routing_doc(
@@ -227,10 +282,9 @@ def check_routing_doc(
     if not isinstance(doc.data, dict):
         problems.append(doc.problem((), "expected a mapping with receivers: and route:"))
         return None, problems
-    try:
-        spec = AlertRoutingSpec.model_validate(doc.data)
-    except ValidationError as exc:
-        return None, problems + validation_problems(exc, doc, model=AlertRoutingSpec)
+    spec, found = _validated(doc)
+    if spec is None:
+        return None, problems + found
     receivers: dict[str, Receiver] = {}
     first_line: dict[str, int | None] = {}
     for i, r in enumerate(spec.receivers):
@@ -250,6 +304,7 @@ def check_routing_doc(
     if spec.route.receiver is None:
         problems.append(doc.problem(("route",), "the root route needs a receiver (the default)"))
     route = _route(doc, spec.route, ("route",), names, problems)
+    problems += found  # bad durations: on a line, after what the checks above found there
     unused = names - receivers_used(route)
     for name in sorted(unused):
         i = next(j for j, r in enumerate(spec.receivers) if r.name == name)

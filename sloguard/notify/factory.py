@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sloguard.durations import parse_duration
 from sloguard.notify.base import Notifier
 from sloguard.notify.config import (
     AlertmanagerSpec,
@@ -18,7 +17,8 @@ def build_notifiers(routing: AlertRouting, *, external_url: str = "") -> dict[st
     """One notifier per receiver, secrets taken from the validated routing."""
     from sloguard.notify.alertmanager import AlertmanagerNotifier
     from sloguard.notify.log import LogNotifier
-    from sloguard.notify.slack import SlackBotNotifier, SlackWebhookNotifier
+    from sloguard.notify.slack.bot import SlackBotNotifier
+    from sloguard.notify.slack.webhook import SlackWebhookNotifier
     from sloguard.notify.webhook import WebhookNotifier
 
     out: dict[str, Notifier] = {}
@@ -41,25 +41,17 @@ def build_notifiers(routing: AlertRouting, *, external_url: str = "") -> dict[st
                 r.name,
                 spec.url,
                 secrets=r.secrets,
-                timeout=parse_duration(spec.timeout),
+                timeout=spec.timeout,
                 external_url=external_url,
             )
         elif isinstance(spec, AlertmanagerSpec):
             notifier = AlertmanagerNotifier(
                 r.name,
                 spec.url,
-                timeout=parse_duration(spec.timeout),
-                resend_after=parse_duration(spec.resend_after),
+                timeout=spec.timeout,
+                resend_after=spec.resend_after,
             )
         else:  # pragma: no cover - the routing models list every kind
             raise TypeError(f"unknown receiver kind {r.kind!r}")
         out[r.name] = notifier
     return out
-
-
-def resend_floor(routing: AlertRouting) -> float | None:
-    """The shortest Alertmanager re-post interval (firing alerts must be re-sent before it)."""
-    from sloguard.alerting.center import resend_intervals
-
-    values = resend_intervals(routing).values()
-    return min(values) if values else None

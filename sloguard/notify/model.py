@@ -1,9 +1,19 @@
 """The one notification model every receiver renders from. Pure.
 
-A :class:`Notification` is one alert transition (``firing`` or ``resolved``, or a repeat of a
-firing alert) of one SLO instance and severity, addressed to one receiver. Its ``id`` is the
-idempotency key (the Standard Webhooks ``webhook-id``): a retry or a redelivery after a restart
-carries the same id, so receivers can drop duplicates.
+A :class:`Notification` is one alert :class:`Transition` (``firing``, ``repeat`` — a reminder of
+a still-firing alert — or ``resolved``) of one SLO instance and severity, addressed to one
+receiver. Its ``id`` is the idempotency key (the Standard Webhooks ``webhook-id``): a retry or a
+redelivery after a restart carries the same id, so receivers can drop duplicates.
+
+The model holds values, not text: ``severity`` is :class:`~sloguard.slo.budget.Severity`,
+``tiers`` are the budget's own :class:`~sloguard.slo.budget.TierResult` (the tiers that fired),
+``burn_rates`` is keyed by window length in seconds. Windows become text (``1h``) only where
+they are shown: :mod:`sloguard.notify.render` and the outbox JSON of :func:`to_dict`.
+Alertmanager's two-valued ``status`` is derived (:attr:`Notification.status`).
+
+Outbox JSON (:func:`to_dict` / :func:`from_dict`): ``from_dict`` also reads rows written before
+0.2.0, which have ``status`` plus ``repeat`` instead of ``transition``, and tiers with
+``threshold`` (and ``tier``, the name) instead of ``factor``.
 """
 
 from __future__ import annotations
@@ -13,25 +23,28 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from sloguard.durations import format_duration, parse_duration
+from sloguard.slo.budget import Severity, Tier, TierResult
+
 
 class AlertStatus(StrEnum):
-    """Alertmanager-compatible alert status."""
+    """Alertmanager-compatible alert status (derived from a :class:`Transition`)."""
 
     FIRING = "firing"
     RESOLVED = "resolved"
 
 
-@dataclass(frozen=True, slots=True)
-class FiredTier:
-    """A tier whose windows both burn faster than its threshold."""
+class Transition(StrEnum):
+    """What happened to an alert: the alert state machine emits it, a notification carries it."""
 
-    severity: str
-    tier: str  # "1h/5m"
-    long_window: float
-    short_window: float
-    threshold: float  # burn rate F
-    long_burn: float | None
-    short_burn: float | None
+    FIRING = "firing"
+    REPEAT = "repeat"  # a reminder of a still-firing alert
+    RESOLVED = "resolved"
+
+    @property
+    def status(self) -> AlertStatus:
+        """Alertmanager's status: a repeat is still ``firing``."""
+        return AlertStatus.RESOLVED if self is Transition.RESOLVED else AlertStatus.FIRING
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +53,10 @@ class Notification:
 
     id: str
     receiver: str
-    status: AlertStatus
+    transition: Transition
     fingerprint: str
     slo: str
-    severity: str
+    severity: Severity
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     starts_at: float
@@ -52,15 +65,24 @@ class Notification:
     sli: float | None = None
     budget_remaining: float | None = None
     time_to_exhaustion: float | None = None
-    burn_rates: Mapping[str, float | None] = field(default_factory=dict)
-    tiers: tuple[FiredTier, ...] = ()
+    burn_rates: Mapping[float, float | None] = field(default_factory=dict)  # window s → burn
+    tiers: tuple[TierResult, ...] = ()  # the tiers that fired
     runbook_url: str | None = None
     dashboard_url: str | None = None
     generator_url: str | None = None
     trace_ids: tuple[str, ...] = ()
     #: The web page of each of ``trace_ids`` (empty without an ``external_url``).
     trace_urls: tuple[str, ...] = ()
-    repeat: bool = False  # a reminder of a still-firing alert
+
+    @property
+    def status(self) -> AlertStatus:
+        """Alertmanager's ``firing`` / ``resolved`` (payloads)."""
+        return self.transition.status
+
+    @property
+    def repeat(self) -> bool:
+        """A reminder of a still-firing alert; kept while receivers move to ``transition``."""
+        return self.transition is Transition.REPEAT
 
     @property
     def instance(self) -> dict[str, str]:
@@ -68,34 +90,61 @@ class Notification:
         return {k: v for k, v in self.labels.items() if k not in {"alertname", "slo", "severity"}}
 
 
-def to_dict(n: Notification) -> dict[str, object]:
-    """Serialise for the outbox (JSON-friendly)."""
+def _tier_dict(t: TierResult) -> dict[str, object]:
     return {
-        "id": n.id, "receiver": n.receiver, "status": n.status.value,
-        "fingerprint": n.fingerprint, "slo": n.slo, "severity": n.severity,
+        "severity": t.tier.severity.value, "long_window": t.tier.long_window,
+        "short_window": t.tier.short_window, "factor": t.tier.factor,
+        "long_burn": t.long_burn, "short_burn": t.short_burn,
+        "firing": t.firing, "insufficient": t.insufficient,
+    }  # fmt: skip
+
+
+def _tier_from(d: Mapping[str, Any]) -> TierResult:
+    factor = d["factor"] if "factor" in d else d["threshold"]  # "threshold" before 0.2.0
+    tier = Tier(
+        Severity(d["severity"]), float(d["long_window"]), float(d["short_window"]), float(factor)
+    )
+    return TierResult(
+        tier, d.get("long_burn"), d.get("short_burn"),
+        firing=bool(d.get("firing", True)), insufficient=bool(d.get("insufficient", False)),
+    )  # fmt: skip
+
+
+def _transition_from(d: Mapping[str, Any]) -> Transition:
+    if "transition" in d:
+        return Transition(d["transition"])
+    # written before 0.2.0: Alertmanager's status plus a repeat flag
+    return Transition.REPEAT if d.get("repeat") else Transition(d["status"])
+
+
+def to_dict(n: Notification) -> dict[str, object]:
+    """Serialise for the outbox (JSON-friendly; windows as ``1h``-style text)."""
+    return {
+        "id": n.id, "receiver": n.receiver, "transition": n.transition.value,
+        "fingerprint": n.fingerprint, "slo": n.slo, "severity": n.severity.value,
         "labels": dict(n.labels), "annotations": dict(n.annotations),
         "starts_at": n.starts_at, "ends_at": n.ends_at, "objective": n.objective, "sli": n.sli,
         "budget_remaining": n.budget_remaining, "time_to_exhaustion": n.time_to_exhaustion,
-        "burn_rates": dict(n.burn_rates),
-        "tiers": [
-            {"severity": t.severity, "tier": t.tier, "long_window": t.long_window,
-             "short_window": t.short_window, "threshold": t.threshold,
-             "long_burn": t.long_burn, "short_burn": t.short_burn}
-            for t in n.tiers
-        ],
+        "burn_rates": {format_duration(w): b for w, b in sorted(n.burn_rates.items())},
+        "tiers": [_tier_dict(t) for t in n.tiers],
         "runbook_url": n.runbook_url, "dashboard_url": n.dashboard_url,
         "generator_url": n.generator_url, "trace_ids": list(n.trace_ids),
-        "trace_urls": list(n.trace_urls), "repeat": n.repeat,
+        "trace_urls": list(n.trace_urls),
     }  # fmt: skip
 
 
 def from_dict(d: Mapping[str, Any]) -> Notification:
-    """Inverse of :func:`to_dict`."""
-    raw = dict(d)
-    tiers = tuple(FiredTier(**t) for t in raw.pop("tiers", []))
-    trace_ids = tuple(raw.pop("trace_ids", []))
-    trace_urls = tuple(raw.pop("trace_urls", []))  # absent in outboxes written before 0.x
-    status = AlertStatus(raw.pop("status"))
+    """Inverse of :func:`to_dict`; also reads what versions before 0.2.0 wrote."""
     return Notification(
-        status=status, tiers=tiers, trace_ids=trace_ids, trace_urls=trace_urls, **raw
-    )
+        id=d["id"], receiver=d["receiver"], transition=_transition_from(d),
+        fingerprint=d["fingerprint"], slo=d["slo"], severity=Severity(d["severity"]),
+        labels=dict(d["labels"]), annotations=dict(d["annotations"]),
+        starts_at=d["starts_at"], ends_at=d["ends_at"], objective=d["objective"],
+        sli=d.get("sli"), budget_remaining=d.get("budget_remaining"),
+        time_to_exhaustion=d.get("time_to_exhaustion"),
+        burn_rates={parse_duration(w): b for w, b in d.get("burn_rates", {}).items()},
+        tiers=tuple(_tier_from(t) for t in d.get("tiers", [])),
+        runbook_url=d.get("runbook_url"), dashboard_url=d.get("dashboard_url"),
+        generator_url=d.get("generator_url"), trace_ids=tuple(d.get("trace_ids", [])),
+        trace_urls=tuple(d.get("trace_urls", [])),  # absent in older outboxes
+    )  # fmt: skip

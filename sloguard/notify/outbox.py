@@ -5,7 +5,8 @@ Within a receiver notifications go out in order, at most one per ``min_interval`
 about one message per second per channel). Failures are retried with jittered exponential
 backoff; a ``Retry-After`` is honoured; permanent failures are recorded and counted; a receiver
 that is gone (410, revoked credentials) is disabled. On shutdown :meth:`drain` delivers what it
-can within a deadline; the rest stays in the store for the next start.
+can within a deadline; the rest stays in the store for the next start. The store is any
+:class:`~sloguard.notify.store.OutboxStore` (the daemon's is the alerting SQLite store).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
-from sloguard.alerting.store import OutboxItem, StateStore
 from sloguard.notify.base import Delivery, Notifier, Outcome
-from sloguard.notify.model import AlertStatus
+from sloguard.notify.model import Transition
+from sloguard.notify.store import OutboxItem, OutboxStore
 
 _log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class OutboxWorker:
 
     def __init__(
         self,
-        store: StateStore,
+        store: OutboxStore,
         notifiers: Mapping[str, Notifier],
         *,
         metrics: NotifyMetrics | None = None,
@@ -111,7 +112,7 @@ class OutboxWorker:
             await self._sleep(wait)
         ref = (
             self.store.ref(n.receiver, n.fingerprint, n.starts_at)
-            if n.status is AlertStatus.RESOLVED or n.repeat
+            if n.transition is not Transition.FIRING
             else None
         )
         try:

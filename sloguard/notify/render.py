@@ -4,6 +4,11 @@
   ≤ 150 characters, section text ≤ 3000, ≤ 10 fields of ≤ 2000);
 - webhook: the Alertmanager v4 webhook body plus a ``sloguard`` object with the numbers;
 - Alertmanager: one v2 API alert (``POST /api/v2/alerts``).
+
+Window lengths are seconds in the model and become ``1h``-style text here. In the webhook's
+``sloguard.tiers`` each tier's factor F is ``factor``; ``threshold``, its name before 0.2.0, is
+still written as an alias and is removed in 0.3.0 (``docs/json-aliases.md``). The Slack text is
+unchanged ("threshold 14.4x").
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sloguard.notify.model import AlertStatus, Notification
+from sloguard.durations import format_duration
+from sloguard.notify.model import Notification, Transition
+from sloguard.slo.budget import Severity
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 MAX_BLOCKS = 50
@@ -59,9 +66,9 @@ def _instance(n: Notification) -> str:
 def title(n: Notification) -> str:
     """One-line summary: ``[CRITICAL] SLO agent-availability (agent_name=billing) is burning``."""
     inst = f" ({_instance(n)})" if n.instance else ""
-    if n.status is AlertStatus.RESOLVED:
+    if n.transition is Transition.RESOLVED:
         return f"[RESOLVED] SLO {n.slo}{inst} is back within its error budget"
-    again = " (still)" if n.repeat else ""
+    again = " (still)" if n.transition is Transition.REPEAT else ""
     return f"[{n.severity.upper()}] SLO {n.slo}{inst} is burning its error budget{again}"
 
 
@@ -71,8 +78,8 @@ def _tier_lines(n: Notification) -> list[str]:
         lb = "n/a" if t.long_burn is None else f"{t.long_burn:.1f}x"
         sb = "n/a" if t.short_burn is None else f"{t.short_burn:.1f}x"
         lines.append(
-            f"{t.severity} tier {t.tier}: burn {lb} over the long window and {sb} over the "
-            f"short window (threshold {t.threshold:g}x)"
+            f"{t.tier.severity} tier {t.tier.name}: burn {lb} over the long window and {sb} over "
+            f"the short window (threshold {t.tier.factor:g}x)"
         )
     return lines
 
@@ -80,7 +87,7 @@ def _tier_lines(n: Notification) -> list[str]:
 def fallback_text(n: Notification) -> str:
     """Plain text for notifications and clients without Block Kit."""
     parts = [title(n)]
-    if n.status is AlertStatus.FIRING:
+    if n.transition is not Transition.RESOLVED:
         parts += _tier_lines(n)
         parts.append(
             f"budget left {_pct(n.budget_remaining, 1)}, exhausted in "
@@ -95,8 +102,8 @@ def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, Block Kit blocks) for Slack."""
     emoji = (
         ":white_check_mark:"
-        if n.status is AlertStatus.RESOLVED
-        else (":rotating_light:" if n.severity == "critical" else ":warning:")
+        if n.transition is Transition.RESOLVED
+        else (":rotating_light:" if n.severity is Severity.CRITICAL else ":warning:")
     )
     blocks: list[dict[str, Any]] = [
         {
@@ -121,7 +128,7 @@ def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
         f"*SLI (period)*\n{_pct(n.sli)}",
         f"*Budget left*\n{_pct(n.budget_remaining, 1)}",
     ]
-    if n.status is AlertStatus.FIRING:
+    if n.transition is not Transition.RESOLVED:
         fields.append(f"*Exhausted in*\n{human_duration(n.time_to_exhaustion)}")
     blocks.append(
         {
@@ -131,7 +138,7 @@ def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
             ],
         }
     )
-    if n.status is AlertStatus.FIRING and n.tiers:
+    if n.transition is not Transition.RESOLVED and n.tiers:
         text = "\n".join(f"• {line}" for line in _tier_lines(n))
         blocks.append(
             {
@@ -197,19 +204,20 @@ def numbers(n: Notification) -> dict[str, Any]:
         "id": n.id,
         "slo": n.slo,
         "instance": n.instance,
-        "severity": n.severity,
+        "severity": n.severity.value,
         "objective": n.objective,
         "sli": n.sli,
         "error_budget_remaining": n.budget_remaining,
         "time_to_exhaustion_seconds": n.time_to_exhaustion,
-        "burn_rates": dict(n.burn_rates),
+        "burn_rates": {format_duration(w): b for w, b in sorted(n.burn_rates.items())},
         "tiers": [
             {
-                "severity": t.severity,
-                "tier": t.tier,
-                "long_window_seconds": t.long_window,
-                "short_window_seconds": t.short_window,
-                "threshold": t.threshold,
+                "severity": t.tier.severity.value,
+                "tier": t.tier.name,
+                "long_window_seconds": t.tier.long_window,
+                "short_window_seconds": t.tier.short_window,
+                "factor": t.tier.factor,
+                "threshold": t.tier.factor,  # alias of factor until 0.3.0
                 "long_burn": t.long_burn,
                 "short_burn": t.short_burn,
             }
@@ -219,7 +227,7 @@ def numbers(n: Notification) -> dict[str, Any]:
         "dashboard_url": n.dashboard_url,
         "trace_ids": list(n.trace_ids),
         "trace_urls": list(n.trace_urls),
-        "repeat": n.repeat,
+        "repeat": n.transition is Transition.REPEAT,
     }
 
 

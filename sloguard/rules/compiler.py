@@ -182,11 +182,11 @@ def ratio_expr(slo: SLO, window: float) -> str:
 def tier_condition(slo: SLO, tier: Tier) -> str:
     """PromQL that returns one series per instance (its ``group_by`` labels) while ``tier``
     fires: both windows' error ratios above ``F * b`` and enough events in the long window."""
-    threshold = f"({number(tier.burn_rate)} * {number(slo.error_budget)})"
+    above = f"({number(tier.factor)} * {number(slo.error_budget)})"
     need = min_events_to_judge(tier, slo.objective, slo.min_events)
     parts = [
-        f"max {_by(slo)}({_select(ratio_record(tier.long_window), slo)} > {threshold})",
-        f"max {_by(slo)}({_select(ratio_record(tier.short_window), slo)} > {threshold})",
+        f"max {_by(slo)}({_select(ratio_record(tier.long_window), slo)} > {above})",
+        f"max {_by(slo)}({_select(ratio_record(tier.short_window), slo)} > {above})",
         f"max {_by(slo)}({_select(total_record(tier.long_window), slo)} >= {number(need)})",
     ]
     return f"\nand {_on(slo)}\n".join(parts)
@@ -273,7 +273,7 @@ def _alerts(slo: SLO) -> list[Doc]:
     for severity in (Severity.CRITICAL, Severity.WARNING):
         tiers = sorted(
             (t for t in slo.alerting.policy.tiers if t.severity is severity),
-            key=lambda t: (t.long_window, t.short_window, t.burn_rate),
+            key=lambda t: (t.long_window, t.short_window, t.factor),
         )
         if not tiers:
             continue

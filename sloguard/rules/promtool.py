@@ -5,8 +5,9 @@ the scenario becomes ``input_series`` (the SDK's counters, as simulate feeds the
 traffic for the longest tier window, then the incident); :func:`sloguard.rules.simulate.simulate`
 runs the same scenario through the real embedded source and evaluator; ``alert_rule_test``
 entries then expect the ``SLOBurn`` alerts (labels, annotations) the daemon raised, around each
-detection and reset, and ``promql_expr_test`` entries each tier's own condition. Every SLO
-reading the test series (two SLOs over ``agent_calls_total``) is simulated and expected too.
+detection and reset, and ``promql_expr_test`` entries each tier's own condition (both built in
+:mod:`sloguard.rules.expectations`). Every SLO reading the test series (two SLOs over
+``agent_calls_total``) is simulated and expected too.
 
 Two clocks, as in production: the daemon evaluates every ``interval`` (default 30 s; also the
 series' sample interval), Prometheus every ``rule_interval`` (default 1 m). Windows are
@@ -27,10 +28,11 @@ from dataclasses import dataclass
 
 from sloguard import conventions as c
 from sloguard.durations import HOUR, format_duration, parse_duration
-from sloguard.rules.compiler import Doc, alert_annotations, alert_labels, tier_condition
+from sloguard.errors import SloguardError
+from sloguard.rules.compiler import Doc
+from sloguard.rules.expectations import Grid, Run, alert_cases, tier_cases
 from sloguard.rules.scenarios import Scenario, parse_scenario
-from sloguard.rules.simulate import SimulationResult, simulate
-from sloguard.slo.budget import Severity
+from sloguard.rules.simulate import simulate
 from sloguard.slo.promql import counter_sli, le_value
 from sloguard.slo.spec import SLO, SLIKind
 
@@ -53,7 +55,7 @@ MAX_LEAD = 6 * HOUR
 SIM_VALUE = "sim"  # the value simulate gives group_by labels
 
 
-class Unsupported(ValueError):
+class Unsupported(SloguardError, ValueError):
     """This SLO (or scenario) cannot be turned into an exact promtool test."""
 
 
@@ -135,14 +137,12 @@ def _longest(slo: SLO) -> float:
 
 def default_scenarios(slo: SLO) -> tuple[Scenario, ...]:
     """Outage (100 % errors for 30 m), spike (10 % for 2 m) and a leak: twice the error ratio
-    the slowest tier (lowest burn rate) pages at, for 3/4 of that tier's long window, so that
+    the slowest tier (lowest factor) pages at, for 3/4 of that tier's long window, so that
     tier alone catches it, half-way through its long window."""
-    slowest = min(
-        slo.alerting.policy.tiers, key=lambda t: (t.burn_rate, -t.long_window), default=None
-    )
+    slowest = min(slo.alerting.policy.tiers, key=lambda t: (t.factor, -t.long_window), default=None)
     texts = ["outage", "spike"]
     if slowest is not None:
-        ratio = min(1.0, 2 * slowest.burn_rate * slo.error_budget)
+        ratio = min(1.0, 2 * slowest.factor * slo.error_budget)
         duration = math.ceil(0.75 * slowest.long_window / 60) * 60
         texts.append(f"leak:ratio={ratio:.6g},duration={format_duration(duration)}")
     return tuple(parse_scenario(t, error_budget=slo.error_budget) for t in texts)
@@ -202,134 +202,6 @@ def expanding(values: Sequence[int]) -> str:
     return " ".join(parts)
 
 
-# --- what simulate says -------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _Run:
-    """One SLO's simulation of one scenario, read as 'is tier i firing at x'."""
-
-    slo: SLO
-    result: SimulationResult
-    duration: float
-    horizon: float  # simulate evaluated every interval up to here (seconds after the incident)
-
-    def tier_firing(self, i: int, x: float) -> bool | None:
-        """Tier ``i`` at ``x`` seconds after the incident start; None when simulate cannot say."""
-        if x < 0 or x > self.horizon + 1e-9:
-            return None  # simulate evaluates from the incident on, finely up to the horizon
-        t = self.result.tiers[i]
-        if t.detected_after is None or x < t.detected_after:
-            return False
-        if x < self.duration or t.reset_after is None:
-            return True  # a step incident only raises the ratios until it ends
-        return x < self.duration + t.reset_after
-
-    def firing(self, severity: Severity, x: float) -> bool | None:
-        """Whether the severity's alert fires at ``x`` (any of its tiers)."""
-        states = [
-            self.tier_firing(i, x)
-            for i, t in enumerate(self.slo.alerting.policy.tiers)
-            if t.severity is severity
-        ]
-        if any(states):
-            return True
-        return None if None in states else False
-
-    def edges(self) -> set[float]:
-        """Times worth asserting around: the incident's end, each severity's first detection
-        and, once all its tiers reset, its reset."""
-        out = {self.duration}
-        for severity in Severity:
-            tiers = [
-                r
-                for r, t in zip(self.result.tiers, self.slo.alerting.policy.tiers, strict=True)
-                if t.severity is severity and r.detected_after is not None
-            ]
-            if not tiers:
-                continue
-            out.add(min(t.detected_after or 0.0 for t in tiers))
-            resets = [t.reset_after for t in tiers]
-            if all(r is not None for r in resets):
-                out.add(self.duration + max(r or 0.0 for r in resets))
-        return out
-
-
-def _severities(slo: SLO) -> list[Severity]:
-    return [s for s in Severity if any(t.severity is s for t in slo.alerting.policy.tiers)]
-
-
-def _instance(slo: SLO, labels: Mapping[str, str]) -> dict[str, str]:
-    return {g: labels[g] for g in slo.group_by if labels.get(g)}
-
-
-def _label_text(labels: Mapping[str, str]) -> str:
-    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Grid:
-    """The test's clock: the incident at ``lead``; Prometheus evaluates every ``every``."""
-
-    lead: float
-    every: float
-
-    def around(self, x: float) -> tuple[float, float]:
-        """The rule evaluations just before and at-or-after ``x`` s after the incident start."""
-        at = math.ceil((self.lead + x) / self.every - 1e-9) * self.every
-        return at - self.every - self.lead, at - self.lead
-
-    def text(self, x: float) -> str:
-        """``x`` s after the incident start as a promtool ``eval_time``."""
-        return format_duration(self.lead + x) if self.lead + x > 0 else "0s"
-
-
-def _expected_alerts(runs: Sequence[_Run], labels: Mapping[str, str], x: float) -> list[Doc] | None:
-    """Every ``SLOBurn`` alert firing at ``x``; None when some SLO's state is unknown there
-    (promtool compares the whole list of an alert name, so a partial list cannot be tested)."""
-    expected: list[Doc] = []
-    for run in runs:
-        for severity in _severities(run.slo):
-            state = run.firing(severity, x)
-            if state is None:
-                return None
-            if state:
-                exp = {**alert_labels(run.slo, severity), **_instance(run.slo, labels)}
-                notes = alert_annotations(run.slo, template_safe=False)
-                expected.append({"exp_labels": dict(sorted(exp.items())), "exp_annotations": notes})
-    return sorted(expected, key=lambda a: sorted(a["exp_labels"].items()))
-
-
-def _alert_cases(runs: Sequence[_Run], labels: Mapping[str, str], grid: _Grid) -> list[Doc]:
-    times = {t for r in runs for x in r.edges() for t in grid.around(x)}
-    cases: list[Doc] = []
-    for x in sorted(times):
-        expected = _expected_alerts(runs, labels, x)
-        if expected is None:
-            continue
-        case: Doc = {"eval_time": grid.text(x), "alertname": "SLOBurn"}
-        if expected:
-            case["exp_alerts"] = expected
-        cases.append(case)
-    return cases
-
-
-def _tier_cases(run: _Run, labels: Mapping[str, str], grid: _Grid) -> list[Doc]:
-    slo = run.slo
-    by = f" by ({', '.join(slo.group_by)})" if slo.group_by else ""
-    sample = {"labels": _label_text(_instance(slo, labels)), "value": 1}
-    cases: list[Doc] = []
-    for i, tier in enumerate(slo.alerting.policy.tiers):
-        found = run.result.tiers[i].detected_after
-        for x in grid.around(run.duration if found is None else found):
-            state = run.tier_firing(i, x)
-            if state is None:
-                continue
-            expr = f"count{by} (\n{tier_condition(slo, tier)}\n)"
-            cases.append(
-                {"expr": expr, "eval_time": grid.text(x), "exp_samples": [sample] if state else []}
-            )
-    return cases
-
-
 async def unit_test_doc(
     target: SLO,
     slos: Sequence[SLO],
@@ -356,7 +228,7 @@ async def unit_test_doc(
             "simulate samples coarsely that far back, so no exact comparison"
         )
     step = grid_interval(fed, scenarios, interval)
-    grid = _Grid(lead, math.ceil(rule_interval / step - 1e-9) * step)
+    grid = Grid(lead, math.ceil(rule_interval / step - 1e-9) * step)
     labels = stream_labels(target)
     tests: list[Doc] = []
     notes: list[str] = []
@@ -367,10 +239,10 @@ async def unit_test_doc(
         for slo in fed:
             result = await simulate(slo, scenario, interval=step)
             watch = max((t.short_window for t in slo.alerting.policy.tiers), default=HOUR) * 1.5
-            runs.append(_Run(slo, result, scenario.duration, scenario.duration + min(HOUR, watch)))
+            runs.append(Run(slo, result, scenario.duration, scenario.duration + min(HOUR, watch)))
         own = next(r for r in runs if r.slo.name == target.name)
-        alerts = _alert_cases(runs, labels, grid)
-        exprs = _tier_cases(own, labels, grid)
+        alerts = alert_cases(runs, labels, grid)
+        exprs = tier_cases(own, labels, grid)
         last = max(parse_duration(c["eval_time"]) for c in (*alerts, *exprs))
         counts = _counts(scenario, lead, step, math.ceil(last / step) + 1)
         inputs = [
@@ -398,7 +270,7 @@ async def unit_test_doc(
     return doc, notes
 
 
-def _summary(run: _Run, scenario: Scenario) -> str:
+def _summary(run: Run, scenario: Scenario) -> str:
     parts = []
     for t in run.result.tiers:
         if t.detected_after is None:

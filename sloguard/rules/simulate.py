@@ -9,6 +9,9 @@ re-implements the math: detection and reset times are read off the evaluator's d
 Timeline: baseline traffic for the longest tier window (so every window is full), the incident
 at t = 0, then evaluation every ``interval`` seconds (coarser after the first hour past the
 incident) until every tier had time to reset (1.5 × its short window after the incident).
+
+JSON (``as_dict``, ``sloguard simulate --json``): each tier's ``factor`` (F) is also written as
+``burn_rate``, its name before 0.2.0; that alias is removed in 0.3.0 (``docs/json-aliases.md``).
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ class TierOutcome:
 
     severity: str
     tier: str
-    burn_rate: float
+    factor: float  # F: the tier fires when both windows burn faster than this
     detected_after: float | None  # seconds after the incident started
     reset_after: float | None  # seconds after the incident ended
     budget_at_detection: float | None  # fraction of the period's budget spent by then
@@ -112,7 +115,8 @@ class SimulationResult:
                 {
                     "severity": t.severity,
                     "tier": t.tier,
-                    "burn_rate": t.burn_rate,
+                    "factor": t.factor,
+                    "burn_rate": t.factor,  # alias of factor until 0.3.0
                     "detected_after_seconds": t.detected_after,
                     "reset_after_seconds": t.reset_after,
                     "budget_at_detection": t.budget_at_detection,
@@ -192,7 +196,7 @@ async def simulate(slo: SLO, scenario: Scenario, *, interval: float = 10.0) -> S
             TierOutcome(
                 severity=t.severity.value,
                 tier=t.name,
-                burn_rate=t.burn_rate,
+                factor=t.factor,
                 detected_after=detected.get(i),
                 reset_after=reset.get(i),
                 budget_at_detection=budget.get(i),

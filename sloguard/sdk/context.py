@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from sloguard.sdk.trace import ResponseTrace, TraceRecord, current_step_var, current_trace_var
 
-if TYPE_CHECKING:
-    from sloguard.sdk.trace import ResponseTrace, TraceRecord
-
-current_step_var: ContextVar[TraceRecord | None] = ContextVar("sloguard_step", default=None)
-current_trace_var: ContextVar[ResponseTrace | None] = ContextVar("sloguard_trace", default=None)
+__all__ = ["current_ids", "current_step", "current_step_var", "current_trace", "current_trace_var"]
 
 
 def current_step() -> TraceRecord | None:

@@ -30,7 +30,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sloguard.analysis.anomalies import MAX_TOOL_CALLS, Anomaly
-from sloguard.analysis.decisions import LOW_CONFIDENCE, DecisionRecord, Option, find_anomalies
+from sloguard.analysis.decisionrecord import DecisionRecord, Option
+from sloguard.analysis.decisions import LOW_CONFIDENCE, find_anomalies
 from sloguard.analysis.delta import new_chain_anomalies
 from sloguard.sdk.context import current_trace
 from sloguard.sdk.recorder import Recorder

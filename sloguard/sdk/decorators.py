@@ -32,6 +32,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _SKIP_PARAMS = frozenset({"self", "cls"})
 
+#: Opens the step of one call from the call's arguments.
+_MakeStep = Callable[[tuple[Any, ...], dict[str, Any]], TraceStep]
+
 
 def _params_of(
     sig: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -70,74 +73,90 @@ def _wrap(
         )
 
     if inspect.isasyncgenfunction(func):
-
-        @functools.wraps(func)
-        async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-            step = make(args, kwargs)
-            record = step.open(activate=False)
-            gen = func(*args, **kwargs)
-            error: BaseException | None = None
-            try:
-                sent: Any = None
-                thrown: BaseException | None = None
-                while True:
-                    token = current_step_var.set(record)
-                    try:
-                        item = await (gen.asend(sent) if thrown is None else gen.athrow(thrown))
-                    except StopAsyncIteration:
-                        break
-                    finally:
-                        current_step_var.reset(token)
-                    try:
-                        sent, thrown = (yield item), None
-                    except GeneratorExit:
-                        raise
-                    except BaseException as exc:  # athrow() from the consumer: into the body
-                        sent, thrown = None, exc
-            except GeneratorExit:
-                await gen.aclose()  # consumer stopped early: not an error of the step
-                raise
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                step.close(error)
-
-        return agen_wrapper  # type: ignore[return-value]
-
+        return _wrap_async_generator(func, make)
     if inspect.iscoroutinefunction(func):
-
-        @functools.wraps(func)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            async with make(args, kwargs):
-                return await func(*args, **kwargs)
-
-        return async_wrapper  # type: ignore[return-value]
-
+        return _wrap_coroutine(func, make)
     if inspect.isgeneratorfunction(func):
+        return _wrap_generator(func, make)
+    return _wrap_function(func, make)
 
-        @functools.wraps(func)
-        def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-            step = make(args, kwargs)
-            record = step.open(activate=False)
-            error: BaseException | None = None
-            try:
+
+def _wrap_async_generator(func: F, make: _MakeStep) -> F:
+    """The step spans the whole iteration; it is current only while the body runs."""
+
+    @functools.wraps(func)
+    async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        step = make(args, kwargs)
+        record = step.open(activate=False)
+        gen = func(*args, **kwargs)
+        error: BaseException | None = None
+        try:
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:
                 token = current_step_var.set(record)
                 try:
-                    gen = func(*args, **kwargs)
+                    item = await (gen.asend(sent) if thrown is None else gen.athrow(thrown))
+                except StopAsyncIteration:
+                    break
                 finally:
                     current_step_var.reset(token)
-                return (yield from _stepped(gen, record))
-            except GeneratorExit:
-                raise
-            except BaseException as exc:
-                error = exc
-                raise
+                try:
+                    sent, thrown = (yield item), None
+                except GeneratorExit:
+                    raise
+                except BaseException as exc:  # athrow() from the consumer: into the body
+                    sent, thrown = None, exc
+        except GeneratorExit:
+            await gen.aclose()  # consumer stopped early: not an error of the step
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            step.close(error)
+
+    return agen_wrapper  # type: ignore[return-value]
+
+
+def _wrap_coroutine(func: F, make: _MakeStep) -> F:
+    """The step spans the awaited call, not just the creation of the coroutine."""
+
+    @functools.wraps(func)
+    async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+        async with make(args, kwargs):
+            return await func(*args, **kwargs)
+
+    return async_wrapper  # type: ignore[return-value]
+
+
+def _wrap_generator(func: F, make: _MakeStep) -> F:
+    """The step spans the whole iteration; it is current only while the body runs."""
+
+    @functools.wraps(func)
+    def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        step = make(args, kwargs)
+        record = step.open(activate=False)
+        error: BaseException | None = None
+        try:
+            token = current_step_var.set(record)
+            try:
+                gen = func(*args, **kwargs)
             finally:
-                step.close(error)
+                current_step_var.reset(token)
+            return (yield from _stepped(gen, record))
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            step.close(error)
 
-        return gen_wrapper  # type: ignore[return-value]
+    return gen_wrapper  # type: ignore[return-value]
 
+
+def _wrap_function(func: F, make: _MakeStep) -> F:
     @functools.wraps(func)
     def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
         with make(args, kwargs):

@@ -161,7 +161,7 @@ class OTelBridge:
     __slots__ = ("_spans", "_tracer")
 
     def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
-        from sloguard import __version__
+        from sloguard.version import __version__
 
         self._tracer = trace.get_tracer("sloguard", __version__, tracer_provider=tracer_provider)
         # Spans of the open steps, by step id: how a child step finds its parent's span.

@@ -18,13 +18,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from sloguard.sdk.feed import feed_step
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.redact import Redactor
-
-if TYPE_CHECKING:
-    from sloguard.sdk.trace import ResponseTrace, TraceRecord
+from sloguard.sdk.trace import ResponseTrace, TraceRecord, on_step_ended
 
 
 @runtime_checkable
@@ -58,15 +57,6 @@ class Telemetry:
         self.redactor = redactor if redactor is not None else Redactor()
         self.listeners: tuple[StepListener, ...] = tuple(listeners)
         self.exemplars = exemplars
-
-    def with_listener(self, listener: StepListener) -> Telemetry:
-        """Return a copy that also notifies ``listener``."""
-        return Telemetry(
-            self.recorder,
-            redactor=self.redactor,
-            listeners=(*self.listeners, listener),
-            exemplars=self.exemplars,
-        )
 
 
 _current: ContextVar[Telemetry | None] = ContextVar("sloguard_telemetry", default=None)
@@ -105,3 +95,12 @@ def use_telemetry(telemetry: Telemetry) -> Iterator[Telemetry]:
         yield telemetry
     finally:
         _current.reset(token)
+
+
+def _record_hand_ended(step: TraceRecord) -> None:
+    """Feed a step ended by hand (``TraceRecord(...).end_step()``) to the current telemetry."""
+    t = current_telemetry()
+    feed_step(t.recorder, step, exemplars=t.exemplars)
+
+
+on_step_ended(_record_hand_ended)

@@ -15,41 +15,35 @@ Example (the seed's "pattern 1", full manual control)::
 
 from __future__ import annotations
 
-import math
-import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sloguard import conventions as c
 from sloguard.conventions import CallType
-from sloguard.errors import InvalidRecord, TraceError
-from sloguard.sdk.context import current_step_var, current_trace_var
-from sloguard.sdk.recorder import split_tokens
+from sloguard.errors import TraceError
+from sloguard.sdk.figures import check_latency, check_usage
+from sloguard.sdk.ids import new_id
 from sloguard.sdk.redact import Redactor
+from sloguard.sdk.traceparse import parse_into
 
 _DEFAULT_REDACTOR = Redactor()
-_getrandbits = random.getrandbits
+
+#: The innermost open step and the workflow's trace of this context (async-safe: each task has
+#: its own copy); read through :mod:`sloguard.sdk.context`.
+current_step_var: ContextVar[TraceRecord | None] = ContextVar("sloguard_step", default=None)
+current_trace_var: ContextVar[ResponseTrace | None] = ContextVar("sloguard_trace", default=None)
+
+#: Records a step ended by hand (not by a ``TraceStep``). :mod:`sloguard.sdk.telemetry`, which
+#: ``import sloguard`` always loads, installs the one that feeds the current telemetry.
+_step_ended: list[Callable[[TraceRecord], None]] = []
 
 
-def _check_cost(name: str, cost: float | None) -> None:
-    if cost is not None and (
-        isinstance(cost, bool)
-        or not isinstance(cost, int | float)
-        or not math.isfinite(cost)
-        or cost < 0
-    ):
-        raise TraceError(f"step {name!r}: cost must be a finite number >= 0, got {cost!r}")
-
-
-def new_id() -> str:
-    """Return a fresh random identifier (32 hex digits, W3C trace-id sized).
-
-    Like OpenTelemetry's id generator this uses ``random.getrandbits``: ids must be unique,
-    not secret, and ``uuid4`` (a system call per id) was a third of a step's cost.
-    """
-    return "%032x" % _getrandbits(128)  # noqa: UP031 - fastest formatting here
+def on_step_ended(record: Callable[[TraceRecord], None]) -> None:
+    """Install what records a step ended by hand (one, replacing any before it)."""
+    _step_ended[:] = [record]
 
 
 class TraceRecord:
@@ -193,15 +187,7 @@ class TraceRecord:
         ``latency`` (milliseconds) overrides the measured time, for work timed elsewhere.
         """
         i, o, t = self._check_usage(model, input_tokens, output_tokens, total_tokens, cost)
-        if latency is not None and (
-            isinstance(latency, bool)
-            or not isinstance(latency, int | float)
-            or not math.isfinite(latency)
-            or latency < 0
-        ):
-            raise TraceError(
-                f"step {self.name!r}: latency must be milliseconds >= 0, got {latency!r}"
-            )
+        check_latency(self.name, latency)
         self._ended = True
         self._fixed_ms = float(latency) if latency is not None else None
         self._accumulate(model, i, o, t, total_tokens, cost)
@@ -211,11 +197,8 @@ class TraceRecord:
             self.set_error(error)
         if not self._managed:
             self.stop_clock()
-            from sloguard.sdk.feed import feed_step
-            from sloguard.sdk.telemetry import current_telemetry
-
-            t_ = current_telemetry()
-            feed_step(t_.recorder, self, exemplars=t_.exemplars)
+            for record in _step_ended:
+                record(self)
 
     def add_usage(
         self,
@@ -241,14 +224,7 @@ class TraceRecord:
         """Validate usage figures (raising TraceError, changing nothing); return the split."""
         if self._ended:
             raise TraceError(f"step {self.name!r} ({self.step_id}) was already ended")
-        try:
-            split = split_tokens(input_tokens, output_tokens, total_tokens)
-        except InvalidRecord as exc:
-            raise TraceError(f"step {self.name!r}: {exc}") from None
-        _check_cost(self.name, cost)
-        if model is not None and not isinstance(model, str):
-            raise TraceError(f"step {self.name!r}: model must be a string, got {model!r}")
-        return split
+        return check_usage(self.name, model, input_tokens, output_tokens, total_tokens, cost)
 
     def _accumulate(
         self,
@@ -381,6 +357,25 @@ class ResponseTrace:
         """True when any step failed."""
         return any(s.failed for s in self.steps)
 
+    @property
+    def total_cost(self) -> float:
+        """The sum of the steps' own costs (seed 001); a step without a cost adds 0."""
+        return sum(s.cost or 0.0 for s in self.steps)
+
+    @property
+    def total_latency(self) -> float:
+        """End-to-end milliseconds, first step start to last step end (seed 001); 0 if empty.
+
+        Not the sum of the steps' latencies: nested and concurrent steps overlap. A step not
+        ended yet counts as ending when it started. Callee traces nested in agent invocations
+        are not included (as for :attr:`total_cost`; :meth:`walk` reaches them).
+        """
+        if not self.steps:
+            return 0.0
+        start = min(s.start_time for s in self.steps)
+        end = max(s.end_time or s.start_time for s in self.steps)
+        return (end - start).total_seconds() * 1000
+
     def as_dict(self) -> dict[str, Any]:
         """Return ``{"trace_id", "steps"}`` with steps in the flat JSON shape."""
         return {"trace_id": self.trace_id, "steps": [s.as_dict() for s in self.steps]}
@@ -393,9 +388,13 @@ class ResponseTrace:
 
         Raises :class:`TraceError` naming every problem (``steps[3].cost: …``).
         """
-        from sloguard.sdk.traceparse import parse_trace
-
-        return parse_trace(data, max_depth=max_depth, max_steps=max_steps)
+        trace: ResponseTrace = parse_into(cls, TraceRecord, data, max_depth, max_steps)
+        return trace
 
     def __repr__(self) -> str:
         return f"<ResponseTrace {self.trace_id} steps={len(self.steps)}>"
+
+
+def parse_trace(data: Any, *, max_depth: int = 8, max_steps: int = 10_000) -> ResponseTrace:
+    """Parse one trace in either JSON shape; raise :class:`TraceError` listing every problem."""
+    return ResponseTrace.from_dict(data, max_depth=max_depth, max_steps=max_steps)

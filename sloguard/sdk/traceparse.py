@@ -1,5 +1,10 @@
 """Parse ResponseTrace JSON in both shapes of DESIGN §5 into trace objects.
 
+The parser sits below the model it fills: :meth:`ResponseTrace.from_dict
+<sloguard.sdk.trace.ResponseTrace.from_dict>` hands it the two classes (so the model imports the
+parser, never the reverse), and it sets their fields directly, without the constructors' checks
+that do not apply to recorded data. Use :func:`sloguard.sdk.trace.parse_trace`.
+
 - flat (sample library): ``step_id, trace_id, parent_step_id, call_type, name, parameters,
   requests, step_type, cost, total_tokens, additional_attributes, latency (ms), start_time,
   end_time, error``;
@@ -16,14 +21,13 @@ import contextlib
 import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sloguard import conventions as c
 from sloguard.conventions import CallType
 from sloguard.errors import TraceError
-from sloguard.sdk.trace import ResponseTrace, TraceRecord
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -39,7 +43,15 @@ def _norm(d: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Parser:
-    def __init__(self, max_depth: int, max_steps: int) -> None:
+    def __init__(
+        self,
+        trace_cls: Callable[[str | None], Any],
+        record_cls: type[Any],
+        max_depth: int,
+        max_steps: int,
+    ) -> None:
+        self.trace_cls = trace_cls
+        self.record_cls = record_cls
         self.max_depth = max_depth
         self.max_steps = max_steps
         self.count = 0
@@ -48,7 +60,7 @@ class _Parser:
     def bad(self, path: str, msg: str) -> None:
         self.problems.append(f"{path}: {msg}" if path else msg)
 
-    def trace(self, data: Any, path: str, depth: int) -> ResponseTrace | None:
+    def trace(self, data: Any, path: str, depth: int) -> Any:
         if depth > self.max_depth:
             self.bad(path, f"nesting deeper than {self.max_depth} traces")
             return None
@@ -65,7 +77,7 @@ class _Parser:
         if not isinstance(steps, list):
             self.bad(spath, f"must be a list, got {type(steps).__name__}")
             return None
-        out = ResponseTrace(trace_id or None)
+        out = self.trace_cls(trace_id or None)
         for i, raw in enumerate(steps):
             self.count += 1
             if self.count > self.max_steps:
@@ -77,12 +89,12 @@ class _Parser:
                 step.trace = out
         return out
 
-    def step(self, raw: Any, path: str, trace_id: str, depth: int) -> TraceRecord | None:
+    def step(self, raw: Any, path: str, trace_id: str, depth: int) -> Any:
         if not isinstance(raw, Mapping):
             self.bad(path, f"must be an object, got {type(raw).__name__}")
             return None
         d = _norm(raw)
-        rec = TraceRecord.__new__(TraceRecord)
+        rec = object.__new__(self.record_cls)
         ct = d.get("call_type", "AGENT")
         try:
             rec.call_type = CallType(str(ct).upper()) if not isinstance(ct, int) else _enum_num(ct)
@@ -141,7 +153,7 @@ class _Parser:
         rec._t0 = 0.0
         return rec
 
-    def action(self, rec: TraceRecord, action: Any, path: str, depth: int) -> None:
+    def action(self, rec: Any, action: Any, path: str, depth: int) -> None:
         if not isinstance(action, Mapping):
             self.bad(path, "must be an object")
             return
@@ -242,9 +254,16 @@ def _str_or_none(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
-def parse_trace(data: Any, *, max_depth: int = 8, max_steps: int = 10_000) -> ResponseTrace:
-    """Parse one trace; raise :class:`TraceError` listing every problem."""
-    p = _Parser(max_depth, max_steps)
+def parse_into(
+    trace_cls: Callable[[str | None], Any],
+    record_cls: type[Any],
+    data: Any,
+    max_depth: int,
+    max_steps: int,
+) -> Any:
+    """Parse one trace into ``trace_cls``/``record_cls``; raise :class:`TraceError` listing every
+    problem."""
+    p = _Parser(trace_cls, record_cls, max_depth, max_steps)
     trace = p.trace(data, "", 0)
     if p.problems or trace is None:
         raise TraceError("invalid trace: " + "; ".join(p.problems or ["empty"]))
@@ -252,7 +271,7 @@ def parse_trace(data: Any, *, max_depth: int = 8, max_steps: int = 10_000) -> Re
     return trace
 
 
-def resolve_scopes(trace: ResponseTrace, agent: str | None = None, host: str | None = None) -> None:
+def resolve_scopes(trace: Any, agent: str | None = None, host: str | None = None) -> None:
     """Set each step's enclosing agent/host from its parent chain (parsed traces lack context).
 
     Roots of a callee trace nested in an agent invocation are scoped under the invoking step.
@@ -260,7 +279,7 @@ def resolve_scopes(trace: ResponseTrace, agent: str | None = None, host: str | N
     by_id = {s.step_id: s for s in trace.steps}
     done: dict[str, tuple[str | None, str | None]] = {}
 
-    def scope_of(step: TraceRecord, seen: frozenset[str]) -> tuple[str | None, str | None]:
+    def scope_of(step: Any, seen: frozenset[str]) -> tuple[str | None, str | None]:
         if step.step_id in done:
             return done[step.step_id]
         parent = by_id.get(step.parent_step_id or "")

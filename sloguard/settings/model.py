@@ -33,23 +33,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sloguard.errors import ConfigError, Problem
 from sloguard.settings import envlayer
 from sloguard.settings.sections import (
-    BasicAuth,
-    Bounds,
-    BucketSettings,
-    ClientLabel,
-    Duration,
     IngestSettings,
     LogFormat,
     LogLevel,
     MetricsSettings,
     Mode,
-    ModelPriceSettings,
     ModeName,
-    PositiveInt,
     PrometheusSettings,
     Seconds,
-    StoreBytes,
-    TLSSettings,
     TracesSettings,
 )
 from sloguard.yamldoc import (
@@ -64,7 +55,7 @@ from sloguard.yamldoc import (
     suggest,
 )
 
-# The sections and value types live in settingsections; they are importable from here too.
+# The sections and their value types are imported from sloguard.settings.sections.
 __all__ = [
     "COMMAND_LINE",
     "CONFIG_ENV",
@@ -73,24 +64,7 @@ __all__ = [
     "ENV_DELIMITER",
     "ENV_PREFIX",
     "SECRET_PATHS",
-    "BasicAuth",
-    "Bounds",
-    "BucketSettings",
-    "ClientLabel",
-    "Duration",
-    "IngestSettings",
-    "LogFormat",
-    "LogLevel",
-    "MetricsSettings",
-    "Mode",
-    "ModelPriceSettings",
-    "PositiveInt",
-    "PrometheusSettings",
-    "Seconds",
     "Settings",
-    "StoreBytes",
-    "TLSSettings",
-    "TracesSettings",
     "env_name",
     "load_settings",
 ]

@@ -6,8 +6,12 @@ Definitions, for an SLO with objective ``o`` over a rolling period ``P``:
 - error budget ``b = 1 - o``; burn rate ``= e / b`` (1 = spending exactly the budget);
 - budget consumed by a window ``w`` burning at ``r``: ``r * w / P``;
 - budget remaining over the period: ``1 - e(P) / b`` (negative when overspent);
-- a tier (long window ``L``, short window ``S = L/12``, burn-rate factor ``F``) fires when both
-  ``e(L)`` and ``e(S)`` exceed ``F * b``. ``F = f * P / L`` for a budget fraction ``f``.
+- a tier (long window ``L``, short window ``S = L/12``, factor ``F``) fires when both
+  ``e(L)`` and ``e(S)`` exceed ``F * b``, i.e. when both observed burn rates exceed ``F``.
+  ``F = f * P / L`` for a budget fraction ``f``.
+
+Names: a tier's multiplier is its ``factor`` (written ``burn_rate`` in SLO files); "burn rate"
+is only ever an observed ``e / b`` (``burn_rates``, ``long_burn``, ``short_burn``).
 
 The default tiers are defined for a 30-day period; other periods scale the windows by ``P/30d``
 and keep ``F``. Windows shorter than what the source can resolve are raised to that floor.
@@ -65,12 +69,12 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """One alerting tier: fires when both windows burn faster than ``burn_rate``."""
+    """One alerting tier: fires when both windows burn faster than ``factor`` (F)."""
 
     severity: Severity
     long_window: float
     short_window: float
-    burn_rate: float
+    factor: float
 
     @property
     def name(self) -> str:
@@ -78,8 +82,8 @@ class Tier:
         return f"{format_duration(self.long_window)}/{format_duration(self.short_window)}"
 
     def budget_fraction(self, period: float) -> float:
-        """Fraction of the period's budget spent by the time this tier fires at its threshold."""
-        return self.burn_rate * self.long_window / period
+        """Fraction of the period's budget spent by the time this tier fires at its factor."""
+        return self.factor * self.long_window / period
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +108,7 @@ class TierRow:
     short_window: float
 
     @property
-    def burn_rate(self) -> float:
+    def factor(self) -> float:
         """``F = f * P / L`` at the 30-day reference period."""
         return self.budget_fraction * DEFAULT_PERIOD / self.long_window
 
@@ -128,7 +132,7 @@ def scaled_policy(
             r.severity,
             max(floor, r.long_window * k),
             max(floor, r.short_window * k),
-            round(r.burn_rate, 6),
+            round(r.factor, 6),
         )
         for r in rows
     )
@@ -144,15 +148,15 @@ def tier_problems(tier: Tier, objective: float) -> list[str]:
     """Why ``tier`` is useless for ``objective``: it can never fire, or fires below burn 1."""
     budget = 1.0 - objective
     problems = []
-    if tier.burn_rate < 1.0:
+    if tier.factor < 1.0:
         problems.append(
-            f"tier {tier.name} fires at burn rate {tier.burn_rate:g} < 1: "
+            f"tier {tier.name} fires at burn rate {tier.factor:g} < 1: "
             "it pages while the SLO is still being met"
         )
-    if tier.burn_rate * budget >= 1.0:
+    if tier.factor * budget >= 1.0:
         problems.append(
-            f"tier {tier.name} needs an error ratio of {tier.burn_rate * budget:.3g} "
-            f"(burn rate {tier.burn_rate:g} x budget {budget:.3g}) > 1: it can never fire"
+            f"tier {tier.name} needs an error ratio of {tier.factor * budget:.3g} "
+            f"(burn rate {tier.factor:g} x budget {budget:.3g}) > 1: it can never fire"
         )
     if tier.short_window > tier.long_window:
         problems.append(f"tier {tier.name}: short window is longer than the long window")
@@ -161,7 +165,11 @@ def tier_problems(tier: Tier, objective: float) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class TierResult:
-    """The decision of one tier for one instance."""
+    """The decision of one tier for one instance: the observed burn rates of its two windows.
+
+    The one fired-tier type from evaluation to the renderers: a notification carries the
+    ``TierResult`` of each tier that fired.
+    """
 
     tier: Tier
     long_burn: float | None
@@ -222,8 +230,8 @@ def time_to_exhaustion(remaining: float | None, burn: float | None, period: floa
 
 def min_events_to_judge(tier: Tier, objective: float, min_events: float) -> float:
     """Events the long window needs before one failure alone can no longer fire the tier."""
-    threshold = tier.burn_rate * (1.0 - objective)
-    one_failure_pages = math.floor(1.0 / threshold) if threshold > 0 else math.inf
+    ratio = tier.factor * (1.0 - objective)  # the error ratio the tier fires above
+    one_failure_pages = math.floor(1.0 / ratio) if ratio > 0 else math.inf
     return max(min_events, one_failure_pages)
 
 
@@ -262,8 +270,8 @@ def evaluate(
             not insufficient
             and lb is not None
             and sb is not None
-            and lb > tier.burn_rate
-            and sb > tier.burn_rate
+            and lb > tier.factor
+            and sb > tier.factor
         )
         results.append(TierResult(tier, lb, sb, firing, insufficient))
     shortest = min(policy.tiers, key=lambda t: t.long_window, default=None)

@@ -58,27 +58,27 @@ _severity = choice(Severity, [s.value for s in Severity], "severity")
 
 @dataclass(frozen=True, slots=True)
 class TierSpec:
-    """A tier as written; its burn rate is known only once an SLO's period is.
+    """A tier as written; its factor F is known only once an SLO's period is.
 
     Example::
 
         spec = TierSpec(path, Severity.CRITICAL, 6 * HOUR, 30 * MINUTE, None, 0.05)
-        spec.tier(period=30 * DAY).burn_rate   # 6.0 = 0.05 · 30d / 6h
+        spec.tier(period=30 * DAY).factor   # 6.0 = 0.05 · 30d / 6h
     """
 
     path: FieldPath
     severity: Severity
     long: float
     short: float
-    burn_rate: float | None
+    factor: float | None  # the file's ``burn_rate`` key
     budget_fraction: float | None
 
     def tier(self, period: float, floor: float = 0.0) -> Tier:
         """The tier for an SLO of ``period``, windows raised to ``floor``."""
         long, short = max(floor, self.long), max(floor, self.short)
         f = self.budget_fraction
-        rate = self.burn_rate if f is None else f * period / long
-        return Tier(self.severity, long, short, round(rate or 0.0, 6))
+        factor = self.factor if f is None else f * period / long
+        return Tier(self.severity, long, short, round(factor or 0.0, 6))
 
 
 #: Named policies of a document: name → its tier specs, or None when they have problems.
@@ -100,7 +100,7 @@ def tier_specs(findings: Findings, path: FieldPath, value: Any) -> tuple[TierSpe
         short = t.get("short_window", duration)
         if short is None and "short_window" not in t and long is not None:
             short = long / 12
-        rate, share = t.get("burn_rate", positive), t.get("budget_fraction", fraction)
+        factor, share = t.get("burn_rate", positive), t.get("budget_fraction", fraction)
         if "burn_rate" in t and "budget_fraction" in t:
             findings.problem(t.at("budget_fraction"), "give burn_rate or budget_fraction, not both")
         elif "burn_rate" not in t and "budget_fraction" not in t:
@@ -109,10 +109,10 @@ def tier_specs(findings: Findings, path: FieldPath, value: Any) -> tuple[TierSpe
                 "required field is missing: give burn_rate (F, e.g. 14.4) or budget_fraction "
                 "(f, e.g. 0.02: the share of the period's budget spent when the tier fires)",
             )
-        if rate is not None and rate < 1:
+        if factor is not None and factor < 1:
             findings.problem(
                 t.at("burn_rate"),
-                f"a tier firing at burn rate {rate:g} < 1 pages while the SLO is still being met",
+                f"a tier firing at burn rate {factor:g} < 1 pages while the SLO is still being met",
             )
         if long is not None and short is not None and short > long:
             findings.problem(
@@ -121,7 +121,7 @@ def tier_specs(findings: Findings, path: FieldPath, value: Any) -> tuple[TierSpe
                 f"{show_duration(long)}",
             )
         if severity is not None and long is not None and short is not None:
-            specs.append(TierSpec((*path, j), severity, long, short, rate, share))
+            specs.append(TierSpec((*path, j), severity, long, short, factor, share))
     return tuple(specs) if len(findings.problems) == before else None
 
 
@@ -160,11 +160,11 @@ def _default_policy(
         )
     kept = []
     for tier in default_policy(period, floor=floor).tiers:
-        needed = tier.burn_rate * (1.0 - objective)
+        needed = tier.factor * (1.0 - objective)
         if needed >= 1.0:
             findings.notice(
                 path,
-                f"default tier {tier.name} (burn rate {tier.burn_rate:g}) is left out: at "
+                f"default tier {tier.name} (burn rate {tier.factor:g}) is left out: at "
                 f"objective {show_percent(objective)} it needs an error ratio of {needed:.3g} > 1 "
                 "and could never fire",
             )

@@ -71,6 +71,43 @@ class SLO:
         return self.alerting.policy.windows() | {self.period}
 
 
+#: An instance's ``group_by`` label values as (label, value) pairs sorted by label; ``()`` when
+#: the SLO is not grouped. Sources key their window counts by it (they answer per SLO).
+InstanceLabels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SLOInstance:
+    """One instance of an SLO: the SLO's name and the instance's ``group_by`` label values.
+
+    The one key of an instance from evaluation to alert state and its store.
+
+    Example::
+
+        inst = SLOInstance.of("availability", {"agent_name": "billing"})
+        inst.labels        # (("agent_name", "billing"),)
+        inst.labels_dict   # {"agent_name": "billing"}
+    """
+
+    slo: str
+    labels: InstanceLabels = ()
+
+    def __post_init__(self) -> None:
+        # one instance, one key: pairs given in another order still compare equal
+        if any(a[0] > b[0] for a, b in zip(self.labels, self.labels[1:], strict=False)):
+            object.__setattr__(self, "labels", tuple(sorted(self.labels)))
+
+    @classmethod
+    def of(cls, slo: str, labels: Mapping[str, str]) -> SLOInstance:
+        """The instance of ``slo`` with these labels (in any order)."""
+        return cls(slo, tuple(sorted(labels.items())))
+
+    @property
+    def labels_dict(self) -> dict[str, str]:
+        """The labels as a dict."""
+        return dict(self.labels)
+
+
 @dataclass(frozen=True, slots=True)
 class SLOFile:
     """A whole SLO document."""

@@ -10,10 +10,11 @@ from typing import Protocol
 
 from sloguard.errors import SloguardError
 from sloguard.slo.budget import Counts
-from sloguard.slo.spec import SLO
+from sloguard.slo.spec import SLO, InstanceLabels
 
-#: An SLO instance: its ``group_by`` label values, sorted by label (``()`` when ungrouped).
-InstanceKey = tuple[tuple[str, str], ...]
+#: The labels of an SLO instance (:class:`~sloguard.slo.spec.SLOInstance` ``.labels``): a source
+#: answers per SLO, so its counts are keyed by the instance's label pairs alone.
+InstanceKey = InstanceLabels
 #: Counts per instance for one window.
 WindowCounts = Mapping[InstanceKey, Counts]
 

@@ -73,7 +73,11 @@ _log = logging.getLogger(__name__)
 
 
 class _BadAnswer(Exception):
-    """An answer that cannot be read as window counts (turned into a QueryError with context)."""
+    """An answer that cannot be read as window counts.
+
+    Private: ``_call`` and ``_query`` turn every one into a :class:`QueryError` naming the SLO,
+    window and URL, so it never leaves this module.
+    """
 
 
 class PrometheusSource:

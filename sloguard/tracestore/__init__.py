@@ -9,7 +9,11 @@
 - :mod:`~sloguard.tracestore.store` — :class:`TraceStore`, the API;
 - :mod:`~sloguard.tracestore.pruner` — :class:`TracePruner`, pruning on an interval in a thread.
 
-Example::
+Modules are imported by name; this package re-exports nothing (importing a pure module must
+not open SQLite). Example::
+
+    from sloguard.tracestore.retention import MiB
+    from sloguard.tracestore.store import TraceStore
 
     store = TraceStore("data/traces.sqlite", max_age_seconds=7 * 86400, max_bytes=512 * MiB)
     store.put(trace, now=time.time())
@@ -17,36 +21,3 @@ Example::
         print(s.trace_id, s.agent)
     store.prune(now=time.time())
 """
-
-from __future__ import annotations
-
-from sloguard.tracestore.database import StoreVersionError
-from sloguard.tracestore.model import (
-    STATUSES,
-    Status,
-    TraceSummary,
-    agent_rows,
-    overflow,
-    storable,
-    summarize,
-)
-from sloguard.tracestore.pruner import TracePruner
-from sloguard.tracestore.retention import MiB, Pruned, Retention
-from sloguard.tracestore.store import StoreStats, TraceStore
-
-__all__ = [
-    "STATUSES",
-    "MiB",
-    "Pruned",
-    "Retention",
-    "Status",
-    "StoreStats",
-    "StoreVersionError",
-    "TracePruner",
-    "TraceStore",
-    "TraceSummary",
-    "agent_rows",
-    "overflow",
-    "storable",
-    "summarize",
-]

@@ -20,8 +20,7 @@ import orjson
 
 from sloguard.conventions import CallType
 from sloguard.sdk.redact import Redactor
-from sloguard.sdk.trace import ResponseTrace, TraceRecord
-from sloguard.sdk.traceparse import parse_trace
+from sloguard.sdk.trace import ResponseTrace, TraceRecord, parse_trace
 
 Status = Literal["ok", "error"]
 STATUSES: tuple[Status, ...] = ("ok", "error")

@@ -2,7 +2,7 @@
 
 Pure: filters in, ``(sql, args)`` out. Every query walks an index in its ORDER BY order and stops
 at ``LIMIT``, so its cost depends on the rows returned, not on the rows stored
-(``tests/test_tracestore_plans.py`` checks the plans at 1 000 000 stored steps). Where more than
+(``tests/tracestore/test_plans.py`` checks the plans at 1 000 000 stored steps). Where more than
 one index could serve a query, ``INDEXED BY`` names the most selective one instead of leaving
 the choice to the planner, which has no statistics (the store never runs ``ANALYZE``):
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from sloguard.analysis.decisions import DecisionRecord, Option
+from sloguard.analysis.decisionrecord import DecisionRecord, Option
 from sloguard.errors import InvalidRecord
 from sloguard.sdk.redact import Redactor
 

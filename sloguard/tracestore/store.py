@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sloguard.analysis.decisions import DecisionRecord
+from sloguard.analysis.decisionrecord import DecisionRecord
 from sloguard.errors import InvalidRecord
 from sloguard.sdk.redact import Redactor
 from sloguard.sdk.trace import ResponseTrace

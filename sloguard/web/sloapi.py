@@ -1,4 +1,8 @@
-"""``GET /api/v1/slos``: the JSON status of every SLO instance."""
+"""``GET /api/v1/slos``: the JSON status of every SLO instance; ``GET /api/v1/alerts``.
+
+Field aliases kept for one release (``docs/json-aliases.md``): in ``slos[].tiers[]`` the tier's
+factor is ``factor`` and still also ``burn_rate_threshold`` (removed in 0.3.0).
+"""
 
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ from sloguard.analysis.anomalies import MAX_TOOL_CALLS
 from sloguard.analysis.decisions import LOW_CONFIDENCE, find_anomalies
 from sloguard.ingest.anomalywatch import CHAIN_LIMIT
 from sloguard.sdk.trace import ResponseTrace
-from sloguard.tracestore import STATUSES, TraceStore
+from sloguard.tracestore.model import STATUSES
+from sloguard.tracestore.store import TraceStore
 
 MAX_LIMIT = 1000
 
@@ -146,6 +147,23 @@ def traces_router(
 ) -> APIRouter:
     """Routes answering from ``store``; anomalies are found with the given thresholds."""
     router = APIRouter(prefix="/api/v1", tags=["traces"])
+    _add_trace_routes(router, store, max_tool_calls=max_tool_calls)
+    _add_decision_routes(
+        router, store, low_confidence=low_confidence, max_tool_calls=max_tool_calls
+    )
+    return router
+
+
+def _stored(store: TraceStore, trace_id: str) -> ResponseTrace:
+    """The stored trace ``trace_id``; 404 if there is none."""
+    trace = store.get(trace_id)
+    if trace is None:
+        raise HTTPException(404, f"no stored trace with id {trace_id!r}")
+    return trace
+
+
+def _add_trace_routes(router: APIRouter, store: TraceStore, *, max_tool_calls: int) -> None:
+    """``/traces``: list, compare, one trace, its diagram as Mermaid text and as SVG."""
 
     # Plain ``def``: FastAPI runs them in worker threads, so SQLite never blocks the loop.
     @router.get("/traces")
@@ -169,6 +187,7 @@ def traces_router(
         )
         return {"traces": [s.as_dict() for s in found]}
 
+    # before /traces/{trace_id}, which would take "compare" for an id
     @router.get("/traces/compare")
     def compare_traces(
         a: str = Query(..., description="the run to explain (typically a failed one)"),
@@ -189,18 +208,18 @@ def traces_router(
 
     @router.get("/traces/{trace_id}/mermaid", response_class=PlainTextResponse)
     def get_mermaid(trace_id: str) -> PlainTextResponse:
-        trace = store.get(trace_id)
-        if trace is None:
-            raise HTTPException(404, f"no stored trace with id {trace_id!r}")
-        return PlainTextResponse(sequence_diagram(trace))
+        return PlainTextResponse(sequence_diagram(_stored(store, trace_id)))
 
     @router.get("/traces/{trace_id}/svg", response_class=Response)
     def get_svg(trace_id: str) -> Response:
         """The sequence diagram drawn as SVG (what the web page shows)."""
-        trace = store.get(trace_id)
-        if trace is None:
-            raise HTTPException(404, f"no stored trace with id {trace_id!r}")
-        return Response(sequence_svg(trace), media_type="image/svg+xml")
+        return Response(sequence_svg(_stored(store, trace_id)), media_type="image/svg+xml")
+
+
+def _add_decision_routes(
+    router: APIRouter, store: TraceStore, *, low_confidence: float, max_tool_calls: int
+) -> None:
+    """``/decisions`` (a workflow's chain with its anomalies) and ``/anomalies``."""
 
     @router.get("/decisions")
     def list_decisions(
@@ -246,5 +265,3 @@ def traces_router(
             limit=_limit(limit),
         )
         return {"anomalies": found}
-
-    return router

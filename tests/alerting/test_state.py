@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from sloguard.alerting.state import (
     AlertRules,
-    EventKind,
     InstanceAlerts,
+    event_id,
     fingerprint,
     new_instance,
     step,
 )
 from sloguard.durations import DAY
-from sloguard.slo.budget import Counts, Evaluation, evaluate
+from sloguard.notify.model import AlertStatus, Transition
+from sloguard.slo.budget import Counts, Evaluation, Severity, evaluate
 from sloguard.slo.budget import default_policy as policy_for
 
 P = 30 * DAY
@@ -58,7 +60,7 @@ def run(seq: Sequence[tuple[float, Evaluation]]) -> list[tuple[float, str, str, 
     out = []
     for now, e in seq:
         alerts, events = step(alerts, e, RULES, now)
-        out += [(now, x.kind.value, x.labels["alertname"], x.severity) for x in events]
+        out += [(now, x.transition.value, x.labels["alertname"], x.severity.value) for x in events]
     return out
 
 
@@ -105,7 +107,7 @@ def test_event_ids_are_deterministic_and_distinct() -> None:
     _, e2 = step(alerts, burning, RULES, 100.0)
     assert [e.id for e in e1] == [e.id for e in e2]  # same transition, same id
     _, e3 = step(a1, ev(), RULES, 200.0)
-    assert e3[0].kind is EventKind.RESOLVED and e3[0].id != e1[0].id
+    assert e3[0].transition is Transition.RESOLVED and e3[0].id != e1[0].id
 
 
 def test_fingerprint_is_alertmanagers() -> None:
@@ -113,3 +115,24 @@ def test_fingerprint_is_alertmanagers() -> None:
     assert fingerprint({}) == "cbf29ce484222325"
     assert fingerprint({"alertname": "x"}) != fingerprint({"alertname": "y"})
     assert fingerprint({"a": "b", "c": "d"}) == fingerprint({"c": "d", "a": "b"})
+
+
+def test_severity_is_the_enum_and_labels_stay_plain_text() -> None:
+    _, events = step(new_instance("avail", {}), ev(long=0.05, short=0.05), RULES, 0.0)
+    assert [(e.severity, type(e.labels["severity"])) for e in events] == [(Severity.CRITICAL, str)]
+
+
+def test_a_transition_knows_alertmanagers_status() -> None:
+    assert [t.status for t in Transition] == [
+        AlertStatus.FIRING,  # firing
+        AlertStatus.FIRING,  # repeat: still firing
+        AlertStatus.RESOLVED,
+    ]
+
+
+def test_event_ids_are_what_they_were_before_the_transition_enum() -> None:
+    # restart dedupe: an id stored by an older version must be computed again the same way
+    assert (
+        event_id("cbf29ce484222325", Transition.REPEAT, 1.0, 2.0)
+        == (hashlib.sha256(b"cbf29ce484222325|repeat|1.000|2.000").hexdigest()[:32])
+    )

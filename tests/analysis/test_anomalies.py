@@ -9,18 +9,16 @@ import pytest
 from examples.multi_agent import run_workflow
 from sloguard import Telemetry
 from sloguard.analysis import AnomalyKind, handoff_loops, runaway_tools, trace_anomalies
-from sloguard.sdk.traceparse import parse_trace
-from tests.analysis.test_traces import Row, build, customer_service, row, seed_workflow
-
-
-def nested_agents(*names: str) -> list[Row]:
-    """host → names[0] → names[1] → … each nested in the previous one."""
-    rows = [row("h", None, "HOST", "host", 0, 1000)]
-    parent = "h"
-    for i, name in enumerate(names):
-        rows.append(row(f"s{i}", parent, "AGENT", name, 10 * i, 900 - 10 * i))
-        parent = f"s{i}"
-    return rows
+from sloguard.sdk.trace import parse_trace
+from tests.support.traces import (
+    Row,
+    build,
+    customer_service,
+    nested_agents,
+    row,
+    seed_workflow,
+    tool_rows,
+)
 
 
 def loops(rows: list[Row]) -> list[tuple[str, str, str]]:
@@ -110,10 +108,6 @@ def test_loop_across_nested_callee_traces() -> None:
     (a,) = handoff_loops(outer)
     assert a.path == ("A", "B", "A")
     assert a.steps == ("a0", "a1", "b-call")
-
-
-def tool_rows(agent: str, n: int, parent: str = "ag") -> list[Row]:
-    return [row(f"{parent}-t{i}", parent, "TOOL", f"tool{i % 2}", 10 + i, 1) for i in range(n)]
 
 
 def test_runaway_tool_calls_per_invocation() -> None:

@@ -13,7 +13,7 @@ from sloguard.analysis import (
     succeeded,
 )
 from sloguard.analysis.compare import RunComparison
-from tests.analysis.test_traces import build, routed, row, seed_workflow
+from tests.support.traces import build, routed, row, seed_workflow
 
 GOOD = routed("wf-a")  # supervisor → billing-agent: lookup_invoice, issue_refund
 RETRIED = routed(

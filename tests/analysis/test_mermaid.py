@@ -1,9 +1,9 @@
 """Mermaid sequence diagrams of traces, checked as text and by the real mermaid parser.
 
 The parser is the ``mermaid`` npm package (exact versions pinned by
-``tests/mermaidcheck/package-lock.json``) run headless under node: ``mermaid.parse`` needs no
-DOM. A session fixture installs it with ``npm ci`` into ``.cache/node/`` (gitignored; reused
-while the lockfile is unchanged) and one node process parses every diagram of this module.
+``tests/support/mermaidcheck/package-lock.json``) run headless under node: ``mermaid.parse``
+needs no DOM. A session fixture installs it with ``npm ci`` into ``.cache/node/`` (gitignored;
+reused while the lockfile is unchanged) and one node process parses every diagram of this module.
 Without node/npm or the registry the parser test is skipped; it fails instead when the
 environment variable ``CI`` is set.
 """
@@ -25,7 +25,6 @@ from typing import Any, NoReturn
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from examples.multi_agent import run_workflow
@@ -38,11 +37,13 @@ from sloguard import (
     use_telemetry,
 )
 from sloguard.analysis import mermaid_text, sequence_diagram
-from tests.analysis.test_traces import (
+from tests.support.traces import (
+    NASTY,
     Row,
     build,
     customer_service,
     financial_risk,
+    random_rows,
     routed,
     row,
     seed_workflow,
@@ -50,21 +51,6 @@ from tests.analysis.test_traces import (
 
 HERE = Path(__file__).resolve().parents[1] / "support" / "mermaidcheck"
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "node"
-
-NASTY = [
-    "고객 서비스 처리",
-    "billing agent; DROP TABLE",
-    "a: b",
-    "x-->>y",
-    "A->>+B: hi",
-    "#35; not an entity",
-    '100% <b>bold</b> & "quoted"',
-    "%%{init: {'theme': 'dark'}}%%",
-    "end",
-    "participant",
-    "Note over x",
-    "emoji 🤖 agent",
-]
 
 
 def test_seed_workflow_diagram_exact() -> None:
@@ -201,21 +187,6 @@ def activation_problems(diagram: str) -> list[str]:
         problems += [f"{p} deactivated while inactive" for p, n in depth.items() if n < 0]
     problems += [f"{p} left active" for p, n in depth.items() if n != 0]
     return problems
-
-
-@st.composite
-def random_rows(draw: st.DrawFn) -> list[Row]:
-    n = draw(st.integers(1, 12))
-    rows: list[Row] = []
-    for i in range(n):
-        parent = draw(st.sampled_from([None, *(f"s{j}" for j in range(i))]))
-        kind = draw(st.sampled_from(["AGENT", "TOOL", "HOST"]))
-        name = draw(st.sampled_from(["A", "B", "t", "고객", "a;b"]))
-        start = draw(st.integers(0, 100))
-        latency = draw(st.none() | st.integers(0, 100))
-        extra = {"error": "boom"} if draw(st.booleans()) else {}
-        rows.append(row(f"s{i}", parent, kind, name, start, latency, **extra))
-    return rows
 
 
 @settings(max_examples=300, deadline=None)

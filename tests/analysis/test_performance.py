@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sloguard import CallType, ResponseTrace, analyze_trace_performance
-from sloguard.sdk.traceparse import parse_trace
+from sloguard.sdk.trace import parse_trace
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

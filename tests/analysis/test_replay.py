@@ -8,7 +8,7 @@ from datetime import timedelta
 from examples.multi_agent import run_workflow
 from sloguard import Telemetry
 from sloguard.analysis import Event, EventType, replay, timeline
-from tests.analysis.test_traces import (
+from tests.support.traces import (
     T0,
     build,
     customer_service,

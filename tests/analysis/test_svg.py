@@ -15,8 +15,15 @@ from hypothesis import given, settings
 
 from sloguard import ResponseTrace, Telemetry
 from sloguard.analysis import sequence_diagram, sequence_svg
-from tests.analysis.test_mermaid import NASTY, random_rows
-from tests.analysis.test_traces import Row, build, customer_service, row, seed_workflow
+from tests.support.traces import (
+    NASTY,
+    Row,
+    build,
+    customer_service,
+    random_rows,
+    row,
+    seed_workflow,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 _ARROW = re.compile(r"^    (\w+)(->>\+|-->>-|--x-)(\w+): (.*)$")

@@ -10,8 +10,8 @@ from examples.multi_agent import run_workflow
 from sloguard import Telemetry
 from sloguard.analysis import text_tree
 from sloguard.analysis.views.tree import money
-from sloguard.sdk.traceparse import parse_trace
-from tests.analysis.test_traces import build, customer_service, financial_risk, row, seed_workflow
+from sloguard.sdk.trace import parse_trace
+from tests.support.traces import build, customer_service, financial_risk, row, seed_workflow
 
 
 def masked(text: str) -> str:

@@ -12,10 +12,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloguard.commands.trace import TRACE
-from sloguard.tracestore import TraceStore
+from sloguard.tracestore.store import TraceStore
 from sloguard.web.server import create_app
 from sloguard.web.tracesapi import traces_router
-from tests.analysis.test_traces import routed, seed_workflow
+from tests.support.traces import routed, seed_workflow
 
 NOW = 1_750_000_000.0
 MISROUTED = routed("bad", "shipping-agent", (("track_package", "NotFound: no parcel"),), fails=True)

@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_live_prometheus import scrape_config
 from tests.support.amserver import start_alertmanager
 from tests.support.fakeslack import DEFAULT_TOKEN, FakeSlack
 from tests.support.processes import Spawn, _stderr, _wait_healthy, free_port
-from tests.support.promserver import start_prometheus
+from tests.support.promserver import scrape_config, start_prometheus
 from tests.support.webhookreceiver import WebhookReceiver
 
 SECRET = "whsec_c2xvZ3VhcmQtZTJlLXNlY3JldA=="

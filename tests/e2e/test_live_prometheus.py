@@ -21,18 +21,10 @@ from sloguard.slo.budget import burn_rate
 from sloguard.sources.embedded import EmbeddedSource
 from sloguard.sources.prometheus import PrometheusSource
 from tests.support.processes import Spawn, _stderr, _wait_healthy, free_port, wait_for_billing
-from tests.support.promserver import start_prometheus
+from tests.support.promserver import scrape_config, start_prometheus
 from tests.support.slos import make_slo
 
 DEADLINE = 120.0
-
-
-def scrape_config(target: str, interval: str = "1s") -> str:
-    return (
-        f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
-        "scrape_configs:\n"
-        f"  - job_name: sloguard\n    static_configs:\n      - targets: ['{target}']\n"
-    )
 
 
 def test_demo_evaluated_through_prometheus_fires_critical(spawn: Spawn, tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sloguard.tracestore import TraceStore
-from tests.analysis.test_traces import routed
+from sloguard.tracestore.store import TraceStore
 from tests.support.processes import STOP_DEADLINE, Spawn, _stderr, _wait_healthy
+from tests.support.traces import routed
 
 
 @pytest.mark.parametrize("mode", ["exporter", "evaluator", "all"])

@@ -23,24 +23,25 @@ from sloguard import Telemetry
 from sloguard.analysis import DecisionRecord, Option
 from sloguard.analysis.delta import new_chain_anomalies, new_trace_anomalies, unseen
 from sloguard.commands.trace import TRACE
-from sloguard.ingest import ingest_router
 from sloguard.ingest.anomalywatch import AnomalyWatch, anomaly_event
+from sloguard.ingest.router import ingest_router
 from sloguard.sdk.recorder import Recorder
-from sloguard.tracestore import TraceStore
+from sloguard.tracestore.store import TraceStore
 from sloguard.web.server import create_app
 from sloguard.web.tracesapi import traces_router
-from tests.analysis.test_anomalies import nested_agents, tool_rows
-from tests.analysis.test_traces import (
+from tests.support.events import anomalies, decision, post
+from tests.support.processes import STOP_DEADLINE, Spawn, _wait_healthy
+from tests.support.traces import (
     Row,
     build,
     customer_service,
     financial_risk,
+    nested_agents,
     routed,
     row,
     seed_workflow,
+    tool_rows,
 )
-from tests.ingest.test_decisions import anomalies, decision, post
-from tests.support.processes import STOP_DEADLINE, Spawn, _wait_healthy
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 NOW = 1_750_000_000.0

@@ -8,7 +8,6 @@ the store and ``/api/v1/decisions`` / ``/api/v1/anomalies`` answer.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,13 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from sloguard.ingest import ingest_router
+from sloguard.ingest.router import ingest_router
 from sloguard.sdk.recorder import Recorder
-from sloguard.tracestore import TraceStore
+from sloguard.tracestore.store import TraceStore
 from sloguard.web.server import create_app
 from sloguard.web.tracesapi import traces_router
+from tests.support.events import anomalies, decision, post
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 H, TOOL = "handoff", "tool_selection"
 
 
@@ -46,40 +45,6 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with app_client(registry, recorder, store) as c:
         yield c
-
-
-def decision(
-    agent: str,
-    kind: str,
-    choice: str | None,
-    confidence: float | None = 0.9,
-    *,
-    at: float | None = None,
-    wf: str | None = "wf-001",
-    **extra: Any,
-) -> dict[str, Any]:
-    """A decision event; ``at`` is seconds after T0 (None: no timestamp, the time received)."""
-    event: dict[str, Any] = {"type": "decision", "agent": agent, "decision_type": kind, **extra}
-    for key, value in (("chosen_option", choice), ("confidence", confidence), ("workflow_id", wf)):
-        if value is not None:
-            event[key] = value
-    if at is not None:
-        event["timestamp"] = (T0 + timedelta(seconds=at)).isoformat().replace("+00:00", "Z")
-    return event
-
-
-async def post(client: httpx.AsyncClient, *events: dict[str, Any]) -> httpx.Response:
-    return await client.post("/v1/events", json={"events": list(events)})
-
-
-def anomalies(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
-    """``agent_anomalies_total`` by (agent, anomaly)."""
-    return {
-        (s.labels["agent_name"], s.labels["anomaly"]): s.value
-        for m in registry.collect()
-        for s in m.samples
-        if s.name == "agent_anomalies_total"
-    }
 
 
 def samples(registry: CollectorRegistry) -> dict[tuple[str, Any], float]:

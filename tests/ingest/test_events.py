@@ -11,7 +11,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloguard.errors import ConfigError
-from sloguard.ingest import EVENT_TYPES, ModelPrice, PriceTable, ingest_router, load_pricing
+from sloguard.ingest.eventmodel import EVENT_TYPES
+from sloguard.ingest.pricing import ModelPrice, PriceTable, load_pricing
+from sloguard.ingest.router import ingest_router
 from sloguard.sdk.recorder import Recorder
 from sloguard.web.server import create_app
 

@@ -1,7 +1,7 @@
 """Latency and tool-duration observations carry the trace id as an OpenMetrics exemplar.
 
 Both paths are checked: the SDK (decorated agents and tools) and OTLP ingest (the real OTel
-SDK and OTLP/HTTP exporter against the local receiver of ``test_ingest_otlp``).
+SDK and OTLP/HTTP exporter against the local receiver of ``tests/support/otlp.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sloguard import (
     trace_agent_call,
     trace_tool_call,
 )
-from tests.ingest.test_otlp import S, emit, exporting, flush, op, receiving
+from tests.support.otlp import S, emit, exporting, flush, op, receiving
 
 LATENCY = "agent_latency_seconds"
 TOOL = "agent_tool_call_seconds"

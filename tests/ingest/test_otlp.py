@@ -1,7 +1,7 @@
 """OTLP/HTTP trace ingest: the real OTel SDK and OTLP exporter against a local receiver.
 
-The receiver is a stdlib ``ThreadingHTTPServer`` on 127.0.0.1 whose only route calls
-``handle_otlp`` the way the daemon's router does.
+The receiver (``tests/support/otlp.py``) is a stdlib ``ThreadingHTTPServer`` on 127.0.0.1 whose
+only route calls ``handle_otlp`` the way the daemon's router does.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,12 @@ import httpx
 import pytest
 import uvicorn
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry
 
@@ -46,7 +43,6 @@ from sloguard import (
     trace_tool_call,
     use_telemetry,
 )
-from sloguard.ingest import ingest_router
 from sloguard.ingest.otlp import (
     JSON,
     PROTOBUF,
@@ -63,103 +59,29 @@ from sloguard.ingest.otlp import (
     media_type,
     parse_otlp,
 )
+from sloguard.ingest.router import ingest_router
 from sloguard.ingest.semconv import Role, SpanRecord, interpret, role_of
 from sloguard.sdk.step import add_usage
 from sloguard.sdk.trace import ResponseTrace, TraceRecord
-from sloguard.tracestore import TraceStore
+from sloguard.tracestore.store import TraceStore
 from sloguard.web.server import create_app
-
-T0 = 1_700_000_000_000_000_000  # epoch nanoseconds of every test trace's start
-
-
-# --- the receiver ------------------------------------------------------------------------------
-@dataclass
-class Answer:
-    status: int
-    content_type: str
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A local OTLP/HTTP endpoint feeding ``recorder``; keeps every answer it gave."""
-
-    recorder: Recorder
-    url: str = ""
-    answers: list[Answer] = field(default_factory=list)
+from tests.support.otlp import (
+    T0,
+    Receiver,
+    agent,
+    dotted,
+    emit,
+    exporting,
+    flush,
+    op,
+    receiving,
+    span,
+    tool,
+    workflow,
+)
 
 
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            content_type = self.headers.get("Content-Type") or ""
-            if self.path != "/v1/traces":
-                self._answer(404, JSON, b"{}")
-            elif media_type(content_type) is None:
-                self._answer(415, JSON, json.dumps({"problems": ["unsupported"]}).encode())
-            else:
-                accepted, problems = handle_otlp(receiver.recorder, body, content_type)
-                if problems:
-                    payload = json.dumps({"problems": list(problems)}).encode()
-                    self._answer(400, JSON, payload)
-                else:
-                    assert accepted > 0 or body in (b"", b"{}")
-                    payload, response_type = export_response(content_type)
-                    self._answer(200, response_type, payload)
-
-        def _answer(self, status: int, content_type: str, body: bytes) -> None:
-            receiver.answers.append(Answer(status, content_type, body))
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-@contextlib.contextmanager
-def receiving(recorder: Recorder) -> Iterator[Receiver]:
-    """Serve a receiver on a free port of 127.0.0.1 for the duration of the block."""
-    receiver = Receiver(recorder)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
-    receiver.url = f"http://127.0.0.1:{server.server_port}/v1/traces"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-@contextlib.contextmanager
-def exporting(receiver: Receiver) -> Iterator[TracerProvider]:
-    """A tracer provider whose batches go to ``receiver`` by the real OTLP/HTTP exporter.
-
-    Batches leave only on ``force_flush`` (or shutdown), so one flush is one request.
-    """
-    provider = TracerProvider()
-    exporter = OTLPSpanExporter(endpoint=receiver.url, timeout=5)
-    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
-    try:
-        yield provider
-    finally:
-        provider.shutdown()
-
-
-def flush(provider: TracerProvider, receiver: Receiver) -> Answer:
-    before = len(receiver.answers)
-    assert provider.force_flush(10_000)
-    assert len(receiver.answers) == before + 1
-    return receiver.answers[-1]
-
-
+# --- the receiver (tests/support/otlp.py) ------------------------------------------------------
 @pytest.fixture
 def receiver(recorder: Recorder) -> Iterator[Receiver]:
     with receiving(recorder) as r:
@@ -170,73 +92,6 @@ def receiver(recorder: Recorder) -> Iterator[Receiver]:
 def provider(receiver: Receiver) -> Iterator[TracerProvider]:
     with exporting(receiver) as p:
         yield p
-
-
-# --- declarative span trees --------------------------------------------------------------------
-@dataclass
-class S:
-    """A span to emit: name, attributes, start/end seconds after T0, error status, children."""
-
-    name: str
-    attrs: Mapping[str, AttributeValue]
-    start: float
-    end: float
-    children: list[S] = field(default_factory=list)
-    error: bool = False
-    kind: SpanKind = SpanKind.INTERNAL
-
-
-def emit(tracer: Tracer, spec: S, parent: Span | None = None) -> Span:
-    context = trace.set_span_in_context(parent) if parent is not None else None
-    span = tracer.start_span(
-        spec.name,
-        context=context,
-        kind=spec.kind,
-        attributes=spec.attrs,
-        start_time=T0 + round(spec.start * 1e9),
-    )
-    for child in spec.children:
-        emit(tracer, child, span)
-    if spec.error:
-        span.set_status(Status(StatusCode.ERROR, "failed"))
-    span.end(end_time=T0 + round(spec.end * 1e9))
-    return span
-
-
-def dotted(attrs: Mapping[str, AttributeValue]) -> dict[str, AttributeValue]:
-    """``gen_ai__agent__name=...`` keyword arguments → ``{"gen_ai.agent.name": ...}``."""
-    return {k.replace("__", "."): v for k, v in attrs.items()}
-
-
-def op(operation: str, **attrs: AttributeValue) -> dict[str, AttributeValue]:
-    return {"gen_ai.operation.name": operation, **dotted(attrs)}
-
-
-def span(
-    name: str,
-    attrs: Mapping[str, AttributeValue],
-    start: float,
-    end: float,
-    *children: S,
-    error: bool = False,
-) -> S:
-    return S(name, attrs, start, end, list(children), error)
-
-
-def agent(name: str, start: float, end: float, *children: S, error: bool = False,
-          **attrs: AttributeValue) -> S:  # fmt: skip
-    attributes = op("invoke_agent", gen_ai__agent__name=name, **attrs)
-    return span(f"invoke_agent {name}", attributes, start, end, *children, error=error)
-
-
-def tool(name: str, start: float, end: float, **attrs: AttributeValue) -> S:
-    return span(f"execute_tool {name}", op("execute_tool", gen_ai__tool__name=name, **attrs),
-                start, end)  # fmt: skip
-
-
-def workflow(name: str, start: float, end: float, *children: S) -> S:
-    attributes = op("invoke_workflow", gen_ai__workflow__name=name)
-    return span(f"invoke_workflow {name}", attributes, start, end, *children)
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:

@@ -21,8 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from sloguard.ingest import ingest_router
 from sloguard.ingest.body import json_depth
+from sloguard.ingest.router import ingest_router
 from sloguard.sdk.recorder import Recorder
 from sloguard.web.server import create_app
 

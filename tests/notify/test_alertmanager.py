@@ -14,8 +14,9 @@ import pytest
 
 from sloguard.notify.alertmanager import AlertmanagerNotifier
 from sloguard.notify.base import Outcome
-from sloguard.notify.model import AlertStatus, Notification
+from sloguard.notify.model import AlertStatus, Notification, Transition
 from sloguard.notify.render import ZERO_TIME, rfc3339, webhook_payload
+from sloguard.slo.budget import Severity
 from tests.support.amserver import start_alertmanager
 from tests.support.promserver import free_port
 from tests.support.webhookreceiver import Request, WebhookReceiver
@@ -40,10 +41,10 @@ def notification(
     fields: dict[str, Any] = {
         "id": f"n-{status.value}",
         "receiver": "alertmanager",
-        "status": status,
+        "transition": Transition(status.value),
         "fingerprint": "5c0ffee5c0ffee55",
         "slo": "checkout-availability",
-        "severity": "critical",
+        "severity": Severity.CRITICAL,
         "labels": LABELS,
         "annotations": ANNOTATIONS,
         "starts_at": starts_at,
@@ -138,7 +139,9 @@ async def test_a_repeat_extends_the_alert_without_a_second_page(
         assert (await am.send(n, None)).outcome is Outcome.OK
         await notified(hook, 1)
         clock.now += 20
-        repeat = notification(AlertStatus.FIRING, starts_at=n.starts_at, repeat=True)
+        repeat = notification(
+            AlertStatus.FIRING, starts_at=n.starts_at, transition=Transition.REPEAT
+        )
         assert (await am.send(repeat, None)).outcome is Outcome.OK
     [alert] = await active_alerts(alertmanager)
     assert at(alert["endsAt"]) == pytest.approx(clock.now + 4 * 30, abs=MS)

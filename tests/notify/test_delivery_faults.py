@@ -26,9 +26,10 @@ from sloguard.notify.base import Notifier
 from sloguard.notify.config import AlertRouting, Receiver, SlackSpec, WebhookSpec
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.notify.routing import Route
-from sloguard.notify.slack import SlackBotNotifier
+from sloguard.notify.slack.bot import SlackBotNotifier
 from sloguard.notify.webhook import WebhookNotifier
 from sloguard.slo.budget import Counts, evaluate
+from sloguard.slo.spec import SLOInstance
 from tests.support.fakeslack import Answer, FakeSlack
 from tests.support.slos import make_slo
 from tests.support.webhookreceiver import WebhookReceiver
@@ -56,7 +57,7 @@ def result(error_ratio: float, at: float) -> InstanceResult:
     ev = evaluate(
         objective=SLO.objective, period=30 * DAY, policy=SLO.alerting.policy, windows=windows
     )
-    return InstanceResult(SLO, (("agent_name", "billing"),), ev, at)
+    return InstanceResult(SLO, SLOInstance(SLO.name, (("agent_name", "billing"),)), ev, at)
 
 
 def slack_receiver(name: str = "ops-slack") -> Receiver:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
+import sqlite3
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from sloguard.alerting.center import AlertCenter
@@ -13,11 +16,13 @@ from sloguard.durations import DAY
 from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.base import Delivery
 from sloguard.notify.config import AlertRouting, LogSpec, Receiver
-from sloguard.notify.model import AlertStatus, from_dict, to_dict
+from sloguard.notify.model import AlertStatus, Transition, from_dict, to_dict
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.notify.recording import RecordingNotifier
+from sloguard.notify.render import webhook_payload
 from sloguard.notify.routing import Route
-from sloguard.slo.budget import Counts, evaluate
+from sloguard.slo.budget import Counts, Severity, evaluate
+from sloguard.slo.spec import SLOInstance
 from tests.support.slos import make_slo
 
 SLO = make_slo("avail", group_by=("agent_name",))
@@ -35,7 +40,7 @@ class Clock:
 def result(error_ratio: float, at: float) -> InstanceResult:
     windows = {w: Counts(error_ratio * 1e5, 1e5) for w in SLO.windows()}
     ev = evaluate(objective=SLO.objective, period=P, policy=SLO.alerting.policy, windows=windows)
-    return InstanceResult(SLO, (("agent_name", "billing"),), ev, at)
+    return InstanceResult(SLO, SLOInstance.of(SLO.name, {"agent_name": "billing"}), ev, at)
 
 
 def routing(*names: str) -> AlertRouting:
@@ -250,7 +255,8 @@ async def test_a_receiver_gets_at_most_one_notification_per_min_interval(tmp_pat
     )
     for agent in ("billing", "shipping", "research"):
         r = result(0.05, 1_800_000_000.0)
-        center.process([InstanceResult(r.slo, (("agent_name", agent),), r.evaluation, r.at)], r.at)
+        key = SLOInstance.of(r.slo.name, {"agent_name": agent})
+        center.process([InstanceResult(r.slo, key, r.evaluation, r.at)], r.at)
     await worker.run_once("slack")
     await worker.run_once("hook")
     assert len(slack.sent) == len(hook.sent) == 3
@@ -260,6 +266,79 @@ async def test_a_receiver_gets_at_most_one_notification_per_min_interval(tmp_pat
 
     pace.t += 0.25  # a later notification 0.25 s after the last waits only the rest
     r = result(0.05, 1_800_000_000.0)
-    center.process([InstanceResult(r.slo, (("agent_name", "writer"),), r.evaluation, r.at)], r.at)
+    key = SLOInstance.of(r.slo.name, {"agent_name": "writer"})
+    center.process([InstanceResult(r.slo, key, r.evaluation, r.at)], r.at)
     await worker.run_once("slack")
     assert pace.waits == [1.0, 1.0, 0.75]
+
+
+#: An outbox payload exactly as versions before 0.2.0 wrote it: ``status`` plus ``repeat``,
+#: ``severity`` and windows as text, tiers with ``tier`` and ``threshold``.
+OLD_ROW = {
+    "id": "5b1f0c8e9d2a4e7f8a6b3c1d0e9f8a7b", "receiver": "a", "status": "firing",
+    "fingerprint": "1f2e3d4c5b6a7988", "slo": "avail", "severity": "critical",
+    "labels": {"alertname": "SLOBurn", "slo": "avail", "severity": "critical",
+               "agent_name": "billing"},
+    "annotations": {"summary": "SLO avail is burning its error budget"},
+    "starts_at": 1_800_000_000.0, "ends_at": None, "objective": 0.999, "sli": 0.95,
+    "budget_remaining": -49.0, "time_to_exhaustion": 0.0,
+    "burn_rates": {"5m": 50.0, "30m": 50.0, "1h": 50.0, "2h": 50.0, "6h": 50.0},
+    "tiers": [{"severity": "critical", "tier": "1h/5m", "long_window": 3600.0,
+               "short_window": 300.0, "threshold": 14.4, "long_burn": 50.0,
+               "short_burn": 50.0}],
+    "runbook_url": None, "dashboard_url": None, "generator_url": None, "trace_ids": [],
+    "trace_urls": [], "repeat": False,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "repeat", "transition"),
+    [
+        ("firing", False, Transition.FIRING),
+        ("firing", True, Transition.REPEAT),
+        ("resolved", False, Transition.RESOLVED),
+    ],
+)
+def test_an_outbox_row_of_the_previous_version_loads(
+    status: str, repeat: bool, transition: Transition
+) -> None:
+    n = from_dict({**OLD_ROW, "status": status, "repeat": repeat})
+    assert (n.transition, n.status.value, n.repeat) == (transition, status, repeat)
+    assert n.severity is Severity.CRITICAL
+    assert n.burn_rates == {300.0: 50.0, 1800.0: 50.0, 3600.0: 50.0, 7200.0: 50.0, 21600.0: 50.0}
+    (t,) = n.tiers
+    assert (t.tier.severity, t.tier.name, t.tier.factor, t.long_burn, t.firing) == (
+        Severity.CRITICAL, "1h/5m", 14.4, 50.0, True
+    )  # fmt: skip
+    # what the receivers render from it is what the previous version rendered
+    numbers = webhook_payload(n)["sloguard"]
+    assert numbers["burn_rates"] == OLD_ROW["burn_rates"]
+    assert numbers["tiers"] == [
+        {"severity": "critical", "tier": "1h/5m", "long_window_seconds": 3600.0,
+         "short_window_seconds": 300.0, "factor": 14.4, "threshold": 14.4, "long_burn": 50.0,
+         "short_burn": 50.0}
+    ]  # fmt: skip
+    assert (numbers["severity"], numbers["repeat"]) == ("critical", repeat)
+    # and it is written back in the current shape, which reads the same
+    assert from_dict(json.loads(json.dumps(to_dict(n)))) == n
+
+
+async def test_an_outbox_of_the_previous_version_is_delivered(tmp_path: Path) -> None:
+    db = tmp_path / "alerts.sqlite"
+    StateStore(db).close()  # the schema is unchanged: create it, then write as 0.1 did
+    with sqlite3.connect(db) as old:
+        old.execute(
+            "INSERT INTO outbox (id, receiver, fingerprint, started_at, payload, next_at,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (OLD_ROW["id"], "a", OLD_ROW["fingerprint"], OLD_ROW["starts_at"],
+             json.dumps(OLD_ROW), 1_800_000_000.0, 1_800_000_000.0),
+        )  # fmt: skip
+    a = RecordingNotifier("a")
+    store = StateStore(db)
+    worker = OutboxWorker(store, {"a": a}, clock=Clock(), rng=random.Random(1))
+    await worker.run_once("a")
+    ((sent, ref),) = a.sent
+    assert (sent.id, sent.transition, sent.tiers[0].tier.factor, ref) == (
+        OLD_ROW["id"], Transition.FIRING, 14.4, None
+    )  # fmt: skip
+    assert store.depth() == {}

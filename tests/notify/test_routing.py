@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from sloguard.errors import ConfigError
-from sloguard.notify.config import parse_routing
+from sloguard.notify.config import (
+    AlertmanagerSpec,
+    WebhookSpec,
+    default_routing,
+    parse_routing,
+)
 from sloguard.notify.routing import Matcher, Route, Target, shortest_repeat, targets
 
 TREE = Route(
@@ -116,3 +121,75 @@ def test_unknown_keys_are_reported_with_a_suggestion() -> None:
     with pytest.raises(ConfigError) as info:
         parse_routing(text, {}, file="r.yaml")
     assert "did you mean 'receiver'" in str(info.value)
+
+
+def problems(text: str) -> list[str]:
+    """Every problem ``parse_routing`` finds in ``text`` (file ``r.yaml``, no environment)."""
+    with pytest.raises(ConfigError) as info:
+        parse_routing(text, {}, file="r.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+DURATIONS = """\
+receivers:
+  - name: console
+    log: {}
+  - name: audit
+    webhook: {url: "http://127.0.0.1:1/hook", timeout: 2500ms}
+  - name: am
+    alertmanager: {url: "http://127.0.0.1:9093", resend_after: 90s, timeout: 1m}
+  - name: am-default
+    alertmanager: {url: "http://127.0.0.1:9094"}
+route:
+  receiver: console
+  repeat_interval: 4h
+  routes:
+    - {receiver: audit, repeat_interval: 1h30m, continue: true}
+    - {receiver: am, continue: true}
+    - {receiver: am-default}
+"""
+
+
+def test_durations_are_seconds_once_loaded() -> None:
+    routing = parse_routing(DURATIONS, {})
+    audit, am, default = (routing.receivers[n].spec for n in ("audit", "am", "am-default"))
+    assert isinstance(audit, WebhookSpec) and audit.timeout == 2.5
+    assert isinstance(am, AlertmanagerSpec) and (am.resend_after, am.timeout) == (90.0, 60.0)
+    assert isinstance(default, AlertmanagerSpec)
+    assert (default.resend_after, default.timeout) == (60.0, 10.0)  # the defaults
+    assert routing.route.repeat_interval == 14400.0
+    assert routing.route.routes[0].repeat_interval == 5400.0
+    assert routing.resend_intervals == {"am": 90.0, "am-default": 60.0}
+    assert routing.resend_floor == 60.0
+    assert default_routing().resend_intervals == {} and default_routing().resend_floor is None
+
+
+def test_bad_durations_are_reported_with_every_other_problem() -> None:
+    text = """\
+receivers:
+  - name: audit
+    webhook: {url: "http://127.0.0.1:1/hook", timeout: soon, secret_envs: [HOOK_SECRET]}
+  - name: am
+    alertmanager: {url: "http://127.0.0.1:9093", resend_after: 0s}
+route:
+  receiver: audit
+  routes:
+    - {receiver: pager, repeat_interval: 1 hour}
+"""
+    assert problems(text) == [
+        "r.yaml:3: receivers[0].webhook.secret_envs: environment variable HOOK_SECRET is not set",
+        "r.yaml:3: receivers[0].webhook.timeout: not a duration: 'soon' "
+        "(use e.g. 30d, 6h, 5m, 1h30m)",
+        "r.yaml:4: receivers[1].name: receiver 'am' is never used",
+        "r.yaml:5: receivers[1].alertmanager.resend_after: must be positive (got '0s')",
+        "r.yaml:9: route.routes[0].receiver: unknown receiver 'pager' (known: am, audit)",
+        "r.yaml:9: route.routes[0].repeat_interval: not a duration: '1 hour' "
+        "(use e.g. 30d, 6h, 5m, 1h30m)",
+    ]
+
+
+def test_a_duration_is_text_as_before() -> None:
+    text = "receivers:\n  - name: c\n    log: {}\nroute:\n  receiver: c\n  repeat_interval: 10\n"
+    assert problems(text) == [
+        "r.yaml:6: route.repeat_interval: Input should be a valid string (got 10)"
+    ]

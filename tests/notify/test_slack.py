@@ -13,9 +13,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import WebClient
 
 from sloguard.notify.base import Delivery, Outcome
-from sloguard.notify.model import AlertStatus, FiredTier, Notification
+from sloguard.notify.model import Notification, Transition
 from sloguard.notify.render import MAX_HEADER
-from sloguard.notify.slack import SlackBotNotifier, SlackWebhookNotifier
+from sloguard.notify.slack.bot import SlackBotNotifier
+from sloguard.notify.slack.webhook import SlackWebhookNotifier
+from sloguard.slo.budget import Severity, Tier, TierResult
 from tests.support.fakeslack import Answer, FakeSlack
 
 TOKEN = "xoxb-4242-4242-t0kenS3cretValue"
@@ -27,10 +29,10 @@ def notification(**changes: Any) -> Notification:
     base = Notification(
         id="01HZY-firing",
         receiver="ops-slack",
-        status=AlertStatus.FIRING,
+        transition=Transition.FIRING,
         fingerprint="a1b2c3d4e5f60718",
         slo="agent-availability",
-        severity="critical",
+        severity=Severity.CRITICAL,
         labels={
             "alertname": "SLOBurn",
             "slo": "agent-availability",
@@ -44,8 +46,8 @@ def notification(**changes: Any) -> Notification:
         sli=0.9812,
         budget_remaining=0.423,
         time_to_exhaustion=5_400.0,
-        burn_rates={"1h": 18.8, "5m": 22.5},
-        tiers=(FiredTier("critical", "1h/5m", 3_600.0, 300.0, 14.4, 18.8, 22.5),),
+        burn_rates={3_600.0: 18.8, 300.0: 22.5},
+        tiers=(TierResult(Tier(Severity.CRITICAL, 3_600.0, 300.0, 14.4), 18.8, 22.5, True, False),),
         runbook_url="https://runbooks.example/agent-availability",
         dashboard_url="https://grafana.example/d/slo",
         trace_ids=("4bf92f3577b34da6a3ce929d0e0e4736",),
@@ -56,7 +58,7 @@ def notification(**changes: Any) -> Notification:
 def resolution(**changes: Any) -> Notification:
     """The resolution of :func:`notification`."""
     return notification(
-        id="01HZY-resolved", status=AlertStatus.RESOLVED, ends_at=STARTS + 3_600.0, **changes
+        id="01HZY-resolved", transition=Transition.RESOLVED, ends_at=STARTS + 3_600.0, **changes
     )
 
 
@@ -178,7 +180,7 @@ async def test_a_failed_update_does_not_fail_the_delivered_reply(
     fired = await bot.send(notification(), None)
     slack.script(Answer(), Answer(200, "cant_update_message"))  # the reply works, the update not
 
-    with caplog.at_level(logging.WARNING, logger="sloguard.notify.slackbot"):
+    with caplog.at_level(logging.WARNING, logger="sloguard.notify.slack.bot"):
         delivery = await bot.send(resolution(), fired.ref)
 
     assert delivery == Delivery.ok(ref=fired.ref)
@@ -229,7 +231,9 @@ async def test_a_repeat_replies_in_the_thread_without_an_update(
 ) -> None:
     fired = await bot.send(notification(), None)
 
-    delivery = await bot.send(notification(id="01HZY-repeat", repeat=True), fired.ref)
+    delivery = await bot.send(
+        notification(id="01HZY-repeat", transition=Transition.REPEAT), fired.ref
+    )
 
     assert delivery == Delivery.ok(ref=fired.ref)
     _, reply = slack.calls_to("chat.postMessage")

@@ -286,6 +286,7 @@ def test_alerts_dir_is_what_the_generator_writes(tmp_path: Path) -> None:
     assert main(["rules", str(CONFIG), "-o", str(ALERTS), *GENERATE, "--check"]) == 0
 
 
+@pytest.mark.e2e  # promtool
 def test_promtool_check_rules_accepts_the_generated_files(tmp_path: Path) -> None:
     out = promtool("check", "rules", ALERTS / "slos.rules.yaml")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -306,6 +307,7 @@ def test_promtool_check_rules_accepts_the_generated_files(tmp_path: Path) -> Non
         ("for: 0m", "for: soon", "not a valid duration"),
     ],
 )
+@pytest.mark.e2e  # promtool
 def test_promtool_check_rules_fails_on_a_broken_rule(
     tmp_path: Path, old: str, new: str, message: str
 ) -> None:
@@ -318,6 +320,7 @@ def test_promtool_check_rules_fails_on_a_broken_rule(
     assert message in (out.stdout + out.stderr)
 
 
+@pytest.mark.e2e  # promtool
 def test_promtool_unit_tests_of_alerts_pass() -> None:
     """``promtool test rules alerts/tests/*.yaml``: the rules fire when the daemon does."""
     files = sorted((ALERTS / "tests").glob("*.test.yaml"))
@@ -345,6 +348,7 @@ def _doc(tmp_path: Path) -> tuple[dict[str, Any], list[str]]:
     return asyncio.run(unit_test_doc(models[0], models, ["slos.rules.yaml"], scenarios))
 
 
+@pytest.mark.e2e  # promtool
 def test_rules_fire_the_daemons_tiers_within_one_rule_interval(tmp_path: Path) -> None:
     """simulate (the daemon, every 30 s) says when each tier fires; the generated test expects
     each tier's rule condition at the first Prometheus evaluation (every 1 m) at or after that,
@@ -378,6 +382,7 @@ def test_rules_fire_the_daemons_tiers_within_one_rule_interval(tmp_path: Path) -
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.e2e  # promtool
 @pytest.mark.parametrize("shift", ["earlier", "later"])
 def test_the_generated_tests_are_sharp(tmp_path: Path, shift: str) -> None:
     """Expecting a detection one rule evaluation earlier, or later, makes promtool fail."""

@@ -13,10 +13,10 @@ from tests.support.slos import make_slo
 INTERVAL = 10.0
 
 
-async def run(text: str, **slo_args: object) -> SimulationResult:
+async def run(text: str, *, interval: float = INTERVAL, **slo_args: object) -> SimulationResult:
     slo = make_slo(**slo_args)  # type: ignore[arg-type]
     return await simulate(
-        slo, parse_scenario(text, error_budget=slo.error_budget), interval=INTERVAL
+        slo, parse_scenario(text, error_budget=slo.error_budget), interval=interval
     )
 
 
@@ -44,7 +44,8 @@ async def test_two_minute_spike_at_10_percent_pages_nobody() -> None:
 
 
 async def test_slow_leak_is_caught_by_the_warning_tiers_only() -> None:
-    result = await run("leak:ratio=0.002,duration=2d")
+    # every 30 s as the daemon evaluates by default: every 10 s, two days are 20,000 evaluations
+    result = await run("leak:ratio=0.002,duration=2d", interval=30.0)
     by_tier = {t.tier: t for t in result.tiers}
     assert by_tier["1h/5m"].detected_after is None
     assert by_tier["6h/30m"].detected_after is None

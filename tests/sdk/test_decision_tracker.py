@@ -16,7 +16,7 @@ from sloguard.errors import InvalidRecord
 from sloguard.sdk import DecisionTracker
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.step import workflow
-from tests.test_architecture import BLOCKER, PKG
+from tests.support.blocker import BLOCKER, PKG
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -154,3 +154,19 @@ def test_the_tracker_works_with_prometheus_client_alone() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["1", "LOADED []"]
+
+
+def test_the_tracker_is_importable_from_sloguard_on_first_use() -> None:
+    code = (
+        "import sys, sloguard\n"
+        "print('sloguard.sdk.decisions' in sys.modules)\n"
+        "from sloguard import DecisionTracker\n"
+        "from sloguard.sdk.decisions import DecisionTracker as Defined\n"
+        "print(DecisionTracker is Defined)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PKG.parent)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["False", "True"]

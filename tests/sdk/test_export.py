@@ -38,9 +38,10 @@ from sloguard import (
     workflow,
 )
 from sloguard.conventions import A2A_METRICS_RECORDED_ATTR
-from sloguard.sdk.export.exporter import DEFAULT_PATH, encode_trace, retry_after
+from sloguard.sdk.export.exporter import DEFAULT_PATH
+from sloguard.sdk.export.wire import encode_trace, retry_after
 from tests.support import processes
-from tests.test_architecture import BLOCKER
+from tests.support.blocker import BLOCKER
 
 TOKEN = "export-test-token"
 WAIT = 30.0  # generous bound for "eventually" (never an assertion on elapsed time)

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from sloguard import CallType, CallTypeEnum, ResponseTrace, Step, Telemetry, TraceError, TraceRecord
+from sloguard import (
+    CallType,
+    CallTypeEnum,
+    ResponseTrace,
+    Step,
+    Telemetry,
+    TraceError,
+    TraceRecord,
+    analyze_trace_performance,
+)
 from sloguard.conventions import A2A_TRACEABILITY_URI
 
 
@@ -122,6 +132,60 @@ def test_flat_round_trip() -> None:
     assert p is not None and p.model == "m" and p.input_tokens == 10 and p.output_tokens == 20
     c = back.step(child.step_id)
     assert c is not None and c.error == "timeout" and c.scope_agent == "coordinator"
+
+
+def _flat(step_id: str, start_ms: int, end_ms: int | None, **extra: Any) -> dict[str, Any]:
+    base = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    end = None if end_ms is None else (base + timedelta(milliseconds=end_ms)).isoformat()
+    return {
+        "step_id": step_id,
+        "call_type": "AGENT",
+        "name": step_id,
+        "start_time": (base + timedelta(milliseconds=start_ms)).isoformat(),
+        "end_time": end,
+        **extra,
+    }
+
+
+def test_total_cost_is_the_sum_of_the_steps_own_costs() -> None:
+    trace = ResponseTrace.from_dict(
+        {
+            "trace_id": "t",
+            "steps": [
+                _flat("a", 0, 10, cost=0.05),
+                _flat("b", 0, 10, cost=0.0, parent_step_id="a"),
+                _flat("c", 0, 10, parent_step_id="a"),  # no cost: adds 0
+                _flat("d", 0, 10, cost=0.08, parent_step_id="a"),
+            ],
+        }
+    )
+    assert trace.total_cost == pytest.approx(0.13)
+    assert ResponseTrace().total_cost == 0.0
+
+
+def test_total_latency_is_end_to_end_not_the_sum_of_overlapping_steps() -> None:
+    trace = ResponseTrace.from_dict(
+        {
+            "trace_id": "t",
+            "steps": [
+                _flat("child", 100, 400, parent_step_id="root"),
+                _flat("sibling", 300, 900, parent_step_id="root"),  # concurrent with child
+                _flat("root", 0, 1000),
+            ],
+        }
+    )
+    assert sum(s.latency or 0 for s in trace.steps) == 1900
+    assert trace.total_latency == pytest.approx(1000.0)
+    assert trace.total_latency == analyze_trace_performance(trace).total_latency_ms
+    assert ResponseTrace().total_latency == 0.0
+
+
+def test_total_latency_counts_a_step_not_ended_until_its_start() -> None:
+    trace = ResponseTrace.from_dict(
+        {"trace_id": "t", "steps": [_flat("done", 0, 250), _flat("open", 400, None)]}
+    )
+    assert trace.steps[1].end_time is None
+    assert trace.total_latency == pytest.approx(400.0)
 
 
 def test_nested_spec_shape_with_callee_trace() -> None:

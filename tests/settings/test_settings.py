@@ -13,11 +13,11 @@ from sloguard.errors import ConfigError
 from sloguard.settings.model import (
     DEFAULT_PORT,
     SECRET_PATHS,
-    Mode,
     Settings,
     env_name,
     load_settings,
 )
+from sloguard.settings.sections import Mode
 
 REPO = Path(__file__).resolve().parents[2]
 

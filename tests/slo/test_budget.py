@@ -26,7 +26,7 @@ P30 = 30 * DAY
 
 def test_default_policy_for_30_days_is_the_workbook_table() -> None:
     tiers = default_policy(P30).tiers
-    assert [(t.severity, t.name, t.burn_rate) for t in tiers] == [
+    assert [(t.severity, t.name, t.factor) for t in tiers] == [
         (Severity.CRITICAL, "1h/5m", 14.4),
         (Severity.CRITICAL, "6h/30m", 6.0),
         (Severity.WARNING, "1d/2h", 3.0),
@@ -35,10 +35,10 @@ def test_default_policy_for_30_days_is_the_workbook_table() -> None:
     assert [round(t.budget_fraction(P30), 4) for t in tiers] == [0.02, 0.05, 0.1, 0.1]
 
 
-def test_other_periods_scale_windows_and_keep_burn_rates() -> None:
+def test_other_periods_scale_windows_and_keep_factors() -> None:
     tiers = default_policy(1 * DAY).tiers
     assert [t.long_window for t in tiers] == [120.0, 720.0, 2880.0, 8640.0]
-    assert [t.burn_rate for t in tiers] == [14.4, 6.0, 3.0, 1.0]
+    assert [t.factor for t in tiers] == [14.4, 6.0, 3.0, 1.0]
     floored = default_policy(1 * HOUR, floor=60.0).tiers
     assert floored[0].short_window == 60.0  # 5m * 1/720 = 0.4s, raised to the floor
 
@@ -172,5 +172,5 @@ def test_workbook_detection_times_follow_from_the_thresholds() -> None:
     # A 100% outage at 99.9%/30d: e(L) crosses F*b after F*b*L seconds of the long window.
     b = 0.001
     tiers = default_policy(P30).tiers
-    assert math.isclose(tiers[0].burn_rate * b * tiers[0].long_window, 51.84)
-    assert math.isclose(tiers[1].burn_rate * b * tiers[1].long_window, 129.6)
+    assert math.isclose(tiers[0].factor * b * tiers[0].long_window, 51.84)
+    assert math.isclose(tiers[1].factor * b * tiers[1].long_window, 129.6)

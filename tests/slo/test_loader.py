@@ -629,7 +629,7 @@ def test_a_named_policy_resolves_budget_fractions_with_each_slos_period() -> Non
         ),
     )
     # Windows are absolute; F = f * P / L follows the period; burn_rate is used as is.
-    assert [t.burn_rate for t in week.tiers] == [3.36, 2.0]
+    assert [t.factor for t in week.tiers] == [3.36, 2.0]
     assert [t.long_window for t in week.tiers] == [HOUR, 6 * HOUR]
     assert slo_file.policies == {"mine": month}
 

@@ -51,6 +51,15 @@ EMPTY_CONFIG = "global:\n  scrape_interval: 15s\n"
 LOG_TAIL = 4000
 
 
+def scrape_config(target: str, interval: str = "1s") -> str:
+    """A configuration scraping one ``host:port`` target (job ``sloguard``) every ``interval``."""
+    return (
+        f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
+        "scrape_configs:\n"
+        f"  - job_name: sloguard\n    static_configs:\n      - targets: ['{target}']\n"
+    )
+
+
 def binary(name: str, package: str = "prometheus") -> str:
     """Path of a Debian-packaged tool; fail under CI (never skip silently there), else skip."""
     path = shutil.which(name)

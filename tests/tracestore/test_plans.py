@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from sloguard.sdk.redact import Redactor
-from sloguard.tracestore import TraceStore, queries
+from sloguard.tracestore import queries
 from sloguard.tracestore.model import encode_body
 from sloguard.tracestore.records import DECISION_COLUMNS
-from tests.analysis.test_traces import routed
+from sloguard.tracestore.store import TraceStore
+from tests.support.traces import routed
 
 TRACES = 66_667
 STEPS_EACH = 15

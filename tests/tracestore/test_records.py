@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from sloguard.analysis.decisions import DecisionRecord, Option, decision_chain
+from sloguard.analysis.decisionrecord import DecisionRecord, Option, decision_chain
 from sloguard.errors import InvalidRecord
-from sloguard.tracestore import TraceStore
 from sloguard.tracestore.records import MAX_NAME, MAX_OPTIONS, MAX_TEXT
+from sloguard.tracestore.store import TraceStore
 
 NOW = 1_750_000_000.0
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

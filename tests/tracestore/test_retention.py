@@ -14,15 +14,17 @@ from typing import Any
 
 import pytest
 
-from sloguard.analysis.decisions import DecisionRecord
+from sloguard.analysis.decisionrecord import DecisionRecord
 from sloguard.conventions import CallType
 from sloguard.errors import InvalidRecord
 from sloguard.sdk.redact import Redactor
-from sloguard.sdk.trace import ResponseTrace
-from sloguard.sdk.traceparse import parse_trace
-from sloguard.tracestore import MiB, StoreVersionError, TracePruner, TraceStore, storable
-from sloguard.tracestore.retention import PRUNE_AT, PRUNE_TO, Retention
-from tests.analysis.test_traces import T0, routed
+from sloguard.sdk.trace import ResponseTrace, parse_trace
+from sloguard.tracestore.database import StoreVersionError
+from sloguard.tracestore.model import storable
+from sloguard.tracestore.pruner import TracePruner
+from sloguard.tracestore.retention import PRUNE_AT, PRUNE_TO, MiB, Retention
+from sloguard.tracestore.store import TraceStore
+from tests.support.traces import T0, routed
 
 NOW = 1_750_000_000.0
 DAY = 86400.0

@@ -8,10 +8,10 @@ import pytest
 
 from sloguard import CallType, Telemetry, TraceStep
 from sloguard.sdk.step import workflow
-from sloguard.sdk.trace import ResponseTrace
-from sloguard.sdk.traceparse import parse_trace
-from sloguard.tracestore import TraceStore, overflow, summarize
-from tests.analysis.test_traces import T0, routed, seed_workflow
+from sloguard.sdk.trace import ResponseTrace, parse_trace
+from sloguard.tracestore.model import overflow, summarize
+from sloguard.tracestore.store import TraceStore
+from tests.support.traces import T0, routed, seed_workflow
 
 NOW = 1_750_000_000.0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from prometheus_client import CollectorRegistry
@@ -21,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from sloguard.ingest import ingest_router
+from sloguard.ingest.router import ingest_router
 from sloguard.sdk.metrics import AgentMetrics
 from sloguard.sdk.recorder import Recorder
 from sloguard.web.server import create_app
@@ -106,6 +107,10 @@ async def test_the_trace_schema_offers_every_accepted_shape() -> None:
     assert shapes[3]["required"] == ["traces"]
 
 
+# e2e: each of these two is a generated sweep of about 2,000 requests through the whole HTTP
+# stack (routing, auth, body limits, validation, answers) checked against the published contract,
+# 5-10 s apiece; the schema tests above stay in the fast loop.
+@pytest.mark.e2e
 @schema.parametrize()
 @settings(
     max_examples=60,
@@ -118,6 +123,7 @@ def test_the_app_keeps_its_schema(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(headers=AUTH, checks=CHECKS)
 
 
+@pytest.mark.e2e
 @schema.parametrize()
 @settings(max_examples=10, derandomize=True, deadline=None, database=None)
 def test_without_the_token_every_request_is_refused_as_documented(

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.analysis.test_traces import build, row, seed_workflow
 from tests.support.processes import _stderr, _wait_healthy, free_port
+from tests.support.traces import build, row, seed_workflow
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [

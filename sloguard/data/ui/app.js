@@ -97,7 +97,7 @@ function burnText(s) {
   const t = tiers.find((x) => x.firing) || tiers[0];
   if (!t || t.long_burn === null) return '—';
   const short = t.short_burn === null ? '' : ` / ${t.short_burn.toFixed(1)}×`;
-  return `${t.long_burn.toFixed(1)}×${short} (${t.name}, fires at ${t.burn_rate_threshold}×)`;
+  return `${t.long_burn.toFixed(1)}×${short} (${t.name}, fires at ${t.factor}×)`;
 }
 
 function sloRow(s, alerts) {

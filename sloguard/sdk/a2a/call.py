@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from sloguard.conventions import UNKNOWN_VALUE, CallType
 from sloguard.errors import SloguardError, TraceError
-from sloguard.sdk.a2a.extension import (
+from sloguard.sdk.a2a.protocol import (
     CONTEXT_ID_ATTR,
     FAILED_STATE,
     RECORDED_ATTR,
     TASK_FAILED,
     TASK_ID_ATTR,
-    TraceabilityExtension,
+    Traceability,
     trace_from,
 )
 from sloguard.sdk.context import current_trace
@@ -99,7 +99,7 @@ class RemoteCall:
 
     __slots__ = ("extension", "failed", "named", "record", "remote", "telemetry", "trace")
 
-    def __init__(self, extension: TraceabilityExtension, name: str | None, url: str | None) -> None:
+    def __init__(self, extension: Traceability, name: str | None, url: str | None) -> None:
         self.extension = extension
         self.telemetry = extension.telemetry or current_telemetry()
         self.trace = current_trace() or ResponseTrace()

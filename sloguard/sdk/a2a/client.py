@@ -57,7 +57,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise MissingExtra("A2A traceability", "a2a", "a2a-sdk") from exc
 
 from sloguard.sdk.a2a.call import RemoteCall, record_remote_call
-from sloguard.sdk.a2a.extension import METADATA_KEY, URI, TraceabilityExtension
+from sloguard.sdk.a2a.protocol import METADATA_KEY, URI, Traceability
 
 if TYPE_CHECKING:
     from a2a.client.client_factory import TransportProducer
@@ -78,7 +78,7 @@ class TracedClient(Client):
     def __init__(
         self,
         inner: Client,
-        extension: TraceabilityExtension,
+        extension: Traceability,
         *,
         agent_card: AgentCard | None = None,
         agent_name: str | None = None,
@@ -245,7 +245,7 @@ class TracedClientFactory(ClientFactory):
     def __init__(  # the wrapped factory holds the configuration and transports
         self,
         inner: ClientFactory,
-        extension: TraceabilityExtension,
+        extension: Traceability,
         *,
         agent_name: str | None = None,
     ) -> None:
@@ -289,7 +289,7 @@ class TracedClientFactory(ClientFactory):
 
 def wrap(
     client: Client | ClientFactory,
-    extension: TraceabilityExtension,
+    extension: Traceability,
     *,
     agent_name: str | None = None,
 ) -> Client | ClientFactory:

@@ -33,7 +33,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtra("A2A traceability", "a2a", "a2a-sdk") from exc
 
-from sloguard.sdk.a2a.extension import (
+from sloguard.sdk.a2a.protocol import (
     CONTEXT_ID_ATTR,
     FAILED_STATE,
     METADATA_KEY,
@@ -46,7 +46,7 @@ from sloguard.sdk.a2a.extension import (
 if TYPE_CHECKING:
     from a2a.server.events.event_queue import Event
 
-    from sloguard.sdk.a2a.extension import TraceabilityExtension
+    from sloguard.sdk.a2a.protocol import Traceability
 
 __all__ = ["TracingAgentExecutor"]
 
@@ -170,7 +170,7 @@ class TracingAgentExecutor(AgentExecutor):
     def __init__(
         self,
         wrapped: AgentExecutor,
-        extension: TraceabilityExtension,
+        extension: Traceability,
         name: str,
     ) -> None:
         self.wrapped = wrapped

@@ -52,11 +52,6 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from sloguard.sdk.export.sender import DROP_REASONS, Sender, metrics_on
 from sloguard.sdk.export.wire import DEFAULT_PATH, Endpoint
-
-# Re-exported: their import path before the HTTP side moved to exporthttp.
-from sloguard.sdk.export.wire import FAILURE_REASONS as FAILURE_REASONS  # noqa: PLC0414
-from sloguard.sdk.export.wire import encode_trace as encode_trace  # noqa: PLC0414
-from sloguard.sdk.export.wire import retry_after as retry_after  # noqa: PLC0414
 from sloguard.sdk.telemetry import Telemetry, current_telemetry
 from sloguard.sdk.trace import ResponseTrace, TraceRecord
 

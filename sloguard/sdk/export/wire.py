@@ -165,7 +165,7 @@ class Endpoint:
         self.path = f"{path}?{parts.query}" if parts.query else path
         #: ``scheme://host[:port]``: what log lines name.
         self.origin = f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
-        from sloguard import __version__
+        from sloguard.version import __version__
 
         self._headers = {
             "Content-Type": "application/json",

@@ -2,7 +2,7 @@
 
 An incoming webhook has no threads and cannot update a message, so repeats and resolutions are
 new messages too and ``ref`` stays None. The URL is a credential: it appears in no ``repr``, log
-line or reason. What Slack's answers mean: :mod:`sloguard.notify.slackapi`.
+line or reason. What Slack's answers mean: :mod:`sloguard.notify.slack.api`.
 
 Example::
 
@@ -19,15 +19,15 @@ from collections.abc import Callable
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from sloguard.notify.base import Delivery
+from sloguard.notify.delivery import Action, scrubbed, status_action
 from sloguard.notify.model import Notification
 from sloguard.notify.render import slack_message
-from sloguard.notify.slackapi import (
+from sloguard.notify.slack.api import (
     DEFAULT_MIN_INTERVAL,
-    SDK_LOG,
     UNANSWERED,
     classify,
     error_code,
-    scrubbed,
+    sdk_options,
     unanswered,
     whole_seconds,
 )
@@ -58,12 +58,7 @@ class SlackWebhookNotifier:
         self.timeout = float(whole_seconds(timeout))
         self._url = url
         self._clock = clock
-        self._client = WebhookClient(
-            url,
-            timeout=int(self.timeout),
-            logger=SDK_LOG,
-            retry_handlers=[],
-        )
+        self._client = WebhookClient(url, **sdk_options(timeout))
 
     def __repr__(self) -> str:
         return f"SlackWebhookNotifier({self.name!r})"
@@ -79,7 +74,7 @@ class SlackWebhookNotifier:
         except UNANSWERED as exc:
             delivery = unanswered(exc, timeout=self.timeout, where=where)
         else:
-            if 200 <= answer.status_code < 300:
+            if status_action(answer.status_code) is Action.OK:
                 return Delivery.ok()
             delivery = classify(
                 answer.status_code,
@@ -88,7 +83,7 @@ class SlackWebhookNotifier:
                 now=self._clock(),
                 where=where,
             )
-        return scrubbed(delivery, self._url)
+        return scrubbed(delivery, [self._url])
 
     async def aclose(self) -> None:
         """Nothing to release: slack-sdk's urllib client opens a connection per request."""

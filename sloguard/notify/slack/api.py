@@ -4,11 +4,13 @@ Both receivers use slack-sdk's synchronous (urllib) clients with its own retries
 (``retry_handlers=[]``: the outbox retries, with backoff and ``Retry-After``), whole-second
 timeouts (:func:`whole_seconds`) and a logger that prints nothing (:data:`SDK_LOG`: slack-sdk's
 debug lines print the webhook URL and bodies, its error lines exception texts that can hold the
-URL). No token or webhook URL reaches a reason (:func:`scrubbed`).
+URL). No token or webhook URL reaches a reason (:func:`~sloguard.notify.delivery.scrubbed`).
 
 How an answer maps to a :class:`~sloguard.notify.base.Delivery` (:func:`classify` for an answer
-other than success, :func:`unanswered` for a request that raised; first match wins; ``ERRORS``
-holds the error codes):
+other than success, :func:`unanswered` for a request that raised; ``ERRORS`` holds the error
+codes; the HTTP status means what it means for every receiver,
+:data:`sloguard.notify.delivery.STATUS_ACTIONS`, and a retry from either wins over a disable,
+which wins over a permanent failure):
 
 - HTTP 429, or error ``ratelimited`` / ``rate_limited``: retry, ``after`` = Retry-After;
 - HTTP 5xx, 408, 425, or no answer at all (refused, reset, timeout, DNS, TLS, truncated): retry,
@@ -38,7 +40,7 @@ Example::
     try:
         answer = await asyncio.to_thread(client.send, text=text, blocks=blocks)
     except UNANSWERED as exc:
-        return scrubbed(unanswered(exc, timeout=10, where="slack webhook 'ops'"), url)
+        return scrubbed(unanswered(exc, timeout=10, where="slack webhook 'ops'"), [url])
 """
 
 from __future__ import annotations
@@ -48,13 +50,20 @@ import logging
 import math
 import re
 from collections.abc import Mapping
-from enum import Enum
 from typing import Any
 
 from slack_sdk.errors import SlackClientError, SlackRequestError
 
 from sloguard.notify.base import Delivery
-from sloguard.notify.webhook import GONE, RETRY_STATUSES, retry_after, scrub
+from sloguard.notify.delivery import (
+    Action,
+    header,
+    retry_after,
+    settle,
+    status_action,
+    strongest,
+    transport_delivery,
+)
 
 __all__ = [
     "DEFAULT_MIN_INTERVAL",
@@ -63,25 +72,18 @@ __all__ = [
     "UNANSWERED",
     "classify",
     "error_code",
-    "scrubbed",
+    "sdk_options",
     "unanswered",
     "whole_seconds",
 ]
 
 #: Slack allows about one message per second per channel.
 DEFAULT_MIN_INTERVAL = 1.0
-_RATE_LIMITED = 429
 _CODE = re.compile(r"[a-z0-9_]{1,80}")
 
 
-class _Action(Enum):
-    RETRY = "retry"
-    DROP = "permanent"
-    DISABLE = "disable"
-
-
 #: Slack error codes (Web API ``error``, incoming-webhook body) → what to do. Unlisted: DROP.
-ERRORS: Mapping[str, _Action] = {
+ERRORS: Mapping[str, Action] = {
     **dict.fromkeys(
         (
             "ratelimited",
@@ -94,7 +96,7 @@ ERRORS: Mapping[str, _Action] = {
             "team_added_to_org",
             "rollup_error",
         ),
-        _Action.RETRY,
+        Action.RETRY,
     ),
     **dict.fromkeys(
         (
@@ -124,7 +126,7 @@ ERRORS: Mapping[str, _Action] = {
             "action_prohibited",
             "posting_to_general_channel_denied",
         ),
-        _Action.DISABLE,
+        Action.DISABLE,
     ),
 }
 
@@ -149,17 +151,15 @@ def whole_seconds(timeout: float) -> int:
     return max(1, math.ceil(timeout))
 
 
+def sdk_options(timeout: float) -> dict[str, Any]:
+    """The settings of every slack-sdk client: :func:`whole_seconds`, :data:`SDK_LOG`, and
+    slack-sdk's own retries off (the outbox retries)."""
+    return {"timeout": whole_seconds(timeout), "logger": SDK_LOG, "retry_handlers": []}
+
+
 def error_code(value: object) -> str | None:
     """A Slack error code, or None for anything else (an HTML page, a long message)."""
     return value if isinstance(value, str) and _CODE.fullmatch(value) else None
-
-
-def _header(headers: Mapping[str, Any], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            first = value[0] if isinstance(value, list | tuple) and value else value
-            return str(first)
-    return None
 
 
 def classify(
@@ -171,22 +171,17 @@ def classify(
     ``where`` starts the reason and must hold no secret.
     """
     said = f"{where}: {code or 'error'} (HTTP {status})"
-    after = retry_after(_header(headers, "retry-after"), now)
-    action = ERRORS.get(code or "")
-    if status == _RATE_LIMITED or action is _Action.RETRY:
-        return Delivery.retry(said, after=after)
-    if status in RETRY_STATUSES or 500 <= status < 600:
-        return Delivery.retry(said, after=after)
-    if action is _Action.DISABLE or status == GONE:
-        return Delivery.permanent(f"{said}: receiver disabled", disable=True)
-    return Delivery.permanent(said)
+    action = strongest(status_action(status), ERRORS.get(code or ""))
+    after = retry_after(header(headers, "retry-after"), now)
+    return settle(action, said, after=after, disabled=": receiver disabled")
 
 
 def unanswered(exc: Exception, *, timeout: float, where: str) -> Delivery:
     """The delivery outcome of a request that raised instead of answering.
 
-    Exception texts are not quoted: urllib and http.client put URLs and header values (the
-    token) in some of them. An OSError's ``strerror`` ("Connection refused") is safe.
+    slack-sdk refusing the request is permanent; anything else (the network) is a retry, per
+    :func:`~sloguard.notify.delivery.transport_delivery`, which quotes no text of these
+    exceptions: urllib and http.client put URLs and header values (the token) in some of them.
     """
     if isinstance(exc, SlackRequestError | ValueError):
         return Delivery.permanent(
@@ -196,28 +191,8 @@ def unanswered(exc: Exception, *, timeout: float, where: str) -> Delivery:
         )
     if isinstance(exc, SlackClientError):  # e.g. blocks slack-sdk cannot serialise
         return Delivery.permanent(f"{where}: slack-sdk refused the request ({type(exc).__name__})")
-    if isinstance(exc, TimeoutError):
-        return Delivery.retry(f"{where}: no answer within {timeout:g}s")
-    if isinstance(exc, OSError):
-        cause = getattr(exc, "reason", None)  # urllib.error.URLError wraps the socket error
-        if not isinstance(cause, BaseException):
-            cause = exc
-        detail = cause.strerror if isinstance(cause, OSError) and cause.strerror else ""
-        if isinstance(cause, TimeoutError):
-            return Delivery.retry(f"{where}: no answer within {timeout:g}s")
-        return Delivery.retry(
-            f"{where}: request failed: {type(cause).__name__}{f' ({detail})' if detail else ''}"
-        )
-    return Delivery.retry(f"{where}: request failed: {type(exc).__name__}")
+    return transport_delivery(exc, timeout=timeout, where=where)
 
 
 #: What a request through slack-sdk can raise besides an answer.
 UNANSWERED = (OSError, http.client.HTTPException, SlackClientError, ValueError)
-
-
-def scrubbed(delivery: Delivery, secret: str) -> Delivery:
-    """Belt and braces: reasons are built without exception texts, but never show ``secret``."""
-    reason = scrub(delivery.reason, [secret])
-    if reason == delivery.reason:
-        return delivery
-    return Delivery(delivery.outcome, reason, delivery.after, delivery.ref, delivery.disable)

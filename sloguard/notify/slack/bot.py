@@ -5,7 +5,7 @@ ref, a repeat is a thread reply, and a resolution is a thread reply (the deliver
 ``chat.update`` that turns the original message into its resolved form. The update is best
 effort: when it fails it is logged and the resolution still counts as delivered, so a retry
 never posts the reply twice. When the thread is gone (original deleted), the resolution is posted
-to the channel instead. What Slack's answers mean: :mod:`sloguard.notify.slackapi`.
+to the channel instead. What Slack's answers mean: :mod:`sloguard.notify.slack.api`.
 
 Example::
 
@@ -28,15 +28,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse, WebClient
 
 from sloguard.notify.base import Delivery
+from sloguard.notify.delivery import scrubbed
 from sloguard.notify.model import AlertStatus, Notification
 from sloguard.notify.render import MAX_BLOCKS, rfc3339, slack_message
-from sloguard.notify.slackapi import (
+from sloguard.notify.slack.api import (
     DEFAULT_MIN_INTERVAL,
-    SDK_LOG,
     UNANSWERED,
     classify,
     error_code,
-    scrubbed,
+    sdk_options,
     unanswered,
     whole_seconds,
 )
@@ -104,13 +104,7 @@ class SlackBotNotifier:
         self.timeout = float(whole_seconds(timeout))
         self._token = token.strip()
         self._clock = clock
-        self._client = WebClient(
-            token=self._token,
-            base_url=base_url,
-            timeout=int(self.timeout),
-            logger=SDK_LOG,
-            retry_handlers=[],
-        )
+        self._client = WebClient(token=self._token, base_url=base_url, **sdk_options(timeout))
 
     def __repr__(self) -> str:
         return f"SlackBotNotifier({self.name!r}, channel={self.channel!r})"
@@ -197,10 +191,10 @@ class SlackBotNotifier:
             delivery = classify(
                 answer.status_code, code, answer.headers, now=self._clock(), where=where
             )
-            return _Failed(scrubbed(delivery, self._token), code)
+            return _Failed(scrubbed(delivery, [self._token]), code)
         except UNANSWERED as exc:
             delivery = unanswered(exc, timeout=self.timeout, where=where)
-            return _Failed(scrubbed(delivery, self._token), None)
+            return _Failed(scrubbed(delivery, [self._token]), None)
         return response.data if isinstance(response.data, dict) else {}
 
     async def aclose(self) -> None:

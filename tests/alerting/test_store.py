@@ -1,0 +1,81 @@
+"""The alert-state store: SLOInstance keys in, the same columns and contents as before out."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from sloguard.alerting.center import AlertCenter
+from sloguard.alerting.state import fingerprint
+from sloguard.alerting.store import StateStore
+from sloguard.evaluation.evaluator import InstanceResult
+from sloguard.notify.config import AlertRouting, LogSpec, Receiver
+from sloguard.notify.model import Transition
+from sloguard.notify.routing import Route
+from sloguard.slo.budget import Counts, evaluate
+from sloguard.slo.spec import SLOInstance
+from tests.support.slos import make_slo
+
+SLO = make_slo("avail", group_by=("agent_name", "tool_name"))
+T0 = 1_800_000_000.0
+INSTANCE = SLOInstance.of("avail", {"tool_name": "search", "agent_name": "billing"})
+#: The ``instance`` column as versions before 0.2.0 wrote it: json.dumps(labels, sort_keys=True).
+COLUMN = '{"agent_name": "billing", "tool_name": "search"}'
+
+
+def result(error_ratio: float, at: float) -> InstanceResult:
+    windows = {w: Counts(error_ratio * 1e5, 1e5) for w in SLO.windows()}
+    ev = evaluate(objective=SLO.objective, period=SLO.period, policy=SLO.alerting.policy,
+                  windows=windows)  # fmt: skip
+    return InstanceResult(SLO, INSTANCE, ev, at)
+
+
+def center(store: StateStore) -> AlertCenter:
+    return AlertCenter(
+        store, AlertRouting({"log": Receiver("log", "log", LogSpec())}, Route("log"))
+    )
+
+
+def rows(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute("SELECT slo, instance FROM alerts ORDER BY rowid"))
+
+
+def test_the_instance_key_is_ordered_and_typed() -> None:
+    assert SLOInstance("avail", (("tool_name", "search"), ("agent_name", "billing"))) == INSTANCE
+    assert INSTANCE.labels == (("agent_name", "billing"), ("tool_name", "search"))
+    assert INSTANCE.labels_dict == {"agent_name": "billing", "tool_name": "search"}
+    assert SLOInstance("avail").labels_dict == {}
+
+
+def test_alert_states_are_stored_in_the_same_columns_as_before(tmp_path: Path) -> None:
+    db = tmp_path / "alerts.sqlite"
+    store = StateStore(db)
+    center(store).process([result(0.05, T0)], T0)
+    assert rows(db) == [("avail", COLUMN)]
+    assert list(StateStore(db).load_alerts()) == [INSTANCE]
+
+
+def test_alert_states_of_the_previous_version_load(tmp_path: Path) -> None:
+    db = tmp_path / "alerts.sqlite"
+    StateStore(db).close()  # same schema; then a firing critical, as 0.1 wrote it
+
+    def alert(severity: str, alertname: str = "SLOBurn", firing: bool = False) -> dict[str, object]:
+        labels = {"agent_name": "billing", "tool_name": "search", "alertname": alertname,
+                  "slo": "avail", "severity": severity}  # fmt: skip
+        return {"fingerprint": fingerprint(labels), "labels": labels, "firing": firing,
+                "notified": firing, "started_at": T0 if firing else None,
+                "last_sent_at": T0 if firing else None, "no_data_since": None}  # fmt: skip
+
+    data = {"critical": alert("critical", firing=True), "warning": alert("warning"),
+            "no_data": alert("warning", "SLONoData")}  # fmt: skip
+    with sqlite3.connect(db) as old:
+        old.execute("INSERT INTO alerts VALUES (?, ?, ?)", ("avail", COLUMN, json.dumps(data)))
+    c = center(StateStore(db))
+    assert [a.started_at for a in c.active()] == [T0]
+    # still firing after the restart: nothing new; then it resolves the episode begun before
+    assert c.process([result(0.05, T0 + 30)], T0 + 30) == []
+    (resolved,) = c.process([result(0.0, T0 + 60)], T0 + 60)
+    assert (resolved.transition, resolved.starts_at) == (Transition.RESOLVED, T0)
+    assert rows(db) == [("avail", COLUMN)]  # the same row, not a second key for the instance
