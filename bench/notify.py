@@ -7,8 +7,8 @@ the same run, interleaved over rounds with the order rotated:
 
 - ``recording``   the in-memory ``RecordingNotifier``: the outbox and SQLite cost alone;
 - ``webhook``     the real ``WebhookNotifier`` (httpx, signed) to the local ``WebhookReceiver``
-                  of ``tests/webhookreceiver.py`` (a threaded ``http.server`` on 127.0.0.1 that
-                  verifies each signature and closes each connection);
+                  of ``tests/support/webhookreceiver.py`` (a threaded ``http.server`` on 127.0.0.1
+                  that verifies each signature and closes each connection);
 - ``http_only``   diagnostic: the same N notifications sent with ``WebhookNotifier.send`` in a
                   loop, no outbox: the HTTP cost alone;
 - ``recording_normal``  diagnostic: ``recording`` with the store's connection switched to
@@ -62,9 +62,8 @@ from sloguard.alerting.center import AlertCenter
 from sloguard.alerting.store import StateStore
 from sloguard.durations import DAY
 from sloguard.evaluation.evaluator import InstanceResult
-from sloguard.notify.base import Notifier
 from sloguard.notify.config import AlertRouting, LogSpec, Receiver, WebhookSpec
-from sloguard.notify.model import Notification
+from sloguard.notify.model import Notification, Notifier
 from sloguard.notify.outbox import OutboxWorker
 from sloguard.notify.recording import RecordingNotifier
 from sloguard.notify.routing import Route

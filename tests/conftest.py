@@ -1,10 +1,9 @@
 """Shared fixtures: a fresh registry and telemetry per test (never the global registry).
 
 Marks every test that starts a process or a server ``e2e``; ``pytest -m "not e2e"`` is the fast
-loop. A test is ``e2e`` when it is under ``tests/e2e/``, needs the prometheus or alertmanager
-binary, uses a fixture of :data:`STARTING_FIXTURES` (directly or through another fixture), names
-one of :data:`STARTERS` in its own body, or says ``@pytest.mark.e2e`` (for a helper of its module
-that starts something).
+loop. A test is ``e2e`` when it is under ``tests/e2e/``, uses a fixture of
+:data:`STARTING_FIXTURES` (directly or through another fixture), names one of :data:`STARTERS`
+in its own body, or says ``@pytest.mark.e2e`` itself (a helper of its module starts something).
 """
 
 from __future__ import annotations
@@ -72,9 +71,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _starts_something(item: pytest.Item) -> bool:
-    if any(item.get_closest_marker(name) for name in ("e2e", "prometheus", "alertmanager")):
-        return True
-    if item.path.is_relative_to(E2E_DIR):
+    if item.get_closest_marker("e2e") is not None or item.path.is_relative_to(E2E_DIR):
         return True
     if not STARTING_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
         return True

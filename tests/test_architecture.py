@@ -81,7 +81,6 @@ PURE = (
     "notify/render.py",
     "notify/signing.py",
     "alerting/state.py",
-    "alerting/links.py",
     "rules/scenarios.py",
 )
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
-from sloguard.alerting.links import trace_page
 from sloguard.alerting.state import (
     BURN_ALERT,
     AlertEvent,
@@ -28,6 +28,15 @@ from sloguard.notify.model import Notification, Transition
 from sloguard.notify.routing import shortest_repeat, targets
 from sloguard.slo.budget import Evaluation
 from sloguard.slo.spec import SLOInstance
+
+
+def trace_page(external_url: str, trace_id: str) -> str:
+    """The web page of a stored trace under the daemon's ``external_url``.
+
+    ``trace_page("https://sloguard.example.com", "4bf92f35")`` is
+    ``'https://sloguard.example.com/ui/#/traces/4bf92f35'``.
+    """
+    return f"{external_url.rstrip('/')}/ui/#/traces/{quote(trace_id, safe='')}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,8 @@ from prometheus_client import CollectorRegistry
 from sloguard.alerting.center import AlertCenter
 from sloguard.alerting.store import StateStore
 from sloguard.errors import ConfigError
-from sloguard.notify.base import Notifier
-from sloguard.notify.config import AlertRouting, default_routing, load_routing
-from sloguard.notify.factory import build_notifiers
+from sloguard.notify.config import AlertRouting, build_notifiers, default_routing, load_routing
+from sloguard.notify.model import Notifier
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.tracestore.store import TraceStore
 

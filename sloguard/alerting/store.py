@@ -5,7 +5,7 @@ notifications they cause. A crash before the commit loses nothing (the next eval
 the same again); a crash after it loses nothing either (the outbox still holds the
 notifications). Delivered notifications are kept for a while (idempotency, audit) and pruned.
 
-The store is the outbox worker's :class:`~sloguard.notify.store.OutboxStore`. Alert states are
+The store is the outbox worker's :class:`~sloguard.notify.outbox.OutboxStore`. Alert states are
 keyed by :class:`~sloguard.slo.spec.SLOInstance`; only here does it become the two columns
 ``slo`` (the name) and ``instance`` (the labels as JSON with sorted keys).
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 from sloguard.alerting.state import AlertState, InstanceAlerts
 from sloguard.notify.model import Notification, from_dict, to_dict
-from sloguard.notify.store import OutboxItem
+from sloguard.notify.outbox import OutboxItem
 from sloguard.slo.spec import SLOInstance
 
 _SCHEMA = """

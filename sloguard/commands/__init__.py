@@ -1,6 +1,9 @@
 """The ``sloguard`` subcommands: one module per command, each exporting one :class:`Command`.
 
 Adding a command is a new module here plus one entry in ``sloguard.cli.COMMANDS``.
+
+May import every package below it (``daemon``, ``settings``, ``rules``, ``web`` …); only
+``cli`` imports it.
 """
 
 from __future__ import annotations

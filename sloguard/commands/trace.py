@@ -154,7 +154,7 @@ def _event(e: dict[str, Any] | None) -> str:
 
 
 def _mermaid(store: TraceStore, args: argparse.Namespace) -> int:
-    from sloguard.analysis import sequence_diagram
+    from sloguard.analysis.views.mermaid import sequence_diagram
 
     trace = store.get(args.trace_id)
     if trace is None:
@@ -168,7 +168,7 @@ def _mermaid(store: TraceStore, args: argparse.Namespace) -> int:
 
 
 def _replay(store: TraceStore, args: argparse.Namespace) -> int:
-    from sloguard.analysis import replay
+    from sloguard.analysis.replay import replay
 
     trace = store.get(args.trace_id)
     if trace is None:

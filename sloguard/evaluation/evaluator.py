@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from sloguard.evaluation.selfmetrics import SelfMetrics
 from sloguard.slo.budget import Counts, Evaluation, evaluate
-from sloguard.slo.spec import SLO, SLOInstance
-from sloguard.sources.base import InstanceKey, QueryError, SLISource, WindowCounts
+from sloguard.slo.spec import SLO, InstanceLabels, SLOInstance
+from sloguard.sources.base import QueryError, SLISource, WindowCounts
 
 _log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class Evaluator:
 
     @staticmethod
     def _instance(
-        slo: SLO, key: InstanceKey, by_window: Mapping[float, WindowCounts]
+        slo: SLO, key: InstanceLabels, by_window: Mapping[float, WindowCounts]
     ) -> Evaluation:
         windows: dict[float, Counts | None] = {w: c.get(key) for w, c in by_window.items()}
         return evaluate(

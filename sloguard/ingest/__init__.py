@@ -11,4 +11,7 @@ Example::
 
     from sloguard.ingest.router import ingest_router
     app = create_app(registry, routers=[ingest_router(recorder, token=os.environ["TOKEN"])])
+
+May import: ``sdk`` (the recorder and trace model), ``tracestore``, ``analysis`` and layer 0
+(``errors``, ``conventions``, ``yamldoc``). Nothing of ``slo``, evaluation or alerting.
 """

@@ -26,8 +26,9 @@ next ``group_interval`` (when they have ``send_resolved``).
 
 Answers map to deliveries like the webhook's (through :class:`sloguard.notify.delivery.Poster`):
 2xx ok; 408/429/5xx and no answer retry; 400 (Alertmanager refused the alert as invalid) and
-other 4xx permanent. No httpx exception leaves this module; the bearer token and the basic-auth
-password never appear in ``repr`` or reasons.
+other 4xx permanent; a send after :meth:`AlertmanagerNotifier.aclose` answers retry (the
+notification stays in the outbox for the next start). No httpx exception leaves this module; the
+bearer token and the basic-auth password never appear in ``repr`` or reasons.
 """
 
 from __future__ import annotations
@@ -38,9 +39,8 @@ from typing import Any
 
 import httpx
 
-from sloguard.notify.base import Delivery
 from sloguard.notify.delivery import Poster, check_url, json_body, origin
-from sloguard.notify.model import AlertStatus, Notification
+from sloguard.notify.model import AlertStatus, Delivery, Notification
 from sloguard.notify.render import alertmanager_alert
 
 ALERTS_PATH = "api/v2/alerts"

@@ -29,6 +29,9 @@ names the environment variables that hold them, and a variable that is not set i
 Durations (``timeout``, ``resend_after``, ``repeat_interval``) are text in the file and seconds
 in the models: they are parsed once, here. A bad one is a problem like any other, reported with
 every other problem of the file.
+
+:func:`build_notifiers` makes the notifier of each receiver of a validated routing (the
+receiver modules are imported there, on first use).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from pydantic_core import PydanticCustomError
 
 from sloguard.durations import parse_duration
 from sloguard.errors import ConfigError, Problem
+from sloguard.notify.model import Notifier
 from sloguard.notify.routing import Matcher, Route, receivers_used
 from sloguard.yamldoc import YamlDoc, load_yaml, parse_yaml, validation_problems
 
@@ -339,3 +343,47 @@ def default_routing() -> AlertRouting:
 def is_routing_doc(doc: YamlDoc) -> bool:
     """True when a YAML document looks like a routing file."""
     return isinstance(doc.data, dict) and bool({"receivers", "route"} & set(doc.data))
+
+
+def build_notifiers(routing: AlertRouting, *, external_url: str = "") -> dict[str, Notifier]:
+    """One notifier per receiver, secrets taken from the validated routing."""
+    from sloguard.notify.alertmanager import AlertmanagerNotifier
+    from sloguard.notify.log import LogNotifier
+    from sloguard.notify.slack.bot import SlackBotNotifier
+    from sloguard.notify.slack.webhook import SlackWebhookNotifier
+    from sloguard.notify.webhook import WebhookNotifier
+
+    out: dict[str, Notifier] = {}
+    for r in routing.receivers.values():
+        spec = r.spec
+        notifier: Notifier
+        if isinstance(spec, LogSpec):
+            notifier = LogNotifier(r.name)
+        elif isinstance(spec, SlackSpec):
+            if spec.base_url:
+                notifier = SlackBotNotifier(
+                    r.name, r.secrets[0], spec.channel, base_url=spec.base_url
+                )
+            else:
+                notifier = SlackBotNotifier(r.name, r.secrets[0], spec.channel)
+        elif isinstance(spec, SlackWebhookSpec):
+            notifier = SlackWebhookNotifier(r.name, r.secrets[0])
+        elif isinstance(spec, WebhookSpec):
+            notifier = WebhookNotifier(
+                r.name,
+                spec.url,
+                secrets=r.secrets,
+                timeout=spec.timeout,
+                external_url=external_url,
+            )
+        elif isinstance(spec, AlertmanagerSpec):
+            notifier = AlertmanagerNotifier(
+                r.name,
+                spec.url,
+                timeout=spec.timeout,
+                resend_after=spec.resend_after,
+            )
+        else:  # pragma: no cover - the routing models list every kind
+            raise TypeError(f"unknown receiver kind {r.kind!r}")
+        out[r.name] = notifier
+    return out

@@ -53,7 +53,7 @@ from urllib.parse import unquote, unquote_plus
 
 import httpx
 
-from sloguard.notify.base import Delivery
+from sloguard.notify.model import Delivery
 
 __all__ = [
     "GONE",
@@ -165,27 +165,20 @@ def may_be_secret(part: str) -> bool:
 
 def url_secrets(url: str, parsed: httpx.URL) -> tuple[str, ...]:
     """The parts of ``url`` that may be credentials: itself, its password, and its user name,
-    path segments and query values that :func:`may_be_secret` (as written and decoded; the
-    whole query too when one of its values may be)."""
+    path segments and query values when they :func:`may_be_secret` (as written and decoded:
+    an answer may echo either; the whole query too when one of its values may be)."""
     raw_user, _, raw_password = parsed.userinfo.decode("ascii", "replace").partition(":")
     path = parsed.raw_path.decode("ascii", "replace").partition("?")[0]
     query = parsed.query.decode("ascii", "replace")
-    values = [pair.partition("=")[2] for pair in query.split("&")]
-    named = [
-        *_forms(raw_user, unquote),
-        *(form for segment in path.split("/") for form in _forms(segment, unquote)),
-        *(form for value in values for form in _forms(value, unquote_plus)),
-    ]
-    hidden = [part for part in named if may_be_secret(part)]
+    raw_values = [pair.partition("=")[2] for pair in query.split("&")]
+    values = [(value, unquote_plus(value)) for value in raw_values]
+    segments = [(segment, unquote(segment)) for segment in path.split("/")]
+    named = [(raw_user, unquote(raw_user)), *segments, *values]
+    hidden = [form for forms in named if any(map(may_be_secret, forms)) for form in forms]
     whole = [url, str(parsed), raw_password, unquote(raw_password)]
-    if any(may_be_secret(form) for value in values for form in _forms(value, unquote_plus)):
+    if any(may_be_secret(form) for forms in values for form in forms):
         whole += [query, unquote_plus(query)]
     return tuple(dict.fromkeys(p for p in (*whole, *hidden) if len(p) >= 4))
-
-
-def _forms(raw: str, decode: Callable[[str], str]) -> tuple[str, str]:
-    """A URL part as written and decoded (an answer may echo either)."""
-    return raw, decode(raw)
 
 
 def header(headers: Mapping[str, Any], name: str) -> str | None:

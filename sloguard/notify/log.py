@@ -26,8 +26,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from sloguard.notify.base import Delivery
-from sloguard.notify.model import Notification
+from sloguard.notify.model import Delivery, Notification
 from sloguard.notify.render import fallback_text, rfc3339
 
 INDENT = "    "

@@ -1,4 +1,5 @@
-"""The one notification model every receiver renders from. Pure.
+"""What flows through notify: the :class:`Notification` in, the :class:`Delivery` out, and the
+:class:`Notifier` protocol between them. Pure.
 
 A :class:`Notification` is one alert :class:`Transition` (``firing``, ``repeat`` — a reminder of
 a still-firing alert — or ``resolved``) of one SLO instance and severity, addressed to one
@@ -8,8 +9,14 @@ redelivery after a restart carries the same id, so receivers can drop duplicates
 The model holds values, not text: ``severity`` is :class:`~sloguard.slo.budget.Severity`,
 ``tiers`` are the budget's own :class:`~sloguard.slo.budget.TierResult` (the tiers that fired),
 ``burn_rates`` is keyed by window length in seconds. Windows become text (``1h``) only where
-they are shown: :mod:`sloguard.notify.render` and the outbox JSON of :func:`to_dict`.
+they are shown (:mod:`sloguard.notify.render`); the outbox JSON of :func:`to_dict` keeps seconds.
 Alertmanager's two-valued ``status`` is derived (:attr:`Notification.status`).
+
+Receivers never raise foreign exceptions (httpx, slack_sdk): they map every outcome to a
+:class:`Delivery`. The outbox worker decides what happens next from it: ``ok`` (delivered;
+``ref`` is the receiver's message reference, a Slack ``ts``, to keep), ``retry`` (later;
+``after`` seconds when the receiver said, e.g. Retry-After), ``permanent`` (never retry;
+``disable`` when the receiver is gone, e.g. 410).
 
 Outbox JSON (:func:`to_dict` / :func:`from_dict`): ``from_dict`` also reads rows written before
 0.2.0, which have ``status`` plus ``repeat`` instead of ``transition``, and tiers with
@@ -21,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from sloguard.durations import format_duration, parse_duration
+from sloguard.durations import parse_duration
 from sloguard.slo.budget import Severity, Tier, TierResult
 
 
@@ -125,12 +132,20 @@ def to_dict(n: Notification) -> dict[str, object]:
         "labels": dict(n.labels), "annotations": dict(n.annotations),
         "starts_at": n.starts_at, "ends_at": n.ends_at, "objective": n.objective, "sli": n.sli,
         "budget_remaining": n.budget_remaining, "time_to_exhaustion": n.time_to_exhaustion,
-        "burn_rates": {format_duration(w): b for w, b in sorted(n.burn_rates.items())},
+        "burn_rates": {repr(float(w)): b for w, b in sorted(n.burn_rates.items())},
         "tiers": [_tier_dict(t) for t in n.tiers],
         "runbook_url": n.runbook_url, "dashboard_url": n.dashboard_url,
         "generator_url": n.generator_url, "trace_ids": list(n.trace_ids),
         "trace_urls": list(n.trace_urls),
     }  # fmt: skip
+
+
+def _window(key: str) -> float:
+    """A window key of the outbox JSON: seconds (``"3600.0"``), or text (``"1h"``) before 0.2.0."""
+    try:
+        return float(key)
+    except ValueError:
+        return parse_duration(key)
 
 
 def from_dict(d: Mapping[str, Any]) -> Notification:
@@ -142,9 +157,61 @@ def from_dict(d: Mapping[str, Any]) -> Notification:
         starts_at=d["starts_at"], ends_at=d["ends_at"], objective=d["objective"],
         sli=d.get("sli"), budget_remaining=d.get("budget_remaining"),
         time_to_exhaustion=d.get("time_to_exhaustion"),
-        burn_rates={parse_duration(w): b for w, b in d.get("burn_rates", {}).items()},
+        burn_rates={_window(w): b for w, b in d.get("burn_rates", {}).items()},
         tiers=tuple(_tier_from(t) for t in d.get("tiers", [])),
         runbook_url=d.get("runbook_url"), dashboard_url=d.get("dashboard_url"),
         generator_url=d.get("generator_url"), trace_ids=tuple(d.get("trace_ids", [])),
         trace_urls=tuple(d.get("trace_urls", [])),  # absent in older outboxes
     )  # fmt: skip
+
+
+class Outcome(StrEnum):
+    """How one delivery attempt ended."""
+
+    OK = "ok"
+    RETRY = "retry"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The result of one attempt."""
+
+    outcome: Outcome
+    reason: str = ""
+    after: float | None = None
+    ref: str | None = None
+    disable: bool = False
+
+    @classmethod
+    def ok(cls, ref: str | None = None) -> Delivery:
+        """Delivered."""
+        return cls(Outcome.OK, "delivered", ref=ref)
+
+    @classmethod
+    def retry(cls, reason: str, after: float | None = None) -> Delivery:
+        """Try again later."""
+        return cls(Outcome.RETRY, reason, after=after)
+
+    @classmethod
+    def permanent(cls, reason: str, *, disable: bool = False) -> Delivery:
+        """Give up on this notification (and on the receiver when ``disable``)."""
+        return cls(Outcome.PERMANENT, reason, disable=disable)
+
+
+class Notifier(Protocol):
+    """A receiver: delivers rendered notifications somewhere."""
+
+    #: The receiver's configured name.
+    name: str
+    #: Seconds between two messages to the same destination (Slack: ~1 per channel).
+    min_interval: float
+
+    async def send(self, notification: Notification, ref: str | None) -> Delivery:
+        """Deliver ``notification``; ``ref`` is the message reference of the alert's firing
+        notification on this receiver (to thread or update a resolved message), if any."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

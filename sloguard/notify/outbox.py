@@ -6,7 +6,8 @@ about one message per second per channel). Failures are retried with jittered ex
 backoff; a ``Retry-After`` is honoured; permanent failures are recorded and counted; a receiver
 that is gone (410, revoked credentials) is disabled. On shutdown :meth:`drain` delivers what it
 can within a deadline; the rest stays in the store for the next start. The store is any
-:class:`~sloguard.notify.store.OutboxStore` (the daemon's is the alerting SQLite store).
+:class:`OutboxStore`, the protocol below: the daemon's is the alerting SQLite store
+(``sloguard.alerting.store.StateStore``), so ``notify`` never depends on ``alerting``.
 """
 
 from __future__ import annotations
@@ -17,14 +18,59 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
-from sloguard.notify.base import Delivery, Notifier, Outcome
-from sloguard.notify.model import Transition
-from sloguard.notify.store import OutboxItem, OutboxStore
+from sloguard.notify.model import Delivery, Notification, Notifier, Outcome, Transition
 
 _log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A notification waiting for delivery."""
+
+    notification: Notification
+    attempts: int
+    next_at: float
+
+
+class OutboxStore(Protocol):
+    """Queued notifications, their delivery state, and receiver message references."""
+
+    def due(self, now: float, receiver: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        """Pending notifications whose time has come, oldest first."""
+        ...
+
+    def delivered(self, n: Notification, now: float, ref: str | None) -> None:
+        """Mark delivered and remember the receiver's message reference for the episode."""
+        ...
+
+    def retry(self, n: Notification, next_at: float, reason: str) -> None:
+        """Schedule another attempt."""
+        ...
+
+    def failed(self, n: Notification, now: float, reason: str) -> None:
+        """Give up on a notification."""
+        ...
+
+    def ref(self, receiver: str, fp: str, started_at: float) -> str | None:
+        """The receiver's message reference of an alert episode (Slack ts)."""
+        ...
+
+    def depth(self) -> dict[str, int]:
+        """Pending notifications per receiver."""
+        ...
+
+    def disable(self, receiver: str, reason: str, now: float) -> None:
+        """Stop delivering to a receiver."""
+        ...
+
+    def disabled(self) -> dict[str, str]:
+        """Disabled receivers and why."""
+        ...
 
 
 class NotifyMetrics:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sloguard.notify.base import Delivery, Outcome
-from sloguard.notify.model import Notification
+from sloguard.notify.model import Delivery, Notification, Outcome
 
 
 class RecordingNotifier:

@@ -16,12 +16,15 @@ redelivery after a restart reuses it, so the receiver can drop duplicates), ``we
 :mod:`sloguard.notify.signing`).
 
 The request goes out through :class:`sloguard.notify.delivery.Poster`, which maps the answer to
-a :class:`~sloguard.notify.base.Delivery` per the Standard Webhooks status code handling (2xx
+a :class:`~sloguard.notify.model.Delivery` per the Standard Webhooks status code handling (2xx
 ok; 408, 425, 429, 5xx and no answer retry, after ``Retry-After``; 410 disables the receiver;
-3xx and other 4xx are permanent). No secret (signing secrets, the URL's query or password,
-extra header values such as an ``Authorization``) appears in ``repr`` or in a delivery's
-reason. The URL is shown as its origin only (``https://hooks.example``): a webhook path or query
-often is a credential itself.
+3xx and other 4xx are permanent). No secret (signing secrets, the URL's password, its path
+segments and query values that may be credentials, extra header values such as an
+``Authorization``) appears in ``repr`` or in a delivery's reason, even when the receiver echoes
+it ("Cannot POST /hook/<token>" reads "Cannot POST /hook/***"; see
+:func:`sloguard.notify.delivery.url_secrets`). The URL is shown as its origin only
+(``https://hooks.example``): a webhook path or query often is a credential itself. A send after
+:meth:`WebhookNotifier.aclose` answers retry, keeping the notification for the next start.
 """
 
 from __future__ import annotations
@@ -32,9 +35,8 @@ from collections.abc import Callable, Mapping, Sequence
 import httpx
 
 from sloguard.notify import signing
-from sloguard.notify.base import Delivery
 from sloguard.notify.delivery import Poster, check_url, json_body, origin, url_secrets
-from sloguard.notify.model import Notification
+from sloguard.notify.model import Delivery, Notification
 from sloguard.notify.render import webhook_payload
 
 

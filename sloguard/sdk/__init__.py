@@ -1,4 +1,9 @@
-"""The agent side: metrics, recorder, trace model, steps, decorators (prometheus_client only)."""
+"""The agent side: metrics, recorder, trace model, steps, decorators (prometheus_client only).
+
+May import: ``analysis`` and layer 0 (``errors``, ``conventions``, ``version``); the runtime
+dependency is ``prometheus_client`` alone (``a2a/``, ``otel``, ``logging`` import their extra on
+first use, with a message naming it).
+"""
 
 from __future__ import annotations
 

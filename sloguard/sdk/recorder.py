@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sloguard import conventions as c
 from sloguard.errors import InvalidRecord
@@ -28,6 +28,34 @@ DEFAULT_CACHE_SIZE = 4096
 
 _STATUSES = frozenset(s.value for s in c.Status)
 _OUTCOMES = frozenset(o.value for o in c.RoutingOutcome)
+
+
+class Usage(TypedDict, total=False):
+    """Tokens and cost of one model use: the keywords of :meth:`Recorder.agent_call` and
+    :meth:`Recorder.usage` (each optional; ``total_tokens`` defaults to input + output)."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    cost: float | None
+
+
+_USAGE_KEYS = frozenset(Usage.__annotations__)
+_NO_TOKENS: tuple[None, None, None] = (None, None, None)
+
+
+def _figures(usage: Usage) -> tuple[tuple[int | None, int | None, int | None], float | None]:
+    """The token split and the cost of ``usage``, validated (nothing recorded yet)."""
+    if not usage:
+        return _NO_TOKENS, None
+    if not _USAGE_KEYS.issuperset(usage):
+        unknown = sorted(set(usage) - _USAGE_KEYS)
+        raise TypeError(f"unexpected keyword argument(s) {unknown}: usage is {sorted(_USAGE_KEYS)}")
+    split = split_tokens(
+        usage.get("input_tokens"), usage.get("output_tokens"), usage.get("total_tokens")
+    )
+    cost = usage.get("cost")
+    return split, None if cost is None else _nonneg_number("cost", cost)
 
 
 def _nonneg_number(field: str, value: float) -> float:
@@ -173,18 +201,14 @@ class Recorder:
         duration: float,
         *,
         model: str | None = None,
-        input_tokens: int | None = None,
-        output_tokens: int | None = None,
-        total_tokens: int | None = None,
-        cost: float | None = None,
         trace_id: str | None = None,
+        **usage: Unpack[Usage],
     ) -> None:
         """Record one finished agent invocation (count, latency, tokens, cost)."""
         agent = _name("agent_name", agent)
         s = _status(status)
         d = _nonneg_number("duration", duration)
-        split = split_tokens(input_tokens, output_tokens, total_tokens)
-        usd = None if cost is None else _nonneg_number("cost", cost)
+        split, usd = _figures(usage)
         latency, ok, err = self._agent_children(agent)
         (ok if s == "success" else err).inc()
         if trace_id:
@@ -194,21 +218,11 @@ class Recorder:
         if usd is not None or split != (None, None, None):
             self._usage(agent, _name("model", model, default=c.UNKNOWN_VALUE), split, usd)
 
-    def usage(
-        self,
-        agent: str,
-        model: str | None,
-        *,
-        input_tokens: int | None = None,
-        output_tokens: int | None = None,
-        total_tokens: int | None = None,
-        cost: float | None = None,
-    ) -> None:
+    def usage(self, agent: str, model: str | None, **usage: Unpack[Usage]) -> None:
         """Record tokens and cost of ``agent`` on ``model`` without counting a call."""
         agent = _name("agent_name", agent)
         model = _name("model", model, default=c.UNKNOWN_VALUE)
-        split = split_tokens(input_tokens, output_tokens, total_tokens)
-        usd = None if cost is None else _nonneg_number("cost", cost)
+        split, usd = _figures(usage)
         self._usage(agent, model, split, usd)
 
     def _usage(

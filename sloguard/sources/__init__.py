@@ -1,5 +1,8 @@
-"""SLI sources: where window counts come from (Prometheus, the embedded sampler, a fake)."""
+"""SLI sources: where window counts come from (Prometheus, the embedded sampler, a fake).
 
-from sloguard.sources.base import InstanceKey, QueryError, SLISource, WindowCounts
+``base`` holds the :class:`~sloguard.sources.base.SLISource` protocol, ``prometheus``,
+``embedded`` and ``fake`` its implementations. Import them by module; this file re-exports
+nothing (``prometheus`` pulls in httpx, ``embedded`` SQLite).
 
-__all__ = ["InstanceKey", "QueryError", "SLISource", "WindowCounts"]
+May import: ``slo`` (SLO models, counts, PromQL) and layer 0.
+"""

@@ -12,11 +12,9 @@ from sloguard.errors import SloguardError
 from sloguard.slo.budget import Counts
 from sloguard.slo.spec import SLO, InstanceLabels
 
-#: The labels of an SLO instance (:class:`~sloguard.slo.spec.SLOInstance` ``.labels``): a source
-#: answers per SLO, so its counts are keyed by the instance's label pairs alone.
-InstanceKey = InstanceLabels
-#: Counts per instance for one window.
-WindowCounts = Mapping[InstanceKey, Counts]
+#: Counts per instance for one window. A source answers per SLO, so its counts are keyed by the
+#: instance's label pairs alone (:class:`~sloguard.slo.spec.SLOInstance` ``.labels``).
+WindowCounts = Mapping[InstanceLabels, Counts]
 
 
 class QueryError(SloguardError):
@@ -41,6 +39,6 @@ class SLISource(Protocol):
         ...
 
 
-def instance_key(labels: Mapping[str, str], group_by: tuple[str, ...]) -> InstanceKey:
+def instance_key(labels: Mapping[str, str], group_by: tuple[str, ...]) -> InstanceLabels:
     """The instance key of a series under ``group_by``."""
     return tuple((g, labels.get(g, "")) for g in sorted(group_by))

@@ -26,8 +26,8 @@ from prometheus_client import CollectorRegistry
 from sloguard.durations import DAY, HOUR
 from sloguard.slo.budget import Counts
 from sloguard.slo.promql import CounterSLI, Selector, counter_sli
-from sloguard.slo.spec import SLO
-from sloguard.sources.base import InstanceKey, QueryError, WindowCounts, instance_key
+from sloguard.slo.spec import SLO, InstanceLabels
+from sloguard.sources.base import QueryError, WindowCounts, instance_key
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -200,8 +200,8 @@ class EmbeddedSource:
 
     def _sum_terms(
         self, terms: Any, group_by: tuple[str, ...], start: float, end: float
-    ) -> dict[InstanceKey, float]:
-        sums: dict[InstanceKey, float] = {}
+    ) -> dict[InstanceLabels, float]:
+        sums: dict[InstanceLabels, float] = {}
         for sign, selector in terms:
             for labels, inc in self._increases(selector, start, end):
                 key = instance_key(labels, group_by)
@@ -210,7 +210,10 @@ class EmbeddedSource:
 
     async def window_counts(self, slo: SLO, window: float, at: float) -> WindowCounts:
         """Counts per instance of ``slo`` over ``(at - window, at]``."""
-        counters: CounterSLI | None = counter_sli(slo)
+        try:
+            counters: CounterSLI | None = counter_sli(slo)
+        except ValueError as exc:  # an SLO the loader would refuse (latency without threshold)
+            raise QueryError(f"SLO {slo.name!r}: cannot read its counters: {exc}") from exc
         if counters is None:
             raise QueryError(
                 f"SLO {slo.name!r}: kind {slo.sli.kind.value!r} needs Prometheus "

@@ -39,8 +39,8 @@ from typing import TypeAlias
 
 from sloguard.durations import format_duration
 from sloguard.slo.budget import Counts
-from sloguard.slo.spec import SLO
-from sloguard.sources.base import InstanceKey, QueryError, WindowCounts
+from sloguard.slo.spec import SLO, InstanceLabels
+from sloguard.sources.base import QueryError, WindowCounts
 
 __all__ = ["Answer", "FakeSource", "Query"]
 
@@ -72,7 +72,7 @@ class FakeSource:
     ) -> None:
         if not (math.isfinite(resolution) and resolution > 0):
             raise ValueError(f"FakeSource: resolution must be a positive number, got {resolution}")
-        table: dict[tuple[str, float], Mapping[InstanceKey, Counts]] = {}
+        table: dict[tuple[str, float], Mapping[InstanceLabels, Counts]] = {}
         for (name, window), value in (counts or {}).items():
             if not (math.isfinite(window) and window > 0):
                 raise ValueError(f"FakeSource: window of {name!r} must be > 0, got {window}")
@@ -84,7 +84,7 @@ class FakeSource:
                     f"FakeSource: counts of {name!r} over {window:g}s: {exc}"
                 ) from None
         self.resolution = float(resolution)
-        self._table: Mapping[tuple[str, float], Mapping[InstanceKey, Counts]] = MappingProxyType(
+        self._table: Mapping[tuple[str, float], Mapping[InstanceLabels, Counts]] = MappingProxyType(
             table
         )
         self._answer = answer
@@ -151,9 +151,9 @@ class _BadCounts(Exception):
     """Counts no source could answer (becomes a ValueError or a QueryError with context)."""
 
 
-def _checked(per_instance: Mapping[InstanceKey, Counts]) -> Mapping[InstanceKey, Counts]:
+def _checked(per_instance: Mapping[InstanceLabels, Counts]) -> Mapping[InstanceLabels, Counts]:
     """Counts with every instance key sorted by label; ``_BadCounts`` for impossible counts."""
-    out: dict[InstanceKey, Counts] = {}
+    out: dict[InstanceLabels, Counts] = {}
     for raw_key, counts in per_instance.items():
         key = tuple(sorted(raw_key))
         if key in out:

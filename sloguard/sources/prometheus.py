@@ -58,8 +58,8 @@ from sloguard.slo.promql import (
     recorded_window_query,
     window_query,
 )
-from sloguard.slo.spec import SLO
-from sloguard.sources.base import InstanceKey, QueryError, WindowCounts, instance_key
+from sloguard.slo.spec import SLO, InstanceLabels
+from sloguard.sources.base import QueryError, WindowCounts, instance_key
 
 QUERY_PATH = "/api/v1/query"
 BUILDINFO_PATH = "/api/v1/status/buildinfo"
@@ -200,7 +200,7 @@ class PrometheusSource:
         await self._call("GET", BUILDINFO_PATH, "readiness check")
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool; later queries raise :class:`QueryError`."""
         await self._client.aclose()
 
     async def __aenter__(self) -> PrometheusSource:
@@ -214,6 +214,8 @@ class PrometheusSource:
     ) -> object:
         """Send one request; return its decoded ``status: success`` JSON body."""
         prefix = f"{where}: Prometheus at {self.url}"
+        if self._client.is_closed:  # httpx would raise RuntimeError
+            raise QueryError(f"{prefix}: the source is closed")
         async with self._limit:
             try:
                 response = await self._client.request(method, path, data=data)
@@ -254,7 +256,7 @@ def _read_answer(status: int, content: bytes) -> object:
 
 def _parse_counts(
     body: object, group_by: tuple[str, ...]
-) -> tuple[dict[InstanceKey, Counts], bool]:
+) -> tuple[dict[InstanceLabels, Counts], bool]:
     """Counts per instance from a ``window_query`` answer (see the module docstring), and
     whether it had a ``covered`` series (recorded window queries only)."""
     data = body.get("data") if isinstance(body, dict) else None
@@ -265,7 +267,7 @@ def _parse_counts(
     result = data.get("result")
     if not isinstance(result, list):
         raise _BadAnswer("vector result is not a list")
-    parts: dict[str, dict[InstanceKey, float]] = {"bad": {}, "total": {}}
+    parts: dict[str, dict[InstanceLabels, float]] = {"bad": {}, "total": {}}
     covered = False
     for item in result:
         labels, value = _sample(item)
@@ -281,7 +283,7 @@ def _parse_counts(
         if not math.isfinite(value):
             raise _BadAnswer(f"{labels[PART_LABEL]} of instance {_show(key)} is {value}")
         part[key] = value
-    counts: dict[InstanceKey, Counts] = {}
+    counts: dict[InstanceLabels, Counts] = {}
     for key, raw_total in parts["total"].items():
         tolerance = NOISE * max(1.0, raw_total)
         total = _not_negative(raw_total, tolerance, "total", key)
@@ -308,7 +310,7 @@ def _sample(item: object) -> tuple[dict[str, str], float]:
     raise _BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
 
 
-def _not_negative(value: float, tolerance: float, part: str, key: InstanceKey) -> float:
+def _not_negative(value: float, tolerance: float, part: str, key: InstanceLabels) -> float:
     if value >= 0:
         return value
     if -value <= tolerance:
@@ -319,7 +321,7 @@ def _not_negative(value: float, tolerance: float, part: str, key: InstanceKey) -
     )
 
 
-def _show(key: InstanceKey) -> str:
+def _show(key: InstanceLabels) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in key) + "}" if key else "(all)"
 
 

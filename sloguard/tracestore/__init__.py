@@ -20,4 +20,6 @@ not open SQLite). Example::
     for s in store.list(status="error", limit=10):
         print(s.trace_id, s.agent)
     store.prune(now=time.time())
+
+May import: ``sdk`` (the trace model), ``analysis`` (decision records) and layer 0.
 """

@@ -26,16 +26,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import PlainTextResponse
 
-from sloguard.analysis import (
-    compare,
-    most_similar_successful,
-    sequence_diagram,
-    sequence_svg,
-    text_tree,
-    trace_anomalies,
-)
-from sloguard.analysis.anomalies import MAX_TOOL_CALLS
+from sloguard.analysis.anomalies import MAX_TOOL_CALLS, trace_anomalies
+from sloguard.analysis.compare import compare, most_similar_successful
 from sloguard.analysis.decisions import LOW_CONFIDENCE, find_anomalies
+from sloguard.analysis.views.mermaid import sequence_diagram
+from sloguard.analysis.views.svg import sequence_svg
+from sloguard.analysis.views.tree import text_tree
 from sloguard.ingest.anomalywatch import CHAIN_LIMIT
 from sloguard.sdk.trace import ResponseTrace
 from sloguard.tracestore.model import STATUSES

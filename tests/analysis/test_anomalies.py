@@ -8,7 +8,7 @@ import pytest
 
 from examples.multi_agent import run_workflow
 from sloguard import Telemetry
-from sloguard.analysis import AnomalyKind, handoff_loops, runaway_tools, trace_anomalies
+from sloguard.analysis.anomalies import AnomalyKind, handoff_loops, runaway_tools, trace_anomalies
 from sloguard.sdk.trace import parse_trace
 from tests.support.traces import (
     Row,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from sloguard.analysis import (
+from sloguard.analysis.compare import (
     DivergenceKind,
-    Event,
+    RunComparison,
     compare,
     most_similar_successful,
     similarity,
     succeeded,
 )
-from sloguard.analysis.compare import RunComparison
+from sloguard.analysis.timeline import Event
 from tests.support.traces import build, routed, row, seed_workflow
 
 GOOD = routed("wf-a")  # supervisor → billing-agent: lookup_invoice, issue_refund

@@ -7,13 +7,9 @@ from typing import Any
 
 import pytest
 
-from sloguard.analysis import (
-    AnomalyKind,
-    DecisionRecord,
-    Option,
-    decision_chain,
-    find_anomalies,
-)
+from sloguard.analysis.anomalies import AnomalyKind
+from sloguard.analysis.decisionrecord import DecisionRecord, Option, decision_chain
+from sloguard.analysis.decisions import find_anomalies
 from sloguard.errors import InvalidRecord
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

@@ -36,7 +36,7 @@ from sloguard import (
     Telemetry,
     use_telemetry,
 )
-from sloguard.analysis import mermaid_text, sequence_diagram
+from sloguard.analysis.views.mermaid import mermaid_text, sequence_diagram
 from tests.support.traces import (
     NASTY,
     Row,

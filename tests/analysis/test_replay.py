@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from examples.multi_agent import run_workflow
 from sloguard import Telemetry
-from sloguard.analysis import Event, EventType, replay, timeline
+from sloguard.analysis.replay import replay
+from sloguard.analysis.timeline import Event, EventType, timeline
 from tests.support.traces import (
     T0,
     build,

@@ -2,7 +2,7 @@
 
 The SVG is parsed with a real XML parser (ElementTree); its arrows and notes are read back from
 their ``class`` / ``data-*`` attributes and compared with the Mermaid diagram of the same trace
-(both are drawn from one model). The page test (tests/test_webui.py) renders it in Chromium.
+(both are drawn from one model). The page test (tests/web/test_webui.py) renders it in Chromium.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 
 from sloguard import ResponseTrace, Telemetry
-from sloguard.analysis import sequence_diagram, sequence_svg
+from sloguard.analysis.views.mermaid import sequence_diagram
+from sloguard.analysis.views.svg import sequence_svg
 from tests.support.traces import (
     NASTY,
     Row,

@@ -8,8 +8,7 @@ import pytest
 
 from examples.multi_agent import run_workflow
 from sloguard import Telemetry
-from sloguard.analysis import text_tree
-from sloguard.analysis.views.tree import money
+from sloguard.analysis.views.tree import money, text_tree
 from sloguard.sdk.trace import parse_trace
 from tests.support.traces import build, customer_service, financial_risk, row, seed_workflow
 

@@ -19,9 +19,8 @@ from dataclasses import dataclass, replace
 import httpx
 
 from sloguard.notify.alertmanager import AlertmanagerNotifier
-from sloguard.notify.base import Delivery, Notifier, Outcome
 from sloguard.notify.log import LogNotifier
-from sloguard.notify.model import Notification
+from sloguard.notify.model import Delivery, Notification, Notifier, Outcome
 from sloguard.notify.recording import RecordingNotifier
 from sloguard.notify.slack.bot import SlackBotNotifier
 from sloguard.notify.slack.webhook import SlackWebhookNotifier

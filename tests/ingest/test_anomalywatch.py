@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from sloguard import Telemetry
-from sloguard.analysis import DecisionRecord, Option
+from sloguard.analysis.decisionrecord import DecisionRecord, Option
 from sloguard.analysis.delta import new_chain_anomalies, new_trace_anomalies, unseen
 from sloguard.commands.trace import TRACE
 from sloguard.ingest.anomalywatch import AnomalyWatch, anomaly_event

@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from sloguard.notify.alertmanager import AlertmanagerNotifier
-from sloguard.notify.base import Outcome
-from sloguard.notify.model import AlertStatus, Notification, Transition
+from sloguard.notify.model import AlertStatus, Notification, Outcome, Transition
 from sloguard.notify.render import ZERO_TIME, rfc3339, webhook_payload
 from sloguard.slo.budget import Severity
 from tests.support.amserver import start_alertmanager
@@ -191,6 +190,18 @@ async def test_alertmanager_down_is_retried() -> None:
         delivery = await am.send(notification(AlertStatus.FIRING, starts_at=clock.now), None)
     assert delivery.outcome is Outcome.RETRY
     assert delivery.reason.startswith(f"Alertmanager 'am' at {url}: cannot connect")
+
+
+async def test_a_send_after_aclose_is_retried_later_not_sent() -> None:
+    clock = Clock()
+    with WebhookReceiver() as stand_in:
+        am = AlertmanagerNotifier("am", stand_in.url.removesuffix("/hook"), clock=clock)
+        await am.aclose()
+        delivery = await am.send(notification(AlertStatus.FIRING, starts_at=clock.now), None)
+    # the daemon closes receivers on shutdown: retry keeps the notification for the next start
+    assert delivery.outcome is Outcome.RETRY and not delivery.disable
+    assert delivery.reason.startswith(f"Alertmanager 'am' at {am.url}: not sent")
+    assert stand_in.requests == []
 
 
 # --- what a real Alertmanager cannot be made to do: auth, path prefix, overload -----------------

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from sloguard.notify.base import Delivery, Outcome
 from sloguard.notify.delivery import (
     Action,
     Poster,
@@ -21,6 +20,7 @@ from sloguard.notify.delivery import (
     header,
     http_delivery,
     json_body,
+    may_be_secret,
     origin,
     retry_after,
     scrub,
@@ -30,6 +30,7 @@ from sloguard.notify.delivery import (
     transport_delivery,
     url_secrets,
 )
+from sloguard.notify.model import Delivery, Outcome
 from sloguard.notify.slack.api import classify, unanswered
 from tests.support.promserver import free_port
 from tests.support.webhookreceiver import WebhookReceiver
@@ -321,6 +322,72 @@ def test_url_secrets_are_the_url_its_query_and_its_password() -> None:
     assert set(url_secrets("http://h/", check_url("http://h/", "x"))) == {"http://h/"}
 
 
+@pytest.mark.parametrize(
+    ("part", "secret"),
+    [
+        ("", False),
+        ("/", False),
+        ("hook", False),
+        ("v2", False),
+        ("T0ken", False),  # under 8 characters: too short to hide without mangling reasons
+        ("sloguard", False),  # plain lower-case words name things
+        ("incoming-webhooks", False),
+        ("sloguard_events.v", False),
+        ("pathT0ken-s3cret-0042", True),
+        ("k3y-value", True),  # a digit
+        ("IncomingWebhook", True),  # capitals
+        ("aGVsbG8=xyz", True),  # symbols
+        ("c2f1e0d9-7b6a-4c3d-9e8f-0a1b2c3d4e5f", True),
+        ("abcdefghijklmnopqrstuvwx", True),  # 24 lower-case letters: a token, not a name
+        ("abcdefghijklmnopqrstuvw", False),
+    ],
+)
+def test_may_be_secret(part: str, secret: bool) -> None:
+    assert may_be_secret(part) is secret
+
+
+@pytest.mark.parametrize(
+    ("url", "hidden", "kept"),
+    [
+        (
+            "https://hooks.example/hook/pathT0ken-s3cret-0042",
+            {"pathT0ken-s3cret-0042"},
+            {"/", "hook", "/hook", "hooks.example"},
+        ),
+        (
+            "https://hooks.example/sloguard?format=json&key=urlkey-s3cret-0042&v=2",
+            {"urlkey-s3cret-0042", "format=json&key=urlkey-s3cret-0042&v=2"},
+            {"sloguard", "/sloguard", "json", "format=json", "key", "2"},
+        ),
+        (  # as written and decoded: an answer may echo either
+            "https://h.example/a%20b%2Bc9?t=x%2By+z0123",
+            {"a%20b%2Bc9", "a b+c9", "x%2By+z0123", "x+y z0123"},
+            {"a", "t"},
+        ),
+        (  # a token as the user name
+            "https://ghp_T0kenAsUser42@h.example/repo",
+            {"ghp_T0kenAsUser42"},
+            {"repo", "/repo"},
+        ),
+        ("https://hooks.example/hook?format=json", set(), {"/hook", "format=json", "json"}),
+    ],
+)
+def test_url_secrets_are_the_path_segments_and_query_values_that_may_be_secret(
+    url: str, hidden: set[str], kept: set[str]
+) -> None:
+    parts = set(url_secrets(url, check_url(url, "webhook 'x'")))
+    assert url in parts
+    assert hidden <= parts
+    assert not kept & parts
+
+
+def test_an_echoed_path_token_is_scrubbed_and_plain_path_words_are_kept() -> None:
+    url = "https://hooks.example/hook/pathT0ken-s3cret-0042?key=urlkey-s3cret-0042"
+    secrets = url_secrets(url, check_url(url, "webhook 'x'"))
+    echo = "Cannot POST /hook/pathT0ken-s3cret-0042 (key urlkey-s3cret-0042)"
+    assert scrub(echo, secrets) == "Cannot POST /hook/*** (key ***)"
+
+
 def test_json_body_is_compact_utf8_without_nan() -> None:
     payload = {"name": "dépôt", "burn": [math.nan, 1.5, math.inf], "left": (-math.inf,)}
     assert json_body(payload) == '{"name":"dépôt","burn":[null,1.5,null],"left":[null]}'.encode()
@@ -377,6 +444,16 @@ async def test_a_redirect_is_an_answer_not_followed(hook: WebhookReceiver) -> No
     got = await post_once(Poster("hook", timeout=5.0), hook.url)
     assert got.outcome is Outcome.PERMANENT and "update the URL" in got.reason
     assert len(hook.requests) == 1
+
+
+async def test_a_closed_poster_sends_nothing_and_answers_retry(hook: WebhookReceiver) -> None:
+    poster = Poster("hook", timeout=5.0)
+    await poster.aclose()
+    got = await post_once(poster, hook.url)  # closes it again: idempotent
+    # retry, not permanent: receivers close on shutdown and the outbox must keep the notification
+    # for the next start; no ``after``, so a worker still running backs off instead of spinning
+    assert got == Delivery.retry("hook: not sent: the receiver is closed (shutting down)")
+    assert hook.requests == []
 
 
 async def test_no_answer_is_a_delivery_not_an_exception(hook: WebhookReceiver) -> None:

@@ -22,8 +22,8 @@ from sloguard.alerting.center import AlertCenter
 from sloguard.alerting.store import StateStore
 from sloguard.durations import DAY
 from sloguard.evaluation.evaluator import InstanceResult
-from sloguard.notify.base import Notifier
 from sloguard.notify.config import AlertRouting, Receiver, SlackSpec, WebhookSpec
+from sloguard.notify.model import Notifier
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.notify.routing import Route
 from sloguard.notify.slack.bot import SlackBotNotifier

@@ -14,9 +14,8 @@ from sloguard.alerting.center import AlertCenter
 from sloguard.alerting.store import StateStore
 from sloguard.durations import DAY
 from sloguard.evaluation.evaluator import InstanceResult
-from sloguard.notify.base import Delivery
 from sloguard.notify.config import AlertRouting, LogSpec, Receiver
-from sloguard.notify.model import AlertStatus, Transition, from_dict, to_dict
+from sloguard.notify.model import AlertStatus, Delivery, Transition, from_dict, to_dict
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.notify.recording import RecordingNotifier
 from sloguard.notify.render import webhook_payload

@@ -12,8 +12,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import WebClient
 
-from sloguard.notify.base import Delivery, Outcome
-from sloguard.notify.model import Notification, Transition
+from sloguard.notify.model import Delivery, Notification, Outcome, Transition
 from sloguard.notify.render import MAX_HEADER
 from sloguard.notify.slack.bot import SlackBotNotifier
 from sloguard.notify.slack.webhook import SlackWebhookNotifier

@@ -14,9 +14,8 @@ import httpx
 import pytest
 
 from sloguard.notify import signing
-from sloguard.notify.base import Outcome
 from sloguard.notify.log import LogNotifier
-from sloguard.notify.model import AlertStatus, Notification, Transition
+from sloguard.notify.model import AlertStatus, Notification, Outcome, Transition
 from sloguard.notify.render import ZERO_TIME, rfc3339, webhook_payload
 from sloguard.notify.webhook import WebhookNotifier
 from sloguard.slo.budget import Severity, Tier, TierResult
@@ -283,6 +282,18 @@ async def test_a_slow_receiver_times_out_and_is_retried(
     assert "no answer within 0.2s" in delivery.reason
 
 
+async def test_a_send_after_aclose_is_retried_later_not_sent(
+    hook: WebhookReceiver, clock: Clock
+) -> None:
+    sender = notifier(hook.url, clock)
+    await sender.aclose()
+    delivery = await sender.send(notification(), None)
+    # the daemon closes receivers on shutdown: retry keeps the notification for the next start
+    assert delivery.outcome is Outcome.RETRY and not delivery.disable
+    assert "'ops-hook'" in delivery.reason and "closed" in delivery.reason
+    assert hook.requests == []
+
+
 # --- secrets stay secret -----------------------------------------------------------------------
 
 
@@ -306,6 +317,20 @@ async def test_secrets_never_show_in_repr_or_reasons(hook: WebhookReceiver, cloc
         for secret in (NEW, OLD, TOKEN, "tok-5a1e7c0ffee", "url-secret-123"):
             assert secret not in text
     assert "***" in reasons[0]
+
+
+async def test_an_error_page_echoing_a_path_token_or_query_value_does_not_leak_them(
+    hook: WebhookReceiver, clock: Clock
+) -> None:
+    url = hook.url + "/pathT0ken-s3cret-0042?format=json&key=urlkey-s3cret-0042"
+    hook.script(404, body=b"Cannot POST /hook/pathT0ken-s3cret-0042 with key urlkey-s3cret-0042")
+    hook.script(503, body=b"Cannot POST /hook: format=json unsupported")
+    async with notifier(url, clock) as sender:
+        echoed, plain = [(await sender.send(notification(), None)).reason for _ in range(2)]
+    assert hook.requests[0].path == "/hook/pathT0ken-s3cret-0042?format=json&key=urlkey-s3cret-0042"
+    assert echoed.endswith("HTTP 404: Cannot POST /hook/*** with key ***")
+    # short or plain parts of the URL are no credentials: scrubbing them would mangle reasons
+    assert plain.endswith("HTTP 503: Cannot POST /hook: format=json unsupported")
 
 
 def test_bad_configuration_is_refused_without_echoing_it() -> None:

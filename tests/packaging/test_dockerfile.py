@@ -320,7 +320,7 @@ def test_dockerignore_sends_the_build_inputs_and_nothing_else() -> None:
     for left_out in (
         ".git/HEAD",
         ".venv/bin/python",
-        "tests/test_budget.py",
+        "tests/slo/test_budget.py",
         "bench/run.py",
         "data/x.sqlite",
         "helm/sloguard/values.yaml",

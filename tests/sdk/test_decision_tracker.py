@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloguard import CallType, Telemetry, TraceStep
-from sloguard.analysis import DecisionRecord, Option
+from sloguard.analysis.decisionrecord import DecisionRecord, Option
 from sloguard.errors import InvalidRecord
 from sloguard.sdk import DecisionTracker
 from sloguard.sdk.recorder import Recorder

@@ -105,6 +105,18 @@ def test_invalid_agent_call_raises_and_records_nothing(
     assert samples(registry) == before
 
 
+def test_a_misspelt_usage_keyword_is_refused_and_records_nothing(
+    registry: CollectorRegistry, recorder: Recorder
+) -> None:
+    before = samples(registry)
+    usage: dict[str, Any] = {"input_token": 10, "cost": 0.1}
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['input_token'\]"):
+        recorder.agent_call("a", "success", 1.0, **usage)
+    with pytest.raises(TypeError, match="input_token"):
+        recorder.usage("a", "gpt-4o", **usage)
+    assert samples(registry) == before
+
+
 def test_invalid_decision_and_routing_record_nothing(
     registry: CollectorRegistry, recorder: Recorder
 ) -> None:

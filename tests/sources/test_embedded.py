@@ -115,6 +115,24 @@ async def test_ratio_kind_needs_prometheus(registry: CollectorRegistry) -> None:
         await src.window_counts(slo, 60, T0)
 
 
+async def test_a_latency_slo_without_threshold_is_a_query_error(
+    registry: CollectorRegistry,
+) -> None:
+    slo = make_slo("no threshold", kind=SLIKind.LATENCY)  # the loader refuses it; no crash here
+    src = EmbeddedSource(registry)
+    with pytest.raises(QueryError, match=r"SLO 'no threshold': .*without threshold") as info:
+        await src.window_counts(slo, 60, T0)
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+async def test_a_closed_source_is_a_query_error(registry: CollectorRegistry) -> None:
+    slo = make_slo("calls")
+    src = EmbeddedSource(registry, [slo])
+    await src.aclose()
+    with pytest.raises(QueryError, match="SLO 'calls': embedded store failed"):
+        await src.window_counts(slo, 60, T0)
+
+
 async def test_evaluator_marks_one_failing_slo_error_and_evaluates_the_rest(
     registry: CollectorRegistry, recorder: Recorder
 ) -> None:

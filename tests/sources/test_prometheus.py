@@ -2,7 +2,7 @@
 
 The history (8 hours at 15 s, every counter 0 at its first sample, evaluated exactly on the last
 sample) makes Prometheus 2.x's ``increase`` exact: no extrapolation happens at either window
-edge (see ``tests/promserver.py``), so counts are asserted with ``==``.
+edge (see ``tests/support/promserver.py``), so counts are asserted with ``==``.
 
 billing: 100 calls per step; 1 error every 20th step, then 10 errors per step for the last
 10 minutes (40 steps). search: 50 calls per step, never an error (its error series does not
@@ -30,8 +30,8 @@ from sloguard import conventions as c
 from sloguard.durations import DAY, HOUR, MINUTE
 from sloguard.slo.budget import Counts, Severity, State, burn_rate, evaluate
 from sloguard.slo.promql import window_query
-from sloguard.slo.spec import SLI, SLO, SLIKind
-from sloguard.sources.base import InstanceKey, QueryError, WindowCounts
+from sloguard.slo.spec import SLI, SLO, InstanceLabels, SLIKind
+from sloguard.sources.base import QueryError, WindowCounts
 from sloguard.sources.prometheus import PrometheusSource
 from tests.support.promserver import (
     Answer,
@@ -51,8 +51,8 @@ STEP = 15
 STEPS = 8 * 3600 // STEP  # 1920 steps: samples 0..STEPS
 BURST = 40  # the last 10 minutes
 BOUNDS = (*c.AGENT_LATENCY_BUCKETS, float("inf"))
-BILLING: InstanceKey = (("agent_name", "billing"),)
-SEARCH: InstanceKey = (("agent_name", "search"),)
+BILLING: InstanceLabels = (("agent_name", "billing"),)
+SEARCH: InstanceLabels = (("agent_name", "search"),)
 
 
 def client_le_values() -> dict[float, str]:
@@ -482,6 +482,18 @@ async def test_check_reports_an_unready_server() -> None:
                 await src.check()
     assert stub.received[0].method == "GET"
     assert stub.received[0].path == "/api/v1/status/buildinfo"
+
+
+async def test_a_closed_source_is_a_query_error_and_sends_nothing() -> None:
+    with StubPrometheus(Answer(body=vector())) as stub:
+        src = PrometheusSource(stub.url)
+        await src.aclose()
+        with pytest.raises(QueryError, match=r"SLO 'calls', window 1h: .* the source is closed"):
+            await src.window_counts(GROUPED, HOUR, AT)
+        with pytest.raises(QueryError, match=r"readiness check: .* the source is closed"):
+            await src.check()
+        await src.aclose()
+    assert stub.received == []
 
 
 async def test_the_query_is_a_form_post_with_time_and_timeout() -> None:

@@ -29,7 +29,7 @@ from sloguard.errors import ConfigError
 from sloguard.settings.model import load_settings
 from sloguard.slo.budget import Counts
 from sloguard.slo.promql import BAD_RATE, RATE_INTERVAL, RATE_WINDOW, TOTAL_RATE, rate_exprs
-from sloguard.sources.base import InstanceKey
+from sloguard.slo.spec import InstanceLabels
 from sloguard.sources.prometheus import PrometheusSource
 from tests.support.promserver import (
     Family,
@@ -45,8 +45,8 @@ HOURS = 26
 STEPS = HOURS * 3600 // STEP
 SHIFT = 60  # records sit this long before ``at``, on the rule group's own clock
 AGENTS = ("billing", "search")
-BILLING: InstanceKey = (("agent_name", "billing"),)
-SEARCH: InstanceKey = (("agent_name", "search"),)
+BILLING: InstanceLabels = (("agent_name", "billing"),)
+SEARCH: InstanceLabels = (("agent_name", "search"),)
 SLO = make_slo("calls", group_by=("agent_name",))
 OTHER = make_slo("unrecorded", group_by=("agent_name",))
 

@@ -16,5 +16,8 @@ log what matters (on their module loggers), and no token or webhook URL reaches 
 - :mod:`sloguard.notify.slack.bot`: :class:`SlackBotNotifier`, threads and updates;
 - :mod:`sloguard.notify.slack.webhook`: :class:`SlackWebhookNotifier`, one new message each time;
 - :mod:`sloguard.notify.slack.api`: what both share, and how a Slack answer maps to a
-  :class:`~sloguard.notify.base.Delivery` (``ERRORS`` holds the error codes).
+  :class:`~sloguard.notify.model.Delivery` (``ERRORS`` holds the error codes).
+
+May import: ``notify`` (the model, rendering, the delivery core) and layer 0; never another
+receiver module.
 """

@@ -6,7 +6,7 @@ timeouts (:func:`whole_seconds`) and a logger that prints nothing (:data:`SDK_LO
 debug lines print the webhook URL and bodies, its error lines exception texts that can hold the
 URL). No token or webhook URL reaches a reason (:func:`~sloguard.notify.delivery.scrubbed`).
 
-How an answer maps to a :class:`~sloguard.notify.base.Delivery` (:func:`classify` for an answer
+How an answer maps to a :class:`~sloguard.notify.model.Delivery` (:func:`classify` for an answer
 other than success, :func:`unanswered` for a request that raised; ``ERRORS`` holds the error
 codes; the HTTP status means what it means for every receiver,
 :data:`sloguard.notify.delivery.STATUS_ACTIONS`, and a retry from either wins over a disable,
@@ -54,7 +54,6 @@ from typing import Any
 
 from slack_sdk.errors import SlackClientError, SlackRequestError
 
-from sloguard.notify.base import Delivery
 from sloguard.notify.delivery import (
     Action,
     header,
@@ -64,6 +63,7 @@ from sloguard.notify.delivery import (
     strongest,
     transport_delivery,
 )
+from sloguard.notify.model import Delivery
 
 __all__ = [
     "DEFAULT_MIN_INTERVAL",

@@ -27,9 +27,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse, WebClient
 
-from sloguard.notify.base import Delivery
 from sloguard.notify.delivery import scrubbed
-from sloguard.notify.model import AlertStatus, Notification
+from sloguard.notify.model import AlertStatus, Delivery, Notification
 from sloguard.notify.render import MAX_BLOCKS, rfc3339, slack_message
 from sloguard.notify.slack.api import (
     DEFAULT_MIN_INTERVAL,

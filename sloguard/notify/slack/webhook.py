@@ -18,9 +18,8 @@ from collections.abc import Callable
 
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
-from sloguard.notify.base import Delivery
 from sloguard.notify.delivery import Action, scrubbed, status_action
-from sloguard.notify.model import Notification
+from sloguard.notify.model import Delivery, Notification
 from sloguard.notify.render import slack_message
 from sloguard.notify.slack.api import (
     DEFAULT_MIN_INTERVAL,
