@@ -53,8 +53,27 @@ DECISION_CONFIDENCE: Final = "agent_decision_confidence"
 ROUTING_OUTCOMES: Final = "agent_routing_outcomes_total"
 ANOMALIES: Final = "agent_anomalies_total"
 
+#: The agent metric families the recorder feeds (what a series budget can name).
+AGENT_FAMILIES: Final = frozenset(
+    {
+        AGENT_CALLS,
+        AGENT_LATENCY,
+        AGENT_TOKENS,
+        AGENT_COST,
+        ACTIVE_AGENTS,
+        AGENT_HANDOFFS,
+        TOOL_DURATION,
+        TOOL_CALLS,
+        DECISIONS,
+        DECISION_CONFIDENCE,
+        ROUTING_OUTCOMES,
+        ANOMALIES,
+    }
+)
+
 # self metrics
 LABEL_OVERFLOW: Final = "sloguard_label_overflow_total"
+SERIES_OVERFLOW: Final = "sloguard_series_overflow_total"
 
 # --- label keys --------------------------------------------------------------------------------
 L_AGENT: Final = "agent_name"

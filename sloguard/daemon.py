@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sqlite3
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -100,7 +102,11 @@ def build(
     )
     metrics = AgentMetrics(registry=registry, buckets=buckets)
     guard = CardinalityGuard(
-        limits=m.label_limits, allowlists=m.label_allowlists, default_limit=m.default_label_limit
+        limits=m.label_limits,
+        allowlists=m.label_allowlists,
+        default_limit=m.default_label_limit,
+        series_budget=m.series_budget,
+        family_series_budgets=m.family_series_budgets,
     )
     recorder = Recorder(metrics, guard)
     # Agents running inside this process (the demo, embedded use) record into the daemon.
@@ -134,6 +140,7 @@ def build(
     app = create_app(
         registry,
         ready=readiness.is_set,
+        degraded=[engine.health.degraded] if engine is not None else [],
         routers=routers,
         lifespan=_lifespan(
             readiness,
@@ -200,9 +207,15 @@ def _engine(settings: Settings, registry: CollectorRegistry, buckets: Buckets) -
     self_metrics = SelfMetrics(registry)
     source: SLISource
     if embedded:
-        source = EmbeddedSource(
-            registry, slos, path=settings.data_dir / "samples.sqlite", interval=interval
-        )
+        samples = settings.data_dir / "samples.sqlite"
+        try:
+            source = EmbeddedSource(registry, slos, path=samples, interval=interval)
+        except sqlite3.Error as exc:  # the source opens its file unmapped: say which file
+            message = (
+                f"cannot open the embedded samples: {exc}; check that the user sloguard runs "
+                "as can write this file and its directory"
+            )
+            raise ConfigError([Problem(str(samples), None, "", message)]) from exc
     else:
         source = _prometheus_source(settings, resolution, self_metrics)
     engine = SLOEngine(slos, source, self_metrics=self_metrics)
@@ -253,6 +266,11 @@ def _verify(settings: Settings) -> bool | str:
 
 
 def _ensure_dir(settings: Settings) -> None:
+    """Create the data dir and make sure files can be created in it (else a ConfigError).
+
+    A read-only data dir would otherwise surface as a raw SQLite traceback from whichever store
+    opens first; the probe file is anonymous where the OS allows it (nothing to clean up).
+    """
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -260,6 +278,14 @@ def _ensure_dir(settings: Settings) -> None:
             str(settings.data_dir), None, "data_dir", f"cannot create directory: {exc.strerror}"
         )
         raise ConfigError([problem]) from exc
+    try:
+        tempfile.TemporaryFile(dir=settings.data_dir).close()
+    except OSError as exc:
+        message = (
+            f"cannot write here ({exc.strerror}); make the directory writable by the user "
+            "sloguard runs as, or set data_dir ($SLOGUARD_DATA_DIR, --data-dir) to one that is"
+        )
+        raise ConfigError([Problem(str(settings.data_dir), None, "data_dir", message)]) from exc
 
 
 def _lifespan(

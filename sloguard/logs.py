@@ -4,6 +4,12 @@ Every record, from structlog or from stdlib loggers such as uvicorn's, goes thro
 JSON lines (``{"event": …, "level": …, "timestamp": …}``) or a console rendering, to stderr.
 Only the daemon's composition root calls :func:`configure_logging`; the agent SDK never
 configures logging of the process it runs in.
+
+Libraries that log every request or tick at INFO (:data:`QUIET_LOGGERS`: httpx and httpcore
+print each request's full URL, user info and query included, so a ``http://user:PASS@host``
+Prometheus URL or a webhook's ``?token=`` would reach the log; APScheduler two lines per
+evaluation) are held at WARNING, whatever ``level`` is: sloguard logs what matters about its
+queries and deliveries itself, without secrets.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ from typing import TextIO
 
 import structlog
 from structlog.typing import Processor
+
+#: Loggers held at WARNING or above: per-request or per-tick INFO lines, and request URLs
+#: (with their credentials) in httpx's.
+QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler")
 
 
 def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
@@ -50,3 +60,6 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    quiet = max(logging.WARNING, root.level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)

@@ -28,7 +28,7 @@ from tests.support.blocker import BLOCKER, PKG, blocker
 
 #: Lowest first. A module belongs to the first entry that is its name or a prefix of it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "conventions", "durations", "yamldoc", "version"),  # foundation
+    ("errors", "conventions", "durations", "yamldoc", "version", "httpanswer"),  # foundation
     ("analysis",),  # pure trace analysis and views
     ("sdk",),  # the agent side: recorder, trace model, decorators
     ("tracestore",),  # stored traces and decisions
@@ -76,6 +76,7 @@ PURE = (
     "slo/promql.py",
     "sources/fake.py",
     "evaluation/report.py",
+    "evaluation/health.py",
     "notify/model.py",
     "notify/routing.py",
     "notify/render.py",

@@ -6,6 +6,10 @@ Per SLO instance there is one alert per severity (``SLOBurn``, critical and warn
 - a severity fires while any of its tiers fires; it resolves only on a *judged* evaluation
   (``ok`` or ``burning``) in which none of its tiers fires — never on ``error``, ``no_data`` or
   ``insufficient_events``;
+- a tier that cannot be judged (too few events in its long window, e.g. just after a gap in the
+  source's data) keeps its last judged state, even when the evaluation as a whole is judged: a
+  tier that fired keeps its severity firing, one that did not cannot page
+  (``AlertState.firing_tiers`` remembers which tiers fired);
 - a firing critical inhibits the warning of the same instance: the warning is not notified
   (and not repeated) while the critical fires; if it still fires afterwards it is notified then;
 - a firing alert is re-notified every ``repeat_interval``;
@@ -19,11 +23,11 @@ the same identity in sloguard, its webhooks and Alertmanager.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from sloguard.notify.model import Transition
-from sloguard.slo.budget import Evaluation, Severity, State
+from sloguard.slo.budget import Evaluation, Severity, State, TierResult
 
 BURN_ALERT = "SLOBurn"
 NO_DATA_ALERT = "SLONoData"
@@ -55,6 +59,8 @@ class AlertState:
     started_at: float | None = None
     last_sent_at: float | None = None
     no_data_since: float | None = None  # used by the SLONoData alert only
+    #: names of this severity's tiers that fired when last judged (SLOBurn alerts only)
+    firing_tiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,15 +184,13 @@ def step(
         nod = replace(nod, no_data_since=None)
         nod, e = _advance(nod, False, False, Severity.WARNING, rules, now)
         events += e
-    # --- burn alerts: only judged evaluations change them
+    # --- burn alerts: only judged evaluations change them, and only through judged tiers
     if ev.state in (State.OK, State.BURNING):
-        fired = {t.tier.severity for t in ev.firing}
-        crit_active = Severity.CRITICAL in fired
+        crit, crit_active = _judge(crit, ev.tiers, Severity.CRITICAL)
         crit, e = _advance(crit, crit_active, False, Severity.CRITICAL, rules, now)
         events += e
-        warn, e = _advance(
-            warn, Severity.WARNING in fired, crit_active, Severity.WARNING, rules, now
-        )
+        warn, warn_active = _judge(warn, ev.tiers, Severity.WARNING)
+        warn, e = _advance(warn, warn_active, crit_active, Severity.WARNING, rules, now)
         events += e
     else:
         # unjudged: nothing resolves; firing alerts keep their reminders
@@ -195,6 +199,24 @@ def step(
         warn, e = _repeat_only(warn, crit.firing, Severity.WARNING, rules, now)
         events += e
     return InstanceAlerts(crit, warn, nod), events
+
+
+def _judge(
+    state: AlertState, tiers: Iterable[TierResult], severity: Severity
+) -> tuple[AlertState, bool]:
+    """Which of ``severity``'s tiers fire now; an insufficient tier keeps its last judgment."""
+    remembered = set(state.firing_tiers)
+    # a firing alert stored before tiers were remembered: any of its tiers may have fired
+    unknown = state.firing and not remembered
+    firing = {
+        t.tier.name
+        for t in tiers
+        if t.tier.severity is severity
+        and (t.firing or (t.insufficient and (unknown or t.tier.name in remembered)))
+    }
+    if firing != remembered:
+        state = replace(state, firing_tiers=tuple(sorted(firing)))
+    return state, bool(firing)
 
 
 def _repeat_only(

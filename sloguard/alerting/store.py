@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sloguard.alerting.state import AlertState, InstanceAlerts
+from sloguard.errors import ConfigError, Problem
 from sloguard.notify.model import Notification, from_dict, to_dict
 from sloguard.notify.outbox import OutboxItem
 from sloguard.slo.spec import SLOInstance
@@ -64,14 +65,29 @@ def _alert_from(text: str) -> InstanceAlerts:
     return InstanceAlerts(**{k: AlertState(**v) for k, v in d.items()})
 
 
+def _cannot_open(path: str | Path, exc: sqlite3.Error) -> ConfigError:
+    message = (
+        f"cannot open the alert store: {exc}; check that the user sloguard runs as can write "
+        "this file and its directory"
+    )
+    return ConfigError([Problem(str(path), None, "", message)])
+
+
 class StateStore:
     """SQLite in WAL mode; one connection, used from the event loop's thread."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # an accepted alert survives power loss
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _cannot_open(path, exc) from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # an accepted alert survives power loss
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:  # read-only file or directory, not a database, ...
+            self._db.close()
+            raise _cannot_open(path, exc) from exc
 
     # --- alert states --------------------------------------------------------------------------
     def load_alerts(self) -> dict[SLOInstance, InstanceAlerts]:

@@ -1,6 +1,8 @@
 """The ``sloguard`` subcommands: one module per command, each exporting one :class:`Command`.
 
-Adding a command is a new module here plus one entry in ``sloguard.cli.COMMANDS``.
+Adding a command is a new module here plus one entry in ``sloguard.cli.COMMANDS``. Every
+command's output may go to a pipe that closes early (``sloguard status --json | head``): that
+ends the command quietly, with status :data:`EXIT_CLOSED_PIPE`, not with a traceback.
 
 May import every package below it (``daemon``, ``settings``, ``rules``, ``web`` …); only
 ``cli`` imports it.
@@ -9,6 +11,9 @@ May import every package below it (``daemon``, ``settings``, ``rules``, ``web`` 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeAlias
@@ -42,5 +47,36 @@ class Command:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         self.add_arguments(parser)
-        parser.set_defaults(handler=self.handler)
+        parser.set_defaults(handler=quiet_on_closed_pipe(self.handler))
         return parser
+
+
+#: The status of a command whose reader closed stdout (128 + SIGPIPE, as a shell reports a
+#: tool that SIGPIPE ended: ``yes | head``).
+EXIT_CLOSED_PIPE = 141
+
+
+def quiet_on_closed_pipe(
+    handler: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """Wrap ``handler`` so that a reader closing stdout early ends it quietly.
+
+    Python ignores SIGPIPE, so the write fails with BrokenPipeError instead: in a ``print`` of
+    the handler, or only when stdout is flushed at exit (output that fit in the buffer), which
+    is why the handler's output is flushed here. stdout then points at /dev/null, so the
+    interpreter's own last flush has nothing left to complain about.
+    """
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            status = handler(args)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            return EXIT_CLOSED_PIPE
+        return status
+
+    return run

@@ -113,12 +113,13 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> int:
             await asyncio.sleep(args.duration)
             stop.set()
 
-    tasks = [asyncio.create_task(drive()), asyncio.create_task(timer())]
+    driver, countdown = asyncio.create_task(drive()), asyncio.create_task(timer())
     try:
         await serve(daemon, until=stop)
     finally:
         stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        countdown.cancel()  # stopped early (SIGTERM, Ctrl-C): do not sit out --duration
+        await asyncio.gather(driver, countdown, return_exceptions=True)
     return 0
 
 

@@ -18,7 +18,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="NAME[:k=v,...]",
         help=f"scenario (repeatable): {', '.join(SCENARIOS)}; keys ratio, duration, rate, "
-        "baseline (default: outage and spike)",
+        "baseline, gap, gap_at (a data gap) (default: outage and spike)",
     )
     parser.add_argument("--slo", action="append", metavar="NAME", help="only these SLOs")
     parser.add_argument(
@@ -70,7 +70,11 @@ def _simulate(args: argparse.Namespace) -> int:
             continue
         for text in texts:
             try:
-                runs.append((slo, parse_scenario(text, error_budget=slo.error_budget)))
+                shortest = min((t.long_window for t in slo.alerting.policy.tiers), default=3600.0)
+                scenario = parse_scenario(
+                    text, error_budget=slo.error_budget, shortest_window=shortest
+                )
+                runs.append((slo, scenario))
             except ValueError as exc:
                 problems.append(Problem("--scenario", None, "", str(exc)))
     if problems:
@@ -104,7 +108,16 @@ def _simulate(args: argparse.Namespace) -> int:
                 spent,
                 "-" if t.detected_after is None else _fmt(t.reset_after),
             )
+    pages = Table(title="notifications the alert state machine would send")
+    for col in ("SLO", "scenario", "alert", "severity", "transition", "after incident start"):
+        pages.add_column(col)
+    for r in results:
+        for a in r.alerts:
+            pages.add_row(
+                r.slo, r.scenario, a.alertname, a.severity.value, a.transition.value, _fmt(a.at)
+            )
     Console().print(table)
+    Console().print(pages)
     return 0
 
 

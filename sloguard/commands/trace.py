@@ -1,7 +1,9 @@
 """``sloguard trace list|show|diff|mermaid|replay|decisions``: debugging over stored traces.
 
 Reads the trace store file directly (``--store``, default ``<data-dir>/traces.sqlite``); every
-action takes ``--json``. Unknown ids and a missing store are problems (exit status 1).
+action takes ``--json``. Unknown ids and a missing store are problems (exit status 1). Names,
+ids and texts from traces are shown as text: never read as Rich markup, control characters
+replaced (a trace id ``[/]`` or ``\x1b[2J`` neither breaks the table nor the terminal).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sloguard.analysis.views.characters import printable
 from sloguard.commands import Command
 from sloguard.tracestore.model import STATUSES
 from sloguard.tracestore.store import TraceStore
@@ -76,6 +79,13 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def _text(value: object) -> str:
+    """A value from a trace, safe in a Rich table cell: printable, markup escaped."""
+    from rich.markup import escape
+
+    return escape(printable(str(value)))
+
+
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -99,9 +109,9 @@ def _list(store: TraceStore, args: argparse.Namespace) -> int:
     for s in found:
         color = "green" if s.status == "ok" else "red"
         table.add_row(
-            s.trace_id,
+            _text(s.trace_id),
             _when(s.started_at),
-            s.agent or "-",
+            _text(s.agent or "-"),
             f"[{color}]{s.status}[/]",
             str(s.steps),
             "-" if s.cost is None else f"${s.cost:.4f}",
@@ -122,7 +132,7 @@ def _show(store: TraceStore, args: argparse.Namespace) -> int:
         return 0
     print(detail["tree"])
     for a in detail["anomalies"]:
-        print(f"anomaly {a['kind']} ({a['agent']}): {a['message']}")
+        print(printable(f"anomaly {a['kind']} ({a['agent']}): {a['message']}"))
     return 0
 
 
@@ -150,7 +160,7 @@ def _event(e: dict[str, Any] | None) -> str:
     if e is None:
         return "-"
     parts = [str(e.get(k)) for k in ("type", "agent", "target") if e.get(k)]
-    return " ".join(parts) + (f": {e['error']}" if e.get("error") else "")
+    return printable(" ".join(parts) + (f": {e['error']}" if e.get("error") else ""))
 
 
 def _mermaid(store: TraceStore, args: argparse.Namespace) -> int:
@@ -218,7 +228,8 @@ def _decisions(store: TraceStore, args: argparse.Namespace) -> int:
     times = [datetime.fromisoformat(d["timestamp"]).astimezone(UTC) for d in decisions]
     days = sorted({t.date().isoformat() for t in times})
     when = days[0] if len(days) == 1 else f"{days[0]} – {days[-1]}"
-    table = Table(title=f"workflow {args.workflow_id}: {len(decisions)} decisions, {when} UTC")
+    title = f"workflow {_text(args.workflow_id)}: {len(decisions)} decisions, {when} UTC"
+    table = Table(title=title)
     table.add_column("time" if len(days) == 1 else "time (UTC)", no_wrap=True)
     for col in ("agent", "type", "chosen", "conf."):
         table.add_column(col, no_wrap=col == "conf.")
@@ -232,16 +243,16 @@ def _decisions(store: TraceStore, args: argparse.Namespace) -> int:
         )
         table.add_row(
             t.strftime("%H:%M:%S" if len(days) == 1 else "%Y-%m-%d %H:%M:%S"),
-            d["agent_id"],
-            d["decision_type"],
-            d["chosen_option"],
+            _text(d["agent_id"]),
+            _text(d["decision_type"]),
+            _text(d["chosen_option"]),
             f"[red]{d['confidence']:.2f}[/]" if low else f"{d['confidence']:.2f}",
-            options or "-",
-            d["reasoning"] or "-",
+            _text(options or "-"),
+            _text(d["reasoning"] or "-"),
         )
     Console().print(table)
     for a in detail["anomalies"]:
-        print(f"anomaly {a['kind']} ({a['agent']}): {a['message']}")
+        print(printable(f"anomaly {a['kind']} ({a['agent']}): {a['message']}"))
     return 0
 
 

@@ -10,8 +10,10 @@ of the SLO files is a problem, as it is for the daemon.
 ``--config FILE`` checks what ``sloguard run --config FILE`` would run: those settings with the
 environment applied, every file of their ``slo_files``, and every SLO file checked against them
 (latency buckets; without ``prometheus.url`` the embedded source, which refuses ``kind: ratio``;
-windows below 4 evaluation or scrape intervals raised). Without it SLO files are checked with the
-default buckets, in Prometheus mode, with no resolution floor.
+windows below 4 evaluation or scrape intervals raised); a ``SLOGUARD_*`` variable that looks like a
+setting but names none (``SLOGUARD_INGEST_TOKEN``) is one of its problems, as it stops the
+daemon. Without it SLO files are checked with the default buckets, in Prometheus mode, with no
+resolution floor.
 
 Exit status: 0 clean (notices allowed), 1 problems (a missing file is one), 2 usage errors.
 """

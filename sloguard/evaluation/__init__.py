@@ -1,7 +1,8 @@
 """Evaluation: SLIs fetched from a source and turned into one result per SLO instance per tick.
 
 Owns ``evaluator`` (SLOs × source → :class:`InstanceResult`), ``engine`` (source + evaluator +
-tick), ``scheduler`` (the APScheduler job), ``report`` (results as JSON), ``slostate`` (results
-as ``sloguard_slo_*`` gauges) and ``selfmetrics``. May import: ``slo``, ``sources``,
+tick), ``health`` (down while every SLO evaluation fails), ``scheduler`` (the APScheduler job),
+``report`` (results as JSON), ``slostate`` (results as ``sloguard_slo_*`` gauges) and
+``selfmetrics``. May import: ``slo``, ``sources``,
 ``conventions``, ``errors``, ``durations``. Never ``alerting``: the daemon hands results on.
 """

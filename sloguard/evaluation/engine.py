@@ -4,18 +4,26 @@ A tick samples the embedded source (when that is the source), evaluates every SL
 times the cycle and returns the results; every ``compact_every`` ticks it thins the embedded
 samples. What happens to the results (alerts) is the caller's: the daemon's tick is
 ``alerts.process(await engine.tick(now), now)``.
+
+Every tick also updates :attr:`SLOEngine.health`: when every SLO evaluation fails (the source is
+down) one warning is logged, when evaluations succeed again one info line, never one per tick;
+``/readyz`` answers from :meth:`~sloguard.evaluation.health.SourceHealth.degraded`.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 
 from sloguard.evaluation.evaluator import Evaluator, InstanceResult
+from sloguard.evaluation.health import SourceHealth
 from sloguard.evaluation.selfmetrics import SelfMetrics
 from sloguard.slo.spec import SLO
 from sloguard.sources.base import SLISource
 from sloguard.sources.embedded import EmbeddedSource
+
+_log = logging.getLogger(__name__)
 
 
 class SLOEngine:
@@ -28,8 +36,10 @@ class SLOEngine:
         *,
         self_metrics: SelfMetrics | None = None,
         compact_every: int = 120,
+        health: SourceHealth | None = None,
     ) -> None:
         self.source = source
+        self.health = health if health is not None else SourceHealth()
         self.self_metrics = self_metrics
         self.evaluator = Evaluator(slos, source, self_metrics=self_metrics)
         self.compact_every = compact_every
@@ -54,6 +64,9 @@ class SLOEngine:
                 embedded.compact(now)
         results = await self.evaluator.evaluate(now)
         self.ticks += 1
+        change = self.health.observe(results, now)
+        if change is not None:
+            _log.log(logging.INFO if change.up else logging.WARNING, change.message)
         if self.self_metrics is not None:
             self.self_metrics.cycle_seconds.observe(time.perf_counter() - started)
             self.self_metrics.last_cycle.set(now)

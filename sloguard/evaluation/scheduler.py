@@ -2,7 +2,9 @@
 
 The job coalesces (a late run is done once, not once per missed slot), never overlaps itself
 (``max_instances=1``), and every skipped or missed run is counted in
-``sloguard_scheduler_missed_runs_total``. A failing tick is logged; the next one runs anyway.
+``sloguard_scheduler_missed_runs_total``. A failing tick is logged as one line (its traceback
+only at DEBUG) and not handed to APScheduler, which would log a traceback of its own; the next
+one runs anyway.
 """
 
 from __future__ import annotations
@@ -14,11 +16,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.events import (
-    EVENT_JOB_ERROR,
     EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MISSED,
     JobEvent,
-    JobExecutionEvent,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -47,7 +47,12 @@ class EvaluationSchedule:
         self.runs = 0
 
     async def _run(self) -> None:
-        await self._tick(self._clock())
+        try:
+            await self._tick(self._clock())
+        except Exception as exc:  # one failure never stops the loop (PRACTICES #10)
+            _log.error("evaluation run failed: %s: %s", type(exc).__name__, exc)
+            _log.debug("evaluation run failed", exc_info=exc)
+            return
         self.runs += 1
 
     def _on_event(self, event: JobEvent) -> None:
@@ -55,15 +60,11 @@ class EvaluationSchedule:
             if self._metrics is not None:
                 self._metrics.missed_runs.inc()
             _log.warning("evaluation run skipped: the previous one is still running or late")
-        elif event.code == EVENT_JOB_ERROR and isinstance(event, JobExecutionEvent):
-            _log.error("evaluation run failed", exc_info=event.exception)
 
     def start(self) -> None:
         """Start on the running loop; the first run is immediate."""
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
-        scheduler.add_listener(
-            self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR
-        )
+        scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         scheduler.add_job(
             self._run,
             IntervalTrigger(seconds=self.interval, timezone=UTC),

@@ -15,6 +15,11 @@ metrics the SDK uses too: agent steps count calls, latency, tokens and cost (and
 nested under another agent), tool steps count tool calls under their enclosing agent. A step
 reported without ``cost`` is priced from the pricing table.
 
+Every step, those of nested callee traces included, is checked against the bounds of
+:mod:`.bounds` (cost, tokens, latency, start and end times within a window of ``now``), and so
+is the id of each trace: a value out of bounds is a problem named by its field, as
+``steps[2].latency``.
+
 Step ``parameters`` and ``requests`` (which may hold credentials) are dropped as soon as a trace
 is parsed: the ingest keeps metrics only, so nothing of them can be stored, logged or exported.
 (Redacting them instead cost 40% of the ingest time, for data thrown away right after.)
@@ -30,6 +35,7 @@ Example::
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -38,6 +44,7 @@ from typing import Any
 from sloguard.conventions import A2A_METRICS_RECORDED_ATTR
 from sloguard.conventions import A2A_TRACEABILITY_METADATA_KEY as METADATA_KEY
 from sloguard.errors import TraceError
+from sloguard.ingest import bounds
 from sloguard.ingest.batch import Batch
 from sloguard.ingest.intake import IngestResult
 from sloguard.ingest.problems import Rejected, problem
@@ -109,9 +116,19 @@ def _unwrap(prefix: str, item: Any) -> tuple[str, Any]:
 
 
 def plan_traces(
-    data: Any, batch: Batch, *, limits: TraceLimits, keep: list[ResponseTrace] | None = None
+    data: Any,
+    batch: Batch,
+    *,
+    limits: TraceLimits,
+    keep: list[ResponseTrace] | None = None,
+    now: float | None = None,
 ) -> TraceResult:
-    """Parse every trace of ``data`` and plan its steps into ``batch`` (problems noted there)."""
+    """Parse every trace of ``data`` and plan its steps into ``batch`` (problems noted there).
+
+    ``now`` (unix seconds, default: the clock) bounds the steps' times (see :mod:`.bounds`).
+    """
+    if now is None:
+        now = time.time()
     items = trace_items(data)
     if len(items) > limits.max_items:
         raise Rejected.invalid(
@@ -120,6 +137,8 @@ def plan_traces(
     steps = 0
     for i, (prefix, raw) in enumerate(items):
         trace = _parse(i, prefix, raw, batch, limits)
+        if trace is not None:
+            _check_bounds(i, prefix, trace, batch, now)
         if trace is not None and keep is not None:
             keep.append(trace)
         # A trace whose agent already recorded its metrics (the SDK's exporter marks its root
@@ -181,6 +200,51 @@ def _walk(trace: ResponseTrace, prefix: str) -> Iterator[tuple[str, TraceRecord,
         yield path, step, elsewhere
         if nested is not None and not elsewhere:
             yield from _walk(nested, f"{path}.{_NESTED}")
+
+
+def _all_steps(trace: ResponseTrace, prefix: str) -> Iterator[tuple[str, TraceRecord]]:
+    """Yield ``(path, step)`` for every step, those of every nested callee trace included."""
+    for j, step in enumerate(trace.steps):
+        path = f"{prefix}steps[{j}]"
+        yield path, step
+        if step.response_trace is not None:
+            yield from _all_steps(step.response_trace, f"{path}.{_NESTED}")
+
+
+def _check_bounds(item: int, prefix: str, trace: ResponseTrace, batch: Batch, now: float) -> None:
+    """Note every value of ``trace`` out of the bounds of :mod:`.bounds`, and a bad trace id."""
+    bad_id = bounds.trace_id_problem(trace.trace_id)
+    if bad_id is not None:
+        batch.problem(item, f"{prefix}trace_id", bad_id)
+    for path, step in _all_steps(trace, prefix):
+        for field, why in _step_problems(step, now):
+            batch.problem(item, f"{path}.{field}", why)
+
+
+def _step_problems(step: TraceRecord, now: float) -> Iterator[tuple[str, str]]:
+    if step.cost is not None and step.cost > bounds.MAX_COST_USD:
+        yield "cost", f"must be at most {bounds.MAX_COST_USD:.0f} USD, got {step.cost:g}"
+    for field, tokens in (
+        ("total_tokens", step.total_tokens),
+        (_STEP_FIELDS["input_tokens"], step.input_tokens),
+        (_STEP_FIELDS["output_tokens"], step.output_tokens),
+    ):
+        if tokens is not None and tokens > bounds.MAX_TOKENS:
+            yield field, f"must be at most 10^12 tokens, got {tokens:g}"
+    if step.duration is not None and (late := bounds.duration_problem(step.duration)):
+        yield "latency", late
+    # A step without a start time starts at the epoch (unknown): only its end is bounded.
+    start = step.start_time.timestamp()
+    if start != 0 and (why := bounds.time_problem(start, now)):
+        yield "start_time", why
+    if step.end_time is not None:
+        end = step.end_time.timestamp()
+        if start == 0:
+            why = bounds.time_problem(max(end, bounds.EARLIEST_TIME), now)
+        else:
+            why = bounds.time_problem(end, now) or bounds.duration_problem(end - start)
+        if why is not None:
+            yield "end_time", why
 
 
 def _handoff_only(recorder: Recorder, *, step: TraceRecord) -> None:

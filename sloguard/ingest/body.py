@@ -1,8 +1,13 @@
 """Read an ingest request body safely: bounded size, bounded nesting, JSON errors located.
 
-- :func:`read_body` stops reading as soon as the body passes the limit (a declared
+- :func:`read_body` stops keeping the body as soon as it passes the limit (a declared
   ``Content-Length`` above it is refused before reading; chunked bodies are counted as they
-  arrive) and inflates ``Content-Encoding: gzip`` under the same limit (no zip bombs).
+  arrive) and inflates ``Content-Encoding: gzip`` under the same limit (no zip bombs). A body
+  refused for its declared ``Content-Length`` is read on and thrown away, up to
+  :data:`DRAIN_BYTES` and :data:`DRAIN_SECONDS`, before the 413 goes out: a client that writes
+  its whole body before it reads (Python's urllib, which the SDK exporter uses) would otherwise
+  get a connection reset, not the status. A chunked body is cut off at the limit (its clients
+  stream, and read the answer while they send).
 - :func:`json_depth` measures nesting without recursion over the raw bytes, so a body like
   ``[[[[…]]]]`` a million levels deep is refused before any parser or validator sees it.
 - :func:`decode_json` parses with orjson and names the line, column and byte of a syntax error.
@@ -15,9 +20,11 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import email.message
 import re
 import zlib
+from collections.abc import AsyncIterator
 from itertools import accumulate
 from typing import Any
 
@@ -35,6 +42,10 @@ _STEP = [0] * 256
 _STEP[ord("[")] = _STEP[ord("{")] = 1
 _STEP[ord("]")] = _STEP[ord("}")] = -1
 _PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8"})
+#: At most this much of a refused body is read (and thrown away) before the 413 is sent.
+DRAIN_BYTES = 16 * 1024 * 1024
+#: ... and for at most this long: a client trickling bytes does not hold the handler.
+DRAIN_SECONDS = 5.0
 
 
 def json_depth(raw: bytes) -> int:
@@ -104,6 +115,8 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
+        if int(declared) <= DRAIN_BYTES:
+            await _drain(request.stream(), DRAIN_BYTES)
         raise Rejected.too_large(max_bytes)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
@@ -133,3 +146,15 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     except ClientDisconnect:
         raise Rejected(400, Result.ABORTED, "the client disconnected while sending") from None
     return bytes(body)
+
+
+async def _drain(chunks: AsyncIterator[bytes], budget: int) -> None:
+    """Read and drop what is left of a refused body, up to ``budget`` bytes and DRAIN_SECONDS."""
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for chunk in chunks:
+                budget -= len(chunk)
+                if budget < 0:
+                    return
+    except (TimeoutError, ClientDisconnect):
+        return

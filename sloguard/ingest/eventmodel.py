@@ -1,7 +1,8 @@
 """The plain events of ``POST /v1/events``: one frozen, strict pydantic model per ``type``.
 
 Each model refuses unknown fields and takes types strictly (``"1.5"`` is not a number, ``true``
-is not a count): durations are seconds, costs US dollars, token counts integers >= 0.
+is not a count): durations are seconds, costs US dollars, token counts integers >= 0, each
+within the bounds of :mod:`.bounds` (as are trace ids).
 :meth:`record` makes the event's one call of the recorder, the same call the Python SDK makes.
 :data:`Event` is their union, told apart by ``type`` (:data:`EVENT_TYPES`); :class:`EventBatch`
 is the request body, whose JSON schema the OpenAPI document shows.
@@ -24,9 +25,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from sloguard.analysis.decisionrecord import DecisionRecord, Option
+from sloguard.ingest.bounds import MAX_COST_USD, MAX_DURATION_SECONDS, MAX_TOKENS, trace_id_problem
 from sloguard.sdk.recorder import Recorder
 from sloguard.tracestore.records import MAX_NAME, MAX_OPTIONS, MAX_TEXT
 
@@ -56,10 +58,21 @@ __all__ = [
 ]
 
 Name = Annotated[str, Field(min_length=1)]
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False, description="Seconds.")]
-Tokens = Annotated[int, Field(ge=0)]
-Usd = Annotated[float, Field(ge=0, allow_inf_nan=False, description="US dollars.")]
-TraceId = Annotated[str, Field(min_length=1, max_length=120)]
+Seconds = Annotated[
+    float, Field(ge=0, le=MAX_DURATION_SECONDS, allow_inf_nan=False, description="Seconds.")
+]
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+Usd = Annotated[float, Field(ge=0, le=MAX_COST_USD, allow_inf_nan=False, description="US dollars.")]
+
+
+def _openable(value: str) -> str:
+    problem = trace_id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+TraceId = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_openable)]
 CallStatus = Literal["success", "error"]
 Confidence = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 #: Names of a decision record: what the trace store keeps of them (a record reads back equal).

@@ -20,12 +20,14 @@ usage              agent, model?, input_tokens?, output_tokens?, total_tokens?, 
 anomaly            agent, anomaly (e.g. low_confidence, handoff_loop)
 =================  ===========================================================================
 
-Types are strict (``"1.5"`` is not a number, ``true`` is not a count); durations are seconds,
-costs US dollars, token counts integers >= 0. ``cost_usd`` is the provider's figure; without
-it, the cost of tokens is computed from the pricing table (tokens that cannot be priced are
-counted in ``sloguard_unpriced_tokens_total``). ``trace_id`` becomes the exemplar of the
-latency observation. The batch is atomic: one bad event rejects all of them (422, every problem
-listed as ``events[3].duration_seconds``), and nothing is recorded.
+Types are strict (``"1.5"`` is not a number, ``true`` is not a count); durations are seconds
+(at most 7 days), costs US dollars (at most 1 000 000 per event), token counts integers from 0
+to 10¹², a decision's timestamp from 2000 to one day after the server's time, and a trace id
+must be one ``/api/v1/traces/{id}`` can open (see :mod:`.bounds`). ``cost_usd`` is the
+provider's figure; without it, the cost of tokens is computed from the pricing table (tokens
+that cannot be priced are counted in ``sloguard_unpriced_tokens_total``). ``trace_id`` becomes
+the exemplar of the latency observation. The batch is atomic: one bad event rejects all of them
+(422, every problem listed as ``events[3].duration_seconds``), and nothing is recorded.
 
 A decision with a ``chosen_option`` (then ``confidence`` is required) is also a *decision
 record* (:class:`~sloguard.analysis.decisions.DecisionRecord`) of the workflow ``workflow_id``
@@ -50,6 +52,7 @@ Example::
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -60,6 +63,7 @@ from pydantic_core import ErrorDetails
 from sloguard.analysis.decisionrecord import DecisionRecord
 from sloguard.errors import InvalidRecord
 from sloguard.ingest.batch import Batch
+from sloguard.ingest.bounds import time_problem
 from sloguard.ingest.eventmodel import (
     EVENT_TYPES,
     AgentCallEvent,
@@ -108,13 +112,21 @@ class KeptEvents:
 
 
 def plan_events(
-    data: Any, batch: Batch, *, max_items: int, keep: KeptEvents | None = None
+    data: Any,
+    batch: Batch,
+    *,
+    max_items: int,
+    keep: KeptEvents | None = None,
+    now: float | None = None,
 ) -> EventResult:
     """Validate every event of ``data`` and plan its recorder call into ``batch``.
 
     With ``keep``, the validated events and decision records are added to it (store them only
-    once the batch is committed).
+    once the batch is committed). ``now`` (unix seconds; default: ``keep.received``, else the
+    clock) bounds decision timestamps.
     """
+    if now is None:
+        now = keep.received.timestamp() if keep is not None else time.time()
     if not isinstance(data, dict):
         raise Rejected.invalid(
             [problem(None, "", f'body must be {{"events": [...]}}, got {type(data).__name__}')]
@@ -129,11 +141,11 @@ def plan_events(
         raise Rejected.invalid(top)
     assert isinstance(events, list)
     for i, raw in enumerate(events):
-        _plan_one(i, raw, batch, keep)
+        _plan_one(i, raw, batch, keep, now)
     return EventResult(accepted=len(events))
 
 
-def _plan_one(i: int, raw: Any, batch: Batch, keep: KeptEvents | None) -> None:
+def _plan_one(i: int, raw: Any, batch: Batch, keep: KeptEvents | None, now: float) -> None:
     base = f"events[{i}]"
     try:
         event = _EVENT.validate_python(raw)
@@ -156,6 +168,10 @@ def _plan_one(i: int, raw: Any, batch: Batch, keep: KeptEvents | None) -> None:
     if isinstance(event, DecisionEvent):
         for name, message in event.problems():
             batch.problem(i, f"{base}.{name}", message)
+        if event.timestamp is not None:
+            late = time_problem(event.timestamp.timestamp(), now)
+            if late is not None:
+                batch.problem(i, f"{base}.timestamp", late)
         if keep is not None:
             try:
                 record = event.decision_record(keep.received)

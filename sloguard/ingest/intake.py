@@ -134,13 +134,20 @@ class Intake:
         return await self._answer(request, endpoint, _json_only, work)
 
     async def handle_otlp(
-        self, request: Request, endpoint: str, *, keep: list[SpanMapping] | None = None
+        self,
+        request: Request,
+        endpoint: str,
+        *,
+        keep: list[SpanMapping] | None = None,
+        now: float | None = None,
     ) -> Response:
         """Answer one OTLP/HTTP traces request (protobuf or JSON), atomically.
 
         ``keep``: the committed batch's mapped spans are appended (for the trace store).
+        ``now`` (unix seconds, default: the clock) bounds the spans' times.
         """
-        return await self._answer(request, endpoint, _otlp_kind, partial(self._otlp, keep=keep))
+        work = partial(self._otlp, keep=keep, now=now)
+        return await self._answer(request, endpoint, _otlp_kind, work)
 
     async def _answer(
         self,
@@ -176,13 +183,13 @@ class Intake:
         return response
 
     def _otlp(
-        self, raw: bytes, kind: str | None, keep: list[SpanMapping] | None
+        self, raw: bytes, kind: str | None, keep: list[SpanMapping] | None, now: float | None
     ) -> tuple[int, Response]:
         """Decode, map, check and record the spans; count the tokens that had no price."""
         assert kind is not None
         costs = CostBook(self.pricing)
         try:
-            spans = parse_otlp(raw, kind, keys=READ_KEYS)
+            spans = parse_otlp(raw, kind, keys=READ_KEYS, now=now)
             mapping = SpanMapping(spans, price=costs.cost)
             apply(self.recorder, mapping.updates())
         except InvalidOtlp as exc:

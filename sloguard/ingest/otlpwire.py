@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Container, Iterable
 from typing import Any, Final
 
@@ -32,6 +33,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from sloguard.errors import InvalidRecord
+from sloguard.ingest import bounds
 from sloguard.ingest.semconv import AttributeValue, SpanRecord
 
 __all__ = [
@@ -62,6 +64,7 @@ _ID_KEYS: Final = {
 }
 _NO_TRACE: Final = bytes(16)
 _NO_SPAN: Final = bytes(8)
+_NS: Final = 1e9
 
 
 class InvalidOtlp(InvalidRecord):
@@ -172,7 +175,7 @@ def _pick(names: tuple[str, ...], index: int) -> str:
     return names[index] if 0 <= index < len(names) else names[0]
 
 
-def _span_problems(where: str, span: Any) -> list[str]:
+def _span_problems(where: str, span: Any, now: float) -> list[str]:
     bad = [
         f"{where}: {field} must be {size} bytes (not all zero), got {raw.hex()!r}"
         for field, raw, size in (("traceId", span.trace_id, 16), ("spanId", span.span_id, 8))
@@ -184,10 +187,26 @@ def _span_problems(where: str, span: Any) -> list[str]:
         bad.append(f"{where}: startTimeUnixNano and endTimeUnixNano are required")
     elif span.end_time_unix_nano < span.start_time_unix_nano:
         bad.append(f"{where}: endTimeUnixNano is before startTimeUnixNano")
+    else:
+        for field, ns in (
+            ("startTimeUnixNano", span.start_time_unix_nano),
+            ("endTimeUnixNano", span.end_time_unix_nano),
+        ):
+            why = bounds.time_problem(ns / _NS, now)
+            if why is not None:
+                bad.append(f"{where}: {field} {why}")
+        took = bounds.duration_problem((span.end_time_unix_nano - span.start_time_unix_nano) / _NS)
+        if took is not None:
+            bad.append(f"{where}: endTimeUnixNano - startTimeUnixNano (the duration) {took}")
     return bad
 
 
-def _records(request: ExportTraceServiceRequest, keys: Container[str] | None) -> list[SpanRecord]:
+def _records(
+    request: ExportTraceServiceRequest, keys: Container[str] | None, now: float
+) -> list[SpanRecord]:
+    # the same float comparisons as :mod:`.bounds` (so a span refused here has a problem there)
+    earliest, latest = bounds.EARLIEST_TIME, now + bounds.MAX_AHEAD_SECONDS
+    longest = bounds.MAX_DURATION_SECONDS
     records: list[SpanRecord] = []
     problems: list[str] = []
     append = records.append
@@ -203,11 +222,13 @@ def _records(request: ExportTraceServiceRequest, keys: Container[str] | None) ->
                     or trace_id == _NO_TRACE
                     or span_id == _NO_SPAN
                     or (parent and len(parent) != 8)
-                    or not start
+                    or start / _NS < earliest
                     or end < start
+                    or end / _NS > latest
+                    or (end - start) / _NS > longest
                 ):
                     where = f"resourceSpans[{i}].scopeSpans[{j}].spans[{k}] {span.name!r}"
-                    problems.extend(_span_problems(where, span))
+                    problems.extend(_span_problems(where, span, now))
                     continue
                 if keys is None:
                     attributes = {kv.key: _value(kv.value) for kv in span.attributes}
@@ -236,12 +257,18 @@ def _records(request: ExportTraceServiceRequest, keys: Container[str] | None) ->
 
 
 def parse_otlp(
-    body: bytes, content_type: str, *, keys: Container[str] | None = None
+    body: bytes,
+    content_type: str,
+    *,
+    keys: Container[str] | None = None,
+    now: float | None = None,
 ) -> list[SpanRecord]:
     """Decode an OTLP/HTTP ``ExportTraceServiceRequest`` (protobuf or JSON) into spans.
 
-    ``keys``: decode only these attributes (default: all). Raises :class:`InvalidOtlp` naming
-    every problem (unsupported content type, undecodable body, bad ids or times).
+    ``keys``: decode only these attributes (default: all). ``now`` (unix seconds, default: the
+    clock): span times must lie from 2000 to a day after it, and last at most 7 days
+    (:mod:`.bounds`). Raises :class:`InvalidOtlp` naming every problem (unsupported content
+    type, undecodable body, bad ids or times).
     """
     kind = media_type(content_type)
     if kind is None:
@@ -250,7 +277,7 @@ def parse_otlp(
             malformed=True,
         )
     request = _decode_json(body) if kind == JSON else _decode_protobuf(body)
-    return _records(request, keys)
+    return _records(request, keys, time.time() if now is None else now)
 
 
 def export_response(

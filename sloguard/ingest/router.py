@@ -148,10 +148,12 @@ def _add_a2a_route(
         nothing is recorded.
         """
         keep: list[ResponseTrace] | None = [] if watch is not None else None
-        response = await intake.handle(request, A2A, partial(plan_traces, limits=limits, keep=keep))
+        now = time.time()
+        plan = partial(plan_traces, limits=limits, keep=keep, now=now)
+        response = await intake.handle(request, A2A, plan)
         if watch is not None and keep and response.status_code == 200:
             # only a committed batch is stored (a rejected one leaves no trace anywhere)
-            await run_in_threadpool(watch.store_traces, keep, time.time())
+            await run_in_threadpool(watch.store_traces, keep, now)
         return response
 
 
@@ -180,7 +182,7 @@ def _add_events_route(
         """
         now = time.time()
         kept = KeptEvents(datetime.fromtimestamp(now, UTC)) if watch is not None else None
-        plan = partial(plan_events, max_items=max_items, keep=kept)
+        plan = partial(plan_events, max_items=max_items, keep=kept, now=now)
         response = await intake.handle(request, EVENTS, plan)
         if watch is not None and kept and kept.events and response.status_code == 200:
             await run_in_threadpool(watch.store_events, kept.events, kept.decisions, now)
@@ -226,7 +228,8 @@ def _add_otlp_route(
         traces stored before (see :mod:`sloguard.ingest.spantrace`).
         """
         kept: list[SpanMapping] | None = [] if writer is not None else None
-        response = await intake.handle_otlp(request, OTLP, keep=kept)
+        now = time.time()
+        response = await intake.handle_otlp(request, OTLP, keep=kept, now=now)
         if writer is not None and kept and response.status_code == 200:
-            await run_in_threadpool(writer.write, kept, time.time())
+            await run_in_threadpool(writer.write, kept, now)
         return response

@@ -18,6 +18,7 @@ from sloguard.conventions import (
     GEN_AI_OUTPUT_TOKENS,
     GEN_AI_REQUEST_MODEL,
 )
+from sloguard.ingest.bounds import MAX_TOKENS
 from sloguard.ingest.eventmodel import EventBatch
 from sloguard.ingest.problems import ErrorBody
 
@@ -80,7 +81,10 @@ _NUMBER = {
 }
 _TIME = {
     "anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}, {"type": "null"}],
-    "description": "ISO 8601 (UTC when no offset is given) or Unix seconds.",
+    "description": (
+        "ISO 8601 (UTC when no offset is given) or Unix seconds; from 2000 to one day after "
+        "the server's time."
+    ),
 }
 _PARAMETERS = {
     "type": ["object", "null"],
@@ -105,17 +109,17 @@ _STEP: JsonSchema = {
         "parameters": _PARAMETERS,
         "requests": {"description": "Dropped once parsed, never stored or logged."},
         "step_type": _TEXT,
-        "cost": {**_NUMBER, "description": "US dollars, the provider's figure."},
-        "total_tokens": _NUMBER,
+        "cost": {**_NUMBER, "description": "US dollars, the provider's figure; at most 1e6."},
+        "total_tokens": {**_NUMBER, "description": "At most 1e12."},
         "additional_attributes": {
             "type": ["object", "null"],
             "properties": {
                 GEN_AI_REQUEST_MODEL: {"type": "string"},
-                GEN_AI_INPUT_TOKENS: {"type": "integer", "minimum": 0},
-                GEN_AI_OUTPUT_TOKENS: {"type": "integer", "minimum": 0},
+                GEN_AI_INPUT_TOKENS: {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
+                GEN_AI_OUTPUT_TOKENS: {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
             },
         },
-        "latency": {**_NUMBER, "description": "Milliseconds."},
+        "latency": {**_NUMBER, "description": "Milliseconds; at most 7 days."},
         "start_time": _TIME,
         "end_time": _TIME,
         "error": {"description": "Present and non-empty when the step failed."},

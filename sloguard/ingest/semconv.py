@@ -28,6 +28,9 @@ Pure module: values in, values out. A span is read through tables, never through
   :data:`TOTAL_TOKEN_KEYS`, :data:`COST_KEYS` — figures, current names before legacy ones.
 - :data:`HANDOFF_KEYS` — explicit handoffs as (source key, target key) pairs.
 - error: status ERROR, or any of :data:`ERROR_KEYS` present.
+
+Token counts and costs out of the bounds of :mod:`.bounds` (10¹² tokens, 1 000 000 USD) are
+problems, like values of the wrong type.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from enum import StrEnum
 from typing import Final, NamedTuple
 
 from sloguard import conventions as c
+from sloguard.ingest.bounds import MAX_COST_USD, MAX_TOKENS
 
 __all__ = [
     "ANY",
@@ -274,6 +278,9 @@ class _Reader:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 self._bad(key, "an integer >= 0", value)
                 return None
+            if value > MAX_TOKENS:
+                self._bad(key, "at most 10^12 tokens", value)
+                return None
             return value
         return None
 
@@ -289,6 +296,9 @@ class _Reader:
                 or value < 0
             ):
                 self._bad(key, "a finite number >= 0", value)
+                return None
+            if value > MAX_COST_USD:
+                self._bad(key, f"at most {MAX_COST_USD:.0f} USD", value)
                 return None
             return float(value)
         return None

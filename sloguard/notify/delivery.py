@@ -24,7 +24,11 @@ status code handling; first match wins):
 - any other status: :func:`http_delivery` retries; Slack lets its error code decide.
 
 A request that got no answer (refused, timeout, reset, TLS failure, a truncated answer) is a
-retry (:func:`transport_delivery`).
+retry (:func:`transport_delivery`). So is an answer a :class:`Poster` stops reading: its
+``timeout`` is a deadline for the whole request, answer included (a receiver trickling a byte
+at a time never resets it, unlike a per-read timeout), and an answer body longer than
+``max_answer_bytes`` (:data:`MAX_ANSWER_BYTES`: far more than a receiver's error page) is not read
+further.
 
 No httpx exception leaves this module, and no secret appears in a reason: httpx exception texts
 are quoted but every :class:`Poster` delivery is :func:`scrubbed` of the receiver's secrets;
@@ -40,6 +44,7 @@ drop it).
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import math
@@ -53,10 +58,12 @@ from urllib.parse import unquote, unquote_plus
 
 import httpx
 
+from sloguard.httpanswer import read_capped
 from sloguard.notify.model import Delivery
 
 __all__ = [
     "GONE",
+    "MAX_ANSWER_BYTES",
     "RETRY_STATUSES",
     "STATUS_ACTIONS",
     "USER_AGENT",
@@ -80,6 +87,8 @@ __all__ = [
 
 #: How much of an unexpected answer body a reason quotes.
 SNIPPET = 200
+#: Longest answer body a :class:`Poster` reads; a longer one is not read further (retry).
+MAX_ANSWER_BYTES = 1024 * 1024
 #: Status codes worth trying again besides 5xx (timeout, too early, rate limited).
 RETRY_STATUSES = frozenset({408, 425, 429})
 GONE = 410
@@ -295,7 +304,8 @@ class Poster:
 
     ``where`` starts every reason (a receiver's name and :func:`origin`: no secret); ``hidden``
     are the secrets :func:`scrubbed` from reasons, as are the values of ``headers`` (sent as
-    given, e.g. an ``Authorization``, plus ``User-Agent`` and ``Content-Type``); ``base_url``,
+    given, e.g. an ``Authorization``, plus ``User-Agent`` and ``Content-Type``); ``timeout`` is
+    the deadline of a whole request, ``max_answer_bytes`` the longest answer read; ``base_url``,
     ``auth`` and ``transport`` configure the client, which follows no redirect; ``clock`` dates
     an HTTP-date ``Retry-After``. Once closed it sends nothing and answers retry (see the module
     docstring).
@@ -306,6 +316,7 @@ class Poster:
         where: str,
         *,
         timeout: float,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
         hidden: Iterable[str] = (),
         base_url: httpx.URL | str = "",
         headers: Mapping[str, str] | None = None,
@@ -315,6 +326,7 @@ class Poster:
     ) -> None:
         self.where = where
         self.timeout = timeout
+        self.max_answer_bytes = max_answer_bytes
         self._hidden = (*hidden, *(v for v in (headers or {}).values() if len(v) >= 4))
         self._clock = clock
         client_headers = httpx.Headers({"User-Agent": USER_AGENT, **(headers or {})})
@@ -340,18 +352,35 @@ class Poster:
             # retry (not permanent) keeps the notification in the outbox for the next start
             return Delivery.retry(f"{self.where}: not sent: the receiver is closed (shutting down)")
         try:
-            response = await self._client.post(target, content=body, headers=headers)
+            async with asyncio.timeout(self.timeout):
+                response = await self._read(target, body, headers)
         except (httpx.HTTPError, OSError) as exc:  # OSError: httpcore lets some TLS errors out raw
+            # (asyncio's TimeoutError, the deadline, is an OSError too)
             delivery = transport_delivery(exc, timeout=self.timeout, where=self.where)
         else:
-            delivery = http_delivery(
-                response.status_code,
-                response.headers,
-                response.text,
-                now=self._clock(),
-                where=self.where,
-            )
+            if response is None:
+                delivery = Delivery.retry(
+                    f"{self.where}: answer longer than {self.max_answer_bytes} bytes: not read"
+                )
+            else:
+                status, answer_headers, text = response
+                delivery = http_delivery(
+                    status, answer_headers, text, now=self._clock(), where=self.where
+                )
         return scrubbed(delivery, self._hidden)
+
+    async def _read(
+        self, target: httpx.URL | str, body: bytes, headers: Mapping[str, str] | None
+    ) -> tuple[int, httpx.Headers, str] | None:
+        """Status, headers and body text of the answer; None when it is longer than
+        ``max_answer_bytes`` (the rest is not read: the connection is dropped)."""
+        limit = self.max_answer_bytes
+        async with self._client.stream("POST", target, content=body, headers=headers) as answer:
+            content = await read_capped(answer, limit)
+            if content is None:
+                return None
+            text = content.decode(answer.charset_encoding or "utf-8", "replace")
+            return answer.status_code, answer.headers, text
 
     async def aclose(self) -> None:
         """Close the connection pool; later posts answer retry without sending."""

@@ -6,6 +6,10 @@ clock, and the real :class:`~sloguard.evaluation.evaluator.Evaluator` decides ev
 here
 re-implements the math: detection and reset times are read off the evaluator's decisions.
 
+The alert state machine (:func:`sloguard.alerting.state.step`) runs on every result too, so a
+scenario also shows the notifications it would cause (``alerts``): a data gap mid-incident
+(scenario ``gap``) must not resolve the incident and page again.
+
 Timeline: baseline traffic for the longest tier window (so every window is full), the incident
 at t = 0, then evaluation every ``interval`` seconds (coarser after the first hour past the
 incident) until every tier had time to reset (1.5 × its short window after the incident).
@@ -16,6 +20,7 @@ JSON (``as_dict``, ``sloguard simulate --json``): each tier's ``factor`` (F) is 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -25,12 +30,15 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from sloguard import conventions as c
+from sloguard.alerting.state import AlertRules, new_instance, step
 from sloguard.durations import HOUR
 from sloguard.evaluation.evaluator import Evaluator
+from sloguard.notify.model import Transition
 from sloguard.rules.scenarios import Scenario
-from sloguard.slo.budget import State
+from sloguard.slo.budget import Severity, State
 from sloguard.slo.promql import le_value
 from sloguard.slo.spec import SLO, SLIKind
+from sloguard.sources.base import QueryError, WindowCounts
 from sloguard.sources.embedded import EmbeddedSource
 
 T0 = 1_700_000_000.0  # fixed simulated epoch: results never depend on the real clock
@@ -82,6 +90,50 @@ class _Stream(Collector):
         return [m]
 
 
+class _GapSource:
+    """The embedded source as Prometheus answers around a gap in its data.
+
+    Samples nothing and answers nothing (:class:`QueryError`) during ``[start, end)``;
+    afterwards a window that begins inside the gap counts only from the first sample after it,
+    as ``increase()`` does (the embedded source would reach back to the last sample before).
+    """
+
+    def __init__(self, source: EmbeddedSource, start: float, end: float) -> None:
+        self.source = source
+        self.start = start
+        self.end = end
+        self.resumed: float | None = None  # the first sample after the gap
+        self.resolution = source.resolution
+
+    def sample(self, at: float) -> None:
+        """Sample the embedded source unless it is down."""
+        if self.start <= at < self.end:
+            return
+        self.source.sample(at)
+        if at >= self.end and self.resumed is None:
+            self.resumed = at
+
+    async def window_counts(self, slo: SLO, window: float, at: float) -> WindowCounts:
+        if self.start <= at < self.end:
+            raise QueryError("simulated data gap: the source is down")
+        if self.resumed is not None and self.start <= at - window < self.resumed:
+            window = at - self.resumed
+        return await self.source.window_counts(slo, window, at)
+
+    async def aclose(self) -> None:
+        await self.source.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertOutcome:
+    """One notification the alert state machine would send in a scenario."""
+
+    alertname: str
+    severity: Severity
+    transition: Transition
+    at: float  # seconds after the incident started
+
+
 @dataclass(frozen=True, slots=True)
 class TierOutcome:
     """When one tier fired and reset in a scenario."""
@@ -103,6 +155,7 @@ class SimulationResult:
     interval: float
     tiers: tuple[TierOutcome, ...]
     states: dict[str, int]  # how many evaluations ended in each state
+    alerts: tuple[AlertOutcome, ...] = ()  # notifications, in order
 
     def as_dict(self) -> dict[str, object]:
         """JSON-friendly dict."""
@@ -123,6 +176,15 @@ class SimulationResult:
                 }
                 for t in self.tiers
             ],
+            "alerts": [
+                {
+                    "alertname": a.alertname,
+                    "severity": a.severity.value,
+                    "transition": a.transition.value,
+                    "at_seconds": a.at,
+                }
+                for a in self.alerts
+            ],
         }
 
 
@@ -139,9 +201,12 @@ async def simulate(slo: SLO, scenario: Scenario, *, interval: float = 10.0) -> S
     registry = CollectorRegistry(auto_describe=False)
     registry.register(stream)
     source = EmbeddedSource(registry, [slo], interval=interval)
-    evaluator = Evaluator([slo], source)
+    incident = T0 + longest
+    gap_start = incident + scenario.gap_at
+    gapped = _GapSource(source, gap_start, gap_start + scenario.gap)
+    evaluator = Evaluator([slo], gapped)
+    rules = AlertRules(repeat_interval=math.inf)
     try:
-        incident = T0 + longest
         fine_from = incident - min(longest, 6 * HOUR)
         watch = max((t.short_window for t in tiers), default=HOUR) * 1.5
         end = incident + scenario.duration + watch
@@ -159,6 +224,9 @@ async def simulate(slo: SLO, scenario: Scenario, *, interval: float = 10.0) -> S
         budget: dict[int, float | None] = {}
         states: dict[str, int] = {s.value: 0 for s in State}
         bad_at_incident: float | None = None
+        instance = {g: "sim" for g in slo.group_by}
+        alerts = new_instance(slo.name, instance, slo.alerting.labels)
+        notified: list[AlertOutcome] = []
         prev = T0
         for t in times:
             # advance the stream piecewise so a step never straddles the incident edges
@@ -168,11 +236,16 @@ async def simulate(slo: SLO, scenario: Scenario, *, interval: float = 10.0) -> S
             prev = t
             if bad_at_incident is None and t >= incident:
                 bad_at_incident = stream.bad
-            source.sample(t)
+            gapped.sample(t)
             if t < incident:
                 continue
             (result,) = await evaluator.evaluate(t)
             states[result.evaluation.state.value] += 1
+            alerts, events = step(alerts, result.evaluation, rules, t)
+            notified += (
+                AlertOutcome(e.labels["alertname"], e.severity, e.transition, t - incident)
+                for e in events
+            )
             for i, tr in enumerate(result.evaluation.tiers):
                 if tr.firing and i not in detected:
                     detected[i] = t - incident
@@ -204,6 +277,7 @@ async def simulate(slo: SLO, scenario: Scenario, *, interval: float = 10.0) -> S
             for i, t in enumerate(tiers)
         ),
         states={k: v for k, v in states.items() if v},
+        alerts=tuple(notified),
     )
 
 

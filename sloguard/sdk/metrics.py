@@ -5,6 +5,7 @@ Example::
     from prometheus_client import CollectorRegistry
     metrics = AgentMetrics(registry=CollectorRegistry())
     metrics.agent_calls.labels(agent_name="planner", status="success").inc()
+    metrics.series_per_combination["agent_tool_call_seconds"]   # 13: 9 buckets + 4
 """
 
 from __future__ import annotations
@@ -36,8 +37,41 @@ class Buckets:
                 raise ValueError(f"buckets.{name} must be strictly increasing, got {list(bounds)}")
 
 
+#: Series of one counter child in the exposition: ``_total`` and ``_created``.
+_COUNTER_SERIES = 2
+
+
+def _histogram_series(bounds: Sequence[float]) -> int:
+    """Series of one histogram child: its buckets, ``+Inf``, ``_count``, ``_sum``, ``_created``."""
+    return len(bounds) + 4
+
+
+def series_per_combination(buckets: Buckets) -> dict[str, int]:
+    """Return how many series one combination of a family's client-given label values adds.
+
+    Counted over every value of the family's other labels (status, direction, outcome), as the
+    exposition shows them: what the series budget charges.
+    """
+    counter = _COUNTER_SERIES
+    return {
+        c.AGENT_CALLS: counter * len(c.Status),
+        c.AGENT_LATENCY: _histogram_series(buckets.agent_latency),
+        c.AGENT_TOKENS: counter * len(c.Direction),
+        c.AGENT_COST: counter,
+        c.ACTIVE_AGENTS: 1,
+        c.AGENT_HANDOFFS: counter,
+        c.TOOL_DURATION: _histogram_series(buckets.tool_duration),
+        c.TOOL_CALLS: counter * len(c.Status),
+        c.DECISIONS: counter,
+        c.DECISION_CONFIDENCE: _histogram_series(buckets.decision_confidence),
+        c.ROUTING_OUTCOMES: counter * len(c.RoutingOutcome),
+        c.ANOMALIES: counter,
+    }
+
+
 class AgentMetrics:
-    """Create and hold every agent metric family on ``registry``."""
+    """Create and hold every agent metric family on ``registry``, and what their series cost
+    (``series_per_combination``, for these buckets)."""
 
     def __init__(
         self, registry: CollectorRegistry | None = REGISTRY, buckets: Buckets | None = None
@@ -116,3 +150,10 @@ class AgentMetrics:
             ["label"],
             registry=r,
         )
+        self.series_overflow = Counter(
+            c.SERIES_OVERFLOW,
+            "Observations recorded under the _other child because the series budget was full.",
+            ["metric"],
+            registry=r,
+        )
+        self.series_per_combination = series_per_combination(b)

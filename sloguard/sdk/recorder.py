@@ -7,6 +7,11 @@ Every method validates all of its arguments before it touches a metric, so a cal
 Label children are cached per raw label value, so the hot path is a dict lookup instead of
 ``labels()`` (which takes a lock and builds a tuple each time); the caches are bounded.
 
+Each new combination of admitted label values must also fit the guard's series budget
+(:meth:`CardinalityGuard.admit_series`); one that does not is recorded under the overflow
+child, every client label ``_other``, so totals and sums stay right, and each such observation
+counts in ``sloguard_series_overflow_total{metric}``. Budgets are checked on a cache miss only.
+
 Example::
 
     recorder = Recorder(AgentMetrics(registry=CollectorRegistry()))
@@ -17,15 +22,17 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Any, TypedDict, Unpack
+from collections.abc import Callable
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from sloguard import conventions as c
 from sloguard.errors import InvalidRecord
-from sloguard.sdk.guard import CardinalityGuard
-from sloguard.sdk.metrics import AgentMetrics
+from sloguard.sdk.guard import CardinalityGuard, SeriesCost
+from sloguard.sdk.metrics import AgentMetrics, Buckets, series_per_combination
 
 DEFAULT_CACHE_SIZE = 4096
 
+_T = TypeVar("_T")
 _STATUSES = frozenset(s.value for s in c.Status)
 _OUTCOMES = frozenset(o.value for o in c.RoutingOutcome)
 
@@ -139,59 +146,118 @@ class Recorder:
         self._model: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
         self._tool: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self._active: dict[str, Any] = {}
+        # Stand-ins for AgentMetrics (the ingest's dry run) are charged as default buckets.
+        buckets = self.metrics.buckets if isinstance(self.metrics, AgentMetrics) else Buckets()
+        per = series_per_combination(buckets)
+
+        def cost(*families: str) -> SeriesCost:
+            return tuple((f, per[f]) for f in families)
+
+        self._agent_cost = cost(c.AGENT_LATENCY, c.AGENT_CALLS)
+        self._model_cost = cost(c.AGENT_TOKENS, c.AGENT_COST)
+        self._tool_cost = cost(c.TOOL_DURATION, c.TOOL_CALLS)
+        self._handoff_cost = cost(c.AGENT_HANDOFFS)
+        # A decision may add a confidence histogram: its series are reserved with the count's.
+        self._decision_cost = cost(c.DECISIONS, c.DECISION_CONFIDENCE)
+        self._routing_cost = cost(c.ROUTING_OUTCOMES)
+        self._anomaly_cost = cost(c.ANOMALIES)
+        self._active_cost = cost(c.ACTIVE_AGENTS)
+        self._overflow_counts: dict[str, Any] = {}
+        self._folded: dict[SeriesCost, Any] = {}
+        self._handoff: dict[tuple[str, str], Any] = {}
+        self._decision: dict[tuple[str, str], tuple[Any, tuple[str, ...]]] = {}
+
+    # --- series budget ------------------------------------------------------------------------
+    def _count_overflow(self, cost: SeriesCost, observed: int | None = None) -> None:
+        """Count one overflow for each family observed (the first ``observed`` of ``cost``)."""
+        counts = self._overflow_counts
+        for family, _ in cost[:observed]:
+            child = counts.get(family)
+            if child is None:
+                child = counts[family] = self.metrics.series_overflow.labels(family)
+            child.inc()
+
+    def _budgeted(
+        self, cost: SeriesCost, *values: str, observed: int | None = None
+    ) -> tuple[str, ...]:
+        """Return ``values``, or all ``_other`` if the series budget refuses the combination."""
+        if self.guard.admit_series(cost, values):
+            return values
+        self._count_overflow(cost, observed)
+        return (c.OVERFLOW_VALUE,) * len(values)
 
     # --- label-child caches ------------------------------------------------------------------
-    def _store(self, cache: dict[Any, Any], key: Any, value: Any, *admitted: str) -> None:
+    def _children(
+        self,
+        cache: dict[Any, _T],
+        key: Any,
+        cost: SeriesCost,
+        admitted: tuple[str, ...],
+        build: Callable[..., _T],
+    ) -> _T:
+        """Build the children of ``admitted`` values within the series budget, cached by ``key``.
+
+        The overflow children of a refused combination are built once and kept apart.
+        """
+        if not self.guard.admit_series(cost, admitted):
+            self._count_overflow(cost)
+            folded = self._folded.get(cost)
+            if folded is None:
+                folded = self._folded[cost] = build(*(c.OVERFLOW_VALUE,) * len(admitted))
+            return folded
+        value = build(*admitted)
         # Folded values are not cached, so every folded observation is counted as overflow.
         if len(cache) < self._cache_size and c.OVERFLOW_VALUE not in admitted:
             cache[key] = value
+        return value
 
     def _agent_children(self, agent: str) -> tuple[Any, Any, Any]:
         hit = self._agent.get(agent)
         if hit is not None:
             return hit
-        a = self.guard.admit(c.L_AGENT, agent)
+        admitted = (self.guard.admit(c.L_AGENT, agent),)
+        return self._children(self._agent, agent, self._agent_cost, admitted, self._build_agent)
+
+    def _build_agent(self, a: str) -> tuple[Any, Any, Any]:
         m = self.metrics
-        value = (
+        return (
             m.agent_latency.labels(a),
             m.agent_calls.labels(a, c.Status.SUCCESS.value),
             m.agent_calls.labels(a, c.Status.ERROR.value),
         )
-        self._store(self._agent, agent, value, a)
-        return value
 
     def _model_children(self, agent: str, model: str) -> tuple[Any, Any, Any, Any]:
         key = (agent, model)
         hit = self._model.get(key)
         if hit is not None:
             return hit
-        a = self.guard.admit(c.L_AGENT, agent)
-        mo = self.guard.admit(c.L_MODEL, model)
+        admitted = (self.guard.admit(c.L_AGENT, agent), self.guard.admit(c.L_MODEL, model))
+        return self._children(self._model, key, self._model_cost, admitted, self._build_model)
+
+    def _build_model(self, a: str, mo: str) -> tuple[Any, Any, Any, Any]:
         t = self.metrics.tokens
-        value = (
+        return (
             t.labels(a, mo, c.Direction.INPUT.value),
             t.labels(a, mo, c.Direction.OUTPUT.value),
             t.labels(a, mo, c.Direction.TOTAL.value),
             self.metrics.cost.labels(a, mo),
         )
-        self._store(self._model, key, value, a, mo)
-        return value
 
     def _tool_children(self, agent: str, tool: str) -> tuple[Any, Any, Any]:
         key = (agent, tool)
         hit = self._tool.get(key)
         if hit is not None:
             return hit
-        a = self.guard.admit(c.L_AGENT, agent)
-        t = self.guard.admit(c.L_TOOL, tool)
+        admitted = (self.guard.admit(c.L_AGENT, agent), self.guard.admit(c.L_TOOL, tool))
+        return self._children(self._tool, key, self._tool_cost, admitted, self._build_tool)
+
+    def _build_tool(self, a: str, t: str) -> tuple[Any, Any, Any]:
         m = self.metrics
-        value = (
+        return (
             m.tool_duration.labels(a, t),
             m.tool_calls.labels(a, t, c.Status.SUCCESS.value),
             m.tool_calls.labels(a, t, c.Status.ERROR.value),
         )
-        self._store(self._tool, key, value, a, t)
-        return value
 
     # --- public API ----------------------------------------------------------------------------
     def agent_call(
@@ -268,8 +334,14 @@ class Recorder:
         """Record a handoff from ``source`` agent to ``target`` agent."""
         source = _name("source_agent", source)
         target = _name("target_agent", target)
-        g = self.guard
-        self.metrics.handoffs.labels(g.admit(c.L_SOURCE, source), g.admit(c.L_TARGET, target)).inc()
+        key = (source, target)
+        child = self._handoff.get(key)
+        if child is None:
+            admitted = (self.guard.admit(c.L_SOURCE, source), self.guard.admit(c.L_TARGET, target))
+            child = self._children(
+                self._handoff, key, self._handoff_cost, admitted, self.metrics.handoffs.labels
+            )
+        child.inc()
 
     def decision(self, agent: str, decision_type: str, confidence: float | None = None) -> None:
         """Record one decision, and its confidence (0..1) when known."""
@@ -279,10 +351,23 @@ class Recorder:
             conf = _nonneg_number("confidence", confidence)
             if conf > 1:
                 raise InvalidRecord(f"confidence must be within 0..1, got {confidence!r}")
-        g = self.guard
-        labels = (g.admit(c.L_AGENT, agent), g.admit(c.L_DECISION_TYPE, decision_type))
-        self.metrics.decisions.labels(*labels).inc()
+        key = (agent, decision_type)
+        hit = self._decision.get(key)
+        if hit is None:
+            g = self.guard
+            labels = self._budgeted(
+                self._decision_cost,
+                g.admit(c.L_AGENT, agent),
+                g.admit(c.L_DECISION_TYPE, decision_type),
+                observed=None if confidence is not None else 1,
+            )
+            hit = (self.metrics.decisions.labels(*labels), labels)
+            if len(self._decision) < self._cache_size and c.OVERFLOW_VALUE not in labels:
+                self._decision[key] = hit
+        count, labels = hit
+        count.inc()
         if confidence is not None:
+            # Created on first use only: a decision without confidence adds no histogram.
             self.metrics.decision_confidence.labels(*labels).observe(conf)
 
     def routing_outcome(self, agent: str, outcome: str | c.RoutingOutcome | bool) -> None:
@@ -294,23 +379,26 @@ class Recorder:
             o = outcome.value if isinstance(outcome, c.RoutingOutcome) else outcome
         if o not in _OUTCOMES:
             raise InvalidRecord(f"outcome must be one of {sorted(_OUTCOMES)}, got {outcome!r}")
-        self.metrics.routing_outcomes.labels(self.guard.admit(c.L_AGENT, agent), o).inc()
+        (a,) = self._budgeted(self._routing_cost, self.guard.admit(c.L_AGENT, agent))
+        self.metrics.routing_outcomes.labels(a, o).inc()
 
     def anomaly(self, agent: str, kind: str) -> None:
         """Record one detected anomaly (low_confidence, handoff_loop, …) of ``agent``."""
         agent = _name("agent_name", agent)
         kind = _name("anomaly", kind)
         g = self.guard
-        self.metrics.anomalies.labels(g.admit(c.L_AGENT, agent), g.admit(c.L_ANOMALY, kind)).inc()
+        labels = self._budgeted(
+            self._anomaly_cost, g.admit(c.L_AGENT, agent), g.admit(c.L_ANOMALY, kind)
+        )
+        self.metrics.anomalies.labels(*labels).inc()
 
     def _active_child(self, agent_type: str) -> Any:
         hit = self._active.get(agent_type)
         if hit is not None:
             return hit
-        admitted = self.guard.admit(c.L_AGENT_TYPE, agent_type)
-        child = self.metrics.active_agents.labels(admitted)
-        self._store(self._active, agent_type, child, admitted)
-        return child
+        admitted = (self.guard.admit(c.L_AGENT_TYPE, agent_type),)
+        build = self.metrics.active_agents.labels
+        return self._children(self._active, agent_type, self._active_cost, admitted, build)
 
     def agent_started(self, agent_type: str) -> None:
         """Count one more running invocation of ``agent_type``."""

@@ -4,6 +4,9 @@ Precedence (later wins): defaults < settings file < environment < command-line f
 ``--config FILE`` or ``$SLOGUARD_CONFIG``; environment variables are ``SLOGUARD_<FIELD>``, nested
 with ``__`` (``SLOGUARD_METRICS__DEFAULT_LABEL_LIMIT=200``); lists and mappings are JSON
 (``SLOGUARD_METRICS__BUCKETS__AGENT_LATENCY='[0.5, 1, 2, 5]'``); empty variables are ignored.
+A variable that looks like a setting but names none (``SLOGUARD_INGEST_TOKEN``) is a problem, with
+the closest setting's variable; other ``SLOGUARD_*`` names (routing secrets such as
+``SLOGUARD_SLACK_TOKEN``) are left alone (the rule: :mod:`sloguard.settings.envlayer`).
 
 Secrets (``ingest.token``, ``prometheus.bearer_token``, ``prometheus.basic_auth.password``) are
 ``SecretStr``, come only from the environment (a settings file is reviewed and committed like

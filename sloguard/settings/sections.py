@@ -39,7 +39,7 @@ from pydantic import (
 
 from sloguard import conventions as c
 from sloguard.durations import parse_duration
-from sloguard.sdk.guard import DEFAULT_LIMIT
+from sloguard.sdk.guard import DEFAULT_LIMIT, DEFAULT_SERIES_BUDGET
 from sloguard.yamldoc import suggest
 
 __all__ = [
@@ -151,6 +151,21 @@ class MetricsSettings(_Section):
     """Per-label limits, e.g. ``{agent_name: 100}``."""
     label_allowlists: dict[ClientLabel, frozenset[str]] = {}
     """Per-label allowlists: only these values pass, others become ``_other``."""
+    series_budget: PositiveInt = DEFAULT_SERIES_BUDGET
+    """Series all agent metric families may hold together; combinations of label values beyond
+    it are recorded under ``_other``. The default keeps a full ``/metrics`` under ~10k series."""
+    family_series_budgets: dict[str, PositiveInt] = {}
+    """Per-family budgets, e.g. ``{agent_tool_call_seconds: 2600}``; other families get their
+    default share of ``series_budget``."""
+
+    @field_validator("family_series_budgets")
+    @classmethod
+    def _known_families(cls, budgets: dict[str, int]) -> dict[str, int]:
+        for family in budgets:
+            if family not in c.AGENT_FAMILIES:
+                hint = suggest(family, c.AGENT_FAMILIES)
+                raise ValueError(f"unknown metric family {family!r}{hint}")
+        return budgets
 
 
 class BasicAuth(_Section):
@@ -180,7 +195,8 @@ class PrometheusSettings(_Section):
 
     url: Annotated[str, AfterValidator(_http_url)] | None = None
     timeout: Seconds = 10.0
-    """Seconds per query."""
+    """Deadline of one query in seconds, the whole answer included (a slow or endless answer is
+    an evaluation error, not a hang)."""
     bearer_token: SecretStr | None = None
     basic_auth: BasicAuth | None = None
     tls: TLSSettings = TLSSettings()

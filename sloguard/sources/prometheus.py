@@ -13,6 +13,11 @@ bad and the total count of every instance, evaluated at the same ``time``. Anyth
 wrong is raised as :class:`~sloguard.sources.base.QueryError` naming the SLO, the window and the
 cause; no httpx exception leaves this module.
 
+Every request is bounded: ``timeout`` is a deadline for the whole request, answer included (a
+server trickling one byte at a time never resets it, unlike httpx's per-read timeout), and an
+answer longer than ``max_answer_bytes`` (:data:`MAX_ANSWER_BYTES` by default) is not read further:
+both are a :class:`QueryError`.
+
 Answers are judged strictly:
 
 - a series without a ``total`` twin is ignored; an instance with ``total`` but no ``bad`` series
@@ -50,6 +55,7 @@ from typing import Any
 import httpx
 
 from sloguard.durations import format_duration
+from sloguard.httpanswer import read_capped
 from sloguard.slo.budget import Counts
 from sloguard.slo.promql import (
     COVERAGE_SLACK,
@@ -67,6 +73,8 @@ BUILDINFO_PATH = "/api/v1/status/buildinfo"
 NOISE = 1e-9
 #: How much of an unexpected (non-JSON) answer body an error message quotes.
 SNIPPET = 200
+#: Longest answer read by default (a vector of ~100k instances); a longer one is a QueryError.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 Cert = str | tuple[str, str]
 _log = logging.getLogger(__name__)
@@ -87,9 +95,10 @@ class PrometheusSource:
     ``http://mimir/prometheus``). ``verify`` is True, False or a CA bundle file/directory;
     ``cert`` a client certificate file or ``(cert_file, key_file)``. ``transport`` replaces the
     network (httpx transports such as ``MockTransport``); ``resolution`` is the shortest window
-    worth asking for, about four scrape intervals. ``recorded_from`` (seconds, or None for
-    never) is the shortest window read from recorded rates; ``on_fallback(slo_name)`` is called
-    for every such window read from raw counters instead.
+    worth asking for, about four scrape intervals. ``timeout`` is the deadline of a whole
+    request; ``max_answer_bytes`` the longest answer body read (decoded). ``recorded_from``
+    (seconds, or None for never) is the shortest window read from recorded rates;
+    ``on_fallback(slo_name)`` is called for every such window read from raw counters instead.
     """
 
     def __init__(
@@ -97,6 +106,7 @@ class PrometheusSource:
         url: str,
         *,
         timeout: float = 10.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
         max_concurrency: int = 8,
         bearer_token: str | None = None,
         basic_auth: tuple[str, str] | None = None,
@@ -111,8 +121,10 @@ class PrometheusSource:
         base = httpx.URL(url)
         if base.scheme not in ("http", "https") or not base.host:
             raise ValueError(f"Prometheus URL must be http(s)://host[:port][/prefix], got {url!r}")
-        if timeout <= 0 or max_concurrency < 1 or resolution <= 0:
-            raise ValueError("timeout and resolution must be > 0 and max_concurrency >= 1")
+        if not timeout > 0 or max_concurrency < 1 or resolution <= 0 or max_answer_bytes < 1:
+            raise ValueError(
+                "timeout and resolution must be > 0, max_concurrency and max_answer_bytes >= 1"
+            )
         if bearer_token is not None and basic_auth is not None:
             raise ValueError("set either bearer_token or basic_auth, not both")
         if recorded_from is not None and recorded_from <= COVERAGE_SLACK:
@@ -123,6 +135,7 @@ class PrometheusSource:
         self._fallbacks = 0
         self.url = _display_url(base)
         self.timeout = timeout
+        self.max_answer_bytes = max_answer_bytes
         self.resolution = resolution
         self._sent = 0
         self._limit = asyncio.Semaphore(max_concurrency)
@@ -218,8 +231,9 @@ class PrometheusSource:
             raise QueryError(f"{prefix}: the source is closed")
         async with self._limit:
             try:
-                response = await self._client.request(method, path, data=data)
-            except httpx.TimeoutException as exc:
+                async with asyncio.timeout(self.timeout):
+                    status, content = await self._fetch(method, path, data)
+            except (TimeoutError, httpx.TimeoutException) as exc:
                 cause = f"no answer within {self.timeout:g}s ({type(exc).__name__})"
                 raise QueryError(f"{prefix}: {cause}") from exc
             except httpx.ConnectError as exc:
@@ -230,10 +244,25 @@ class PrometheusSource:
                 # e.g. the server rejecting a missing client certificate).
                 detail = f": {exc}" if str(exc) else " (connection closed)"
                 raise QueryError(f"{prefix}: request failed: {type(exc).__name__}{detail}") from exc
+            except _BadAnswer as exc:
+                raise QueryError(f"{prefix}: {exc}") from exc
         try:
-            return _read_answer(response.status_code, response.content)
+            return _read_answer(status, content)
         except _BadAnswer as exc:
             raise QueryError(f"{prefix}: {exc}") from exc
+
+    async def _fetch(
+        self, method: str, path: str, data: Mapping[str, str] | None
+    ) -> tuple[int, bytes]:
+        """Status and body of one answer; ``_BadAnswer`` past ``max_answer_bytes`` (the rest is
+        not read: the connection is dropped)."""
+        limit = self.max_answer_bytes
+        too_long = _BadAnswer(f"answer longer than {limit} bytes (max_answer_bytes)")
+        async with self._client.stream(method, path, data=data) as response:
+            body = await read_capped(response, limit)
+            if body is None:
+                raise too_long
+            return response.status_code, body
 
 
 def _read_answer(status: int, content: bytes) -> object:

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sloguard.errors import SloguardError
+from sloguard.errors import ConfigError, Problem, SloguardError
 
 SCHEMA_VERSION = 2
 
@@ -108,6 +108,15 @@ class StoreVersionError(SloguardError):
     """The trace store file was written by a newer sloguard."""
 
 
+def _cannot_open(path: str, what: str, exc: sqlite3.Error) -> ConfigError:
+    """The ConfigError for a store file SQLite cannot open or set up (``what``: its name)."""
+    message = (
+        f"cannot open {what}: {exc}; check that the user sloguard runs as can write this file "
+        "and its directory"
+    )
+    return ConfigError([Problem(path, None, "", message)])
+
+
 class Database:
     """One SQLite connection shared by threads under a lock.
 
@@ -125,10 +134,16 @@ class Database:
     def __init__(self, path: str | Path, *, wal_bytes: int = WAL_PAGES * PAGE_SIZE) -> None:
         self.path = str(path)
         self.lock = threading.Lock()
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _cannot_open(self.path, "the trace store", exc) from exc
         self.conn = conn
         try:
             self._setup(wal_bytes)
+        except sqlite3.Error as exc:  # read-only file or directory, not a database, ...
+            conn.close()
+            raise _cannot_open(self.path, "the trace store", exc) from exc
         except BaseException:
             conn.close()
             raise

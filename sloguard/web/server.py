@@ -7,7 +7,8 @@ in as routers, so this module stays the one place the app is assembled.
 
 Example::
 
-    app = create_app(registry, ready=lambda: True, routers=[slo_router])
+    app = create_app(registry, ready=lambda: True, degraded=[engine.health.degraded],
+                     routers=[slo_router])
 """
 
 from __future__ import annotations
@@ -28,24 +29,28 @@ def create_app(
     registry: CollectorRegistry = REGISTRY,
     *,
     ready: Callable[[], bool] | None = None,
+    degraded: Sequence[Callable[[], str | None]] = (),
     routers: Sequence[APIRouter] = (),
     lifespan: Lifespan | None = None,
 ) -> FastAPI:
     """Return the app serving ``registry`` on ``/metrics`` and the probes, plus ``routers``.
 
-    ``ready`` answers ``/readyz`` (always ready without it); ``lifespan`` runs around serving
-    (the daemon starts and stops its background work there).
+    ``ready`` answers ``/readyz`` (always ready without it); each of ``degraded`` says why the
+    daemon cannot do its job right now (or None), which also makes ``/readyz`` answer 503;
+    ``lifespan`` runs around serving (the daemon starts and stops its background work there).
     """
     app = FastAPI(title="sloguard", lifespan=lifespan)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.include_router(probes_router(registry, ready))
+    app.include_router(probes_router(registry, ready, degraded))
     for router in routers:
         app.include_router(router)
     return app
 
 
 def probes_router(
-    registry: CollectorRegistry, ready: Callable[[], bool] | None = None
+    registry: CollectorRegistry,
+    ready: Callable[[], bool] | None = None,
+    degraded: Sequence[Callable[[], str | None]] = (),
 ) -> APIRouter:
     """Return the router with ``/metrics``, ``/healthz`` and ``/readyz``."""
     router = APIRouter()
@@ -63,9 +68,14 @@ def probes_router(
 
     @router.get("/readyz")
     def readyz() -> JSONResponse:
-        """Readiness: 200 once the daemon has started, 503 before and while shutting down."""
-        if ready is None or ready():
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "not ready"}, status_code=503)
+        """Readiness: 200 once started; 503 before, while shutting down and while degraded."""
+        if ready is not None and not ready():
+            return JSONResponse({"status": "not ready"}, status_code=503)
+        reasons = [reason for reason in (check() for check in degraded) if reason]
+        if reasons:
+            return JSONResponse(
+                {"status": "degraded", "reason": "; ".join(reasons)}, status_code=503
+            )
+        return JSONResponse({"status": "ready"})
 
     return router

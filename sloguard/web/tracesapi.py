@@ -2,7 +2,9 @@
 
 - ``GET /api/v1/traces?agent=&status=ok|error&since=&until=&limit=`` — summaries, newest first
   (``since`` / ``until`` in unix seconds, ``limit`` 1..1000, default 50);
-- ``GET /api/v1/traces/{id}`` — the trace, its text tree and its anomalies;
+- ``GET /api/v1/traces/{id}`` — the trace, its text tree and its anomalies (``id``
+  percent-encoded; the ingest refuses ids this route could not open: with ``/``, or ``.``,
+  ``..``, ``compare``, see :mod:`sloguard.ingest.bounds`);
 - ``GET /api/v1/traces/{id}/mermaid`` — a Mermaid sequence diagram (``text/plain``);
 - ``GET /api/v1/traces/{id}/svg`` — the same diagram drawn as SVG (``image/svg+xml``);
 - ``GET /api/v1/traces/compare?a=&b=`` — compare two runs; without ``b``, the successful run
@@ -15,7 +17,8 @@
   ``agent_anomalies_total`` (detected in ingested traces and decision chains, or reported by
   agents as ``anomaly`` events), newest first, ``since`` / ``until`` bounding when received.
 
-Bad query values answer 400 naming the parameter; unknown trace ids answer 404.
+Bad query values answer 400 naming the parameter (times must be unix seconds from 0 to
+:data:`MAX_TIME`, the end of year 9999); unknown trace ids answer 404.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ from sloguard.tracestore.model import STATUSES
 from sloguard.tracestore.store import TraceStore
 
 MAX_LIMIT = 1000
+#: The latest time a query may name: 9999-12-31T23:59:59Z (what a datetime holds; in
+#: microseconds, what the store compares decision times in, it fits a 64-bit integer).
+MAX_TIME = 253_402_300_799.0
 
 
 def _time(name: str, value: str | None) -> float | None:
@@ -47,8 +53,11 @@ def _time(name: str, value: str | None) -> float | None:
         t = float(value)
     except ValueError:
         t = math.nan
-    if not math.isfinite(t):
-        raise HTTPException(400, f"query parameter {name} must be unix seconds, got {value!r}")
+    if not 0 <= t <= MAX_TIME:  # NaN and infinities too
+        raise HTTPException(
+            400,
+            f"query parameter {name} must be unix seconds from 0 to {MAX_TIME:.0f}, got {value!r}",
+        )
     return t
 
 

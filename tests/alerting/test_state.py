@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sloguard.alerting.state import (
     AlertRules,
@@ -15,7 +16,7 @@ from sloguard.alerting.state import (
 )
 from sloguard.durations import DAY
 from sloguard.notify.model import AlertStatus, Transition
-from sloguard.slo.budget import Counts, Evaluation, Severity, evaluate
+from sloguard.slo.budget import Counts, Evaluation, Policy, Severity, State, Tier, evaluate
 from sloguard.slo.budget import default_policy as policy_for
 
 P = 30 * DAY
@@ -136,3 +137,64 @@ def test_event_ids_are_what_they_were_before_the_transition_enum() -> None:
         event_id("cbf29ce484222325", Transition.REPEAT, 1.0, 2.0)
         == (hashlib.sha256(b"cbf29ce484222325|repeat|1.000|2.000").hexdigest()[:32])
     )
+
+
+# --- a tier that cannot be judged keeps its last judged state (issue 13, defect 17) -------------
+#: The policy of the Prometheus-gap report: critical 2m/20s at 14.4, warning 4m/40s at 6.
+SHORT = Policy(
+    "short",
+    (Tier(Severity.CRITICAL, 120.0, 20.0, 14.4), Tier(Severity.WARNING, 240.0, 40.0, 6.0)),
+)
+
+
+def gap_ev(seconds: dict[float, float], *, ratio: float = 1.0, rate: float = 2.0) -> Evaluation:
+    """An evaluation of SHORT at 99.9 % where window ``w`` holds ``seconds[w]`` s of traffic."""
+    windows = {w: Counts(ratio * rate * s, rate * s) for w, s in seconds.items()}
+    return evaluate(objective=0.999, period=P, policy=SHORT, windows=windows)
+
+
+FULL = {P: 3600.0, 120.0: 120.0, 20.0: 20.0, 240.0: 240.0, 40.0: 40.0}
+#: the first evaluation after a 121 s gap: the 2m window holds ~10 s of samples (20 events, the
+#: tier needs 69 to be judged), the 4m window still reaches back before the gap
+AFTER_GAP = {P: 3600.0, 120.0: 10.0, 20.0: 10.0, 240.0: 230.0, 40.0: 10.0}
+
+
+def run_short(seq: Sequence[tuple[float, Evaluation]]) -> list[tuple[float, str, str]]:
+    return [(now, kind, sev) for now, kind, _, sev in run(seq)]
+
+
+def test_a_gap_mid_incident_neither_resolves_nor_pages_again() -> None:
+    outage, after_gap = gap_ev(FULL), gap_ev(AFTER_GAP)
+    assert after_gap.state is State.BURNING  # judged: the warning tier fires
+    assert [(t.firing, t.insufficient) for t in after_gap.tiers] == [(False, True), (True, False)]
+    seq = [
+        (0, outage),
+        (10, outage),
+        (20, ev(error="prometheus down")),  # 121 s without Prometheus
+        (141, after_gap),
+        (151, after_gap),
+        (181, outage),  # the 2m window is judged again: still the same incident
+        (300, gap_ev(FULL, ratio=0.0)),
+    ]
+    assert run_short(seq) == [(0, "firing", "critical"), (300, "resolved", "critical")]
+
+
+def test_an_insufficient_tier_that_never_fired_does_not_hold_its_severity() -> None:
+    # the warning fired on its own; the critical tier cannot judge but had not fired either
+    warn_only = {P: 3600.0, 120.0: 10.0, 20.0: 10.0, 240.0: 240.0, 40.0: 40.0}
+    seq = [(0, gap_ev(warn_only)), (10, gap_ev(warn_only, ratio=0.0))]
+    assert run_short(seq) == [(0, "firing", "warning"), (10, "resolved", "warning")]
+
+
+def test_an_insufficient_tier_resolves_once_judged_again() -> None:
+    seq = [(0, gap_ev(FULL)), (10, gap_ev(AFTER_GAP, ratio=0.0)), (20, gap_ev(FULL, ratio=0.0))]
+    assert run_short(seq) == [(0, "firing", "critical"), (20, "resolved", "critical")]
+
+
+def test_a_firing_alert_stored_before_tiers_were_remembered_is_held_too() -> None:
+    alerts = new_instance("avail", {})
+    alerts = replace(alerts, critical=replace(alerts.critical, firing=True, notified=True,
+                                              started_at=0.0, last_sent_at=0.0))  # fmt: skip
+    held, events = step(alerts, gap_ev(AFTER_GAP), RULES, 10.0)
+    assert events == [] and held.critical.firing
+    assert held.critical.firing_tiers == ("2m/20s",)

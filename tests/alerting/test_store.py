@@ -79,3 +79,19 @@ def test_alert_states_of_the_previous_version_load(tmp_path: Path) -> None:
     (resolved,) = c.process([result(0.0, T0 + 60)], T0 + 60)
     assert (resolved.transition, resolved.starts_at) == (Transition.RESOLVED, T0)
     assert rows(db) == [("avail", COLUMN)]  # the same row, not a second key for the instance
+
+
+def test_which_tiers_fired_survives_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "alerts.sqlite"
+    (fired,) = center(StateStore(db)).process([result(1.0, T0)], T0)
+    assert fired.transition is Transition.FIRING
+    # after a gap in the data: the 1h window holds 10 events (too few to judge the 1h/5m tier),
+    # the 6h/30m critical tier is judged and no longer fires
+    windows = {w: Counts(0.0, 1e5) for w in SLO.windows()}
+    windows[3600.0] = windows[300.0] = Counts(10, 10)
+    ev = evaluate(objective=SLO.objective, period=SLO.period, policy=SLO.alerting.policy,
+                  windows=windows)  # fmt: skip
+    c = center(StateStore(db))  # a restart: the states come back from the file
+    assert c.process([InstanceResult(SLO, INSTANCE, ev, T0 + 30)], T0 + 30) == []
+    (resolved,) = c.process([result(0.0, T0 + 60)], T0 + 60)
+    assert resolved.transition is Transition.RESOLVED

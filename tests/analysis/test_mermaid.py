@@ -398,3 +398,11 @@ def test_real_parser_accepts_every_diagram_and_sees_what_we_meant(
         ("t1", "a1", "result (10 ms)"),
         ("a1", "h1", "failed (40 ms)"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("a\x01b", "a\ufffdb"), ("x\uffff", "x\ufffd"), ("\x1b[31mred", "\ufffd[31mred")],
+)
+def test_mermaid_text_replaces_control_characters(text: str, expected: str) -> None:
+    assert mermaid_text(text) == expected

@@ -122,3 +122,17 @@ def test_an_empty_trace_says_so() -> None:
 @given(random_rows())
 def test_random_traces_agree_with_mermaid_and_parse(rows: list[Row]) -> None:
     _same_as_mermaid(build("t-random", rows))
+
+
+UNPRINTABLE = ["agent\x01one", "tool\uffff", "a\x00b\x1b[31m", "a\ufffeb\x7f\x9f", "\x08"]
+
+
+@pytest.mark.parametrize("name", UNPRINTABLE)
+def test_characters_xml_cannot_hold_are_replaced_in_names_errors_and_ids(name: str) -> None:
+    trace = build(name, [row("s1", None, "AGENT", name, 0, 50, error=name)])
+    svg = sequence_svg(trace)
+    root = ET.fromstring(svg)  # raises on a document that is not well-formed
+    shown = "".join(root.itertext()) + (root.get("aria-label") or "")
+    assert "\ufffd" in shown
+    names = _participants(svg)
+    assert list(names.values()) == ["".join(c if c.isprintable() else "\ufffd" for c in name)]

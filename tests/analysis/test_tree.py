@@ -139,3 +139,8 @@ def test_a_deep_chain_does_not_hit_the_recursion_limit() -> None:
     lines = text_tree(build("deep", rows)).splitlines()
     assert len(lines) == 3000
     assert lines[-1].endswith("└── t2999 (tool, ok, 1 ms)")
+
+
+def test_control_characters_are_replaced_so_a_terminal_shows_them_as_text() -> None:
+    trace = build("t", [row("a", None, "AGENT", "\x1b[2Jplanner\uffff", 0, 10, error="x\x07y")])
+    assert text_tree(trace) == "\ufffd[2Jplanner\ufffd (agent, failed, 10 ms): x\ufffdy"

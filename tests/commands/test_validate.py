@@ -171,6 +171,21 @@ def test_a_broken_config_is_reported_and_the_rest_still_checked(
     ]
 
 
+def test_config_reports_unknown_setting_variables(
+    capsys: pytest.CaptureFixture[str], write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What `sloguard run --config` would refuse: a mistyped token variable, not an open ingest.
+    settings = write("sloguard.yaml", "port: 9999\n")
+    monkeypatch.setenv("SLOGUARD_INGEST_TOKEN", "abc")
+    monkeypatch.setenv("SLOGUARD_SLACK_TOKEN", "xoxb-1")  # a routing secret: not a setting
+    status, out, _ = run(capsys, "--config", settings)
+    assert status == 1
+    assert out == [
+        "$SLOGUARD_INGEST_TOKEN: ingest_token: unknown setting, did you mean "
+        "SLOGUARD_INGEST__TOKEN?"
+    ]
+
+
 def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys)[0] == 2
     assert main(["validate", "--no-such-flag", EXAMPLE_SLOS]) == 2

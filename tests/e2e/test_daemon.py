@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.processes import (
@@ -134,6 +137,79 @@ def test_bad_env_value_names_the_variable(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         "$SLOGUARD_PORT: port: Input should be a valid integer, unable to parse string as an "
         "integer (got 'abc')"
+    ]
+
+
+def test_mistyped_setting_variable_stops_the_daemon(tmp_path: Path) -> None:
+    # One underscore short of SLOGUARD_INGEST__TOKEN: ignoring it would leave ingest open.
+    result = _run_briefly(tmp_path, "run", env={"SLOGUARD_INGEST_TOKEN": SECRET})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "$SLOGUARD_INGEST_TOKEN: ingest_token: unknown setting, did you mean "
+        "SLOGUARD_INGEST__TOKEN?"
+    ]
+
+
+def _without_dac_override() -> list[str]:
+    """A command prefix under which file modes bind, or skip.
+
+    As root, ``chmod 555`` does not stop writes (CAP_DAC_OVERRIDE): there, the process starts
+    under ``setpriv`` without that capability (and its read and owner siblings), which needs
+    no mount and no other user; as anyone else the modes bind already.
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    prefix = [setpriv or "setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+    if setpriv is None or subprocess.run([*prefix, "true"], check=False).returncode != 0:
+        pytest.skip("running as root without a working setpriv: chmod would not bind")
+    return prefix
+
+
+def test_read_only_data_dir_is_a_data_dir_problem(tmp_path: Path, free_port: int) -> None:
+    data_dir = tmp_path / "state"
+    data_dir.mkdir()
+    data_dir.chmod(0o555)
+    try:
+        result = subprocess.run(
+            [*_without_dac_override(), sys.executable, "-m", "sloguard", "run"],
+            cwd=tmp_path,
+            env=_env({"SLOGUARD_DATA_DIR": str(data_dir), "SLOGUARD_PORT": str(free_port)}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        data_dir.chmod(0o755)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{data_dir}: data_dir: cannot write here (Permission denied); make the directory "
+        "writable by the user sloguard runs as, or set data_dir ($SLOGUARD_DATA_DIR, "
+        "--data-dir) to one that is"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("traces.sqlite", "the trace store"),
+        ("alerts.sqlite", "the alert store"),
+        ("samples.sqlite", "the embedded samples"),
+    ],
+)
+def test_unopenable_store_file_is_a_file_problem(
+    tmp_path: Path, free_port: int, name: str, what: str
+) -> None:
+    # A directory where the database file should be: SQLite cannot open it, even as root.
+    data_dir = tmp_path / "state"
+    (data_dir / name).mkdir(parents=True)
+    env = {"SLOGUARD_DATA_DIR": str(data_dir), "SLOGUARD_PORT": str(free_port)}
+    result = _run_briefly(tmp_path, "run", env=env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{data_dir / name}: cannot open {what}: unable to open database file; check that "
+        "the user sloguard runs as can write this file and its directory"
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -123,3 +124,27 @@ def test_demo_alerts_reach_slack_when_configured(
             pytest.fail(f"no Slack message for billing\n{_stderr(tmp_path)[-3000:]}")
         # the console still gets it too
         assert wanted in _stderr(tmp_path)
+
+
+def test_demo_with_a_duration_stops_on_sigterm(
+    spawn: Spawn, free_port: int, tmp_path: Path
+) -> None:
+    # The --duration timer must not hold the process after SIGTERM until it runs out.
+    proc = spawn(
+        "demo",
+        "--port",
+        str(free_port),
+        "--duration",
+        "90",
+        "--interval",
+        "1",
+        "--data-dir",
+        str(tmp_path / "demo"),
+    )
+    _wait_healthy(proc, f"http://127.0.0.1:{free_port}", tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        status = proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"demo ignored SIGTERM for 15 s\n{_stderr(tmp_path)[-3000:]}")
+    assert status == 0, _stderr(tmp_path)[-3000:]

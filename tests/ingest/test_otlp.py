@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -79,6 +76,7 @@ from tests.support.otlp import (
     tool,
     workflow,
 )
+from tests.support.uvicornserver import serving
 
 
 # --- the receiver (tests/support/otlp.py) ------------------------------------------------------
@@ -860,19 +858,8 @@ def sidecar(
 ) -> Iterator[Sidecar]:
     store = TraceStore(tmp_path / "traces.sqlite")
     app = create_app(registry, routers=[ingest_router(recorder, token=None, traces=store)])
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=free_port, log_config=None, lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield Sidecar(f"http://127.0.0.1:{free_port}/v1/traces", store, registry)
-    server.should_exit = True
-    thread.join(10)
+    with serving(app, free_port) as url:
+        yield Sidecar(f"{url}/v1/traces", store, registry)
     store.close()
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sloguard.durations import DAY, HOUR
 from sloguard.rules.scenarios import Scenario, parse_scenario
 from sloguard.rules.simulate import SimulationResult, simulate
-from sloguard.slo.spec import SLIKind
+from sloguard.slo.budget import Policy, Severity, Tier
+from sloguard.slo.spec import Alerting, SLIKind
 from tests.support.slos import make_slo
 
 INTERVAL = 10.0
@@ -103,3 +106,44 @@ def test_scenario_defaults() -> None:
     assert parse_scenario("spike:ratio=0.5,duration=90s,rate=3", error_budget=0.01) == Scenario(
         "spike", 0.5, 90.0, rate=3.0
     )
+
+
+#: The policy of the Prometheus-gap report (issue 13, defect 17).
+SHORT = Policy(
+    "short",
+    (Tier(Severity.CRITICAL, 120.0, 20.0, 14.4), Tier(Severity.WARNING, 240.0, 40.0, 6.0)),
+)
+
+
+async def test_a_data_gap_mid_incident_pages_once_and_resolves_once() -> None:
+    slo = replace(make_slo(), alerting=Alerting(policy=SHORT))
+    scenario = parse_scenario("gap", error_budget=slo.error_budget, shortest_window=120.0)
+    assert scenario.label() == "gap:ratio=1,duration=17m1s,rate=2,baseline=0,gap=2m1s,gap_at=5m"
+    result = await simulate(slo, scenario, interval=INTERVAL)
+    assert result.states["error"] == 13  # 121 s without the source, every 10 s
+    # the first evaluations after the gap cannot judge the 2m/20s tier: the critical keeps
+    # firing (and inhibits the warning) until the outage ends; one page, one resolution
+    during = [
+        (a.alertname, a.severity.value, a.transition.value, a.at)
+        for a in result.alerts
+        if a.at < scenario.duration
+    ]
+    assert during == [("SLOBurn", "critical", "firing", INTERVAL)]
+    critical = [a for a in result.alerts if a.severity is Severity.CRITICAL]
+    assert [a.transition.value for a in critical] == ["firing", "resolved"]
+    alerts_json = result.as_dict()["alerts"]
+    assert isinstance(alerts_json, list) and alerts_json[:2] == [
+        {"alertname": "SLOBurn", "severity": "critical", "transition": "firing",
+         "at_seconds": INTERVAL},
+        {"alertname": "SLOBurn", "severity": "critical", "transition": "resolved",
+         "at_seconds": critical[1].at},
+    ]  # fmt: skip
+
+
+async def test_the_gap_scenario_defaults_to_just_longer_than_the_shortest_window() -> None:
+    assert parse_scenario("gap", error_budget=0.001) == Scenario(
+        "gap", 1.0, 5 * 60 + 3601 + 10 * 60, rate=2.0, gap=3601.0, gap_at=300.0
+    )
+    assert parse_scenario("outage:gap=2m", error_budget=0.001).gap == 120.0
+    with pytest.raises(ValueError, match="gap_at has a bad value"):
+        parse_scenario("gap:gap_at=later", error_budget=0.001)

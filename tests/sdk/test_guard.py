@@ -83,3 +83,67 @@ def test_concurrent_admission_never_exceeds_the_limit() -> None:
 def test_bad_guard_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CardinalityGuard(**kwargs)  # type: ignore[arg-type]
+
+
+# --- series budget -------------------------------------------------------------------------------
+
+# Families the guard has no default share for: only the overall budget and overrides bind.
+TOOL_COST = (("hist", 13), ("calls", 4))
+
+
+def test_admit_series_charges_each_family_once_per_combination() -> None:
+    guard = CardinalityGuard(series_budget=100, family_series_budgets={"calls": 8})
+    assert guard.admit_series(TOOL_COST, ("a", "t1"))
+    assert guard.admit_series(TOOL_COST, ("a", "t1"))  # already admitted: not charged again
+    assert guard.admit_series(TOOL_COST, ("a", "t2"))
+    assert not guard.admit_series(TOOL_COST, ("a", "t3"))  # "calls" is full (8 of 8)
+    assert (guard.series("calls"), guard.series("hist")) == (8, 26)
+    assert guard.series() == 34
+    # the overflow child always passes and is never charged
+    assert guard.admit_series(TOOL_COST, ("_other", "_other"))
+    assert guard.series() == 34
+    # a combination with one folded value is an ordinary combination
+    assert not guard.admit_series(TOOL_COST, ("_other", "t1"))
+
+
+def test_a_refused_combination_stays_refused_while_cheaper_ones_may_fit() -> None:
+    guard = CardinalityGuard(series_budget=20)
+    cheap = (("gauge", 1),)
+    assert guard.admit_series(TOOL_COST, ("a", "t"))  # 17 of 20
+    assert not guard.admit_series(TOOL_COST, ("a", "u"))
+    assert guard.admit_series(cheap, ("worker",))
+    assert not guard.admit_series(TOOL_COST, ("a", "u"))
+    assert guard.series() == 18
+
+
+def test_concurrent_admission_never_exceeds_the_series_budget() -> None:
+    guard = CardinalityGuard(series_budget=17 * 10, family_series_budgets={})
+    admitted: list[tuple[str, str]] = []
+
+    def work(k: int) -> None:
+        for i in range(100):
+            if guard.admit_series(TOOL_COST, (f"a{k}", f"t{i}")):
+                admitted.append((f"a{k}", f"t{i}"))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert guard.series() <= 17 * 10
+    assert len(admitted) == guard.series() // 17
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"series_budget": 0}, "series_budget must be >= 1, got 0"),
+        (
+            {"family_series_budgets": {"agent_calls_total": 0}},
+            "series budget of 'agent_calls_total' must be >= 1, got 0",
+        ),
+    ],
+)
+def test_bad_series_budgets_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        CardinalityGuard(**kwargs)  # type: ignore[arg-type]

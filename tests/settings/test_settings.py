@@ -280,6 +280,69 @@ def test_env_problems_name_the_variable_and_value(env: dict[str, str], expected:
     assert _problems(None, env) == [expected]
 
 
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param(
+            {"SLOGUARD_INGEST_TOKEN": "abc"},
+            "$SLOGUARD_INGEST_TOKEN: ingest_token: unknown setting, did you mean "
+            "SLOGUARD_INGEST__TOKEN?",
+            id="section-one-underscore",
+        ),
+        pytest.param(
+            {"SLOGUARD_TRACES_MAX_AGE": "1d"},
+            "$SLOGUARD_TRACES_MAX_AGE: traces_max_age: unknown setting, did you mean "
+            "SLOGUARD_TRACES__MAX_AGE?",
+            id="other-section",
+        ),
+        pytest.param(
+            {"SLOGUARD_INGST__TOKEN": "abc"},
+            "$SLOGUARD_INGST__TOKEN: ingst.token: unknown setting, did you mean "
+            "SLOGUARD_INGEST__TOKEN?",
+            id="misspelt-section",
+        ),
+        pytest.param(
+            {"SLOGUARD_DATADIR": "/srv"},
+            "$SLOGUARD_DATADIR: datadir: unknown setting, did you mean SLOGUARD_DATA_DIR?",
+            id="field-without-underscores",
+        ),
+        pytest.param(
+            {"SLOGUARD_PORT__NUMBER": "1"},
+            "$SLOGUARD_PORT__NUMBER: port.number: unknown setting: port has no fields, did you "
+            "mean SLOGUARD_PORT?",
+            id="below-a-plain-field",
+        ),
+        pytest.param(
+            {"SLOGUARD_FOO__BAR": "1"},
+            "$SLOGUARD_FOO__BAR: foo.bar: unknown setting (a setting is SLOGUARD_<FIELD>, "
+            "nested with __)",
+            id="nothing-close",
+        ),
+    ],
+)
+def test_unknown_setting_variables_are_problems(env: dict[str, str], expected: str) -> None:
+    # Ignoring them would silently drop the setting: SLOGUARD_INGEST_TOKEN left ingest open.
+    assert _problems(None, {**env, "SLOGUARD_PORT": "9999"}) == [expected]
+
+
+def test_other_sloguard_variables_are_not_settings_problems() -> None:
+    env = {
+        "SLOGUARD_CONFIG": "",
+        # the routing file's default secret names, and the demo's Slack variables
+        "SLOGUARD_SLACK_TOKEN": "xoxb-1",
+        "SLOGUARD_SLACK_WEBHOOK_URL": "https://hooks.example/x",
+        "SLOGUARD_WEBHOOK_SECRET": "s",
+        "SLOGUARD_SLACK_CHANNEL": "#alerts",
+        "SLOGUARD_SLACK_BASE_URL": "http://127.0.0.1:1",
+        "SLOGUARD_MODEL": "gpt",  # an agent's own variable: not close enough to `mode`
+        # keys of mappings are the mappings' own (checked by the section)
+        "SLOGUARD_METRICS__LABEL_LIMITS__AGENT_NAME": "3",
+        "SLOGUARD_INGEST__TOKEN": "t",
+    }
+    s = load_settings(None, env)
+    assert s.metrics.label_limits == {"agent_name": 3}
+
+
 def test_flag_problems_name_the_command_line() -> None:
     assert _problems(None, port=0) == [
         "command line: port: Input should be greater than or equal to 1 (got 0)"

@@ -33,6 +33,7 @@ from sloguard.slo.promql import window_query
 from sloguard.slo.spec import SLI, SLO, InstanceLabels, SLIKind
 from sloguard.sources.base import QueryError, WindowCounts
 from sloguard.sources.prometheus import PrometheusSource
+from tests.support.hostile import HostileServer
 from tests.support.promserver import (
     Answer,
     Family,
@@ -470,7 +471,8 @@ async def test_a_slow_server_is_a_query_error_after_the_timeout() -> None:
     with StubPrometheus(Answer(body=vector(), delay=10.0)) as stub:
         async with PrometheusSource(stub.url, timeout=0.2) as src:
             started = time.monotonic()
-            with pytest.raises(QueryError, match=r"no answer within 0\.2s \(ReadTimeout\)"):
+            cause = r"no answer within 0\.2s \((ReadTimeout|TimeoutError)\)"
+            with pytest.raises(QueryError, match=cause):
                 await src.window_counts(GROUPED, HOUR, AT)
             assert time.monotonic() - started < 5
 
@@ -634,3 +636,34 @@ def test_unreadable_tls_files_are_query_errors(tmp_path: Path) -> None:
         PrometheusSource("https://127.0.0.1:9", verify=str(tmp_path / "missing.pem"))
     with pytest.raises(QueryError, match="cannot load the TLS files"):
         PrometheusSource("https://127.0.0.1:9", cert=str(tmp_path / "missing.pem"))
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("declared", [None, 10 * 1024**3])
+async def test_an_endless_answer_is_a_query_error_at_the_size_limit(declared: int | None) -> None:
+    """A server streaming 1 MiB chunks forever (declaring a huge length, or none) is cut off at
+    ``max_answer_bytes``, long before its 5 s lifetime, and the source still works after."""
+    limit = 4 * 1024 * 1024
+    with HostileServer("flood", declared=declared) as server:
+        async with PrometheusSource(server.url, timeout=30, max_answer_bytes=limit) as src:
+            started = time.monotonic()
+            for _ in range(2):
+                with pytest.raises(QueryError, match=rf"answer longer than {limit} bytes"):
+                    await src.window_counts(GROUPED, HOUR, AT)
+                with pytest.raises(QueryError, match=r"readiness check: .*answer longer than"):
+                    await src.check()
+            assert time.monotonic() - started < 3
+    assert server.requests == 4
+
+
+@pytest.mark.e2e
+async def test_a_trickling_answer_is_a_query_error_at_the_deadline() -> None:
+    """One byte every 0.1 s never trips a 0.5 s per-read timeout; the whole request's deadline
+    ends it."""
+    with HostileServer("trickle", every=0.1) as server:
+        async with PrometheusSource(server.url, timeout=0.5) as src:
+            started = time.monotonic()
+            with pytest.raises(QueryError, match=r"SLO 'calls', window 1h: .*within 0\.5s"):
+                await src.window_counts(GROUPED, HOUR, AT)
+            assert time.monotonic() - started < 2
+    assert 1 <= server.sent < 100

@@ -9,9 +9,15 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from sloguard.evaluation.engine import SLOEngine
 from sloguard.sdk.metrics import AgentMetrics
 from sloguard.sdk.recorder import Recorder
+from sloguard.slo.budget import Counts
+from sloguard.slo.spec import SLO
+from sloguard.sources.base import QueryError, WindowCounts
+from sloguard.sources.fake import FakeSource
 from sloguard.web.server import create_app
+from tests.support.slos import make_slo
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
@@ -86,3 +92,34 @@ async def test_extra_routers_are_served() -> None:
     async with _client(create_app(CollectorRegistry(), routers=[router])) as client:
         assert (await client.get("/api/v1/slos")).json() == ["availability"]
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_readiness_says_why_while_every_evaluation_fails() -> None:
+    # the daemon's wiring: /readyz asks the SLO engine's source health
+    switch = {"down": True}
+
+    def answer(slo: SLO, window: float, at: float) -> WindowCounts:
+        if switch["down"]:
+            raise QueryError("prometheus: connection refused")
+        return {(): Counts(0.0, 100.0)}
+
+    engine = SLOEngine([make_slo("avail")], FakeSource(answer=answer))
+    app = create_app(CollectorRegistry(), ready=lambda: True, degraded=[engine.health.degraded])
+    async with _client(app) as client:
+        assert (await client.get("/readyz")).status_code == 200  # nothing evaluated yet
+        await engine.tick(1_800_000_000.0)
+        r = await client.get("/readyz")
+        assert (r.status_code, r.json()["status"]) == (503, "degraded")
+        assert r.json()["reason"].startswith("evaluator degraded: every SLO evaluation has failed")
+        assert "connection refused" in r.json()["reason"]
+        switch["down"] = False
+        await engine.tick(1_800_000_010.0)
+        r = await client.get("/readyz")
+        assert (r.status_code, r.json()) == (200, {"status": "ready"})
+
+
+async def test_not_started_wins_over_degraded() -> None:
+    app = create_app(CollectorRegistry(), ready=lambda: False, degraded=[lambda: "broken"])
+    async with _client(app) as client:
+        r = await client.get("/readyz")
+    assert (r.status_code, r.json()) == (503, {"status": "not ready"})

@@ -10,7 +10,8 @@ names and left activations open:
   anything else. In every text, whitespace is collapsed and the few characters Mermaid treats
   specially (``#`` comments, ``;`` statement ends, ``%`` directives, and ``< > & "`` that
   would be read as HTML) are written as Mermaid entity codes (``#59;``), which Mermaid shows
-  as the character. Long texts are cut with ``…``.
+  as the character; control characters, which no renderer can show, are replaced
+  (:mod:`.characters`). Long texts are cut with ``…``.
 - Every step that starts is activated (``->>+`` from its caller, or ``activate`` at the top)
   and deactivated when it ends: ``-->>-`` back to the caller, or ``--x-`` after a
   ``Note over X: failed: …`` when it failed. Steps still running when the trace was captured
@@ -25,6 +26,7 @@ names and left activations open:
 from __future__ import annotations
 
 from sloguard.analysis.calltree import DebugTrace
+from sloguard.analysis.views.characters import printable
 from sloguard.analysis.views.sequence import Item, Message, Note, sequence
 
 #: Characters written as Mermaid entity codes in labels and messages.
@@ -36,7 +38,7 @@ def mermaid_text(text: str, limit: int = 60) -> str:
     """Return ``text`` safe for a Mermaid label or message: one line, cut, specials encoded."""
     if limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
-    flat = " ".join(text.split()) or "?"
+    flat = printable(" ".join(text.split())) or "?"
     if len(flat) > limit:
         flat = flat[: limit - 1].rstrip() + "…"
     return "".join(f"#{ord(ch)};" if ch in SPECIAL else ch for ch in flat)

@@ -9,9 +9,10 @@ to download; the Mermaid text stays available for pasting elsewhere.
 Layout: one column per participant (boxes on top, dashed lifelines), one row per item in time
 order. Calls are solid arrows, returns dashed, failures red with a cross; an activation is a
 narrow bar on the lifeline from its call to its return (nested calls stack to the right).
-Every text is escaped and cut, with the whole text in a ``<title>`` tooltip. Each arrow is a
-``<g class="msg call|return|fail" data-from=… data-to=…>`` and each note a ``<g class="note">``,
-so a test (or a script) can read the drawing back.
+Every text is escaped and cut, with the whole text in a ``<title>`` tooltip; characters XML
+cannot hold are replaced (:mod:`.characters`), so the document is always well-formed. Each
+arrow is a ``<g class="msg call|return|fail" data-from=… data-to=…>`` and each note a
+``<g class="note">``, so a test (or a script) can read the drawing back.
 
 Example::
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 from xml.sax.saxutils import escape, quoteattr
 
 from sloguard.analysis.calltree import DebugTrace
+from sloguard.analysis.views.characters import printable
 from sloguard.analysis.views.sequence import Activation, Message, Note, Participant, sequence
 from sloguard.conventions import CallType
 
@@ -55,8 +57,8 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _text(x: float, y: float, text: str, limit: int, anchor: str = "middle") -> str:
-    shown = escape(_cut(text, limit))
-    tip = escape(" ".join(text.split()))
+    shown = escape(printable(_cut(text, limit)))
+    tip = escape(printable(" ".join(text.split())))
     return f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}"><title>{tip}</title>{shown}</text>'
 
 
@@ -170,11 +172,12 @@ def sequence_svg(
         if seq.participants
         else [_text(width / 2, TOP, "no agent or tool steps in this trace", 60)]
     )
+    label = printable(f"sequence diagram of trace {trace.trace_id}")
     return "".join(
         [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}"'
             f' viewBox="0 0 {width:g} {height:g}" role="img"'
-            f" aria-label={quoteattr(f'sequence diagram of trace {trace.trace_id}')}>",
+            f" aria-label={quoteattr(label)}>",
             f"<style>{_STYLE}</style>",
             "<defs>",
             '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7"'

@@ -10,18 +10,20 @@ Pure: takes a trace, returns text. One line per step, nested as in
 
 Cost is shown when the step reported one (zero included); a step without a latency shows
 ``? ms``; the error of a failed step follows a colon, on one line and cut to ``max_error``.
+Control characters (which would restyle a terminal) are replaced (:mod:`.characters`).
 """
 
 from __future__ import annotations
 
 from sloguard.analysis.calltree import DebugTrace, Node, call_tree
+from sloguard.analysis.views.characters import printable
 from sloguard.conventions import CallType
 
 _BRANCH, _LAST, _PIPE, _GAP = "├── ", "└── ", "│   ", "    "
 
 
 def _one_line(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
+    flat = printable(" ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 

@@ -8,7 +8,8 @@ Example::
 
 Both use slack-sdk's synchronous (urllib) clients in a worker thread (``asyncio.to_thread``), so
 sloguard needs no aiohttp, with slack-sdk's own retries off (``retry_handlers=[]``): the outbox
-retries, with backoff and ``Retry-After``. slack-sdk's logging is silenced (its debug lines print
+retries, with backoff and ``Retry-After``. Each call has a deadline and an answer size limit
+(:mod:`sloguard.notify.slack.api`). slack-sdk's logging is silenced (its debug lines print
 the webhook URL and bodies, its error lines exception texts that can hold the URL); the receivers
 log what matters (on their module loggers), and no token or webhook URL reaches a
 ``repr``, a log line or a reason.

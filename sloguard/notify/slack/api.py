@@ -6,6 +6,18 @@ timeouts (:func:`whole_seconds`) and a logger that prints nothing (:data:`SDK_LO
 debug lines print the webhook URL and bodies, its error lines exception texts that can hold the
 URL). No token or webhook URL reaches a reason (:func:`~sloguard.notify.delivery.scrubbed`).
 
+The timeout is also the deadline of a whole call, and an answer is read up to
+:data:`~sloguard.notify.delivery.MAX_ANSWER_BYTES`; both end in a retry. slack-sdk's own timeout
+is urllib's per-read socket timeout, which an answer trickling a byte at a time never trips, and
+it reads an answer body whole (``resp.read()``) with no size limit. So:
+
+- the receivers wait for the worker thread with ``asyncio.wait_for`` (its ``TimeoutError`` is
+  in :data:`UNANSWERED`);
+- over https (Slack always is), the clients' TLS context (:func:`bounded_tls`) makes its sockets
+  stop reading past the byte budget or the deadline, so the worker thread, which cannot be
+  cancelled, ends by itself too. A plain-http ``base_url`` (a test server, a local proxy) has
+  the ``wait_for`` deadline only: its abandoned thread reads until the peer stops.
+
 How an answer maps to a :class:`~sloguard.notify.model.Delivery` (:func:`classify` for an answer
 other than success, :func:`unanswered` for a request that raised; ``ERRORS`` holds the error
 codes; the HTTP status means what it means for every receiver,
@@ -13,8 +25,8 @@ codes; the HTTP status means what it means for every receiver,
 which wins over a permanent failure):
 
 - HTTP 429, or error ``ratelimited`` / ``rate_limited``: retry, ``after`` = Retry-After;
-- HTTP 5xx, 408, 425, or no answer at all (refused, reset, timeout, DNS, TLS, truncated): retry,
-  ``after`` = Retry-After when given;
+- HTTP 5xx, 408, 425, or no answer at all (refused, reset, timeout, DNS, TLS, truncated, or
+  not complete within the deadline): retry, ``after`` = Retry-After when given;
 - ``internal_error``, ``fatal_error``, ``service_unavailable``, ``request_timeout``,
   ``org_login_required``, ``team_added_to_org``, ``rollup_error`` (webhook 500): retry;
 - the token is dead or powerless (``invalid_auth``, ``not_authed``, ``account_inactive``,
@@ -45,16 +57,21 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import http.client
 import logging
 import math
+import os
 import re
+import ssl
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk.errors import SlackClientError, SlackRequestError
 
 from sloguard.notify.delivery import (
+    MAX_ANSWER_BYTES,
     Action,
     header,
     retry_after,
@@ -70,6 +87,7 @@ __all__ = [
     "ERRORS",
     "SDK_LOG",
     "UNANSWERED",
+    "bounded_tls",
     "classify",
     "error_code",
     "sdk_options",
@@ -151,10 +169,65 @@ def whole_seconds(timeout: float) -> int:
     return max(1, math.ceil(timeout))
 
 
-def sdk_options(timeout: float) -> dict[str, Any]:
-    """The settings of every slack-sdk client: :func:`whole_seconds`, :data:`SDK_LOG`, and
-    slack-sdk's own retries off (the outbox retries)."""
-    return {"timeout": whole_seconds(timeout), "logger": SDK_LOG, "retry_handlers": []}
+class _BoundedSocket(ssl.SSLSocket):
+    """A TLS socket that stops reading past its context's byte budget or deadline, both counted
+    from its first read (urllib opens one connection per request)."""
+
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        context = self.context
+        assert isinstance(context, _BoundedContext)
+        bounds = self.__dict__.setdefault(
+            "_sloguard_bounds", [time.monotonic() + context.deadline, 0, self.gettimeout()]
+        )
+        try:
+            left = bounds[0] - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(errno.ETIMEDOUT, "no complete answer within the deadline")
+            self.settimeout(left if bounds[2] is None else min(left, bounds[2]))
+            read = super().recv_into(buffer, nbytes, flags)
+            bounds[1] += read
+            if bounds[1] > context.max_bytes:
+                raise OSError(errno.EMSGSIZE, f"answer longer than {context.max_bytes} bytes")
+        except OSError:
+            # drop the connection now: slack-sdk keeps the failed answer (and so this socket) in
+            # a reference cycle (its ``last_error``) that only the garbage collector breaks
+            os.close(self.detach())
+            raise
+        return read
+
+
+class _BoundedContext(ssl.SSLContext):
+    sslsocket_class = _BoundedSocket
+    deadline: float
+    max_bytes: int
+
+
+def bounded_tls(
+    timeout: float, *, max_answer_bytes: int = MAX_ANSWER_BYTES, ca_file: str | None = None
+) -> ssl.SSLContext:
+    """A client TLS context (verifying, like urllib's default; ``ca_file`` replaces the system
+    CAs) whose sockets read at most ``max_answer_bytes`` (headers included) within ``timeout``
+    seconds of their first read, then raise an OSError (a retry, :func:`unanswered`)."""
+    context = _BoundedContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca_file is None:
+        context.load_default_certs()
+    else:
+        context.load_verify_locations(ca_file)
+    context.deadline = timeout
+    context.max_bytes = max_answer_bytes
+    return context
+
+
+def sdk_options(timeout: float, ca_file: str | None = None) -> dict[str, Any]:
+    """The settings of every slack-sdk client: :func:`whole_seconds`, :data:`SDK_LOG`,
+    slack-sdk's own retries off (the outbox retries), and :func:`bounded_tls`."""
+    seconds = whole_seconds(timeout)
+    return {
+        "timeout": seconds,
+        "logger": SDK_LOG,
+        "retry_handlers": [],
+        "ssl": bounded_tls(seconds, ca_file=ca_file),
+    }
 
 
 def error_code(value: object) -> str | None:

@@ -76,7 +76,9 @@ class SlackBotNotifier:
     """Post to one channel with a bot token (``chat:write``); thread and update resolutions.
 
     ``base_url`` points the Web API client elsewhere (a proxy, a test server); ``timeout`` is in
-    seconds (slack-sdk rounds to whole seconds); ``clock`` dates an HTTP-date ``Retry-After``.
+    seconds (slack-sdk rounds to whole seconds), the deadline of a whole call (see
+    :mod:`sloguard.notify.slack.api`); ``ca_file`` replaces the system CAs for TLS; ``clock``
+    dates an HTTP-date ``Retry-After``.
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class SlackBotNotifier:
         timeout: float = 10.0,
         min_interval: float = DEFAULT_MIN_INTERVAL,
         clock: Callable[[], float] = time.time,
+        ca_file: str | None = None,
     ) -> None:
         if not token.strip():
             raise ValueError(f"slack receiver {name!r}: the bot token is empty")
@@ -103,7 +106,9 @@ class SlackBotNotifier:
         self.timeout = float(whole_seconds(timeout))
         self._token = token.strip()
         self._clock = clock
-        self._client = WebClient(token=self._token, base_url=base_url, **sdk_options(timeout))
+        self._client = WebClient(
+            token=self._token, base_url=base_url, **sdk_options(timeout, ca_file)
+        )
 
     def __repr__(self) -> str:
         return f"SlackBotNotifier({self.name!r}, channel={self.channel!r})"
@@ -182,7 +187,7 @@ class SlackBotNotifier:
     ) -> Mapping[str, Any] | _Failed:
         where = f"slack {self.name!r} {method}"
         try:
-            response = await asyncio.to_thread(request)
+            response = await asyncio.wait_for(asyncio.to_thread(request), self.timeout)
         except SlackApiError as exc:
             answer: SlackResponse = exc.response
             body = answer.data if isinstance(answer.data, dict) else {}

@@ -39,6 +39,8 @@ class SlackWebhookNotifier:
 
     The URL is a credential: it appears in no ``repr``, log line or reason. No threads or
     updates are possible, so every notification is a new message and ``ref`` stays None.
+    ``timeout`` is the deadline of a whole post (see :mod:`sloguard.notify.slack.api`);
+    ``ca_file`` replaces the system CAs for TLS.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class SlackWebhookNotifier:
         timeout: float = 10.0,
         min_interval: float = DEFAULT_MIN_INTERVAL,
         clock: Callable[[], float] = time.time,
+        ca_file: str | None = None,
     ) -> None:
         if not url.lower().startswith(("https://", "http://")):
             raise ValueError(f"slack webhook {name!r}: the URL must start with https://")
@@ -57,7 +60,7 @@ class SlackWebhookNotifier:
         self.timeout = float(whole_seconds(timeout))
         self._url = url
         self._clock = clock
-        self._client = WebhookClient(url, **sdk_options(timeout))
+        self._client = WebhookClient(url, **sdk_options(timeout, ca_file))
 
     def __repr__(self) -> str:
         return f"SlackWebhookNotifier({self.name!r})"
@@ -67,8 +70,8 @@ class SlackWebhookNotifier:
         text, blocks = slack_message(notification)
         where = f"slack webhook {self.name!r}"
         try:
-            answer: WebhookResponse = await asyncio.to_thread(
-                self._client.send, text=text, blocks=blocks
+            answer: WebhookResponse = await asyncio.wait_for(
+                asyncio.to_thread(self._client.send, text=text, blocks=blocks), self.timeout
             )
         except UNANSWERED as exc:
             delivery = unanswered(exc, timeout=self.timeout, where=where)

@@ -30,7 +30,7 @@ agent's own metrics are not scraped and the sidecar should count them.
 
 Example::
 
-    exporter = TraceExporter("http://127.0.0.1:9464", token=os.environ["SLOGUARD_INGEST_TOKEN"])
+    exporter = TraceExporter("http://127.0.0.1:9464", token=os.environ["SLOGUARD_INGEST__TOKEN"])
     sloguard.set_default_telemetry(enable_export(exporter))   # every finished root trace
     ...
     exporter.close()   # or let atexit do it: what is queued is delivered
