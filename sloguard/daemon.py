@@ -20,7 +20,7 @@ import signal
 import sqlite3
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -31,6 +31,7 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from sloguard.alerting.runtime import AlertRuntime
+from sloguard.alerting.selfcheck import SelfCheckRules
 from sloguard.errors import ConfigError, Problem, SloguardError
 from sloguard.evaluation.engine import SLOEngine
 from sloguard.evaluation.scheduler import EvaluationSchedule
@@ -45,12 +46,15 @@ from sloguard.sdk.metrics import AgentMetrics, Buckets
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.telemetry import Telemetry, set_default_telemetry
 from sloguard.settings.model import Settings
-from sloguard.settings.sections import Mode
+from sloguard.settings.sections import Mode, SelfAlertSettings
+from sloguard.settings.webconfig import WebConfig, load_web_config
 from sloguard.slo.loader import load_slo_files
 from sloguard.sources.base import SLISource
 from sloguard.sources.embedded import EmbeddedSource
 from sloguard.tracestore.pruner import TracePruner
 from sloguard.tracestore.store import TraceStore
+from sloguard.tracestore.storehealth import StorageFailures, StoreHealth
+from sloguard.web.auth import ReadAuth
 from sloguard.web.server import Lifespan, create_app
 from sloguard.web.sloapi import alerts_router, slo_router
 from sloguard.web.tracesapi import traces_router
@@ -80,6 +84,8 @@ class Daemon:
     engine: SLOEngine | None
     #: Alert state, routing and delivery (None in exporter mode).
     alerts: AlertRuntime | None
+    #: The web configuration file's users and TLS (None without ``web.config_file``).
+    web: WebConfig | None = None
 
 
 def build(
@@ -94,6 +100,7 @@ def build(
     :class:`ConfigError` on any problem of the data directory, SLO or routing files.
     """
     _ensure_dir(settings)
+    web = load_web_config(settings.web.config_file) if settings.web.config_file else None
     m = settings.metrics
     buckets = Buckets(
         agent_latency=m.buckets.agent_latency,
@@ -111,9 +118,14 @@ def build(
     recorder = Recorder(metrics, guard)
     # Agents running inside this process (the demo, embedded use) record into the daemon.
     set_default_telemetry(Telemetry(recorder))
-    engine = _engine(settings, registry, buckets) if settings.mode is not Mode.EXPORTER else None
+    failures = StorageFailures(registry)
+    engine = (
+        _engine(settings, registry, buckets, failures)
+        if settings.mode is not Mode.EXPORTER
+        else None
+    )
     alerts = None
-    traces = _trace_store(settings)
+    traces = _trace_store(settings, failures)
     routers: list[APIRouter] = [
         traces_router(
             traces,
@@ -134,14 +146,21 @@ def build(
             no_data_after=settings.no_data_after,
             drain_timeout=settings.drain_timeout,
             traces=traces,
+            self_check=_self_check(settings),
         )
+        alerts.watch("traces", traces.health.degraded)
+        if engine.embedded is not None:
+            alerts.watch("samples", engine.embedded.health.degraded)
         routers += [slo_router(engine.latest), alerts_router(alerts.center.active)]
     readiness = threading.Event()
     app = create_app(
         registry,
         ready=readiness.is_set,
-        degraded=[engine.health.degraded] if engine is not None else [],
+        degraded=_degraded(engine, traces),
         routers=routers,
+        auth=_read_auth(settings, web),
+        docs=settings.web.docs,
+        open_metrics=settings.web.open_metrics,
         lifespan=_lifespan(
             readiness,
             engine,
@@ -160,10 +179,46 @@ def build(
         readiness=readiness,
         engine=engine,
         alerts=alerts,
+        web=web,
     )
 
 
-def _trace_store(settings: Settings) -> TraceStore:
+def _read_auth(settings: Settings, web: WebConfig | None) -> ReadAuth:
+    """Who may read: the read token and the web configuration file's users (none: open)."""
+    token = settings.web.read_token
+    return ReadAuth(
+        token=token.get_secret_value() if token is not None else None,
+        users=web.users if web is not None else None,
+    )
+
+
+def _degraded(engine: SLOEngine | None, traces: TraceStore) -> list[Callable[[], str | None]]:
+    """The readiness checks: the SLI source, the embedded samples, the trace store."""
+    checks: list[Callable[[], str | None]] = [traces.health.degraded]
+    if engine is not None:
+        checks.insert(0, engine.health.degraded)
+        if engine.embedded is not None:
+            checks.insert(1, engine.embedded.health.degraded)
+    return checks
+
+
+def _self_check(settings: Settings) -> SelfCheckRules | None:
+    """The thresholds of sloguard's alerts about itself (None when switched off)."""
+    # ``self_alerts`` is read when Settings has it, else the defaults apply
+    s: SelfAlertSettings = getattr(settings, "self_alerts", None) or SelfAlertSettings()
+    if not s.enabled:
+        return None
+    return SelfCheckRules(
+        interval=settings.evaluation_interval,
+        error_for=s.error_for,
+        outbox_age=s.outbox_age,
+        watchdog=s.watchdog,
+        repeat_interval=s.repeat_interval,
+        receivers=s.receivers,
+    )
+
+
+def _trace_store(settings: Settings, failures: StorageFailures) -> TraceStore:
     """The trace store of ``<data_dir>/traces.sqlite``, bounded as the settings say."""
     t = settings.traces
     return TraceStore(
@@ -173,6 +228,8 @@ def _trace_store(settings: Settings) -> TraceStore:
         max_decisions=t.max_decisions,
         max_events=t.max_events,
         max_bytes=t.max_bytes,
+        min_free_bytes=t.min_free_bytes,
+        on_failure=failures,
     )
 
 
@@ -192,7 +249,9 @@ def _ingest(settings: Settings, recorder: Recorder, traces: TraceStore) -> APIRo
     )
 
 
-def _engine(settings: Settings, registry: CollectorRegistry, buckets: Buckets) -> SLOEngine:
+def _engine(
+    settings: Settings, registry: CollectorRegistry, buckets: Buckets, failures: StorageFailures
+) -> SLOEngine:
     """Load the SLO files (refusing to start on any problem) and pick the SLI source."""
     embedded = settings.prometheus.url is None
     interval = settings.evaluation_interval
@@ -209,7 +268,8 @@ def _engine(settings: Settings, registry: CollectorRegistry, buckets: Buckets) -
     if embedded:
         samples = settings.data_dir / "samples.sqlite"
         try:
-            source = EmbeddedSource(registry, slos, path=samples, interval=interval)
+            health = StoreHealth("samples", on_failure=failures)
+            source = EmbeddedSource(registry, slos, path=samples, interval=interval, health=health)
         except sqlite3.Error as exc:  # the source opens its file unmapped: say which file
             message = (
                 f"cannot open the embedded samples: {exc}; check that the user sloguard runs "
@@ -310,7 +370,9 @@ def _lifespan(
                     await engine.tick(now)
                     return
                 alerts.reload_if_changed()
-                alerts.center.process(await engine.tick(now), now)
+                results = await engine.tick(now)
+                alerts.center.process(results, now)
+                alerts.check_self(results, now)
 
             schedule = EvaluationSchedule(tick, interval, self_metrics=engine.self_metrics)
             schedule.start()
@@ -340,6 +402,7 @@ async def serve(daemon: Daemon, *, until: asyncio.Event | None = None) -> None:
     Raise :class:`StartupFailed` if serving never started (port in use, lifespan failure).
     """
     s = daemon.settings
+    tls = daemon.web.tls if daemon.web is not None else None
     config = uvicorn.Config(
         daemon.app,
         host=s.host,
@@ -349,6 +412,8 @@ async def serve(daemon: Daemon, *, until: asyncio.Event | None = None) -> None:
         access_log=False,  # one line per scrape is noise; errors are still logged
         server_header=False,
         lifespan="on",
+        ssl_certfile=str(tls.cert_file) if tls is not None else None,
+        ssl_keyfile=str(tls.key_file) if tls is not None else None,
     )
     server = uvicorn.Server(config)
     log.info(
@@ -359,6 +424,8 @@ async def serve(daemon: Daemon, *, until: asyncio.Event | None = None) -> None:
         data_dir=str(s.data_dir),
         sli_source="prometheus" if s.prometheus.url else "embedded",
         ingest_auth=s.ingest.token is not None,
+        read_auth=s.web.read_token is not None or bool(daemon.web and daemon.web.users),
+        tls=tls is not None,
     )
     failed = f"could not start serving on {s.host}:{s.port} (the log says why)"
 

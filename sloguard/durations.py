@@ -1,4 +1,5 @@
-"""Durations: Prometheus-style text (``30d``, ``1h30m``, ``5m``) to seconds and back. Pure.
+"""Durations: Prometheus-style text (``30d``, ``1h30m``, ``5m``) to seconds and back; instants
+as RFC 3339 text for messages. Pure.
 
 Every duration inside sloguard is seconds as a ``float``. Text is parsed once, where a file or a
 flag is read, and formatted only where it is shown (labels, JSON, messages).
@@ -12,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 MINUTE = 60.0
 HOUR = 3_600.0
@@ -43,3 +45,8 @@ def parse_duration(text: str) -> float:
     if not s or not matches or "".join(n + u for n, u in matches) != s:
         raise ValueError(f"not a duration: {text!r} (use e.g. 30d, 6h, 5m, 1h30m)")
     return sum(float(n) * _PARSE_UNITS[u] for n, u in matches)
+
+
+def format_instant(at: float) -> str:
+    """Render unix seconds as an RFC 3339 UTC time to the second (``2026-01-02T03:04:05Z``)."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -12,6 +12,7 @@ module named, under ``sloguard.``). ``except SloguardError`` catches all of them
     ├── MissingExtra (ImportError)   errors               optional dependency missing (names extra)
     ├── QueryError                   sources.base         an SLI source could not answer
     ├── StoreVersionError            tracestore.database  trace store written by a newer sloguard
+    ├── StorageFailure           tracestore.storehealth   a store cannot write, or keeps free space
     ├── Rejected                     ingest.problems      ingest request refused: status, problems
     ├── SignatureError (ValueError)  notify.signing       webhook signature does not verify
     ├── Unsupported (ValueError)     rules.promtool       no exact promtool test for an SLO

@@ -82,6 +82,7 @@ PURE = (
     "notify/render.py",
     "notify/signing.py",
     "alerting/state.py",
+    "alerting/selfcheck.py",
     "rules/scenarios.py",
 )
 

@@ -8,15 +8,29 @@ states plus the notifications are committed to the outbox in one transaction.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
+from sloguard.alerting.selfcheck import (
+    WATCHDOG,
+    SelfAlert,
+    SelfCheckRules,
+    SelfState,
+    broken,
+    firing,
+    receivers,
+    summary,
+)
 from sloguard.alerting.state import (
     BURN_ALERT,
     AlertEvent,
     AlertRules,
+    AlertState,
     InstanceAlerts,
+    advance,
+    fingerprint,
     new_instance,
     step,
 )
@@ -26,8 +40,12 @@ from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.config import AlertRouting
 from sloguard.notify.model import Notification, Transition
 from sloguard.notify.routing import shortest_repeat, targets
-from sloguard.slo.budget import Evaluation
+from sloguard.slo.budget import Evaluation, Severity
 from sloguard.slo.spec import SLOInstance
+
+#: The ``slo`` column under which self-alert states are stored (not a valid SLO's instance).
+SELF_SLO = "@sloguard"
+_IDLE = AlertState("", {})
 
 
 def trace_page(external_url: str, trace_id: str) -> str:
@@ -60,6 +78,7 @@ class AlertCenter:
         no_data_after: float | None = 600.0,
         external_url: str = "",
         min_repeat: float | None = None,
+        self_rules: SelfCheckRules | None = None,
     ) -> None:
         self.store = store
         self.routing = routing
@@ -73,7 +92,15 @@ class AlertCenter:
         self.on_queued: Callable[[], None] | None = None
         #: Recent failing trace ids in an instance's scope (evidence for firing notifications).
         self.evidence: Callable[[InstanceResult], Sequence[str]] | None = None
-        self._alerts: dict[SLOInstance, InstanceAlerts] = store.load_alerts()
+        #: Thresholds of sloguard's alerts about itself (:meth:`check_self`); None: off.
+        self.self_rules = self_rules
+        loaded = store.load_alerts()
+        self._alerts: dict[SLOInstance, InstanceAlerts] = {
+            k: v for k, v in loaded.items() if k.slo != SELF_SLO
+        }
+        self._self: dict[SLOInstance, InstanceAlerts] = {
+            k: v for k, v in loaded.items() if k.slo == SELF_SLO
+        }
 
     def replace_routing(self, routing: AlertRouting, min_repeat: float | None = None) -> None:
         """Use a new routing from the next evaluation on (config reload)."""
@@ -91,6 +118,10 @@ class AlertCenter:
             for a in (alerts.critical, alerts.warning, alerts.no_data):
                 if a.firing and a.started_at is not None:
                     out.append(ActiveAlert(a.fingerprint, dict(a.labels), a.started_at, a.notified))
+        for alerts in self._self.values():  # the watchdog always fires: not news
+            a = alerts.critical
+            if a.firing and a.started_at is not None and a.labels.get("alertname") != WATCHDOG:
+                out.append(ActiveAlert(a.fingerprint, dict(a.labels), a.started_at, a.notified))
         return sorted(out, key=lambda a: (a.labels.get("slo", ""), a.fingerprint))
 
     def process(self, results: Sequence[InstanceResult], now: float) -> list[Notification]:
@@ -178,4 +209,89 @@ class AlertCenter:
             trace_urls=tuple(trace_page(self.external_url, t) for t in evidence)
             if self.external_url
             else (),
+        )
+
+    def check_self(self, state: SelfState, now: float) -> list[Notification]:
+        """Advance sloguard's alerts about itself (:mod:`~sloguard.alerting.selfcheck`) from a
+        snapshot of its own state and queue what must be sent, like :meth:`process`."""
+        if self.self_rules is None:
+            return []
+        rules = self.self_rules
+        if rules.watchdog is None:
+            rules = replace(rules, watchdog=bool(self.resend))
+        alerts = {SLOInstance.of(SELF_SLO, a.labels): a for a in firing(state, rules, now)}
+        bad = broken(state, rules, now)
+        machine = AlertRules(
+            repeat_interval=min(rules.repeat_interval, self.routing.resend_floor or math.inf),
+            no_data_after=None,
+        )
+        changed: dict[SLOInstance, InstanceAlerts] = {}
+        notifications: list[Notification] = []
+        sent: list[tuple[str, str, float, float]] = []
+        for key in sorted(alerts.keys() | self._self.keys(), key=lambda k: k.labels):
+            alert = alerts.get(key)
+            before = self._self.get(key)
+            if before is None:
+                labels = dict(key.labels)
+                before = InstanceAlerts(AlertState(fingerprint(labels), labels), _IDLE, _IDLE)
+            severity = (
+                Severity.CRITICAL
+                if before.critical.labels.get("severity") == "critical"
+                else Severity.WARNING
+            )
+            now_state, events = advance(before.critical, alert is not None, severity, machine, now)
+            after = replace(before, critical=now_state)
+            if after != before or key not in self._self:
+                changed[key] = after
+            for event in events:
+                for receiver in self._self_targets(event, state, bad, rules):
+                    if event.transition is Transition.REPEAT:
+                        last = self.store.last_sent(receiver, event.fingerprint, event.started_at)
+                        every = min(rules.repeat_interval, self.resend.get(receiver, math.inf))
+                        if last is not None and now - last < every:
+                            continue
+                    notifications.append(self._self_notification(event, alert, receiver))
+                    sent.append((receiver, event.fingerprint, event.started_at, now))
+        if changed or notifications:
+            self.store.commit(changed, notifications, sent, now)
+            self._self.update(changed)
+        if notifications and self.on_queued is not None:
+            self.on_queued()
+        return notifications
+
+    def _self_targets(
+        self, event: AlertEvent, state: SelfState, bad: set[str], rules: SelfCheckRules
+    ) -> list[str]:
+        """Working receivers for a firing self-alert; those told of the episode for a resolve."""
+        if event.transition is Transition.RESOLVED:
+            return [
+                r
+                for r in sorted(self.routing.receivers)
+                if r not in state.disabled
+                and self.store.last_sent(r, event.fingerprint, event.started_at) is not None
+            ]
+        return receivers(
+            event.labels, self.routing.receivers, self.resend.keys(), bad, rules.receivers
+        )
+
+    def _self_notification(
+        self, event: AlertEvent, alert: SelfAlert | None, receiver: str
+    ) -> Notification:
+        labels = dict(event.labels)
+        resolved = event.transition is Transition.RESOLVED
+        text = summary(labels) + (" (resolved)" if resolved else "")
+        description = text if alert is None or resolved else alert.description
+        return Notification(
+            id=hashlib.sha256(f"{event.id}|{receiver}".encode()).hexdigest()[:32],
+            receiver=receiver,
+            transition=event.transition,
+            fingerprint=event.fingerprint,
+            slo=labels.get("slo", "sloguard"),
+            severity=event.severity,
+            labels=labels,
+            annotations={"summary": text, "description": description},
+            starts_at=event.started_at,
+            ends_at=event.at if resolved else None,
+            objective=0.0,
+            generator_url=f"{self.external_url}/api/v1/alerts" if self.external_url else None,
         )

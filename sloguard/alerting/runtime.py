@@ -2,6 +2,11 @@
 
 The routing file is reloaded on SIGHUP and when it changes on disk; a bad file keeps the last
 good routing running and logs every problem.
+
+After each tick's results, :meth:`AlertRuntime.check_self` raises sloguard's alerts about itself
+(:mod:`sloguard.alerting.selfcheck`) from its own state: the runs of ``error`` evaluations, the
+outbox worker's oldest waiting notification per receiver, the disabled receivers, and whatever
+the problem sources registered with :meth:`AlertRuntime.watch` report (storage failures).
 """
 
 from __future__ import annotations
@@ -9,17 +14,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from sloguard.alerting.center import AlertCenter
+from sloguard.alerting.selfcheck import (
+    SelfCheckRules,
+    SelfProblem,
+    SelfState,
+    broken,
+    track_errors,
+)
 from sloguard.alerting.store import StateStore
 from sloguard.errors import ConfigError
+from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.config import AlertRouting, build_notifiers, default_routing, load_routing
-from sloguard.notify.model import Notifier
+from sloguard.notify.model import Notification, Notifier
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
+from sloguard.slo.budget import State
 from sloguard.tracestore.store import TraceStore
 
 _log = logging.getLogger(__name__)
@@ -40,7 +54,9 @@ class AlertRuntime:
         no_data_after: float | None = 600.0,
         drain_timeout: float = 10.0,
         traces: TraceStore | None = None,
+        self_check: SelfCheckRules | None = None,
     ) -> None:
+        """``self_check``: thresholds of the alerts about sloguard itself (None: none)."""
         self.routing_file = routing_file
         self.env = env if env is not None else os.environ
         self.external_url = external_url
@@ -57,6 +73,7 @@ class AlertRuntime:
             no_data_after=no_data_after,
             external_url=external_url,
             min_repeat=routing.resend_floor,
+            self_rules=self_check,
         )
         self.worker = OutboxWorker(
             self.store,
@@ -71,9 +88,57 @@ class AlertRuntime:
                     agent=r.labels.get("agent_name") or r.slo.selector.get("agent_name"), limit=3
                 )
             ]
+        #: Components to watch: name → a callable answering why it fails now, or None.
+        self.watched: dict[str, Callable[[], str | None]] = {}
+        self._error_since: dict[str, float] = {}
+        self._stranded = False  # no receiver works: said once in the log
         self._mtime = self._file_mtime()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    def watch(self, component: str, failing: Callable[[], str | None]) -> None:
+        """Raise ``SloguardStorageFailure{component=…}`` while ``failing()`` answers a reason
+        (a store's ``health.degraded``)."""
+        self.watched[component] = failing
+
+    def problems(self) -> list[SelfProblem]:
+        """What the watched components report now (a component that raises reports that)."""
+        out = []
+        for component, failing in sorted(self.watched.items()):
+            try:
+                reason = failing()
+            except Exception as exc:  # a broken probe must not stop the tick
+                reason = f"health check raised {type(exc).__name__}: {exc}"
+            if reason:
+                out.append(SelfProblem(component, reason))
+        return out
+
+    def snapshot(self, results: Sequence[InstanceResult], now: float) -> SelfState:
+        """Fold one tick's results into the ``error`` runs; return the daemon's own state."""
+        errors: dict[str, bool] = {}
+        for r in results:
+            errors[r.slo.name] = errors.get(r.slo.name, False) or (
+                r.evaluation.state is State.ERROR
+            )
+        self._error_since = track_errors(self._error_since, errors, now)
+        disabled = self.store.disabled()
+        return SelfState(
+            error_since=dict(self._error_since),
+            pending_since=self.worker.pending_since(),
+            disabled={r: why for r, why in disabled.items() if r in self.routing.receivers},
+            problems=self.problems(),
+        )
+
+    def check_self(self, results: Sequence[InstanceResult], now: float) -> list[Notification]:
+        """Raise, repeat and resolve sloguard's alerts about itself after a tick."""
+        state = self.snapshot(results, now)
+        rules = self.center.self_rules
+        if rules is not None:
+            stranded = not set(self.routing.receivers) - broken(state, rules, now)
+            if stranded and not self._stranded:
+                _log.error("no receiver works: alerts about sloguard itself cannot be sent")
+            self._stranded = stranded
+        return self.center.check_self(state, now)
 
     def _file_mtime(self) -> float | None:
         if self.routing_file is None:

@@ -141,6 +141,14 @@ def _advance(
     return replace(state, firing=False, notified=False, last_sent_at=None), events
 
 
+def advance(
+    state: AlertState, active: bool, severity: Severity, rules: AlertRules, now: float
+) -> tuple[AlertState, list[AlertEvent]]:
+    """Advance an alert that is simply active or not (sloguard's self-alerts): fire, repeat
+    every ``repeat_interval``, resolve when no longer active."""
+    return _advance(state, active, False, severity, rules, now)
+
+
 @dataclass(frozen=True, slots=True)
 class InstanceAlerts:
     """The three alerts of one SLO instance."""

@@ -137,7 +137,10 @@ class StateStore:
             )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # A COMMIT that failed on a full disk may have ended the transaction already:
+            # a plain ROLLBACK would then raise "no transaction is active" over the real error.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         return queued
 

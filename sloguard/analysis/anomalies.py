@@ -9,6 +9,9 @@ Pure: takes a trace, returns :class:`Anomaly` values. The anomalies of a decisio
   invoking a step of the same name (a callee trace's root repeating its invoker) is not a
   handoff and is ignored. A loop is reported where it first closes; going round it again
   deeper down (``A → B → A → B → A``) is the same loop, but a different cycle inside it is new.
+  At most ``max_loops`` (:data:`MAX_LOOPS`) are reported per trace, the first in depth-first
+  order: each new loop is checked against those reported, so the cap keeps a deep chain of
+  ever-new loops (``A → B1 → A → B2 → A …``) linear.
 - **runaway_tool_calls** — one agent invocation made more than ``max_tool_calls`` tool calls
   (its own: calls made inside a nested agent count for that agent).
 """
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 
 #: Default threshold of :func:`runaway_tools` (more calls than this in one invocation).
 MAX_TOOL_CALLS = 20
+#: Default cap of :func:`handoff_loops` (loops reported per trace).
+MAX_LOOPS = 100
 
 
 class AnomalyKind(StrEnum):
@@ -71,8 +76,11 @@ class Anomaly:
         }
 
 
-def handoff_loops(trace: DebugTrace) -> tuple[Anomaly, ...]:
-    """Return the handoff loops among the nested AGENT steps of ``trace``, in depth-first order."""
+def handoff_loops(trace: DebugTrace, max_loops: int = MAX_LOOPS) -> tuple[Anomaly, ...]:
+    """Return the first ``max_loops`` handoff loops among the nested AGENT steps of ``trace``,
+    in depth-first order."""
+    if max_loops < 0:
+        raise ValueError(f"max_loops must be >= 0, got {max_loops}")
     tree = call_tree(trace)
     found: list[Anomaly] = []
     # Depth-first walk keeping the chain of distinct agents above the current node.
@@ -81,7 +89,7 @@ def handoff_loops(trace: DebugTrace) -> tuple[Anomaly, ...]:
     reported: list[frozenset[str]] = []  # agents of the loops closed above the current node
     stack: list[tuple[int, bool, bool, bool]] = [(i, False, False, False) for i in tree.roots]
     stack.reverse()
-    while stack:
+    while stack and len(found) < max_loops:
         index, leaving, pushed, closed = stack.pop()
         node = tree.nodes[index]
         step = node.step

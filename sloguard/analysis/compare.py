@@ -16,18 +16,37 @@ for event with the original, and the pairs are classified:
 - ``only_in_a`` / ``only_in_b`` — events with no counterpart (a retry, a skipped step).
 
 The similarity of two runs is the matcher's ratio (1.0: the same behaviour).
+
+The work is bounded, whatever the runs (difflib's matcher is cubic on repetitive timelines: two
+2,500-step chains took 20 s). The common beginning and end of two long timelines are matched in
+linear time (but for a margin of ``MAX_ALIGNED // 10`` events next to the difference, which the
+matcher sees); only the part between them is aligned by the matcher, at most
+:data:`MAX_ALIGNED` events of each run. Past that the comparison is ``truncated``: the events
+left are neither aligned nor reported, and count as unmatched in the similarity (a lower
+bound). :func:`most_similar_successful` looks at the first ``max_baselines`` candidates
+(:data:`MAX_BASELINES`) and skips one whose lengths alone show it cannot be more similar than
+the best so far.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from enum import StrEnum
+from itertools import islice
 from typing import Any
 
 from sloguard.analysis.calltree import DebugTrace, any_failed
 from sloguard.analysis.timeline import Event, EventType, timeline
+
+#: Events of each run aligned by the matcher between the common beginning and end.
+MAX_ALIGNED = 500
+#: Candidates :func:`most_similar_successful` considers.
+MAX_BASELINES = 20
+
+_Signature = tuple[str, str, str]
+_Opcode = tuple[str, int, int, int, int]
 
 
 class DivergenceKind(StrEnum):
@@ -81,6 +100,9 @@ class RunComparison:
     workflow_b: str
     similarity: float
     differences: tuple[Difference, ...]
+    truncated: bool = False
+    """True when more than :data:`MAX_ALIGNED` events of a run differed: the rest is not
+    reported (see the module docstring)."""
 
     @property
     def first_divergence(self) -> Difference | None:
@@ -102,6 +124,7 @@ class RunComparison:
             "divergence_count": self.divergence_count,
             "first_divergence": None if first is None else first.as_dict(),
             "all_differences": [d.as_dict() for d in self.differences],
+            "truncated": self.truncated,
         }
 
 
@@ -116,8 +139,54 @@ def _classify(a: Event, b: Event) -> DivergenceKind:
     return DivergenceKind.OUTCOME
 
 
-def _matcher(a: tuple[Event, ...], b: tuple[Event, ...]) -> SequenceMatcher[tuple[str, str, str]]:
-    return SequenceMatcher(None, [e.signature for e in a], [e.signature for e in b], autojunk=False)
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """How two sequences of signatures line up: the non-equal opcodes, the number of matched
+    items, whether the middle was cut at ``limit`` items per side, and the items aligned."""
+
+    opcodes: tuple[_Opcode, ...]
+    matches: int
+    truncated: bool
+    aligned: int
+    """Items handed to the matcher, both sides (the bounded work)."""
+
+    def ratio(self, total: int) -> float:
+        """Return the similarity for sequences of ``total`` items in all (1.0 when empty)."""
+        return 2.0 * self.matches / total if total else 1.0
+
+
+def align(a: Sequence[_Signature], b: Sequence[_Signature], limit: int = MAX_ALIGNED) -> Alignment:
+    """Align ``a`` and ``b``: common beginning and end in linear time, at most ``limit`` items of
+    each side between them with :class:`difflib.SequenceMatcher`."""
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    n = min(len(a), len(b))
+    head = tail = 0
+    if max(len(a), len(b)) > limit:  # else the matcher sees it all, as it always did
+        while head < n and a[head] == b[head]:
+            head += 1
+        while tail < n - head and a[-1 - tail] == b[-1 - tail]:
+            tail += 1
+        # leave the matcher a few common events on each side, so that it still prefers the
+        # longest match there (a retry is the extra call, not the first one)
+        margin = limit // 10
+        head, tail = max(0, head - margin), max(0, tail - margin)
+    end_a, end_b = len(a) - tail, len(b) - tail
+    cut_a, cut_b = min(end_a, head + limit), min(end_b, head + limit)
+    m = SequenceMatcher(None, a[head:cut_a], b[head:cut_b], autojunk=False)
+    ops = tuple(
+        (op, i1 + head, i2 + head, j1 + head, j2 + head)
+        for op, i1, i2, j1, j2 in m.get_opcodes()
+        if op != "equal"
+    )
+    matched = sum(size for _, _, size in m.get_matching_blocks())
+    return Alignment(
+        ops, head + tail + matched, cut_a < end_a or cut_b < end_b, cut_a + cut_b - 2 * head
+    )
+
+
+def _signatures(events: tuple[Event, ...]) -> list[_Signature]:
+    return [e.signature for e in events]
 
 
 def compare(a: DebugTrace, b: DebugTrace) -> RunComparison:
@@ -129,12 +198,18 @@ def compare(a: DebugTrace, b: DebugTrace) -> RunComparison:
         diff.first_divergence.kind   # DivergenceKind.AGENT_CHOICE: routed elsewhere
     """
     ea, eb = timeline(a), timeline(b)
-    m = _matcher(ea, eb)
+    return _compared(a.trace_id, b.trace_id, ea, eb, align(_signatures(ea), _signatures(eb)))
+
+
+def _compared(
+    id_a: str, id_b: str, ea: tuple[Event, ...], eb: tuple[Event, ...], found: Alignment
+) -> RunComparison:
     out: list[Difference] = []
-    for op, i1, i2, j1, j2 in m.get_opcodes():
-        if op != "equal":
-            out.extend(_block(ea, eb, i1, i2, j1, j2))
-    return RunComparison(a.trace_id, b.trace_id, m.ratio(), tuple(out))
+    for _, i1, i2, j1, j2 in found.opcodes:
+        out.extend(_block(ea, eb, i1, i2, j1, j2))
+    return RunComparison(
+        id_a, id_b, found.ratio(len(ea) + len(eb)), tuple(out), truncated=found.truncated
+    )
 
 
 def _block(
@@ -162,7 +237,8 @@ def _block(
 
 def similarity(a: DebugTrace, b: DebugTrace) -> float:
     """Return how alike two runs behaved, from 0.0 to 1.0 (see the module docstring)."""
-    return _matcher(timeline(a), timeline(b)).ratio()
+    sa, sb = _signatures(timeline(a)), _signatures(timeline(b))
+    return align(sa, sb).ratio(len(sa) + len(sb))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,20 +261,31 @@ def most_similar_successful(
     candidates: Iterable[DebugTrace],
     *,
     is_success: Callable[[DebugTrace], bool] = succeeded,
+    max_baselines: int = MAX_BASELINES,
 ) -> Baseline | None:
     """Return the successful candidate most similar to ``failed``, compared with it.
 
-    Candidates that are ``failed`` itself (same object or trace id) or not successful are
-    skipped; among equally similar ones the first wins. ``None`` when no candidate qualifies.
+    Only the first ``max_baselines`` candidates are considered. Candidates that are ``failed``
+    itself (same object or trace id) or not successful are skipped; among equally similar ones
+    the first wins. ``None`` when no candidate qualifies.
     """
+    if max_baselines < 1:
+        raise ValueError(f"max_baselines must be >= 1, got {max_baselines}")
     target = timeline(failed)
-    best: tuple[float, DebugTrace] | None = None
-    for c in candidates:
+    tb = _signatures(target)
+    best: tuple[float, DebugTrace, tuple[Event, ...], Alignment] | None = None
+    for c in islice(candidates, max_baselines):
         if c is failed or c.trace_id == failed.trace_id or not is_success(c):
             continue
-        score = _matcher(timeline(c), target).ratio()
+        events = timeline(c)
+        total = len(events) + len(tb)
+        if best is not None and total and 2.0 * min(len(events), len(tb)) / total <= best[0]:
+            continue  # even matching every event of the shorter run would not beat the best
+        found = align(_signatures(events), tb)
+        score = found.ratio(total)
         if best is None or score > best[0]:
-            best = (score, c)
+            best = (score, c, events, found)
     if best is None:
         return None
-    return Baseline(best[1], best[0], compare(best[1], failed))
+    score, base, events, found = best
+    return Baseline(base, score, _compared(base.trace_id, failed.trace_id, events, target, found))

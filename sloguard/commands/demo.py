@@ -17,6 +17,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=9464, help="HTTP port (default: 9464)")
     parser.add_argument("--data-dir", metavar="D", help="state directory (default: a temp dir)")
     parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="web configuration file: basic auth users and TLS, as Prometheus's (env "
+        "SLOGUARD_WEB__CONFIG_FILE)",
+    )
+    parser.add_argument(
         "--rate", type=float, default=10.0, help="customer requests per second (default: 10)"
     )
     parser.add_argument(
@@ -65,12 +72,14 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> int:
             "slo_files": [str(demo_slo_file())],
             "log_level": "warning",
             "log_format": "console",
+            **({"web": {"config_file": args.web_config_file}} if args.web_config_file else {}),
         },
     )
     configure_logging(settings.log_level, settings.log_format)
     daemon = build(settings, routing=None if settings.routing_file else demo_routing(os.environ))
     stop = asyncio.Event()
-    base = f"http://{args.host}:{args.port}"
+    scheme = "https" if daemon.web is not None and daemon.web.tls is not None else "http"
+    base = f"{scheme}://{args.host}:{args.port}"
     print(
         "sloguard demo: a supervisor routes requests to billing, shipping and research agents.\n"
         f"  web page:    {base}/ui/\n"
@@ -92,7 +101,7 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> int:
         token = settings.ingest.token
         local = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(args.host, args.host)
         exporter = TraceExporter(
-            f"http://{local}:{args.port}",
+            f"{scheme}://{local}:{args.port}",
             token=token.get_secret_value() if token is not None else None,
             registry=daemon.registry,
             max_delay=0.5,

@@ -26,6 +26,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", metavar="D", help="state directory: samples, alert state, outbox"
     )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="web configuration file: basic auth users and TLS, as Prometheus's (env "
+        "SLOGUARD_WEB__CONFIG_FILE)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -35,6 +42,8 @@ def _run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {
         name: getattr(args, name) for name in _OVERRIDES if getattr(args, name) is not None
     }
+    if args.web_config_file is not None:
+        overrides["web"] = {"config_file": args.web_config_file}
     run(load_settings(args.config, overrides=overrides))
     return 0
 

@@ -137,6 +137,7 @@ def _show(store: TraceStore, args: argparse.Namespace) -> int:
 
 
 def _diff(store: TraceStore, args: argparse.Namespace) -> int:
+    from sloguard.analysis.compare import MAX_ALIGNED
     from sloguard.web.tracesapi import comparison
 
     try:
@@ -153,6 +154,8 @@ def _diff(store: TraceStore, args: argparse.Namespace) -> int:
     for d in result["all_differences"]:
         print(f"  {d['divergence']:<13} A[{d['index_a']}] {_event(d['run_a'])}")
         print(f"  {'':<13} B[{d['index_b']}] {_event(d['run_b'])}")
+    if result["truncated"]:
+        print(f"  … and more: at most {MAX_ALIGNED} differing events of each run are compared")
     return 0
 
 

@@ -7,7 +7,10 @@ samples. What happens to the results (alerts) is the caller's: the daemon's tick
 
 Every tick also updates :attr:`SLOEngine.health`: when every SLO evaluation fails (the source is
 down) one warning is logged, when evaluations succeed again one info line, never one per tick;
-``/readyz`` answers from :meth:`~sloguard.evaluation.health.SourceHealth.degraded`.
+``/readyz`` answers from :meth:`~sloguard.evaluation.health.SourceHealth.degraded`. A sample
+the embedded source cannot store (a full disk) never fails the tick: the source reports it to its
+own health and answers :class:`~sloguard.sources.base.QueryError` until a sample is stored, so
+the SLOs it feeds are ``error`` (counted in ``sloguard_slo_evaluation_errors_total``).
 """
 
 from __future__ import annotations

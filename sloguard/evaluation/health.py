@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from sloguard.durations import format_duration
+from sloguard.durations import format_duration, format_instant
 from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.slo.budget import State
 
@@ -36,9 +35,6 @@ class HealthChange:
     at: float
     message: str
 
-
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class SourceHealth:
@@ -79,7 +75,7 @@ class SourceHealth:
             change = HealthChange(False, now, message)
         self._reason = (
             f"evaluator degraded: every SLO evaluation has failed since "
-            f"{_iso(self.down_since)} ({self.failed_ticks} ticks): {self._error}"
+            f"{format_instant(self.down_since)} ({self.failed_ticks} ticks): {self._error}"
         )
         return change
 

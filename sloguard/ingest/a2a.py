@@ -22,7 +22,9 @@ is the id of each trace: a value out of bounds is a problem named by its field, 
 
 Step ``parameters`` and ``requests`` (which may hold credentials) are dropped as soon as a trace
 is parsed: the ingest keeps metrics only, so nothing of them can be stored, logged or exported.
-(Redacting them instead cost 40% of the ingest time, for data thrown away right after.)
+(Redacting them instead cost 40% of the ingest time, for data thrown away right after.) Step
+``additional_attributes``, which the trace store keeps, are redacted as soon as a trace is
+parsed, with the SDK's sensitive keys (``gen_ai.*`` model and token attributes are not).
 
 Example::
 
@@ -50,6 +52,7 @@ from sloguard.ingest.intake import IngestResult
 from sloguard.ingest.problems import Rejected, problem
 from sloguard.sdk.feed import feed_step
 from sloguard.sdk.recorder import Recorder
+from sloguard.sdk.redact import Redactor
 from sloguard.sdk.trace import ResponseTrace, TraceRecord, parse_trace
 
 #: Longest trace id kept as an exemplar (prometheus_client allows 128 characters in all).
@@ -66,6 +69,8 @@ _STEP_FIELDS = {
     "agent_name": "name",
     "tool_name": "name",
 }
+#: Redacts step attributes as a trace comes in (the same sensitive keys as the SDK).
+_REDACTOR = Redactor()
 _PROBLEM_START = re.compile(r"; (?=[A-Za-z_][\w.\[\]]*: )")
 _PATH = re.compile(r"[\w.\[\]]+")
 
@@ -138,6 +143,7 @@ def plan_traces(
     for i, (prefix, raw) in enumerate(items):
         trace = _parse(i, prefix, raw, batch, limits)
         if trace is not None:
+            _redact_attributes(trace)
             _check_bounds(i, prefix, trace, batch, now)
         if trace is not None and keep is not None:
             keep.append(trace)
@@ -209,6 +215,13 @@ def _all_steps(trace: ResponseTrace, prefix: str) -> Iterator[tuple[str, TraceRe
         yield path, step
         if step.response_trace is not None:
             yield from _all_steps(step.response_trace, f"{path}.{_NESTED}")
+
+
+def _redact_attributes(trace: ResponseTrace) -> None:
+    """Redact every step's attributes, callee traces' too: nothing unredacted is kept."""
+    for _, step in _all_steps(trace, ""):
+        if step.additional_attributes:
+            step.additional_attributes = _REDACTOR.clean(step.additional_attributes)
 
 
 def _check_bounds(item: int, prefix: str, trace: ResponseTrace, batch: Batch, now: float) -> None:

@@ -130,11 +130,22 @@ class OutboxWorker:
         self._sleep = sleep
         self._last_sent: dict[str, float] = {}
         self._wake: dict[str, asyncio.Event] = {}
+        self._waiting: dict[str, tuple[str, float]] = {}  # id → (receiver, first attempt)
 
     def wake(self) -> None:
         """Something was queued: every receiver loop looks now instead of at its next poll."""
         for event in self._wake.values():
             event.set()
+
+    def pending_since(self) -> dict[str, float]:
+        """Per receiver, since when its oldest undelivered notification has waited: the time
+        of its first attempt by this process (a notification still waiting after a restart
+        counts from its first attempt after it)."""
+        out: dict[str, float] = {}
+        for receiver, since in self._waiting.values():
+            if receiver in self.notifiers:  # not one a routing reload removed
+                out[receiver] = min(since, out.get(receiver, since))
+        return out
 
     def backoff(self, attempts: int) -> float:
         """Jittered exponential delay before attempt ``attempts + 1``."""
@@ -145,11 +156,13 @@ class OutboxWorker:
         """Try one notification; record the outcome. None when its receiver is unusable."""
         n = item.notification
         now = self.clock()
+        self._waiting.setdefault(n.id, (n.receiver, now))
         disabled = self.store.disabled()
         notifier = self.notifiers.get(n.receiver)
         if notifier is None or n.receiver in disabled:
             why = disabled.get(n.receiver, "receiver not configured")
             self.store.failed(n, now, f"receiver {n.receiver!r} unusable: {why}")
+            self._waiting.pop(n.id, None)
             self._count(n.receiver, "failed", "receiver_disabled")
             return None
         last = self._last_sent.get(n.receiver)
@@ -168,6 +181,8 @@ class OutboxWorker:
             result = Delivery.retry(f"receiver raised {type(exc).__name__}")
         self._last_sent[n.receiver] = self._monotonic()
         now = self.clock()
+        if result.outcome is not Outcome.RETRY:
+            self._waiting.pop(n.id, None)
         if result.outcome is Outcome.OK:
             self.store.delivered(n, now, result.ref)
             self._count(n.receiver, "delivered", "delivered")

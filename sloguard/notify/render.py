@@ -63,9 +63,19 @@ def _instance(n: Notification) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(n.instance.items())) or "(all)"
 
 
+#: Alerts about sloguard itself are named ``Sloguard…`` (``sloguard.alerting.selfcheck``).
+_OWN_ALERT_PREFIX = "Sloguard"
+
+
 def title(n: Notification) -> str:
-    """One-line summary: ``[CRITICAL] SLO agent-availability (agent_name=billing) is burning``."""
+    """One-line summary: ``[CRITICAL] SLO agent-availability (agent_name=billing) is burning``.
+
+    An alert about sloguard itself (``Sloguard…``) is titled by its summary.
+    """
     inst = f" ({_instance(n)})" if n.instance else ""
+    if n.labels.get("alertname", "").startswith(_OWN_ALERT_PREFIX) and n.annotations.get("summary"):
+        state = "RESOLVED" if n.transition is Transition.RESOLVED else n.severity.upper()
+        return f"[{state}] {n.annotations['summary']}"
     if n.transition is Transition.RESOLVED:
         return f"[RESOLVED] SLO {n.slo}{inst} is back within its error budget"
     again = " (still)" if n.transition is Transition.REPEAT else ""

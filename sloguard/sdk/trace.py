@@ -56,6 +56,7 @@ class TraceRecord:
         "_ended",
         "_fixed_ms",
         "_managed",
+        "_redactor",
         "_t0",
         "additional_attributes",
         "agent_url",
@@ -108,7 +109,7 @@ class TraceRecord:
         self.name = name or self.call_type.value.lower()
         self.step_id = step_id or new_id()
         self.step_type = step_type
-        r = redactor or _DEFAULT_REDACTOR
+        r = self._redactor = redactor or _DEFAULT_REDACTOR
         self.parameters: dict[str, Any] = r.clean(parameters)
         self.requests = (
             r.clean(requests)
@@ -160,6 +161,10 @@ class TraceRecord:
         self._managed = False  # owned by a TraceStep: the clock stops when its block exits
         self._fixed_ms: float | None = None
 
+    def _redactor_(self) -> Redactor:
+        # The parser builds steps without __init__ (no redactor of their own): the default.
+        return getattr(self, "_redactor", _DEFAULT_REDACTOR)
+
     @property
     def ended(self) -> bool:
         """True once :meth:`end_step` ran."""
@@ -192,7 +197,8 @@ class TraceRecord:
         self._fixed_ms = float(latency) if latency is not None else None
         self._accumulate(model, i, o, t, total_tokens, cost)
         if additional_attributes:
-            self.additional_attributes.update(additional_attributes)
+            # Attributes are stored and exported like parameters: redacted as they come in.
+            self.additional_attributes.update(self._redactor_().clean(additional_attributes))
         if error is not None:
             self.set_error(error)
         if not self._managed:
@@ -271,8 +277,11 @@ class TraceRecord:
 
     # --- serialisation ------------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:
-        """Return the step in the sample library's flat JSON shape (DESIGN §5)."""
-        attrs = dict(self.additional_attributes)
+        """Return the step in the sample library's flat JSON shape (DESIGN §5).
+
+        Attributes are redacted again: code may have set some on the step directly.
+        """
+        attrs = self._redactor_().clean(self.additional_attributes)
         if self.model is not None:
             attrs[c.GEN_AI_REQUEST_MODEL] = self.model
         if self.input_tokens is not None:

@@ -279,23 +279,30 @@ def resolve_scopes(trace: Any, agent: str | None = None, host: str | None = None
     by_id = {s.step_id: s for s in trace.steps}
     done: dict[str, tuple[str | None, str | None]] = {}
 
-    def scope_of(step: Any, seen: frozenset[str]) -> tuple[str | None, str | None]:
-        if step.step_id in done:
-            return done[step.step_id]
-        parent = by_id.get(step.parent_step_id or "")
-        if parent is None or parent.step_id in seen:
-            result = (agent, host)
-        else:
-            pa, ph = scope_of(parent, seen | {step.step_id})
-            result = (
+    def scope_of(step: Any) -> tuple[str | None, str | None]:
+        # Walk up to a step already resolved (or the root, or a parent cycle), then resolve the
+        # walked steps top-down: every step once, no recursion (chains are thousands deep).
+        path: list[tuple[Any, Any]] = []
+        seen: set[str] = set()
+        cur = step
+        while cur.step_id not in done:
+            parent = by_id.get(cur.parent_step_id or "")
+            if parent is None or parent.step_id in seen or parent.step_id == cur.step_id:
+                done[cur.step_id] = (agent, host)
+                break
+            path.append((cur, parent))
+            seen.add(cur.step_id)
+            cur = parent
+        for child, parent in reversed(path):
+            pa, ph = done[parent.step_id]
+            done[child.step_id] = (
                 parent.name if parent.call_type is CallType.AGENT else pa,
                 parent.name if parent.call_type is CallType.HOST else ph,
             )
-        done[step.step_id] = result
-        return result
+        return done[step.step_id]
 
     for s in trace.steps:
-        s.scope_agent, s.scope_host = scope_of(s, frozenset())
+        s.scope_agent, s.scope_host = scope_of(s)
         if s.response_trace is not None:
             inner_agent = s.name if s.call_type is CallType.AGENT else s.scope_agent
             resolve_scopes(s.response_trace, inner_agent, s.scope_host)

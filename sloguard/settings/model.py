@@ -44,7 +44,9 @@ from sloguard.settings.sections import (
     ModeName,
     PrometheusSettings,
     Seconds,
+    SelfAlertSettings,
     TracesSettings,
+    WebSettings,
 )
 from sloguard.yamldoc import (
     FieldPath,
@@ -123,6 +125,8 @@ class Settings(BaseSettings):
     prometheus: PrometheusSettings = PrometheusSettings()
     ingest: IngestSettings = IngestSettings()
     traces: TracesSettings = TracesSettings()
+    web: WebSettings = WebSettings()
+    self_alerts: SelfAlertSettings = SelfAlertSettings()
 
     @classmethod
     def settings_customise_sources(

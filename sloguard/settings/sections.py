@@ -58,9 +58,11 @@ __all__ = [
     "PositiveInt",
     "PrometheusSettings",
     "Seconds",
+    "SelfAlertSettings",
     "StoreBytes",
     "TLSSettings",
     "TracesSettings",
+    "WebSettings",
 ]
 
 
@@ -304,3 +306,49 @@ class TracesSettings(_Section):
     Pruning starts at 90 % and frees down to 80 %."""
     prune_interval: Duration = 60.0
     """Seconds or a duration between retention passes (a filling store also starts one)."""
+    min_free_bytes: Annotated[int, BeforeValidator(_byte_size), Field(ge=0)] = 64 * 1024 * 1024
+    """Free space kept on the data dir's file system: bytes or a size (``64MiB``; 0: off).
+    Below it the trace store refuses writes (counted in ``sloguard_storage_failures_total``,
+    ``/readyz`` degraded) and prunes what it holds by the shortfall; the SLO samples and the
+    alert state, which share the directory, keep the space they need."""
+
+
+class WebSettings(_Section):
+    """Who may read the daemon (``/api/v1/*``, ``/ui/``, ``/metrics``, ``/openapi.json``) and
+    how it serves. Without ``config_file`` and ``read_token`` everything is open, as before; the
+    ingest (``/v1/*``) has its own token and ``/healthz``, ``/readyz`` stay open for probes."""
+
+    config_file: FilePath | None = None
+    """A web configuration file in Prometheus's ``--web.config.file`` format:
+    ``basic_auth_users`` (bcrypt hashes) and ``tls_server_config`` (``cert_file``,
+    ``key_file``: serve HTTPS)."""
+    read_token: SecretStr | None = None
+    """When set, reads are also allowed with ``Authorization: Bearer <token>``."""
+    docs: bool = False
+    """Serve the API documentation page at ``/docs`` (rendered by the daemon, no scripts)."""
+    open_metrics: bool = False
+    """Serve ``/metrics`` without credentials even when reads need them (for a scraper that
+    cannot send any; prefer giving it the read token or a basic-auth user)."""
+
+
+class SelfAlertSettings(_Section):
+    """Alerts sloguard raises about itself, sent through the receivers that still work:
+    ``SloguardEvaluationErrors``, ``SloguardOutboxStale``, ``SloguardStorageFailure``,
+    ``SloguardReceiverDisabled`` and the always-firing ``SloguardWatchdog`` for Alertmanager."""
+
+    enabled: bool = True
+    """False: no self-alerts at all."""
+    error_for: PositiveInt = 5
+    """Evaluation intervals an SLO's evaluations must stay ``error`` before it alerts."""
+    outbox_age: Duration = 900.0
+    """Seconds or a duration (``15m``) a notification may wait for delivery before its
+    receiver's outbox alerts."""
+    watchdog: bool | None = None
+    """The always-firing ``SloguardWatchdog`` (a dead man's switch, re-sent at each
+    Alertmanager receiver's ``resend_after``); unset: on when an Alertmanager receiver exists."""
+    repeat_interval: Duration = 4 * 3600.0
+    """Seconds or a duration between reminders of a firing self-alert (Alertmanager receivers
+    are re-sent at their ``resend_after``)."""
+    receivers: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    """Receivers of the routing file for self-alerts; empty: every receiver. Disabled or failing
+    receivers are skipped; if none of these works, every working receiver gets them."""

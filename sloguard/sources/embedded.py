@@ -11,10 +11,19 @@ samples can be thinned freely without losing counts:
 
 The store survives restarts (``path`` on disk). ``kind: ratio`` SLIs need Prometheus and raise
 :class:`~sloguard.sources.base.QueryError` here.
+
+A sample that cannot be stored (disk full, I/O error) is rolled back whole and changes nothing
+the source remembers; until a later sample is stored, every window ends at a stale sample, so
+:meth:`EmbeddedSource.window_counts` raises :class:`~sloguard.sources.base.QueryError` naming
+the failure (those SLOs are ``error``, not ``no_data`` or a stale ``ok``). Failures of sampling,
+queries and compaction are reported to :attr:`EmbeddedSource.health` (counted, logged once per
+change, a reason for ``/readyz``); none of them raises out of :meth:`~EmbeddedSource.sample` or
+:meth:`~EmbeddedSource.compact`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -28,6 +37,7 @@ from sloguard.slo.budget import Counts
 from sloguard.slo.promql import CounterSLI, Selector, counter_sli
 from sloguard.slo.spec import SLO, InstanceLabels
 from sloguard.sources.base import QueryError, WindowCounts, instance_key
+from sloguard.tracestore.storehealth import StoreHealth
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -68,8 +78,11 @@ class EmbeddedSource:
         interval: float = 30.0,
         retention: float | None = None,
         fine_for: float = 2 * HOUR,
+        health: StoreHealth | None = None,
     ) -> None:
         self.registry = registry
+        #: Failures of this store's sampling, queries and compaction (``store="samples"``).
+        self.health = health if health is not None else StoreHealth("samples")
         self.interval = interval
         self.resolution = 4 * interval
         self.fine_for = fine_for
@@ -118,10 +131,32 @@ class EmbeddedSource:
                     yield s.name, json.dumps(s.labels, sort_keys=True), float(s.value)
 
     def sample(self, now: float) -> int:
-        """Store one sample of every wanted series at ``now``; return how many."""
+        """Store one sample of every wanted series at ``now``; return how many (0 on failure).
+
+        A failure is rolled back whole and reported to :attr:`health` (see the module docstring).
+        """
+        try:
+            written = self._sample(now)
+        except sqlite3.Error as exc:
+            self._rollback()
+            self.health.failed("sample", f"cannot store samples: {exc}", now)
+            return 0
+        self.health.succeeded(("sample",), now)
+        return written
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            # SQLite may have rolled back already (an I/O error): then nothing is open
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+
+    def _sample(self, now: float) -> int:
         rows: list[tuple[int, float, float, float]] = []
+        series: dict[tuple[str, str], int] = {}
+        last: dict[int, tuple[float, float, float]] = {}
+        self._db.execute("BEGIN")
         for metric, labels, raw in self._read_registry():
-            sid = self._series.get((metric, labels))
+            sid = self._series.get((metric, labels)) or series.get((metric, labels))
             if sid is None:
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO series (metric, labels) VALUES (?, ?)", (metric, labels)
@@ -132,28 +167,43 @@ class EmbeddedSource:
                         "SELECT id FROM series WHERE metric=? AND labels=?", (metric, labels)
                     ).fetchone()
                     sid = int(found[0])
-                self._series[(metric, labels)] = sid
-            last = self._last.get(sid)
-            if last is not None and now <= last[0]:
+                series[(metric, labels)] = sid
+            previous = last.get(sid) or self._last.get(sid)
+            if previous is not None and now <= previous[0]:
                 continue  # never write into the past (clock went backwards or duplicate tick)
-            if last is None:
+            if previous is None:
                 adj = raw
             else:
-                _, last_raw, last_adj = last
+                _, last_raw, last_adj = previous
                 adj = last_adj + (raw - last_raw if raw >= last_raw else raw)  # reset: restart
-            self._last[sid] = (now, raw, adj)
+            last[sid] = (now, raw, adj)
             rows.append((sid, now, raw, adj))
         if rows:
-            self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT OR REPLACE INTO samples (series, ts, raw, adj) VALUES (?, ?, ?, ?)", rows
             )
-            self._db.execute("COMMIT")
+        self._db.execute("COMMIT")
+        # only what is stored is remembered: a failed sample leaves no trace in the caches
+        self._series.update(series)
+        self._last.update(last)
         self.samples_written += len(rows)
         return len(rows)
 
     def compact(self, now: float) -> int:
-        """Delete samples past retention and thin old ones; return how many were deleted."""
+        """Delete samples past retention and thin old ones; return how many were deleted.
+
+        A failure is rolled back and reported to :attr:`health`; 0 is returned.
+        """
+        try:
+            deleted = self._compact(now)
+        except sqlite3.Error as exc:
+            self._rollback()
+            self.health.failed("compact", f"cannot compact samples: {exc}", now)
+            return 0
+        self.health.succeeded(("compact",), now)
+        return deleted
+
+    def _compact(self, now: float) -> int:
         retention = self._retention or 30 * DAY
         rules = sorted((max(age, self.fine_for), step) for age, step in DOWNSAMPLING)
         self._db.execute("BEGIN")
@@ -219,11 +269,16 @@ class EmbeddedSource:
                 f"SLO {slo.name!r}: kind {slo.sli.kind.value!r} needs Prometheus "
                 "(set prometheus.url); the embedded source only knows sloguard's own metrics"
             )
+        unstored = self.health.error("sample")
+        if unstored is not None:
+            raise QueryError(f"SLO {slo.name!r}: embedded samples are not stored: {unstored}")
         try:
             bad = self._sum_terms(counters.bad, slo.group_by, at - window, at)
             total = self._sum_terms(counters.total, slo.group_by, at - window, at)
         except sqlite3.Error as exc:
+            self.health.failed("query", f"cannot read samples: {exc}", at)
             raise QueryError(f"SLO {slo.name!r}: embedded store failed: {exc}") from exc
+        self.health.succeeded(("query",), at)
         return {
             key: Counts(bad=max(0.0, min(bad.get(key, 0.0), t)), total=t)
             for key, t in total.items()

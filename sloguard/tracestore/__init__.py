@@ -8,6 +8,8 @@
 - :mod:`~sloguard.tracestore.retention` — pruning by age, counts and bytes;
 - :mod:`~sloguard.tracestore.store` — :class:`TraceStore`, the API;
 - :mod:`~sloguard.tracestore.pruner` — :class:`TracePruner`, pruning on an interval in a thread.
+- :mod:`~sloguard.tracestore.storehealth` — failing writes of a store on the data dir: counted,
+  logged once per change, a reason for ``/readyz`` (the trace store's and the embedded samples').
 
 Modules are imported by name; this package re-exports nothing (importing a pure module must
 not open SQLite). Example::

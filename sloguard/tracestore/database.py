@@ -27,6 +27,7 @@ shrinking: freed pages are reused, and retention bounds the pages in use either 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -216,9 +217,19 @@ class Database:
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:  # a failed COMMIT (disk full) may leave the transaction open
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            # SQLite may have rolled back already (an I/O error): then nothing is open
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
 
     def read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """Return every row of a query, run under the lock."""

@@ -61,14 +61,20 @@ def root_agent(trace: ResponseTrace) -> str:
     listed is usually the innermost one. (The call tree would give the same answer at ten times
     the cost; this runs on every stored trace.)"""
     by_id = {s.step_id: s for s in trace.steps}
+    known: dict[str, int] = {}  # depth of every step walked through: each is walked once
 
     def depth(step: TraceRecord) -> int:
-        d, seen = 0, {step.step_id}
-        while step.parent_step_id in by_id and step.parent_step_id not in seen:
+        path, seen = [step.step_id], {step.step_id}
+        while step.step_id not in known and step.parent_step_id in by_id:
+            if step.parent_step_id in seen:  # a parent cycle (bad data): counted, not kept
+                return len(path) - 1
             step = by_id[step.parent_step_id]
+            path.append(step.step_id)
             seen.add(step.step_id)
-            d += 1
-        return d
+        d = known.get(path[-1], 0)
+        for k, sid in enumerate(reversed(path)):
+            known.setdefault(sid, d + k)
+        return known[path[0]]
 
     agents = [s for s in trace.steps if s.call_type is CallType.AGENT]
     if agents:

@@ -2,7 +2,9 @@
 
 A pass runs at start (a store reopened after downtime may hold expired data), then every
 ``interval`` seconds, and early when the store reports that a write took it past the point
-where pruning starts (``TraceStore.on_full``). A failing pass is logged and the loop goes on.
+where pruning starts (``TraceStore.on_full``). A failing pass is logged and the loop goes on
+(a storage failure once per change, by the store's health). While the store's health reports a
+failure, each pass ends with :meth:`TraceStore.check`, which finds out when writing works again.
 Stopping interrupts a running pass between two of its chunks.
 
 Example::
@@ -15,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -70,6 +73,8 @@ class TracePruner:
             self._wake.clear()
             try:
                 result = self.store.prune(self._clock(), cancel=self._stop)
+            except sqlite3.Error:
+                pass  # counted and logged once per change by the store's health
             except Exception as exc:  # one failure never stops the loop
                 log.warning("trace store prune failed", error=f"{type(exc).__name__}: {exc}")
             else:
@@ -85,5 +90,7 @@ class TracePruner:
                         bytes_before=result.bytes_before,
                         bytes_after=result.bytes_after,
                     )
+            if self.store.health.degraded() is not None and not self._stop.is_set():
+                self.store.check(self._clock())
             self.passes += 1
             self._wake.wait(self.interval)

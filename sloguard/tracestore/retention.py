@@ -62,6 +62,9 @@ class Retention:
     max_decisions: int = 1_000_000
     max_events: int = 1_000_000
     max_bytes: int = 512 * MiB
+    #: A cap on the database pages' share, set for one pass by the free-space rule
+    #: (:func:`sloguard.tracestore.store.space_budget`); None: ``max_bytes`` alone decides.
+    space_limit: int | None = None
 
     def __post_init__(self) -> None:
         problems = [
@@ -75,6 +78,8 @@ class Retention:
             )
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0)
         ]
+        if self.space_limit is not None and self.space_limit < 0:
+            problems.append(f"space_limit must be >= 0, got {self.space_limit!r}")
         if problems:
             raise ValueError("invalid retention: " + "; ".join(problems))
 
@@ -85,8 +90,10 @@ class Retention:
 
     @property
     def db_bytes(self) -> int:
-        """The database pages' share of ``max_bytes`` (the log's share taken twice)."""
-        return max(0, self.max_bytes - 2 * self.wal_bytes)
+        """The database pages' share of ``max_bytes`` (the log's share taken twice), at most
+        ``space_limit``."""
+        share = max(0, self.max_bytes - 2 * self.wal_bytes)
+        return share if self.space_limit is None else min(share, self.space_limit)
 
     @property
     def high_water(self) -> int:

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import math
 import os
+import shutil
+import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ from sloguard.errors import InvalidRecord
 from sloguard.sdk.redact import Redactor
 from sloguard.sdk.trace import ResponseTrace
 from sloguard.tracestore import queries
-from sloguard.tracestore.database import Database
+from sloguard.tracestore.database import SCHEMA_VERSION, Database
 from sloguard.tracestore.model import (
     Status,
     TraceSummary,
@@ -46,6 +49,10 @@ from sloguard.tracestore.records import (
     micros_of_seconds,
 )
 from sloguard.tracestore.retention import MiB, Pruned, Retention, prune
+from sloguard.tracestore.storehealth import StorageFailure, StoreHealth
+
+#: Free bytes kept on the data dir's file system by default (``traces.min_free_bytes``).
+MIN_FREE_BYTES = 64 * MiB
 
 #: Ids per ``IN (…)`` list (SQLite allows 32 766 parameters per statement).
 _IN_LIMIT = 500
@@ -86,6 +93,30 @@ def _limit(limit: int) -> int:
     return limit
 
 
+def free_bytes(path: str) -> int | None:
+    """Free bytes (for unprivileged users) on the file system holding ``path``; None if unknown."""
+    if path == ":memory:" or path.startswith("file:"):
+        return None
+    try:
+        return shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+    except OSError:
+        return None
+
+
+def space_budget(limit: int, used: int, free: int | None, min_free: int) -> int:
+    """The bytes of database pages the store may keep: ``limit``, within the disk's headroom.
+
+    ``used`` bytes are in use and ``free`` bytes free on the file system; the store may hold
+    what it has plus the headroom above ``min_free``, so below ``min_free`` it gives back the
+    shortfall. Example: 100 MiB in use, 10 MiB free, a 64 MiB minimum → 46 MiB. Retention
+    prunes from 90 % of the budget down to 80 %, so the store starts giving back before the
+    headroom is gone.
+    """
+    if free is None or min_free <= 0:
+        return limit
+    return max(0, min(limit, used + free - min_free))
+
+
 def _now(now: float) -> float:
     if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
         raise ValueError(f"now must be finite unix seconds, got {now!r}")
@@ -100,6 +131,15 @@ class TraceStore:
     writing thread) after a write leaves the file past the point where pruning starts, so a
     pruner can run before the next interval (:class:`~sloguard.tracestore.pruner.TracePruner`
     sets it).
+
+    Free disk space: a write is refused (:class:`StorageFailure`, operation ``free_space``)
+    while the file system of the store has less than ``min_free_bytes`` free (``free_bytes(path)``
+    tells, injectable for tests; 0 turns the rule off), and :meth:`prune` keeps the store within
+    the headroom above it (:func:`space_budget`).
+    A write SQLite fails (disk full, I/O error) raises :class:`StorageFailure` too. Both are
+    reported to :attr:`health` (counted through ``on_failure(store, operation)``, logged once
+    per change, a reason for ``/readyz``); :meth:`check` (the pruner runs it after each pass)
+    finds out when writing works again.
 
     Example::
 
@@ -118,7 +158,16 @@ class TraceStore:
         max_events: int = 1_000_000,
         max_bytes: int = 512 * MiB,
         redactor: Redactor | None = None,
+        min_free_bytes: int = MIN_FREE_BYTES,
+        free_bytes: Callable[[str], int | None] = free_bytes,
+        on_failure: Callable[[str, str], None] | None = None,
     ) -> None:
+        if min_free_bytes < 0:
+            raise ValueError(f"min_free_bytes must be >= 0, got {min_free_bytes!r}")
+        self.min_free_bytes = min_free_bytes
+        self._free_bytes = free_bytes
+        #: Failures of this store's writes and pruning (``store="traces"``).
+        self.health = StoreHealth("traces", on_failure=on_failure)
         self.retention = Retention(
             max_age_seconds=max_age_seconds,
             max_steps=max_steps,
@@ -147,6 +196,55 @@ class TraceStore:
         self._db.close()
 
     # --- writing ------------------------------------------------------------------------------
+    def _space_problem(self) -> str | None:
+        """Why a write is refused for lack of free space, or None."""
+        if self.min_free_bytes <= 0:
+            return None
+        free = self._free_bytes(self.path)
+        if free is None or free >= self.min_free_bytes:
+            return None
+        return (
+            f"refusing writes: {free / MiB:.1f} MiB free on the data dir's file system, "
+            f"below traces.min_free_bytes ({self.min_free_bytes / MiB:.1f} MiB)"
+        )
+
+    @contextlib.contextmanager
+    def _writing(self, now: float) -> Iterator[sqlite3.Connection]:
+        """A write transaction, refused below the free-space minimum; failures reported."""
+        problem = self._space_problem()
+        if problem is not None:
+            self.health.failed("free_space", problem, now)
+            if self.on_full is not None:
+                self.on_full()  # prune now: the shortfall is taken from the store
+            raise StorageFailure(f"trace store: {problem}")
+        try:
+            with self._db.transaction() as c:
+                yield c
+        except (sqlite3.OperationalError, sqlite3.InternalError) as exc:
+            self.health.failed("write", f"{type(exc).__name__}: {exc}", now)
+            raise StorageFailure(f"trace store: cannot write: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # integrity, data: not the storage
+                raise
+            self.health.failed("write", f"{type(exc).__name__}: {exc}", now)
+            raise StorageFailure(f"trace store: cannot write: {exc}") from exc
+        self.health.succeeded(("write", "free_space"), now)
+
+    def check(self, now: float) -> bool:
+        """Probe whether writing works (free space, then a one-page write); return whether.
+
+        A success clears the write failures of :attr:`health`; a failure is not counted again.
+        """
+        if self._space_problem() is not None:
+            return False
+        try:
+            with self._db.transaction() as c:
+                c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")  # rewrites page 1
+        except sqlite3.Error:
+            return False
+        self.health.succeeded(("write", "free_space"), now)
+        return True
+
     def put(self, trace: ResponseTrace, now: float) -> TraceSummary:
         """Store ``trace`` (redacted), replacing one with the same id; return its summary."""
         return self.put_traces([trace], now)[0]
@@ -171,7 +269,7 @@ class TraceStore:
             prepared.pop(t.trace_id, None)  # the last one of an id wins
             prepared[t.trace_id] = (summarize(t), encode_body(t, self._redactor), agent_rows(t))
         ids = list(prepared)
-        with self._db.transaction() as c:
+        with self._writing(stored_at) as c:
             for i in range(0, len(ids), _IN_LIMIT):  # replaced traces go first
                 chunk = ids[i : i + _IN_LIMIT]
                 marks = ",".join("?" * len(chunk))
@@ -201,7 +299,7 @@ class TraceStore:
         naming every item that is not a :class:`DecisionRecord`, storing nothing."""
         rows = decision_rows(records, _now(now))
         if rows:
-            with self._db.transaction() as c:
+            with self._writing(now) as c:
                 c.executemany(_DECISION_ROW, rows)
             self._check_full()
 
@@ -210,7 +308,7 @@ class TraceStore:
         :class:`~sloguard.errors.InvalidRecord` naming every bad event, storing nothing."""
         rows = event_rows(events, _now(now), self._redactor)
         if rows:
-            with self._db.transaction() as c:
+            with self._writing(now) as c:
                 c.executemany(_EVENT_ROW, rows)
             self._check_full()
 
@@ -313,8 +411,26 @@ class TraceStore:
         """Drop what the retention bounds no longer allow (see
         :mod:`sloguard.tracestore.retention`); return what was dropped. Runs in short
         transactions, so it may run in a thread beside writers; stops early when ``cancel``
-        is set."""
-        return prune(self._db, self.retention, _now(now), cancel)
+        is set. The byte bound shrinks to the disk's headroom above ``min_free_bytes``
+        (:func:`space_budget`). A failure is reported to :attr:`health` and raised."""
+        at = _now(now)
+        retention = self.retention
+        if self.min_free_bytes > 0:
+            budget = space_budget(
+                retention.db_bytes,
+                self.used_bytes(),
+                self._free_bytes(self.path),
+                self.min_free_bytes,
+            )
+            if budget < retention.db_bytes:
+                retention = dataclasses.replace(retention, space_limit=budget)
+        try:
+            result = prune(self._db, retention, at, cancel)
+        except sqlite3.Error as exc:
+            self.health.failed("prune", f"{type(exc).__name__}: {exc}", at)
+            raise
+        self.health.succeeded(("prune",), at)
+        return result
 
     def stats(self) -> StoreStats:
         """Return what the store holds (counts the decision and event rows: a scan of an index,

@@ -5,6 +5,11 @@ by default, OpenMetrics (with exemplars such as ``trace_id``) when the scraper a
 ``application/openmetrics-text``. Later features (``/api/v1/slos``, the ingest endpoints) come
 in as routers, so this module stays the one place the app is assembled.
 
+With ``auth`` enabled every read (``/metrics`` and ``/openapi.json`` included) needs credentials,
+except the probes and the ingest (:mod:`sloguard.web.auth`). FastAPI's Swagger and ReDoc pages
+(which load scripts from a CDN) are never served; ``docs=True`` serves the daemon's own
+script-free page at ``/docs`` (:func:`sloguard.web.ui.docs_router`).
+
 Example::
 
     app = create_app(registry, ready=lambda: True, degraded=[engine.health.degraded],
@@ -22,6 +27,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from sloguard.web.auth import OPEN_PATHS, ReadAuth, ReadAuthMiddleware
+from sloguard.web.ui import docs_router
+
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -32,18 +40,29 @@ def create_app(
     degraded: Sequence[Callable[[], str | None]] = (),
     routers: Sequence[APIRouter] = (),
     lifespan: Lifespan | None = None,
+    auth: ReadAuth | None = None,
+    docs: bool = False,
+    open_metrics: bool = False,
 ) -> FastAPI:
     """Return the app serving ``registry`` on ``/metrics`` and the probes, plus ``routers``.
 
     ``ready`` answers ``/readyz`` (always ready without it); each of ``degraded`` says why the
     daemon cannot do its job right now (or None), which also makes ``/readyz`` answer 503;
-    ``lifespan`` runs around serving (the daemon starts and stops its background work there).
+    ``lifespan`` runs around serving (the daemon starts and stops its background work there);
+    ``auth`` (default: none) guards reads (``/metrics`` too unless ``open_metrics``); ``docs``
+    serves the API documentation at ``/docs``.
     """
-    app = FastAPI(title="sloguard", lifespan=lifespan)
+    app = FastAPI(title="sloguard", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    if auth is not None and auth.enabled:
+        opened = OPEN_PATHS | {"/metrics"} if open_metrics else OPEN_PATHS
+        # Added last, so outermost: a refused request costs nothing else.
+        app.add_middleware(ReadAuthMiddleware, auth=auth, open_paths=opened)
     app.include_router(probes_router(registry, ready, degraded))
     for router in routers:
         app.include_router(router)
+    if docs:
+        app.include_router(docs_router(app.openapi))
     return app
 
 

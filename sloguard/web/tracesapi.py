@@ -17,6 +17,13 @@
   ``agent_anomalies_total`` (detected in ingested traces and decision chains, or reported by
   agents as ``anomaly`` events), newest first, ``since`` / ``until`` bounding when received.
 
+Reading one trace, its diagrams and comparisons cost work in proportion to the trace (the views
+are capped: see :mod:`sloguard.analysis.views.tree` and :mod:`sloguard.analysis.compare`); at
+most :data:`MAX_CONCURRENT_READS` of them run at once (:class:`ReadLimit`); a few more wait
+for a slot, a short while (the page asks for a trace's SVG, Mermaid and comparison at once),
+and past that a read answers 503 with ``Retry-After``. Comparison without ``b`` looks at the
+newest :data:`~sloguard.analysis.compare.MAX_BASELINES` successful runs.
+
 Bad query values answer 400 naming the parameter (times must be unix seconds from 0 to
 :data:`MAX_TIME`, the end of year 9999); unknown trace ids answer 404.
 """
@@ -24,13 +31,16 @@ Bad query values answer 400 naming the parameter (times must be unix seconds fro
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from sloguard.analysis.anomalies import MAX_TOOL_CALLS, trace_anomalies
-from sloguard.analysis.compare import compare, most_similar_successful
+from sloguard.analysis.compare import MAX_BASELINES, compare, most_similar_successful
 from sloguard.analysis.decisions import LOW_CONFIDENCE, find_anomalies
 from sloguard.analysis.views.mermaid import sequence_diagram
 from sloguard.analysis.views.svg import sequence_svg
@@ -44,6 +54,79 @@ MAX_LIMIT = 1000
 #: The latest time a query may name: 9999-12-31T23:59:59Z (what a datetime holds; in
 #: microseconds, what the store compares decision times in, it fits a 64-bit integer).
 MAX_TIME = 253_402_300_799.0
+#: Expensive reads (a trace, its diagrams, a comparison) answered at once by default.
+MAX_CONCURRENT_READS = 2
+#: Reads that may wait for a slot, and for how long (seconds), before a 503.
+MAX_WAITING_READS = 4
+READ_WAIT = 5.0
+
+
+class ReadLimit:
+    """At most ``slots`` expensive reads at once; up to ``waiting`` more wait ``wait`` seconds
+    for a slot; any other is refused with 503 + Retry-After.
+
+    Example::
+
+        reads = ReadLimit(2)
+        with reads.slot():   # raises HTTPException(503) when no slot came free in time
+            ...
+    """
+
+    def __init__(
+        self,
+        slots: int = MAX_CONCURRENT_READS,
+        *,
+        waiting: int = MAX_WAITING_READS,
+        wait: float = READ_WAIT,
+        retry_after: int = 1,
+    ) -> None:
+        if slots < 1 or retry_after < 1 or waiting < 0 or not wait >= 0:
+            raise ValueError(
+                "slots and retry_after must be >= 1, waiting and wait >= 0, got "
+                f"{slots}, {retry_after}, {waiting}, {wait}"
+            )
+        self.slots = slots
+        self.waiting = waiting
+        self.wait = wait
+        self.retry_after = retry_after
+        self._free = threading.BoundedSemaphore(slots)
+        self._lock = threading.Lock()
+        self._queued = 0
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free (never waits)."""
+        return self._free.acquire(blocking=False)
+
+    def release(self) -> None:
+        """Give back a slot taken with :meth:`try_acquire`."""
+        self._free.release()
+
+    def _acquire(self) -> bool:
+        if self.try_acquire():
+            return True
+        with self._lock:
+            if self._queued >= self.waiting:
+                return False
+            self._queued += 1
+        try:
+            return self._free.acquire(timeout=self.wait)
+        finally:
+            with self._lock:
+                self._queued -= 1
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a slot for the block; 503 with ``Retry-After`` when none came free in time."""
+        if not self._acquire():
+            raise HTTPException(
+                503,
+                f"busy: {self.slots} trace reads already running, try again shortly",
+                headers={"Retry-After": str(self.retry_after)},
+            )
+        try:
+            yield
+        finally:
+            self.release()
 
 
 def _time(name: str, value: str | None) -> float | None:
@@ -138,7 +221,7 @@ def comparison(store: TraceStore, a: str, b: str | None) -> dict[str, Any]:
         if run_b is None:
             raise LookupError(f"no stored trace with id {b!r}")
         return {"baseline": b, "automatic": False, **compare(run_a, run_b).as_dict()}
-    base = most_similar_successful(run_a, store.successful())
+    base = most_similar_successful(run_a, store.successful(limit=MAX_BASELINES))
     if base is None:
         raise LookupError(f"no successful stored trace to compare {a!r} with")
     return {"baseline": base.trace.trace_id, "automatic": True, **base.comparison.as_dict()}
@@ -149,10 +232,12 @@ def traces_router(
     *,
     low_confidence: float = LOW_CONFIDENCE,
     max_tool_calls: int = MAX_TOOL_CALLS,
+    reads: ReadLimit | None = None,
 ) -> APIRouter:
-    """Routes answering from ``store``; anomalies are found with the given thresholds."""
+    """Routes answering from ``store``; anomalies are found with the given thresholds;
+    ``reads`` bounds the expensive reads running at once (default :class:`ReadLimit`)."""
     router = APIRouter(prefix="/api/v1", tags=["traces"])
-    _add_trace_routes(router, store, max_tool_calls=max_tool_calls)
+    _add_trace_routes(router, store, reads or ReadLimit(), max_tool_calls=max_tool_calls)
     _add_decision_routes(
         router, store, low_confidence=low_confidence, max_tool_calls=max_tool_calls
     )
@@ -167,7 +252,9 @@ def _stored(store: TraceStore, trace_id: str) -> ResponseTrace:
     return trace
 
 
-def _add_trace_routes(router: APIRouter, store: TraceStore, *, max_tool_calls: int) -> None:
+def _add_trace_routes(
+    router: APIRouter, store: TraceStore, reads: ReadLimit, *, max_tool_calls: int
+) -> None:
     """``/traces``: list, compare, one trace, its diagram as Mermaid text and as SVG."""
 
     # Plain ``def``: FastAPI runs them in worker threads, so SQLite never blocks the loop.
@@ -199,26 +286,31 @@ def _add_trace_routes(router: APIRouter, store: TraceStore, *, max_tool_calls: i
         b: str | None = Query(None, description="the run to compare with (default: chosen)"),
     ) -> dict[str, Any]:
         try:
-            return comparison(store, a, b)
+            with reads.slot():
+                return comparison(store, a, b)
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from None
 
     @router.get("/traces/{trace_id}")
     def get_trace(trace_id: str) -> dict[str, Any]:
-        trace = store.get(trace_id)
-        summary = store.summary(trace_id)
-        if trace is None or summary is None:
-            raise HTTPException(404, f"no stored trace with id {trace_id!r}")
-        return {"summary": summary.as_dict(), **trace_detail(trace, max_tool_calls=max_tool_calls)}
+        with reads.slot():
+            trace = store.get(trace_id)
+            summary = store.summary(trace_id)
+            if trace is None or summary is None:
+                raise HTTPException(404, f"no stored trace with id {trace_id!r}")
+            detail = trace_detail(trace, max_tool_calls=max_tool_calls)
+            return {"summary": summary.as_dict(), **detail}
 
     @router.get("/traces/{trace_id}/mermaid", response_class=PlainTextResponse)
     def get_mermaid(trace_id: str) -> PlainTextResponse:
-        return PlainTextResponse(sequence_diagram(_stored(store, trace_id)))
+        with reads.slot():
+            return PlainTextResponse(sequence_diagram(_stored(store, trace_id)))
 
     @router.get("/traces/{trace_id}/svg", response_class=Response)
     def get_svg(trace_id: str) -> Response:
         """The sequence diagram drawn as SVG (what the web page shows)."""
-        return Response(sequence_svg(_stored(store, trace_id)), media_type="image/svg+xml")
+        with reads.slot():
+            return Response(sequence_svg(_stored(store, trace_id)), media_type="image/svg+xml")
 
 
 def _add_decision_routes(

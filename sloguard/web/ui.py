@@ -7,7 +7,9 @@ and diagram (DESIGN §3).
   behind a reverse proxy);
 - ``GET /ui/static/app.js``, ``style.css`` and ``icon.svg``.
 
-Every route answers ``HEAD`` too.
+Every route answers ``HEAD`` too. :func:`docs_router` serves ``/docs``, the API documentation
+rendered here from the OpenAPI document (no scripts, nothing from elsewhere; off unless the
+``web.docs`` setting turns it on).
 
 The page is static: its script reads the JSON API (``/api/v1/slos``, ``/api/v1/alerts``,
 ``/api/v1/traces…``) and shows the diagram as ``<img src="/api/v1/traces/{id}/svg">``. It has no
@@ -18,7 +20,10 @@ backs the script's rule of writing data with ``textContent`` only.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from importlib.resources import files
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import RedirectResponse, Response
@@ -61,3 +66,54 @@ def ui_router() -> APIRouter:
         return Response(static[name], media_type=_STATIC[name], headers=_HEADERS)
 
     return router
+
+
+_DOCS_HEADERS = {**_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'self'"}
+_METHODS = ("get", "head", "post", "put", "patch", "delete")
+
+
+def docs_router(openapi: Callable[[], dict[str, Any]]) -> APIRouter:
+    """The route serving ``/docs``: every operation of ``openapi()``, as plain HTML."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.api_route("/docs", methods=["GET", "HEAD"])
+    def docs() -> Response:
+        page = docs_page(openapi())
+        return Response(page, media_type="text/html; charset=utf-8", headers=_DOCS_HEADERS)
+
+    return router
+
+
+def docs_page(schema: dict[str, Any]) -> str:
+    """Return the HTML page documenting ``schema``'s operations (all text escaped)."""
+    e = html.escape
+    info = schema.get("info", {})
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>{e(str(info.get('title', 'API')))} API</title>",
+        '<link rel=stylesheet href="ui/static/style.css"></head><body><main>',
+        f"<h1>{e(str(info.get('title', 'API')))} {e(str(info.get('version', '')))}</h1>",
+        '<p>The OpenAPI document: <a href="openapi.json">openapi.json</a>.</p>',
+    ]
+    for path, item in sorted(schema.get("paths", {}).items()):
+        for method in _METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            parts.append(f"<section><h2><code>{e(method.upper())} {e(path)}</code></h2>")
+            if op.get("summary"):
+                parts.append(f"<p><strong>{e(str(op['summary']))}</strong></p>")
+            if op.get("description"):
+                parts.append(f"<pre>{e(str(op['description']))}</pre>")
+            params = op.get("parameters", [])
+            if params:
+                parts.append("<ul>")
+                for p in params:
+                    where, name = e(str(p.get("in", ""))), e(str(p.get("name", "")))
+                    text = e(str(p.get("description", "")))
+                    parts.append(f"<li><code>{name}</code> ({where}) {text}</li>")
+                parts.append("</ul>")
+            codes = ", ".join(e(str(code)) for code in op.get("responses", {}))
+            parts.append(f"<p>Answers: {codes}</p></section>")
+    parts.append("</main></body></html>")
+    return "".join(parts)

@@ -136,9 +136,9 @@ def test_money(cost: float, text: str) -> None:
 def test_a_deep_chain_does_not_hit_the_recursion_limit() -> None:
     rows = [row("s0", None, "AGENT", "a0", 0, 5000)]
     rows += [row(f"s{i}", f"s{i - 1}", "TOOL", f"t{i}", i, 1) for i in range(1, 3000)]
-    lines = text_tree(build("deep", rows)).splitlines()
+    lines = text_tree(build("deep", rows), max_lines=3000).splitlines()
     assert len(lines) == 3000
-    assert lines[-1].endswith("└── t2999 (tool, ok, 1 ms)")
+    assert lines[-1].endswith("└── [2999] t2999 (tool, ok, 1 ms)")
 
 
 def test_control_characters_are_replaced_so_a_terminal_shows_them_as_text() -> None:

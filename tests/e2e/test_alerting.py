@@ -140,6 +140,12 @@ def test_outage_reaches_slack_webhook_and_alertmanager_then_resolves_once(
         # --- recovery: exactly one resolved per receiver, Slack threaded under the firing
         wait("webhook resolved", lambda: bool(hook_alerts(hook, "resolved")), tmp_path)
         wait("alertmanager resolved", lambda: bool(hook_alerts(am_hook, "resolved")), tmp_path)
+        # The resolved title names no severity: the critical's resolution is the one with its
+        # fingerprint. The same instance's warning fires once the critical no longer inhibits
+        # it and resolves later, a second "[RESOLVED] … (agent_name=billing)" that is not a
+        # duplicate (the webhook's count filters on the critical's labels too).
+        critical = f"fingerprint `{body['alerts'][0]['fingerprint']}`"
+        assert critical in json.dumps(firing.params)
 
         def slack_resolved() -> list[Any]:
             return [
@@ -147,6 +153,7 @@ def test_outage_reaches_slack_webhook_and_alertmanager_then_resolves_once(
                 for c in slack.calls_to("chat.postMessage")
                 if "[RESOLVED] SLO demo-agent-availability (agent_name=billing)"
                 in json.dumps(c.params)
+                and critical in json.dumps(c.params)
             ]
 
         wait("slack resolved", lambda: bool(slack_resolved()), tmp_path)
@@ -161,6 +168,13 @@ def test_outage_reaches_slack_webhook_and_alertmanager_then_resolves_once(
         firing_ts = list(slack.messages)[posts.index(firing)][1]
         assert resolved[0].params.get("thread_ts") == firing_ts
         assert any(c.params.get("ts") == firing_ts for c in slack.calls_to("chat.update"))
+        # and no alert's resolution was posted twice into its thread
+        threads = [
+            c.params["thread_ts"]
+            for c in posts
+            if "thread_ts" in c.params and "[RESOLVED]" in c.params.get("text", "")
+        ]
+        assert len(threads) == len(set(threads))
         assert len(hook_alerts(am_hook, "resolved")) >= 1
         assert proc.poll() is None
 

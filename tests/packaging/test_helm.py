@@ -601,3 +601,27 @@ def test_the_packaged_chart_leaves_the_ci_schemas_out(helm: str, tmp_path: Path)
     assert "sloguard/values.schema.json" in names
     assert "sloguard/ci/sidecar-values.yaml" in names
     assert not [n for n in names if "/ci/crds/" in n]
+
+
+def test_self_alerts_and_the_watchdog_reach_the_settings(helm: str, tmp_path: Path) -> None:
+    """``config.self_alerts`` and an Alertmanager receiver render into the mounted files; the
+    README's example is what is rendered; a mistyped self_alerts key is refused."""
+    from sloguard.notify.config import check_routing_doc
+    from sloguard.settings.sections import SelfAlertSettings
+    from sloguard.yamldoc import parse_yaml
+
+    given = tmp_path / "values.yaml"
+    readme = (CHART / "README.md").read_text(encoding="utf-8")
+    example = readme.split("# values: hand alerts over to Alertmanager\n")[1].split("```")[0]
+    given.write_text(example, encoding="utf-8")
+    docs = render(helm, "-f", str(given))
+    data = one(docs, "ConfigMap")["data"]
+    settings = yaml.safe_load(data["sloguard.yaml"])
+    assert settings["routing_file"] == "/etc/sloguard/routing.yaml"
+    self_alerts = SelfAlertSettings.model_validate(settings["self_alerts"])
+    assert (self_alerts.watchdog, self_alerts.outbox_age) == (True, 900.0)
+    routing, problems = check_routing_doc(parse_yaml(data["routing.yaml"], "routing.yaml"), {})
+    assert not problems and routing is not None
+    assert dict(routing.resend_intervals) == {"alertmanager": 60.0}  # the watchdog's pace
+    error = render_error(helm, "--set", "config.self_alerts.outbox_ages=15m")
+    assert "self_alerts" in error

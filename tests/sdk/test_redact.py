@@ -59,3 +59,33 @@ def test_depth_is_bounded() -> None:
         cur = nxt
     out = Redactor(max_depth=3).clean(nested)
     assert out == {"k": {"k": {"k": "…[nested too deep]"}}}
+
+
+# --- step attributes (issue 13, defect 6a) ----------------------------------------------------
+
+
+def test_step_attributes_are_redacted_when_the_step_ends_and_when_exported() -> None:
+    from sloguard import CallType, ResponseTrace, TraceRecord
+
+    trace = ResponseTrace("t")
+    step = TraceRecord(CallType.TOOL, "search", trace=trace)
+    step.end_step(
+        model="gpt-4o",
+        input_tokens=3,
+        additional_attributes={"password": "hunter2", "api_key": "k", "hits": 4},
+    )
+    assert step.additional_attributes == {"password": REDACTED, "api_key": REDACTED, "hits": 4}
+    step.additional_attributes["session_cookie"] = "set directly"  # bypassing end_step
+    attrs = step.as_dict()["additional_attributes"]
+    assert attrs["session_cookie"] == REDACTED
+    assert attrs["hits"] == 4
+    assert attrs["gen_ai.request.model"] == "gpt-4o"  # the metrics' attributes are kept
+    assert attrs["gen_ai.usage.input_tokens"] == 3
+
+
+def test_step_attributes_use_the_steps_own_redactor() -> None:
+    from sloguard import CallType, TraceRecord
+
+    step = TraceRecord(CallType.TOOL, "lookup", redactor=Redactor().with_keys({"iban"}))
+    step.end_step(additional_attributes={"iban": "DE00", "bank": "x"})
+    assert step.additional_attributes == {"iban": REDACTED, "bank": "x"}

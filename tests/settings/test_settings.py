@@ -141,8 +141,8 @@ def test_example_config_loads() -> None:
             "_cli_parse_args: true\n",
             "FILE:1: _cli_parse_args: unknown key '_cli_parse_args' (allowed: data_dir, "
             "drain_timeout, evaluation_interval, external_url, host, ingest, log_format, "
-            "log_level, metrics, mode, no_data_after, port, prometheus, routing_file, slo_files, "
-            "traces)",
+            "log_level, metrics, mode, no_data_after, port, prometheus, routing_file, self_alerts, "
+            "slo_files, traces, web)",
             id="private-init-argument",
         ),
         pytest.param(
@@ -166,7 +166,7 @@ def test_odd_top_level_keys(write: Any) -> None:
     assert _problems(write("1: x\n_port: 2\n")) == [
         "FILE:1: [1]: unknown key 1 (allowed: data_dir, drain_timeout, "
         "evaluation_interval, external_url, host, ingest, log_format, log_level, metrics, mode, "
-        "no_data_after, port, prometheus, routing_file, slo_files, traces)",
+        "no_data_after, port, prometheus, routing_file, self_alerts, slo_files, traces, web)",
         "FILE:2: _port: unknown key '_port', did you mean 'port'?",
     ]
 
@@ -417,6 +417,7 @@ def test_secret_paths_and_env_names() -> None:
         ("prometheus", "bearer_token"),
         ("prometheus", "basic_auth", "password"),
         ("ingest", "token"),
+        ("web", "read_token"),
     }
     assert env_name(("prometheus", "basic_auth", "password")) == (
         "SLOGUARD_PROMETHEUS__BASIC_AUTH__PASSWORD"

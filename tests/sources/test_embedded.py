@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,63 @@ async def test_evaluator_marks_one_failing_slo_error_and_evaluates_the_rest(
     assert ok.evaluation.sli == 1.0
     assert ok.evaluation.budget_remaining == 1.0
     assert [x.slo.name for x in evaluator.latest] == ["availability", "raw"]
+
+
+FULL = (
+    "CREATE TEMP TRIGGER full BEFORE INSERT ON samples "
+    "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+)
+
+
+async def test_samples_that_cannot_be_stored_are_a_query_error_until_stored_again(
+    registry: CollectorRegistry, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    slo = make_slo("calls")
+    src = EmbeddedSource(registry, [slo], interval=10)
+    calls(recorder, "a", 10, 0)
+    assert src.sample(T0) > 0
+    src._db.execute(FULL)  # every insert fails as on a full disk (the real one: tests/e2e)
+    caplog.set_level(logging.INFO)
+    calls(recorder, "a", 10, 0)
+    for i in range(1, 4):
+        assert src.sample(T0 + 10 * i) == 0  # reported, never raised out of the tick
+    with pytest.raises(QueryError) as info:
+        await src.window_counts(slo, 60, T0 + 30)
+    assert str(info.value) == (
+        "SLO 'calls': embedded samples are not stored: cannot store samples: "
+        "database or disk is full (failing since 2027-01-15T08:00:10Z)"
+    )  # stale windows are an error, not no_data or an old "ok"
+    result = (await Evaluator([slo], src).evaluate(T0 + 30))[0]
+    assert result.evaluation.state is State.ERROR
+    assert src.health.degraded() == (
+        "embedded SLI samples: sample failing since 2027-01-15T08:00:10Z (3 failures): "
+        "cannot store samples: database or disk is full"
+    )
+    src._db.execute("DROP TRIGGER full")
+    calls(recorder, "a", 0, 5)
+    assert src.sample(T0 + 40) > 0
+    assert src.health.degraded() is None
+    # nothing counted while the store failed is lost: the next sample holds it
+    assert await src.window_counts(slo, 10, T0 + 40) == {(): Counts(bad=5, total=15)}
+    messages = [r.getMessage() for r in caplog.records if r.name.endswith("storehealth")]
+    assert messages == [
+        "embedded SLI samples: sample failing: cannot store samples: database or disk is full",
+        "embedded SLI samples: sample works again after 3 failures since 2027-01-15T08:00:10Z",
+    ]
+
+
+async def test_a_failing_compaction_is_reported_not_raised(
+    registry: CollectorRegistry, recorder: Recorder
+) -> None:
+    slo = make_slo("calls")
+    src = EmbeddedSource(registry, [slo], interval=10)
+    calls(recorder, "a", 1, 0)
+    stored = src.sample(T0)
+    src._db.execute(
+        "CREATE TEMP TRIGGER full BEFORE DELETE ON samples "
+        "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+    )
+    assert src.compact(T0 + 60 * DAY) == 0  # past every retention: it deletes
+    reason = src.health.degraded()
+    assert reason is not None and "compact failing" in reason and "disk I/O error" in reason
+    assert src.sample_count() == stored  # rolled back whole

@@ -20,20 +20,33 @@ What it does like Slack (from the Web API and incoming-webhook documentation):
   blocks, header 150, section text 3,000, 10 fields of 2,000) → ``invalid_blocks`` with
   ``response_metadata.messages``. Answers ``{"ok": true, "channel": <id>, "ts": …, "message":
   {…}}``; ``ts`` values are unique and increasing (``1700000000.000100``, ``…000101``, …).
+- ``chat.postMessage`` with ``metadata`` (``{"event_type": …, "event_payload": {…}}``; else
+  ``invalid_metadata_format``) stores it with the message.
 - ``chat.update``: ``channel`` must be an id and ``ts`` a message in it (else
   ``channel_not_found`` / ``message_not_found``); the stored message is replaced.
+- ``conversations.history``: ``channel`` must be an id (else ``channel_not_found``); the
+  channel's messages that are not thread replies, newest first; ``conversations.replies``:
+  ``channel`` an id and ``ts`` a message in it (else ``thread_not_found``); that message and its
+  replies, oldest first. Both: ``oldest`` / ``latest`` (exclusive unless ``inclusive``),
+  ``limit`` (history default 100, replies 1000; at most 999 and 1000), ``cursor`` pagination
+  (``has_more``, ``response_metadata.next_cursor``; a bad cursor ``invalid_cursor``); a
+  message's ``metadata`` only with ``include_all_metadata``.
 - ``auth.test``: the bot's identity.
 - Incoming webhook at ``webhook_url`` (``/services/T…/B…/<secret>``): a JSON body with text or
   blocks answers 200 ``ok`` (text/html); a body that is not JSON 400 ``invalid_payload``; no
   text 400 ``missing_text_or_fallback_or_attachments``; any other ``/services/`` path 404
   ``no_service``.
 
-A scripted :class:`Answer` replaces the next call's answer (the call is still recorded); a thread
-reply to an unknown ``thread_ts`` is accepted (what Slack does there is not documented).
+A scripted :class:`Answer` replaces the next call's answer (the call is still recorded); with
+``accept`` the call is carried out first (a post is stored) and only its answer is late, dropped
+or replaced: Slack accepted it but the client may not know. A thread reply to an unknown
+``thread_ts`` is accepted (what Slack does there is not documented).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 import urllib.parse
@@ -41,7 +54,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 DEFAULT_TOKEN = "xoxb-fake-0000-token"
 MAX_TEXT = 40_000
@@ -54,7 +67,9 @@ BOT_ID = "B000BOT"
 class Answer:
     """A scripted answer: HTTP ``status``; the Web API body ``{"ok": false, "error": error}``
     (a webhook's body is ``error`` itself); or ``body`` as given (an HTML error page); after
-    ``delay`` seconds. ``drop`` closes the connection without answering."""
+    ``delay`` seconds. ``drop`` closes the connection without answering. ``accept`` carries the
+    call out first (a post is stored): the answer, after ``delay``, is then the real one unless
+    ``drop``, ``error`` or ``body`` replace it."""
 
     status: int = 200
     error: str | None = None
@@ -62,6 +77,7 @@ class Answer:
     body: bytes | None = None
     delay: float = 0.0
     drop: bool = False
+    accept: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,16 @@ def _block_problems(blocks: Any) -> list[str]:
         if block["type"] == "context" and not 1 <= len(block.get("elements", [])) <= 10:
             problems.append(f"[ERROR] must have 1 to 10 elements {where}/elements]")
     return problems
+
+
+class _Replier(Protocol):
+    def reply(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = ...,
+        headers: Mapping[str, str] | None = ...,
+    ) -> None: ...
 
 
 class _Server(ThreadingHTTPServer):
@@ -238,12 +264,28 @@ class FakeSlack:
             self.calls.append(call)
             queue = self._webhook_script if method == "webhook" else self._api_script
             scripted = queue.popleft() if queue else None
-        if scripted is not None:
+        if scripted is not None and scripted.accept:
+            self._accepted(handler, call, scripted)
+        elif scripted is not None:
             self._scripted(handler, scripted, webhook=method == "webhook")
         elif method == "webhook":
             self._webhook(handler, url.path, params)
         else:
             self._api(handler, call)
+
+    def _accepted(self, handler: _Handler, call: Call, answer: Answer) -> None:
+        """Carry the call out, then answer late, not at all, or with the scripted answer."""
+        late = _Late(handler)
+        if call.method == "webhook":
+            self._webhook(late, call.path, call.params)
+        else:
+            self._api(late, call)
+        if answer.drop or answer.error is not None or answer.body is not None:
+            self._scripted(handler, answer, webhook=call.method == "webhook")
+            return
+        self.stopping.wait(answer.delay)
+        if late.answer is not None:
+            handler.reply(*late.answer)
 
     @staticmethod
     def _api_params(content_type: str, raw: bytes, query: str) -> dict[str, Any]:
@@ -274,10 +316,12 @@ class FakeSlack:
         else:
             handler.reply(answer.status, b'{"ok": true}', headers=headers)
 
-    def _api(self, handler: _Handler, call: Call) -> None:
+    def _api(self, handler: _Replier, call: Call) -> None:
         methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
             "auth.test": self._auth_test,
         }
         action = methods.get(call.method)
@@ -314,6 +358,13 @@ class FakeSlack:
         problem = self._content_problem(p)
         if problem is not None:
             return problem
+        metadata = p.get("metadata")
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            return {"ok": False, "error": "invalid_metadata_format"}
         self._seq += 1
         ts = f"1700000000.{99 + self._seq:06d}"
         message: dict[str, Any] = {
@@ -327,6 +378,8 @@ class FakeSlack:
         }
         if p.get("thread_ts"):
             message["thread_ts"] = str(p["thread_ts"])
+        if metadata is not None:
+            message["metadata"] = metadata
         self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
@@ -351,6 +404,69 @@ class FakeSlack:
             "message": message,
         }
 
+    def _history(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = p.get("channel")
+        if channel not in self.channels.values():
+            return {"ok": False, "error": "channel_not_found"}  # an id is required here
+        found = [
+            m
+            for (c, _), m in self.messages.items()
+            if c == channel and m.get("thread_ts", m["ts"]) == m["ts"]
+        ]
+        return self._page(p, found[::-1], default_limit=100, max_limit=999)
+
+    def _replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = p.get("channel"), p.get("ts")
+        if channel not in self.channels.values():
+            return {"ok": False, "error": "channel_not_found"}
+        if (channel, ts) not in self.messages:
+            return {"ok": False, "error": "thread_not_found"}
+        found = [
+            m
+            for (c, t), m in self.messages.items()
+            if c == channel and (t == ts or m.get("thread_ts") == ts)
+        ]
+        return self._page(p, found, default_limit=1000, max_limit=1000)
+
+    @staticmethod
+    def _page(
+        p: Mapping[str, Any], found: list[dict[str, Any]], *, default_limit: int, max_limit: int
+    ) -> dict[str, Any]:
+        """One page of messages: time range, limit, cursor (an opaque offset), metadata."""
+        inclusive = str(p.get("inclusive", "0")).lower() in {"1", "true"}
+        oldest, latest = float(p.get("oldest") or 0), p.get("latest")
+        newest = float(latest) if latest else float("inf")
+
+        def within(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= newest
+            return oldest < ts < newest
+
+        found = [m for m in found if within(float(m["ts"]))]
+        try:
+            limit = min(int(p.get("limit") or default_limit), max_limit)
+            cursor = str(p.get("cursor") or "")
+            start = (
+                int(base64.b64decode(cursor, validate=True).removeprefix(b"next:")) if cursor else 0
+            )
+        except (ValueError, binascii.Error):
+            return {"ok": False, "error": "invalid_cursor"}
+        if limit < 1:
+            limit = default_limit
+        page = found[start : start + limit]
+        with_metadata = str(p.get("include_all_metadata", "0")).lower() in {"1", "true"}
+        messages = [
+            m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in page
+        ]
+        more = start + limit < len(found)
+        next_cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
     @staticmethod
     def _content_problem(p: Mapping[str, Any]) -> dict[str, Any] | None:
         text, blocks = p.get("text"), p.get("blocks")
@@ -367,7 +483,7 @@ class FakeSlack:
             }
         return None
 
-    def _webhook(self, handler: _Handler, path: str, params: Mapping[str, Any]) -> None:
+    def _webhook(self, handler: _Replier, path: str, params: Mapping[str, Any]) -> None:
         if path != self.webhook_path:
             status, body = (404, "no_service")
         elif "_raw" in params or not isinstance(params, dict):
@@ -381,3 +497,20 @@ class FakeSlack:
                 self.webhook_messages.append(dict(params))
             status, body = (200, "ok")
         handler.reply(status, body.encode(), "text/html")
+
+
+class _Late:
+    """Stands in for the handler while an accepted call is carried out: keeps its answer."""
+
+    def __init__(self, handler: _Handler) -> None:
+        self.handler = handler
+        self.answer: tuple[int, bytes, str, Mapping[str, str] | None] | None = None
+
+    def reply(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json; charset=utf-8",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.answer = (status, body, content_type, headers)

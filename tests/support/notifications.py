@@ -42,7 +42,7 @@ def notification(
     alert's description annotation (receivers clip it to their limits).
     """
     labels = {
-        "alertname": "SLOBurnRateHigh",
+        "alertname": "SLOBurn",
         "slo": slo,
         "severity": Severity.CRITICAL.value,
         **(instance if instance is not None else {"agent_name": "billing"}),

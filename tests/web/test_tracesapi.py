@@ -7,12 +7,15 @@ ASGI.
 from __future__ import annotations
 
 import argparse
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
+from fastapi import HTTPException
 from prometheus_client import CollectorRegistry
 
 from sloguard.commands.trace import TRACE
@@ -21,7 +24,7 @@ from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.trace import parse_trace
 from sloguard.tracestore.store import TraceStore
 from sloguard.web.server import create_app
-from sloguard.web.tracesapi import MAX_TIME, traces_router
+from sloguard.web.tracesapi import MAX_TIME, ReadLimit, traces_router
 from tests.support.events import decision, post
 
 
@@ -141,6 +144,86 @@ async def test_an_event_trace_id_follows_the_same_rule(
     assert [p["field"] for p in r.json()["problems"]] == ["events[0].trace_id"]
 
 
+# --- deep traces: bounded answers, bounded concurrency (issue 13, defect 4) ---------------------
+
+
+def _chain(trace_id: str, n: int) -> dict[str, object]:
+    """A parent chain of ``n`` steps, agent and tool alternating."""
+    steps = [
+        {
+            "step_id": f"s{i}",
+            "parent_step_id": f"s{i - 1}" if i else None,
+            "call_type": "TOOL" if i % 2 else "AGENT",
+            "name": "search" if i % 2 else ("planner", "coder")[i // 2 % 2],
+            "start_time": f"2025-03-01T09:00:00.{i:06d}+00:00",
+            "latency": n - i,
+        }
+        for i in range(n)
+    ]
+    return {"trace_id": trace_id, "steps": steps}
+
+
+async def test_a_deep_trace_is_answered_in_size_linear_in_its_steps(
+    client: httpx.AsyncClient, store: TraceStore
+) -> None:
+    store.put_traces([parse_trace(_chain("deep", 3000))], now=0.0)
+    r = await client.get("/api/v1/traces/deep")
+    assert r.status_code == 200
+    tree = r.json()["tree"]
+    assert tree.endswith("… 1000 more steps not shown (at most 2000 lines)")
+    assert len(tree) < 2000 * 250  # its indentation grew with depth: 3000 steps gave 18 MB
+    assert len(r.content) < 2_000_000
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/traces/t", "/api/v1/traces/t/mermaid", "/api/v1/traces/t/svg",
+     "/api/v1/traces/compare?a=t"],
+)  # fmt: skip
+async def test_expensive_reads_past_the_limit_answer_503_with_retry_after(
+    registry: CollectorRegistry, store: TraceStore, path: str
+) -> None:
+    store.put_traces([parse_trace(_chain("t", 4))], now=0.0)
+    reads = ReadLimit(1, wait=0.0, retry_after=3)
+    app = create_app(registry, routers=[traces_router(store, reads=reads)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sloguard") as c:
+        assert reads.try_acquire()  # a read in progress holds the only slot
+        r = await c.get(path)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "3"
+        assert "busy" in r.json()["detail"]
+        assert (await c.get("/api/v1/traces")).status_code == 200  # listing is cheap: not limited
+        reads.release()
+        r = await c.get(path)
+        assert r.status_code in (200, 404), r.text  # compare: no successful baseline but itself
+        assert reads.try_acquire()  # the request gave its slot back
+    with pytest.raises(ValueError, match="slots"):
+        ReadLimit(0)
+
+
+def test_a_read_waits_for_a_slot_within_its_bounds() -> None:
+    reads = ReadLimit(1, waiting=1, wait=60.0)
+    assert reads.try_acquire()
+    served = threading.Event()
+
+    def read() -> None:
+        with reads.slot():
+            served.set()
+
+    waiter = threading.Thread(target=read)
+    waiter.start()
+    while reads._queued == 0:  # the read is waiting in the queue
+        time.sleep(0.001)
+    with pytest.raises(HTTPException) as refused, reads.slot():  # the queue is full
+        pass
+    assert refused.value.status_code == 503
+    assert not served.is_set()
+    reads.release()  # the running read ends: the waiting one gets its slot
+    waiter.join()
+    assert served.is_set() and reads.try_acquire()
+
+
 # --- the same ids and names in `sloguard trace` ------------------------------------------------
 def run_trace(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="sloguard trace")
@@ -162,3 +245,22 @@ def test_trace_list_shows_ids_and_names_as_text(
     assert "\x1b" not in out and "\x07" not in out
     assert run_trace(["show", "--store", str(path), "[/]\x1b[2J"]) == 0
     assert "[bold]planner\ufffd (agent, ok, 5 ms)" in capsys.readouterr().out
+
+
+def test_trace_diff_says_when_a_comparison_was_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "traces.sqlite"
+    store = TraceStore(path)
+    a = parse_trace(_chain("a", 1500))
+    other = _chain("b", 1500)
+    for step in other["steps"]:  # type: ignore[attr-defined]
+        step["name"] = step["name"].replace("coder", "tester")
+    store.put_traces([a, parse_trace(other)], now=1_750_000_000.0)
+    store.close()
+    assert run_trace(["diff", "a", "b", "--store", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith(
+        "… and more: at most 500 differing events of each run are compared"
+    )
+    assert len(out.splitlines()) <= 2 + 2 * 2 * 500 + 1

@@ -43,6 +43,9 @@ which wins over a permanent failure):
 - a request the HTTP library refuses before sending (not an http(s) URL, a token with control
   characters): permanent, receiver disabled; any other slack-sdk client error: permanent.
 
+A request that raised may still have been carried out (:func:`maybe_delivered`): Slack has no
+idempotency key, so before posting again the bot receiver looks for its own message.
+
 "Disabled" is for errors every later message to this receiver would hit too, until someone fixes
 its configuration; a channel that is gone counts (Slack answers ``channel_not_found`` when the
 bot cannot see a private channel, ``not_in_channel`` when it was removed).
@@ -65,6 +68,7 @@ import os
 import re
 import ssl
 import time
+import urllib.error
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,6 +94,7 @@ __all__ = [
     "bounded_tls",
     "classify",
     "error_code",
+    "maybe_delivered",
     "sdk_options",
     "unanswered",
     "whole_seconds",
@@ -269,3 +274,16 @@ def unanswered(exc: Exception, *, timeout: float, where: str) -> Delivery:
 
 #: What a request through slack-sdk can raise besides an answer.
 UNANSWERED = (OSError, http.client.HTTPException, SlackClientError, ValueError)
+
+
+def maybe_delivered(exc: BaseException) -> bool:
+    """Whether a request that raised instead of answering may still have been carried out.
+
+    No when it never left whole: slack-sdk or urllib refused it, or connecting or sending failed
+    (urllib raises those as ``URLError``). Yes when it failed after it was sent: the deadline
+    passed (``TimeoutError``, also when the worker thread had not started), the connection was
+    dropped or the answer cut short, too long or too slow.
+    """
+    if isinstance(exc, urllib.error.URLError | SlackClientError | ValueError):
+        return False
+    return isinstance(exc, OSError | http.client.HTTPException)

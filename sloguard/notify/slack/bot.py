@@ -7,6 +7,19 @@ effort: when it fails it is logged and the resolution still counts as delivered,
 never posts the reply twice. When the thread is gone (original deleted), the resolution is posted
 to the channel instead. What Slack's answers mean: :mod:`sloguard.notify.slack.api`.
 
+Slack has no idempotency key, and a post it accepted may still fail for the sender: an answer
+later than the deadline, a connection dropped after the request was sent
+(:func:`~sloguard.notify.slack.api.maybe_delivered`). Every post carries the notification id in
+its message metadata (``event_type`` :data:`EVENT_TYPE`, ``event_payload`` ``{"id": …}``); after
+such a failure the next attempt of that notification first looks for it, with
+``conversations.history`` (``conversations.replies`` for a thread reply) and
+``include_all_metadata``, and when found takes its ts as delivered instead of posting again. That
+needs the ``channels:history`` scope (``groups:history`` for a private channel) and the channel's
+id: configure the id, or the lookup of a first post to a channel given by name fails before the
+bot has learned the id from an answer. A lookup Slack refuses (a missing scope) is logged and the
+notification posted anyway; a lookup that fails like a retry is retried. Which notifications
+are in doubt is kept in memory (at most :data:`MAX_IN_DOUBT`), so a restart forgets them.
+
 Example::
 
     slack = SlackBotNotifier("ops-slack", os.environ["SLOGUARD_SLACK_TOKEN"], "#alerts")
@@ -20,6 +33,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,31 +42,67 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse, WebClient
 
 from sloguard.notify.delivery import scrubbed
-from sloguard.notify.model import AlertStatus, Delivery, Notification
+from sloguard.notify.model import AlertStatus, Delivery, Notification, Outcome
 from sloguard.notify.render import MAX_BLOCKS, rfc3339, slack_message
 from sloguard.notify.slack.api import (
     DEFAULT_MIN_INTERVAL,
     UNANSWERED,
     classify,
     error_code,
+    maybe_delivered,
     sdk_options,
     unanswered,
     whole_seconds,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "THREAD_GONE", "SlackBotNotifier"]
+__all__ = ["DEFAULT_BASE_URL", "EVENT_TYPE", "MAX_IN_DOUBT", "THREAD_GONE", "SlackBotNotifier"]
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 #: A thread reply failing with these has no thread to go to: post to the channel instead.
 THREAD_GONE = frozenset({"thread_not_found", "message_not_found"})
+#: The ``event_type`` of the message metadata that carries a notification's id.
+EVENT_TYPE = "sloguard_notification"
+#: Notifications remembered as maybe posted (oldest forgotten first).
+MAX_IN_DOUBT = 1000
+#: A lookup reads at most this many pages of this many messages.
+_LOOKUP_PAGES = 3
+_LOOKUP_LIMIT = 200
 
 
 @dataclass(frozen=True, slots=True)
 class _Failed:
     delivery: Delivery
     code: str | None
+    #: the request may have been carried out (:func:`maybe_delivered`)
+    in_doubt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Where a post went: a channel, and the thread's ts for a reply."""
+
+    channel: str
+    thread_ts: str | None = None
+
+
+def _metadata(n: Notification) -> dict[str, Any]:
+    return {"event_type": EVENT_TYPE, "event_payload": {"id": n.id}}
+
+
+def _carries(message: object, notification_id: str) -> str | None:
+    """The ts of ``message`` when its metadata carries ``notification_id``."""
+    if not isinstance(message, dict):
+        return None
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != EVENT_TYPE:
+        return None
+    payload = metadata.get("event_payload")
+    ts = message.get("ts")
+    if isinstance(payload, dict) and payload.get("id") == notification_id and isinstance(ts, str):
+        return ts
+    return None
 
 
 def _resolved_original(n: Notification) -> tuple[str, list[dict[str, Any]]]:
@@ -73,7 +123,8 @@ def _resolved_original(n: Notification) -> tuple[str, list[dict[str, Any]]]:
 
 
 class SlackBotNotifier:
-    """Post to one channel with a bot token (``chat:write``); thread and update resolutions.
+    """Post to one channel with a bot token (``chat:write``; ``channels:history`` or
+    ``groups:history`` to check for a post in doubt); thread and update resolutions.
 
     ``base_url`` points the Web API client elsewhere (a proxy, a test server); ``timeout`` is in
     seconds (slack-sdk rounds to whole seconds), the deadline of a whole call (see
@@ -106,6 +157,10 @@ class SlackBotNotifier:
         self.timeout = float(whole_seconds(timeout))
         self._token = token.strip()
         self._clock = clock
+        #: the channel's id, once an answer told it (``channel`` may be a name)
+        self._channel_id: str | None = None
+        #: notification id → where a post of it may have landed unbeknown to us
+        self._in_doubt: OrderedDict[str, _Where] = OrderedDict()
         self._client = WebClient(
             token=self._token, base_url=base_url, **sdk_options(timeout, ca_file)
         )
@@ -120,44 +175,121 @@ class SlackBotNotifier:
         if original is None or not (
             notification.repeat or notification.status is AlertStatus.RESOLVED
         ):
-            return await self._post(text, blocks)
+            return await self._post(notification, text, blocks)
         channel, ts = original
-        reply = await self._call(
-            "chat.postMessage",
-            functools.partial(
-                self._client.chat_postMessage,
-                channel=channel,
-                text=text,
-                blocks=blocks,
-                thread_ts=ts,
-                reply_broadcast=False,
-            ),
-        )
+        reply = await self._post_once(notification, _Where(channel, ts), text, blocks)
         if isinstance(reply, _Failed):
             if reply.code in THREAD_GONE:
                 _log.info(
                     "%s: thread %s is gone (%s), posting to the channel", self, ts, reply.code
                 )
-                return await self._post(text, blocks)
+                return await self._post(notification, text, blocks)
             return reply.delivery
         if notification.status is AlertStatus.RESOLVED:
             await self._mark_resolved(notification, channel, ts)
         return Delivery.ok(ref=f"{channel}:{ts}")
 
-    async def _post(self, text: str, blocks: list[dict[str, Any]]) -> Delivery:
-        answer = await self._call(
-            "chat.postMessage",
-            functools.partial(
-                self._client.chat_postMessage, channel=self.channel, text=text, blocks=blocks
-            ),
-        )
+    async def _post(self, n: Notification, text: str, blocks: list[dict[str, Any]]) -> Delivery:
+        answer = await self._post_once(n, _Where(self.channel), text, blocks)
         if isinstance(answer, _Failed):
             return answer.delivery
         channel, ts = answer.get("channel"), answer.get("ts")
+        if isinstance(channel, str) and channel:
+            self._channel_id = channel
         if not isinstance(ts, str):
             _log.warning("%s: chat.postMessage answered ok without a ts", self)
             return Delivery.ok()
         return Delivery.ok(ref=f"{channel if isinstance(channel, str) else self.channel}:{ts}")
+
+    async def _post_once(
+        self, n: Notification, where: _Where, text: str, blocks: list[dict[str, Any]]
+    ) -> Mapping[str, Any] | _Failed:
+        """Post ``n`` to ``where`` unless an earlier attempt whose outcome was unknown landed:
+        the answer of the post, or of the lookup (``channel`` and ``ts`` of the found message)."""
+        earlier = self._in_doubt.get(n.id)
+        if earlier is not None:
+            found = await self._find(n.id, earlier)
+            if isinstance(found, _Failed):
+                return found
+            if found is not None:
+                del self._in_doubt[n.id]
+                _log.info("%s: notification %s was posted before (ts %s)", self, n.id, found[1])
+                return {"ok": True, "channel": found[0], "ts": found[1]}
+        answer = await self._call(
+            "chat.postMessage",
+            functools.partial(
+                self._client.chat_postMessage,
+                channel=where.channel,
+                text=text,
+                blocks=blocks,
+                metadata=_metadata(n),
+                thread_ts=where.thread_ts,  # slack-sdk leaves out what is None
+                reply_broadcast=None if where.thread_ts is None else False,
+            ),
+        )
+        if not isinstance(answer, _Failed) or answer.delivery.outcome is not Outcome.RETRY:
+            self._in_doubt.pop(n.id, None)  # settled: posted now, or never will be
+        elif answer.in_doubt:
+            self._in_doubt[n.id] = where
+            self._in_doubt.move_to_end(n.id)
+            while len(self._in_doubt) > MAX_IN_DOUBT:
+                self._in_doubt.popitem(last=False)
+        return answer
+
+    async def _find(self, notification_id: str, where: _Where) -> tuple[str, str] | _Failed | None:
+        """(channel, ts) of this receiver's message carrying ``notification_id`` at ``where``;
+        None when absent or when Slack refuses to look (logged); a failure to retry."""
+        channel = (
+            self._channel_id
+            if where.channel == self.channel and self._channel_id
+            else where.channel
+        )
+        cursor: str | None = None
+        for _ in range(_LOOKUP_PAGES):
+            if where.thread_ts is None:
+                method, request = (
+                    "conversations.history",
+                    functools.partial(
+                        self._client.conversations_history,
+                        channel=channel,
+                        limit=_LOOKUP_LIMIT,
+                        include_all_metadata=True,
+                        cursor=cursor,
+                    ),
+                )
+            else:
+                method, request = (
+                    "conversations.replies",
+                    functools.partial(
+                        self._client.conversations_replies,
+                        channel=channel,
+                        ts=where.thread_ts,
+                        limit=_LOOKUP_LIMIT,
+                        include_all_metadata=True,
+                        cursor=cursor,
+                    ),
+                )
+            answer = await self._call(method, request)
+            if isinstance(answer, _Failed):
+                if answer.delivery.outcome is Outcome.RETRY:
+                    return answer
+                _log.warning(
+                    "%s: cannot check whether notification %s was posted before, posting it: %s",
+                    self,
+                    notification_id,
+                    answer.delivery.reason,
+                )
+                return None
+            messages = answer.get("messages")
+            for message in messages if isinstance(messages, list) else []:
+                ts = _carries(message, notification_id)
+                if ts is not None:
+                    return channel, ts
+            meta = answer.get("response_metadata")
+            cursor = meta.get("next_cursor") if isinstance(meta, dict) else None
+            if not isinstance(cursor, str) or not cursor:
+                return None
+        return None
 
     async def _mark_resolved(self, n: Notification, channel: str, ts: str) -> None:
         """Best effort: the resolution was delivered as a reply whatever happens here."""
@@ -198,7 +330,7 @@ class SlackBotNotifier:
             return _Failed(scrubbed(delivery, [self._token]), code)
         except UNANSWERED as exc:
             delivery = unanswered(exc, timeout=self.timeout, where=where)
-            return _Failed(scrubbed(delivery, [self._token]), None)
+            return _Failed(scrubbed(delivery, [self._token]), None, maybe_delivered(exc))
         return response.data if isinstance(response.data, dict) else {}
 
     async def aclose(self) -> None:
