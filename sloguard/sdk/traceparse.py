@@ -138,7 +138,11 @@ class _Parser:
             rec.duration = None
         rec.start_time = start if start is not None else datetime.fromtimestamp(0, UTC)
         if rec.end_time is None and rec.duration is not None:
-            rec.end_time = rec.start_time + timedelta(seconds=rec.duration)
+            try:
+                rec.end_time = rec.start_time + timedelta(seconds=rec.duration)
+            except OverflowError:  # past what a datetime holds (year 9999)
+                self.bad(f"{path}.latency", f"must end before the year 10000, got {latency!r}")
+                rec.duration = None
         rec.latency = round(rec.duration * 1000) if rec.duration is not None else None
         err = d.get("error")
         rec.error = None if err in (None, "", {}) else (err if isinstance(err, str) else repr(err))

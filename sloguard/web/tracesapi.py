@@ -38,6 +38,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
 
 from sloguard.analysis.anomalies import MAX_TOOL_CALLS, trace_anomalies
 from sloguard.analysis.compare import MAX_BASELINES, compare, most_similar_successful
@@ -227,6 +228,22 @@ def comparison(store: TraceStore, a: str, b: str | None) -> dict[str, Any]:
     return {"baseline": base.trace.trace_id, "automatic": True, **base.comparison.as_dict()}
 
 
+class _Detail(BaseModel):
+    """The body of a refused read: what is wrong."""
+
+    detail: str
+
+
+_DETAIL_JSON = {"application/json": {"schema": _Detail.model_json_schema()}}
+#: What every read of this router may answer besides 200 (and FastAPI's own 422); always JSON,
+#: also on the routes whose 200 is text (Mermaid) or SVG.
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"content": _DETAIL_JSON, "description": "a query parameter out of range (named)"},
+    404: {"content": _DETAIL_JSON, "description": "no such trace or workflow"},
+    503: {"content": _DETAIL_JSON, "description": "too many expensive reads at once (Retry-After)"},
+}
+
+
 def traces_router(
     store: TraceStore,
     *,
@@ -236,7 +253,7 @@ def traces_router(
 ) -> APIRouter:
     """Routes answering from ``store``; anomalies are found with the given thresholds;
     ``reads`` bounds the expensive reads running at once (default :class:`ReadLimit`)."""
-    router = APIRouter(prefix="/api/v1", tags=["traces"])
+    router = APIRouter(prefix="/api/v1", tags=["traces"], responses=_ERRORS)
     _add_trace_routes(router, store, reads or ReadLimit(), max_tool_calls=max_tool_calls)
     _add_decision_routes(
         router, store, low_confidence=low_confidence, max_tool_calls=max_tool_calls
