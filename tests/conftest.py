@@ -1,7 +1,8 @@
 """Shared fixtures: a fresh registry and telemetry per test (never the global registry).
 
 Marks every test that starts a process or a server ``e2e``; ``pytest -m "not e2e"`` is the fast
-loop. A test is ``e2e`` when it is under ``tests/e2e/``, uses a fixture of
+loop. A test is ``e2e`` when it is under ``tests/e2e/`` or ``tests/fuzz/`` (generated sweeps
+through the whole HTTP stack: slow, not a server), uses a fixture of
 :data:`STARTING_FIXTURES` (directly or through another fixture), names one of :data:`STARTERS`
 in its own body, or says ``@pytest.mark.e2e`` itself (a helper of its module starts something).
 """
@@ -20,6 +21,8 @@ from sloguard import AgentMetrics, CardinalityGuard, Recorder, Telemetry, use_te
 from tests.support import processes
 
 E2E_DIR = Path(__file__).parent / "e2e"
+#: Generated inputs swept through the whole HTTP stack (~20 s): the full run's, not the fast loop's.
+FUZZ_DIR = Path(__file__).parent / "fuzz"
 
 #: Fixtures that start a process or a server.
 STARTING_FIXTURES = frozenset(
@@ -72,6 +75,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def _starts_something(item: pytest.Item) -> bool:
     if item.get_closest_marker("e2e") is not None or item.path.is_relative_to(E2E_DIR):
+        return True
+    if item.path.is_relative_to(FUZZ_DIR):
         return True
     if not STARTING_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
         return True
