@@ -41,7 +41,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rules",),  # Prometheus rule files, promtool tests, simulation
     ("settings",),  # process settings
     ("web",),  # FastAPI app, SLO and trace APIs, web page
-    ("logs", "daemon"),  # the composition root
+    ("logs", "daemon", "assembly"),  # the composition root and the parts it wires
     ("commands",),  # one module per CLI command
     ("cli", "__main__"),  # the entry point
 )
@@ -66,6 +66,8 @@ PURE = (
     "analysis/views/sequence.py",
     "analysis/views/svg.py",
     "analysis/views/tree.py",
+    "sdk/arguments.py",
+    "sdk/stepjson.py",
     "ingest/semconv.py",
     "ingest/eventmodel.py",
     "tracestore/model.py",

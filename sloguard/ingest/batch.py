@@ -28,9 +28,10 @@ from sloguard.errors import InvalidRecord
 from sloguard.ingest.metrics import IngestMetrics
 from sloguard.ingest.pricing import PriceTable
 from sloguard.ingest.problems import MAX_LISTED, BatchProblem, Rejected, problem
+from sloguard.sdk.arguments import split_tokens
 from sloguard.sdk.guard import CardinalityGuard
 from sloguard.sdk.metrics import AgentMetrics
-from sloguard.sdk.recorder import Recorder, split_tokens
+from sloguard.sdk.recorder import Recorder
 
 #: One planned update: called once on the dry-run recorder, then once on the real one.
 Operation = Callable[[Recorder], None]

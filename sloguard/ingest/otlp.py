@@ -50,7 +50,8 @@ from sloguard.ingest.spanmap import (
     Usage,
     map_spans,
 )
-from sloguard.sdk.recorder import Recorder, split_tokens
+from sloguard.sdk.arguments import split_tokens
+from sloguard.sdk.recorder import Recorder
 
 __all__ = [
     "JSON",

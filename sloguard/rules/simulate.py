@@ -193,6 +193,24 @@ def _grid(start: float, end: float, step: float) -> Iterable[float]:
     return (start + i * step for i in range(n + 1))
 
 
+def _schedule(
+    slo: SLO, scenario: Scenario, incident: float, longest: float, interval: float
+) -> list[float]:
+    """The evaluation times: every ``interval`` around the incident, coarser before and after."""
+    fine_from = incident - min(longest, 6 * HOUR)
+    watch = max((t.short_window for t in slo.alerting.policy.tiers), default=HOUR) * 1.5
+    end = incident + scenario.duration + watch
+    fine_until = incident + scenario.duration + HOUR
+    coarse = max(interval, 60.0)
+    return sorted(
+        {
+            *_grid(T0, fine_from, coarse),
+            *_grid(fine_from, min(fine_until, end), interval),
+            *_grid(min(fine_until, end), end, coarse),
+        }
+    )
+
+
 async def simulate(slo: SLO, scenario: Scenario, *, interval: float = 10.0) -> SimulationResult:
     """Run ``scenario`` against ``slo``'s tiers; return detection/reset per tier."""
     tiers = slo.alerting.policy.tiers
@@ -207,18 +225,7 @@ async def simulate(slo: SLO, scenario: Scenario, *, interval: float = 10.0) -> S
     evaluator = Evaluator([slo], gapped)
     rules = AlertRules(repeat_interval=math.inf)
     try:
-        fine_from = incident - min(longest, 6 * HOUR)
-        watch = max((t.short_window for t in tiers), default=HOUR) * 1.5
-        end = incident + scenario.duration + watch
-        fine_until = incident + scenario.duration + HOUR
-        coarse = max(interval, 60.0)
-        times = sorted(
-            {
-                *_grid(T0, fine_from, coarse),
-                *_grid(fine_from, min(fine_until, end), interval),
-                *_grid(min(fine_until, end), end, coarse),
-            }
-        )
+        times = _schedule(slo, scenario, incident, longest, interval)
         detected: dict[int, float] = {}
         reset: dict[int, float] = {}
         budget: dict[int, float | None] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from sloguard.errors import InvalidRecord, TraceError
-from sloguard.sdk.recorder import split_tokens
+from sloguard.sdk.arguments import split_tokens
 
 
 def _not_a_count(value: object) -> bool:

@@ -79,7 +79,13 @@ class AgentMetrics:
         b = buckets or Buckets()
         self.registry = registry
         self.buckets = b
-        r = registry
+        self._agent_families(registry, b)
+        self._tool_and_decision_families(registry, b)
+        self._overflow_families(registry)
+        self.series_per_combination = series_per_combination(b)
+
+    def _agent_families(self, r: CollectorRegistry | None, b: Buckets) -> None:
+        """Agent calls, latency, tokens, cost, running agents and handoffs."""
         self.agent_calls = Counter(
             c.AGENT_CALLS, "Agent invocations by outcome.", [c.L_AGENT, c.L_STATUS], registry=r
         )
@@ -112,6 +118,9 @@ class AgentMetrics:
             [c.L_SOURCE, c.L_TARGET],
             registry=r,
         )
+
+    def _tool_and_decision_families(self, r: CollectorRegistry | None, b: Buckets) -> None:
+        """Tool calls and duration; decisions, their confidence, routing outcomes, anomalies."""
         self.tool_duration = Histogram(
             c.TOOL_DURATION,
             "Tool call duration in seconds.",
@@ -144,6 +153,9 @@ class AgentMetrics:
         self.anomalies = Counter(
             c.ANOMALIES, "Detected decision anomalies.", [c.L_AGENT, c.L_ANOMALY], registry=r
         )
+
+    def _overflow_families(self, r: CollectorRegistry | None) -> None:
+        """What the cardinality guard folded: label values and series over budget."""
         self.label_overflow = Counter(
             c.LABEL_OVERFLOW,
             "Client-given label values folded into _other by the cardinality guard.",
@@ -156,4 +168,3 @@ class AgentMetrics:
             ["metric"],
             registry=r,
         )
-        self.series_per_combination = series_per_combination(b)

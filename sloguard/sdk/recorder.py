@@ -21,110 +21,29 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from typing import Any, TypedDict, TypeVar, Unpack
+from typing import Any, TypeVar, Unpack
 
 from sloguard import conventions as c
 from sloguard.errors import InvalidRecord
+from sloguard.sdk.arguments import (
+    Usage,
+    check_name,
+    check_status,
+    nonneg_number,
+    split_tokens,
+    usage_figures,
+)
 from sloguard.sdk.guard import CardinalityGuard, SeriesCost
 from sloguard.sdk.metrics import AgentMetrics, Buckets, series_per_combination
+
+#: ``Usage`` and ``split_tokens`` live in :mod:`sloguard.sdk.arguments`; kept importable here.
+__all__ = ["DEFAULT_CACHE_SIZE", "Recorder", "Usage", "split_tokens"]
 
 DEFAULT_CACHE_SIZE = 4096
 
 _T = TypeVar("_T")
-_STATUSES = frozenset(s.value for s in c.Status)
 _OUTCOMES = frozenset(o.value for o in c.RoutingOutcome)
-
-
-class Usage(TypedDict, total=False):
-    """Tokens and cost of one model use: the keywords of :meth:`Recorder.agent_call` and
-    :meth:`Recorder.usage` (each optional; ``total_tokens`` defaults to input + output)."""
-
-    input_tokens: int | None
-    output_tokens: int | None
-    total_tokens: int | None
-    cost: float | None
-
-
-_USAGE_KEYS = frozenset(Usage.__annotations__)
-_NO_TOKENS: tuple[None, None, None] = (None, None, None)
-
-
-def _figures(usage: Usage) -> tuple[tuple[int | None, int | None, int | None], float | None]:
-    """The token split and the cost of ``usage``, validated (nothing recorded yet)."""
-    if not usage:
-        return _NO_TOKENS, None
-    if not _USAGE_KEYS.issuperset(usage):
-        unknown = sorted(set(usage) - _USAGE_KEYS)
-        raise TypeError(f"unexpected keyword argument(s) {unknown}: usage is {sorted(_USAGE_KEYS)}")
-    split = split_tokens(
-        usage.get("input_tokens"), usage.get("output_tokens"), usage.get("total_tokens")
-    )
-    cost = usage.get("cost")
-    return split, None if cost is None else _nonneg_number("cost", cost)
-
-
-def _nonneg_number(field: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRecord(f"{field} must be a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise InvalidRecord(f"{field} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _nonneg_int(field: str, value: int | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRecord(f"{field} must be an integer, got {type(value).__name__} {value!r}")
-    if value < 0:
-        raise InvalidRecord(f"{field} must be >= 0, got {value}")
-    return value
-
-
-def _status(value: str | c.Status) -> str:
-    s = value.value if isinstance(value, c.Status) else value
-    if s not in _STATUSES:
-        raise InvalidRecord(f"status must be one of {sorted(_STATUSES)}, got {value!r}")
-    return s
-
-
-def _name(field: str, value: str | None, *, default: str | None = None) -> str:
-    if value is None or value == "":
-        if default is not None:
-            return default
-        raise InvalidRecord(f"{field} must be a non-empty string, got {value!r}")
-    if not isinstance(value, str):
-        raise InvalidRecord(f"{field} must be a string, got {type(value).__name__} {value!r}")
-    return value
-
-
-def split_tokens(
-    input_tokens: int | None, output_tokens: int | None, total_tokens: int | None
-) -> tuple[int | None, int | None, int | None]:
-    """Return (input, output, unsplit) token counts from whatever a caller gave.
-
-    With a full split the total is implied; with a partial split the missing side is
-    ``total - known``; with only a total it is recorded as direction ``total``.
-    """
-    i = _nonneg_int("input_tokens", input_tokens)
-    o = _nonneg_int("output_tokens", output_tokens)
-    t = _nonneg_int("total_tokens", total_tokens)
-    if i is not None and o is not None:
-        if t is not None and t < i + o:
-            raise InvalidRecord(
-                f"total_tokens ({t}) is less than input_tokens + output_tokens ({i + o})"
-            )
-        return i, o, None
-    if t is None:
-        return i, o, None
-    known = i if i is not None else o
-    if known is None:
-        return None, None, t
-    if known > t:
-        raise InvalidRecord(f"total_tokens ({t}) is less than the split given ({known})")
-    return (i, t - known, None) if i is not None else (t - known, o, None)
 
 
 class Recorder:
@@ -271,10 +190,10 @@ class Recorder:
         **usage: Unpack[Usage],
     ) -> None:
         """Record one finished agent invocation (count, latency, tokens, cost)."""
-        agent = _name("agent_name", agent)
-        s = _status(status)
-        d = _nonneg_number("duration", duration)
-        split, usd = _figures(usage)
+        agent = check_name("agent_name", agent)
+        s = check_status(status)
+        d = nonneg_number("duration", duration)
+        split, usd = usage_figures(usage)
         latency, ok, err = self._agent_children(agent)
         (ok if s == "success" else err).inc()
         if trace_id:
@@ -282,13 +201,13 @@ class Recorder:
         else:
             latency.observe(d)
         if usd is not None or split != (None, None, None):
-            self._usage(agent, _name("model", model, default=c.UNKNOWN_VALUE), split, usd)
+            self._usage(agent, check_name("model", model, default=c.UNKNOWN_VALUE), split, usd)
 
     def usage(self, agent: str, model: str | None, **usage: Unpack[Usage]) -> None:
         """Record tokens and cost of ``agent`` on ``model`` without counting a call."""
-        agent = _name("agent_name", agent)
-        model = _name("model", model, default=c.UNKNOWN_VALUE)
-        split, usd = _figures(usage)
+        agent = check_name("agent_name", agent)
+        model = check_name("model", model, default=c.UNKNOWN_VALUE)
+        split, usd = usage_figures(usage)
         self._usage(agent, model, split, usd)
 
     def _usage(
@@ -319,10 +238,10 @@ class Recorder:
         trace_id: str | None = None,
     ) -> None:
         """Record one finished tool call made by ``agent``."""
-        agent = _name("agent_name", agent, default=c.UNKNOWN_VALUE)
-        tool = _name("tool_name", tool)
-        s = _status(status)
-        d = _nonneg_number("duration", duration)
+        agent = check_name("agent_name", agent, default=c.UNKNOWN_VALUE)
+        tool = check_name("tool_name", tool)
+        s = check_status(status)
+        d = nonneg_number("duration", duration)
         hist, ok, err = self._tool_children(agent, tool)
         (ok if s == "success" else err).inc()
         if trace_id:
@@ -332,8 +251,8 @@ class Recorder:
 
     def handoff(self, source: str, target: str) -> None:
         """Record a handoff from ``source`` agent to ``target`` agent."""
-        source = _name("source_agent", source)
-        target = _name("target_agent", target)
+        source = check_name("source_agent", source)
+        target = check_name("target_agent", target)
         key = (source, target)
         child = self._handoff.get(key)
         if child is None:
@@ -345,10 +264,10 @@ class Recorder:
 
     def decision(self, agent: str, decision_type: str, confidence: float | None = None) -> None:
         """Record one decision, and its confidence (0..1) when known."""
-        agent = _name("agent_name", agent)
-        decision_type = _name("decision_type", decision_type)
+        agent = check_name("agent_name", agent)
+        decision_type = check_name("decision_type", decision_type)
         if confidence is not None:
-            conf = _nonneg_number("confidence", confidence)
+            conf = nonneg_number("confidence", confidence)
             if conf > 1:
                 raise InvalidRecord(f"confidence must be within 0..1, got {confidence!r}")
         key = (agent, decision_type)
@@ -372,7 +291,7 @@ class Recorder:
 
     def routing_outcome(self, agent: str, outcome: str | c.RoutingOutcome | bool) -> None:
         """Record whether a routing decision of ``agent`` was correct."""
-        agent = _name("agent_name", agent)
+        agent = check_name("agent_name", agent)
         if isinstance(outcome, bool):
             o = (c.RoutingOutcome.CORRECT if outcome else c.RoutingOutcome.INCORRECT).value
         else:
@@ -384,8 +303,8 @@ class Recorder:
 
     def anomaly(self, agent: str, kind: str) -> None:
         """Record one detected anomaly (low_confidence, handoff_loop, …) of ``agent``."""
-        agent = _name("agent_name", agent)
-        kind = _name("anomaly", kind)
+        agent = check_name("agent_name", agent)
+        kind = check_name("anomaly", kind)
         g = self.guard
         labels = self._budgeted(
             self._anomaly_cost, g.admit(c.L_AGENT, agent), g.admit(c.L_ANOMALY, kind)
@@ -402,8 +321,8 @@ class Recorder:
 
     def agent_started(self, agent_type: str) -> None:
         """Count one more running invocation of ``agent_type``."""
-        self._active_child(_name("agent_type", agent_type)).inc()
+        self._active_child(check_name("agent_type", agent_type)).inc()
 
     def agent_finished(self, agent_type: str) -> None:
         """Count one fewer running invocation of ``agent_type``."""
-        self._active_child(_name("agent_type", agent_type)).dec()
+        self._active_child(check_name("agent_type", agent_type)).dec()

@@ -21,12 +21,12 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sloguard import conventions as c
 from sloguard.conventions import CallType
 from sloguard.errors import TraceError
 from sloguard.sdk.figures import check_latency, check_usage
 from sloguard.sdk.ids import new_id
 from sloguard.sdk.redact import Redactor
+from sloguard.sdk.stepjson import flat_step
 from sloguard.sdk.traceparse import parse_into
 
 _DEFAULT_REDACTOR = Redactor()
@@ -281,37 +281,7 @@ class TraceRecord:
 
         Attributes are redacted again: code may have set some on the step directly.
         """
-        attrs = self._redactor_().clean(self.additional_attributes)
-        if self.model is not None:
-            attrs[c.GEN_AI_REQUEST_MODEL] = self.model
-        if self.input_tokens is not None:
-            attrs[c.GEN_AI_INPUT_TOKENS] = self.input_tokens
-        if self.output_tokens is not None:
-            attrs[c.GEN_AI_OUTPUT_TOKENS] = self.output_tokens
-        if self.error_type is not None and self.error is not None:
-            attrs.setdefault(c.ERROR_TYPE, self.error_type)
-        out: dict[str, Any] = {
-            "step_id": self.step_id,
-            "trace_id": self.trace_id,
-            "parent_step_id": self.parent_step_id,
-            "call_type": self.call_type.value,
-            "name": self.name,
-            "parameters": self.parameters,
-            "requests": self.requests,
-            "step_type": self.step_type,
-            "cost": self.cost,
-            "total_tokens": self.total_tokens,
-            "additional_attributes": attrs,
-            "latency": self.latency,
-            "start_time": self.start_time.isoformat(),
-            "end_time": self.end_time.isoformat() if self.end_time is not None else None,
-            "error": self.error,
-        }
-        if self.agent_url is not None:
-            out["agent_url"] = self.agent_url
-        if self.response_trace is not None:
-            out["response_trace"] = self.response_trace.as_dict()
-        return out
+        return flat_step(self, self._redactor_().clean(self.additional_attributes))
 
     def __repr__(self) -> str:
         state = "error" if self.failed else ("ended" if self._ended else "open")

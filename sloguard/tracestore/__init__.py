@@ -7,6 +7,7 @@
 - :mod:`~sloguard.tracestore.database` — the file: schema, pragmas, migration, the lock;
 - :mod:`~sloguard.tracestore.retention` — pruning by age, counts and bytes;
 - :mod:`~sloguard.tracestore.store` — :class:`TraceStore`, the API;
+- :mod:`~sloguard.tracestore.footprint` — free space, the byte budget within it, the store's stats;
 - :mod:`~sloguard.tracestore.pruner` — :class:`TracePruner`, pruning on an interval in a thread.
 - :mod:`~sloguard.tracestore.storehealth` — failing writes of a store on the data dir: counted,
   logged once per change, a reason for ``/readyz`` (the trace store's and the embedded samples').

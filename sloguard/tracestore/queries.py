@@ -27,6 +27,19 @@ SUCCESSFUL = (
     " ON b.seq = t.seq WHERE t.status = 'ok' ORDER BY t.started_at DESC, t.seq DESC LIMIT ?"
 )
 
+#: The writes: a trace's summary row, body and agent rows; a decision row; an event row.
+INSERT_TRACE = "INSERT INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_BODY = "INSERT INTO trace_bodies VALUES (?, ?)"
+INSERT_AGENT = "INSERT INTO trace_agents VALUES (?, ?, ?, ?)"
+INSERT_DECISION = (
+    "INSERT INTO decisions (at_us, utc_offset_s, stored_at, workflow_id, agent, decision_type,"
+    " chosen, confidence, options, reasoning, input_summary) VALUES"
+    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_EVENT = (
+    "INSERT INTO events (received_at, type, agent, trace_id, body) VALUES (?, ?, ?, ?, ?)"
+)
+
 Query = tuple[str, list[Any]]
 
 

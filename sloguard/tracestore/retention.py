@@ -63,7 +63,7 @@ class Retention:
     max_events: int = 1_000_000
     max_bytes: int = 512 * MiB
     #: A cap on the database pages' share, set for one pass by the free-space rule
-    #: (:func:`sloguard.tracestore.store.space_budget`); None: ``max_bytes`` alone decides.
+    #: (:func:`sloguard.tracestore.footprint.space_budget`); None: ``max_bytes`` alone decides.
     space_limit: int | None = None
 
     def __post_init__(self) -> None:

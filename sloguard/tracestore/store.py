@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import dataclasses
 import math
-import os
-import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +28,16 @@ from sloguard.sdk.redact import Redactor
 from sloguard.sdk.trace import ResponseTrace
 from sloguard.tracestore import queries
 from sloguard.tracestore.database import SCHEMA_VERSION, Database
+from sloguard.tracestore.footprint import (
+    MIN_FREE_BYTES,
+    StoreStats,
+    free_bytes,
+    read_stats,
+    space_budget,
+    space_problem,
+    within_headroom,
+)
+from sloguard.tracestore.footprint import file_bytes as _file_bytes
 from sloguard.tracestore.model import (
     Status,
     TraceSummary,
@@ -51,35 +57,11 @@ from sloguard.tracestore.records import (
 from sloguard.tracestore.retention import MiB, Pruned, Retention, prune
 from sloguard.tracestore.storehealth import StorageFailure, StoreHealth
 
-#: Free bytes kept on the data dir's file system by default (``traces.min_free_bytes``).
-MIN_FREE_BYTES = 64 * MiB
+#: The free-space helpers live in :mod:`sloguard.tracestore.footprint`; kept importable here.
+__all__ = ["MIN_FREE_BYTES", "StoreStats", "TraceStore", "free_bytes", "space_budget"]
 
 #: Ids per ``IN (…)`` list (SQLite allows 32 766 parameters per statement).
 _IN_LIMIT = 500
-_TRACE_ROW = "INSERT INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-_DECISION_ROW = (
-    "INSERT INTO decisions (at_us, utc_offset_s, stored_at, workflow_id, agent, decision_type,"
-    " chosen, confidence, options, reasoning, input_summary) VALUES"
-    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_EVENT_ROW = "INSERT INTO events (received_at, type, agent, trace_id, body) VALUES (?, ?, ?, ?, ?)"
-
-
-@dataclass(frozen=True, slots=True)
-class StoreStats:
-    """What a trace store holds (:meth:`TraceStore.stats`)."""
-
-    traces: int
-    steps: int
-    decisions: int
-    events: int
-    oldest_stored_at: float | None
-    """Unix seconds the oldest stored trace was stored (``None`` without traces)."""
-    newest_stored_at: float | None
-    used_bytes: int
-    """Bytes of the database pages in use: what ``max_bytes`` bounds."""
-    file_bytes: int
-    """Bytes on disk: the database file and its write-ahead log."""
 
 
 def _summary(row: Sequence[Any]) -> TraceSummary:
@@ -91,30 +73,6 @@ def _limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
     return limit
-
-
-def free_bytes(path: str) -> int | None:
-    """Free bytes (for unprivileged users) on the file system holding ``path``; None if unknown."""
-    if path == ":memory:" or path.startswith("file:"):
-        return None
-    try:
-        return shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
-    except OSError:
-        return None
-
-
-def space_budget(limit: int, used: int, free: int | None, min_free: int) -> int:
-    """The bytes of database pages the store may keep: ``limit``, within the disk's headroom.
-
-    ``used`` bytes are in use and ``free`` bytes free on the file system; the store may hold
-    what it has plus the headroom above ``min_free``, so below ``min_free`` it gives back the
-    shortfall. Example: 100 MiB in use, 10 MiB free, a 64 MiB minimum → 46 MiB. Retention
-    prunes from 90 % of the budget down to 80 %, so the store starts giving back before the
-    headroom is gone.
-    """
-    if free is None or min_free <= 0:
-        return limit
-    return max(0, min(limit, used + free - min_free))
 
 
 def _now(now: float) -> float:
@@ -200,13 +158,7 @@ class TraceStore:
         """Why a write is refused for lack of free space, or None."""
         if self.min_free_bytes <= 0:
             return None
-        free = self._free_bytes(self.path)
-        if free is None or free >= self.min_free_bytes:
-            return None
-        return (
-            f"refusing writes: {free / MiB:.1f} MiB free on the data dir's file system, "
-            f"below traces.min_free_bytes ({self.min_free_bytes / MiB:.1f} MiB)"
-        )
+        return space_problem(self._free_bytes(self.path), self.min_free_bytes)
 
     @contextlib.contextmanager
     def _writing(self, now: float) -> Iterator[sqlite3.Connection]:
@@ -287,9 +239,9 @@ class TraceStore:
                 )
                 bodies.append((seq, body))
                 agents += [(agent, s.started_at, seq, failed) for agent, failed in rows]
-            c.executemany(_TRACE_ROW, trace_rows)
-            c.executemany("INSERT INTO trace_bodies VALUES (?, ?)", bodies)
-            c.executemany("INSERT INTO trace_agents VALUES (?, ?, ?, ?)", agents)
+            c.executemany(queries.INSERT_TRACE, trace_rows)
+            c.executemany(queries.INSERT_BODY, bodies)
+            c.executemany(queries.INSERT_AGENT, agents)
         self._check_full()
         return [s for s, _, _ in prepared.values()]
 
@@ -300,7 +252,7 @@ class TraceStore:
         rows = decision_rows(records, _now(now))
         if rows:
             with self._writing(now) as c:
-                c.executemany(_DECISION_ROW, rows)
+                c.executemany(queries.INSERT_DECISION, rows)
             self._check_full()
 
     def put_events(self, events: Sequence[Mapping[str, Any]], now: float) -> None:
@@ -309,7 +261,7 @@ class TraceStore:
         rows = event_rows(events, _now(now), self._redactor)
         if rows:
             with self._writing(now) as c:
-                c.executemany(_EVENT_ROW, rows)
+                c.executemany(queries.INSERT_EVENT, rows)
             self._check_full()
 
     def _check_full(self) -> None:
@@ -416,14 +368,8 @@ class TraceStore:
         at = _now(now)
         retention = self.retention
         if self.min_free_bytes > 0:
-            budget = space_budget(
-                retention.db_bytes,
-                self.used_bytes(),
-                self._free_bytes(self.path),
-                self.min_free_bytes,
-            )
-            if budget < retention.db_bytes:
-                retention = dataclasses.replace(retention, space_limit=budget)
+            used, free = self.used_bytes(), self._free_bytes(self.path)
+            retention = within_headroom(retention, used, free, self.min_free_bytes)
         try:
             result = prune(self._db, retention, at, cancel)
         except sqlite3.Error as exc:
@@ -435,21 +381,7 @@ class TraceStore:
     def stats(self) -> StoreStats:
         """Return what the store holds (counts the decision and event rows: a scan of an index,
         tens of milliseconds at a million rows)."""
-        (traces, steps, oldest, newest) = self._db.read(
-            "SELECT COUNT(*), COALESCE(SUM(steps), 0), MIN(stored_at), MAX(stored_at) FROM traces"
-        )[0]
-        (decisions,) = self._db.read("SELECT COUNT(*) FROM decisions")[0]
-        (events,) = self._db.read("SELECT COUNT(*) FROM events")[0]
-        return StoreStats(
-            traces=traces,
-            steps=steps,
-            decisions=decisions,
-            events=events,
-            oldest_stored_at=oldest,
-            newest_stored_at=newest,
-            used_bytes=self.used_bytes(),
-            file_bytes=self.file_bytes(),
-        )
+        return read_stats(self._db, self.path)
 
     def used_bytes(self) -> int:
         """Return the bytes of the database pages in use (what ``max_bytes`` bounds)."""
@@ -457,11 +389,7 @@ class TraceStore:
 
     def file_bytes(self) -> int:
         """Return the bytes the store takes on disk: the database file and its write-ahead log."""
-        total = 0
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(OSError):  # no file (yet), or ":memory:"
-                total += os.stat(self.path + suffix).st_size
-        return total
+        return _file_bytes(self.path)
 
     @property
     def auto_vacuum(self) -> str:

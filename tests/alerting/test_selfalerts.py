@@ -252,7 +252,7 @@ async def test_watchdog_off_and_self_alerts_off(tmp_path: Path) -> None:
 
 
 def test_the_daemon_takes_the_thresholds_from_the_settings() -> None:
-    from sloguard.daemon import _self_check
+    from sloguard.assembly import self_check_rules
     from sloguard.settings.model import Settings
 
-    assert _self_check(Settings(evaluation_interval=15.0)) == SelfCheckRules(interval=15.0)
+    assert self_check_rules(Settings(evaluation_interval=15.0)) == SelfCheckRules(interval=15.0)
