@@ -80,3 +80,14 @@ def quiet_on_closed_pipe(
         return status
 
     return run
+
+
+def add_web_config_argument(parser: argparse.ArgumentParser) -> None:
+    """``--web.config.file``, as Prometheus spells it (``run`` and ``demo`` serve the same web)."""
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="web configuration file: basic auth users and TLS, as Prometheus's (env "
+        "SLOGUARD_WEB__CONFIG_FILE)",
+    )

@@ -9,20 +9,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from sloguard.commands import Command
+from sloguard.commands import Command, add_web_config_argument
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=9464, help="HTTP port (default: 9464)")
     parser.add_argument("--data-dir", metavar="D", help="state directory (default: a temp dir)")
-    parser.add_argument(
-        "--web.config.file",
-        dest="web_config_file",
-        metavar="FILE",
-        help="web configuration file: basic auth users and TLS, as Prometheus's (env "
-        "SLOGUARD_WEB__CONFIG_FILE)",
-    )
+    add_web_config_argument(parser)
     parser.add_argument(
         "--rate", type=float, default=10.0, help="customer requests per second (default: 10)"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sloguard.commands import Command
+from sloguard.commands import Command, add_web_config_argument
 from sloguard.settings.sections import Mode
 
 #: Flags that override settings, by settings field (flags > env > file).
@@ -26,13 +26,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", metavar="D", help="state directory: samples, alert state, outbox"
     )
-    parser.add_argument(
-        "--web.config.file",
-        dest="web_config_file",
-        metavar="FILE",
-        help="web configuration file: basic auth users and TLS, as Prometheus's (env "
-        "SLOGUARD_WEB__CONFIG_FILE)",
-    )
+    add_web_config_argument(parser)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +135,7 @@ class EmbeddedSource:
 
         A failure is rolled back whole and reported to :attr:`health` (see the module docstring).
         """
-        try:
-            written = self._sample(now)
-        except sqlite3.Error as exc:
-            self._rollback()
-            self.health.failed("sample", f"cannot store samples: {exc}", now)
-            return 0
-        self.health.succeeded(("sample",), now)
-        return written
+        return self._guarded("sample", "cannot store samples", self._sample, now)
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
@@ -194,14 +187,18 @@ class EmbeddedSource:
 
         A failure is rolled back and reported to :attr:`health`; 0 is returned.
         """
+        return self._guarded("compact", "cannot compact samples", self._compact, now)
+
+    def _guarded(self, operation: str, what: str, work: Callable[[float], int], now: float) -> int:
+        """Run one write; a failure is rolled back whole and reported to health (0 returned)."""
         try:
-            deleted = self._compact(now)
+            done = work(now)
         except sqlite3.Error as exc:
             self._rollback()
-            self.health.failed("compact", f"cannot compact samples: {exc}", now)
+            self.health.failed(operation, f"{what}: {exc}", now)
             return 0
-        self.health.succeeded(("compact",), now)
-        return deleted
+        self.health.succeeded((operation,), now)
+        return done
 
     def _compact(self, now: float) -> int:
         retention = self._retention or 30 * DAY
