@@ -29,8 +29,9 @@ COPY sloguard ./sloguard
 
 # The venv lives at the same path in both stages, so its scripts and symlinks stay valid;
 # pip compiles the .pyc files here, so the read-only runtime never needs to write them.
+# The venv's own pip builds the wheel: the base image needs python and its venv module, no pip.
 RUN python -m venv /opt/venv \
-    && python -m pip wheel --no-deps --wheel-dir /wheels . \
+    && /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/venv/bin/pip install /wheels/sloguard-*.whl \
     && /opt/venv/bin/pip uninstall -y pip \
     && /opt/venv/bin/sloguard --version
@@ -56,7 +57,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1
 
-RUN groupadd --gid 10001 sloguard \
+# No pip at run time: the venv's was removed in the builder, the base image's goes here.
+RUN if python -m pip --version >/dev/null 2>&1; then \
+        PIP_BREAK_SYSTEM_PACKAGES=1 python -m pip uninstall -y -q pip; \
+    fi \
+    && groupadd --gid 10001 sloguard \
     && useradd --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
        --shell /usr/sbin/nologin sloguard \
     && install -d -o 10001 -g 10001 -m 0750 /var/lib/sloguard

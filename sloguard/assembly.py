@@ -68,6 +68,9 @@ def recording(settings: Settings, registry: CollectorRegistry) -> Recording:
         agent_latency=m.buckets.agent_latency,
         tool_duration=m.buckets.tool_duration,
         decision_confidence=m.buckets.decision_confidence,
+        workflow_duration=m.buckets.workflow_duration,
+        workflow_cost=m.buckets.workflow_cost,
+        workflow_tokens=m.buckets.workflow_tokens,
     )
     metrics = AgentMetrics(registry=registry, buckets=buckets)
     guard = CardinalityGuard(

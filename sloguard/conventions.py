@@ -52,6 +52,11 @@ DECISIONS: Final = "agent_decisions_total"
 DECISION_CONFIDENCE: Final = "agent_decision_confidence"
 ROUTING_OUTCOMES: Final = "agent_routing_outcomes_total"
 ANOMALIES: Final = "agent_anomalies_total"
+# End-to-end runs (one per trace root / SDK workflow): seed 001's trace-level view.
+WORKFLOW_RUNS: Final = "agent_workflow_runs_total"
+WORKFLOW_DURATION: Final = "agent_workflow_duration_seconds"
+WORKFLOW_COST: Final = "agent_workflow_cost_usd"
+WORKFLOW_TOKENS: Final = "agent_workflow_tokens"
 
 #: The agent metric families the recorder feeds (what a series budget can name).
 AGENT_FAMILIES: Final = frozenset(
@@ -68,6 +73,10 @@ AGENT_FAMILIES: Final = frozenset(
         DECISION_CONFIDENCE,
         ROUTING_OUTCOMES,
         ANOMALIES,
+        WORKFLOW_RUNS,
+        WORKFLOW_DURATION,
+        WORKFLOW_COST,
+        WORKFLOW_TOKENS,
     }
 )
 
@@ -87,10 +96,21 @@ L_TOOL: Final = "tool_name"
 L_DECISION_TYPE: Final = "decision_type"
 L_OUTCOME: Final = "outcome"
 L_ANOMALY: Final = "anomaly"
+L_WORKFLOW: Final = "workflow"
 
 #: Label keys whose values come from clients and therefore pass the cardinality guard.
 CLIENT_LABELS: Final = frozenset(
-    {L_AGENT, L_MODEL, L_AGENT_TYPE, L_SOURCE, L_TARGET, L_TOOL, L_DECISION_TYPE, L_ANOMALY}
+    {
+        L_AGENT,
+        L_MODEL,
+        L_AGENT_TYPE,
+        L_SOURCE,
+        L_TARGET,
+        L_TOOL,
+        L_DECISION_TYPE,
+        L_ANOMALY,
+        L_WORKFLOW,
+    }
 )
 
 OVERFLOW_VALUE: Final = "_other"
@@ -135,6 +155,46 @@ DECISION_CONFIDENCE_BUCKETS: Final[tuple[float, ...]] = (
     0.9,
     0.95,
     1.0,
+)
+
+#: Workflow (end-to-end run) duration buckets, seconds: runs span several agent calls.
+WORKFLOW_DURATION_BUCKETS: Final[tuple[float, ...]] = (
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    20.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+)
+#: Cost of one run, US dollars: "99 % of conversations cost under $0.05" needs 0.05 as a bound.
+WORKFLOW_COST_BUCKETS: Final[tuple[float, ...]] = (
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+    5.0,
+)
+#: Tokens of one run (input + output, or the total when only that is known).
+WORKFLOW_TOKEN_BUCKETS: Final[tuple[float, ...]] = (
+    100.0,
+    500.0,
+    1000.0,
+    2000.0,
+    5000.0,
+    10000.0,
+    20000.0,
+    50000.0,
+    100000.0,
+    500000.0,
 )
 
 # --- A2A traceability (DESIGN §5) ---------------------------------------------------------------

@@ -50,7 +50,7 @@ from sloguard.ingest import bounds
 from sloguard.ingest.batch import Batch
 from sloguard.ingest.intake import IngestResult
 from sloguard.ingest.problems import Rejected, problem
-from sloguard.sdk.feed import feed_step
+from sloguard.sdk.feed import feed_run, feed_step
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.redact import Redactor
 from sloguard.sdk.trace import ResponseTrace, TraceRecord, parse_trace
@@ -281,4 +281,6 @@ def _plan_steps(item: int, prefix: str, trace: ResponseTrace, batch: Batch) -> i
         exemplars = len(step.trace_id) <= MAX_EXEMPLAR_ID
         batch.add(item, path, partial(feed_step, step=step, exemplars=exemplars), _STEP_FIELDS)
         n += 1
+    exemplars = len(trace.trace_id) <= MAX_EXEMPLAR_ID
+    batch.add(item, f"{prefix}steps", partial(feed_run, trace=trace, exemplars=exemplars))
     return n

@@ -48,6 +48,7 @@ from sloguard.ingest.spanmap import (
     ToolCall,
     Update,
     Usage,
+    WorkflowRun,
     map_spans,
 )
 from sloguard.sdk.arguments import split_tokens
@@ -65,6 +66,7 @@ __all__ = [
     "ToolCall",
     "Update",
     "Usage",
+    "WorkflowRun",
     "apply",
     "export_response",
     "handle_otlp",
@@ -114,6 +116,10 @@ def _problems(index: int, update: Update) -> list[str]:
     if isinstance(update, Handoff):
         _check_name(found, "source", update.source)
         _check_name(found, "target", update.target)
+    elif isinstance(update, WorkflowRun):
+        _check_name(found, "workflow", update.workflow)
+        _check_number(found, "duration", update.duration)
+        _check_number(found, "cost", update.cost)
     else:
         _check_name(found, "agent", update.agent)
         if isinstance(update, ToolCall):
@@ -160,6 +166,15 @@ def record_update(recorder: Recorder, update: Update) -> None:
             output_tokens=update.output_tokens,
             total_tokens=update.total_tokens,
             cost=update.cost,
+        )
+    elif isinstance(update, WorkflowRun):
+        recorder.workflow_run(
+            update.workflow,
+            update.status,
+            update.duration,
+            cost=update.cost,
+            tokens=update.tokens,
+            trace_id=update.trace_id,
         )
     else:
         recorder.handoff(update.source, update.target)

@@ -212,6 +212,7 @@ def _records(
     append = records.append
     for i, resource in enumerate(request.resource_spans):
         for j, scope in enumerate(resource.scope_spans):
+            scope_name = scope.scope.name
             for k, span in enumerate(scope.spans):
                 trace_id, span_id = span.trace_id, span.span_id
                 parent = span.parent_span_id
@@ -249,6 +250,7 @@ def _records(
                         _pick(_STATUSES, status.code),
                         attributes,
                         status.message,
+                        scope_name,
                     )
                 )
     if problems:

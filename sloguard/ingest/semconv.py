@@ -10,8 +10,8 @@ Pure module: values in, values out. A span is read through tables, never through
   ==============================  =============================================================
   ``gen_ai.operation.name``       invoke_agent → agent; execute_tool → tool; chat,
                                   text_completion, generate_content, embeddings → inference;
-                                  invoke_workflow → workflow; create_agent → other (creating
-                                  an agent is not an invocation)
+                                  invoke_workflow → workflow; create_agent, handoff → other
+                                  (creating an agent is not an invocation)
   ``traceloop.span.kind``         agent → agent; tool → tool; workflow, task → workflow
   ``openinference.span.kind``     AGENT → agent; TOOL → tool; LLM, EMBEDDING → inference;
                                   CHAIN → workflow
@@ -98,6 +98,7 @@ class SpanRecord(NamedTuple):
     status: str
     attributes: Mapping[str, AttributeValue]
     status_message: str = ""
+    scope: str = ""  # the instrumentation scope's name (which library made the span)
 
     @property
     def duration(self) -> float:
@@ -121,6 +122,7 @@ ROLE_KEYS: Final[tuple[tuple[str, Mapping[str, Role]], ...]] = (
         {
             "invoke_agent": Role.AGENT,
             "create_agent": Role.OTHER,
+            "handoff": Role.OTHER,  # OpenLLMetry's handoff span: its attributes name the agents
             "execute_tool": Role.TOOL,
             "invoke_workflow": Role.WORKFLOW,
             **dict.fromkeys(_INFERENCE_OPS, Role.INFERENCE),
@@ -148,7 +150,7 @@ ROLE_KEYS: Final[tuple[tuple[str, Mapping[str, Role]], ...]] = (
 
 #: Role → attributes naming the agent, tool or workflow, in order of preference.
 NAME_KEYS: Final[Mapping[Role, tuple[str, ...]]] = {
-    Role.AGENT: (c.GEN_AI_AGENT_NAME, "traceloop.entity.name", "agent.name"),
+    Role.AGENT: (c.GEN_AI_AGENT_NAME, "traceloop.entity.name", "agent.name", "graph.node.id"),
     Role.TOOL: (c.GEN_AI_TOOL_NAME, "traceloop.entity.name", "tool.name"),
     Role.WORKFLOW: ("gen_ai.workflow.name", "traceloop.entity.name", "traceloop.workflow.name"),
 }
@@ -189,13 +191,17 @@ HANDOFF_KEYS: Final[tuple[tuple[str, str], ...]] = (
 ERROR_STATUSES: Final = frozenset({"error"})
 ERROR_KEYS: Final = (c.ERROR_TYPE,)
 
+#: Attributes the dialects of :mod:`.dialects` read beyond these tables (a delegation tool's
+#: input names the coworker).
+DIALECT_KEYS: Final = ("input.value",)
+
 #: Every attribute :func:`interpret` reads (the decoder may skip all others).
 READ_KEYS: Final = frozenset(
     {key for key, _ in ROLE_KEYS}
     | {key for keys in NAME_KEYS.values() for key in keys}
     | {key for pair in HANDOFF_KEYS for key in pair}
     | set(OWNER_HINT_KEYS + MODEL_KEYS + INPUT_TOKEN_KEYS + OUTPUT_TOKEN_KEYS)
-    | set(TOTAL_TOKEN_KEYS + COST_KEYS + ERROR_KEYS)
+    | set(TOTAL_TOKEN_KEYS + COST_KEYS + ERROR_KEYS + DIALECT_KEYS)
 )
 
 

@@ -38,11 +38,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import Final, NamedTuple
 
 from sloguard import conventions as c
 from sloguard.ingest.otlpwire import InvalidOtlp
 from sloguard.ingest.semconv import Meaning, Role, SpanRecord, interpret
+from sloguard.ingest.tracereading import next_agent, read_traces
 
 __all__ = [
     "AgentCall",
@@ -53,6 +55,7 @@ __all__ = [
     "ToolCall",
     "Update",
     "Usage",
+    "WorkflowRun",
     "map_spans",
 ]
 
@@ -102,7 +105,19 @@ class Handoff(NamedTuple):
     target: str
 
 
-Update = AgentCall | ToolCall | Usage | Handoff
+class WorkflowRun(NamedTuple):
+    """One end-to-end run: a trace's root (see :meth:`Recorder.workflow_run`)."""
+
+    workflow: str
+    status: c.Status
+    duration: float
+    cost: float | None
+    tokens: int | None
+    trace_id: str
+    workflow_flag: None = None  # six fields: never equal to an update of another kind
+
+
+Update = AgentCall | ToolCall | Usage | Handoff | WorkflowRun
 
 #: ``price(model, input_tokens, output_tokens, total_tokens)`` → USD, or ``None`` when the tokens
 #: cannot be priced (:meth:`~sloguard.ingest.batch.CostBook.cost` is one).
@@ -171,9 +186,31 @@ class SpanMapping:
             parents[key] = parent if parent in self.spans else None
         #: Each span's parent span in the batch (None: a root, or its parent is elsewhere).
         self.parents = parents
+        #: Each trace's dialect (its meanings corrected by it: :mod:`.tracereading`).
+        self.dialects = read_traces(self.spans, parents, self.meanings)
         self._merge_client_views()
         self.scopes = _scopes(parents, self.meanings)
+        self._covered = self._covered_inference()
         self._costs: dict[SpanKey, float | None] = {}
+        self._by_trace: dict[str, list[SpanKey]] | None = None
+
+    def _covered_inference(self) -> set[SpanKey]:
+        """Inference spans wrapping another inference span that reports tokens (ADK's
+        ``call_llm`` over ``generate_content``): the inner one counts, the outer repeats it."""
+        covered: set[SpanKey] = set()
+        meanings = self.meanings
+        for key, m in meanings.items():
+            if m.role is not Role.INFERENCE or not m.has_tokens:
+                continue
+            parent, hops = self.parents[key], 0
+            while parent is not None and hops < 64:
+                role = meanings[parent].role
+                if role is Role.INFERENCE:
+                    covered.add(parent)
+                elif role is not Role.OTHER:
+                    break
+                parent, hops = self.parents[parent], hops + 1
+        return covered
 
     def _merge_client_views(self) -> None:
         """Demote the client span of a call whose callee's span is in the batch (see above)."""
@@ -225,6 +262,8 @@ class SpanMapping:
         """False for an inference span whose agent's span already reports the tokens."""
         if self.meanings[key].role is not Role.INFERENCE:
             return True
+        if key in self._covered:
+            return False
         agent = self.above(key).agent
         return agent is None or not self.meanings[agent].has_tokens
 
@@ -281,19 +320,100 @@ class SpanMapping:
                     tree[key[0], above, m.name] += 1
             if m.handoff is not None:
                 mine = self.name(self.scopes[key].agent)
-                source, target = m.handoff[0] or mine, m.handoff[1] or mine
+                source = m.handoff[0] or mine
+                target = m.handoff[1] or next_agent(
+                    self._trace_keys(key[0]), self.spans, self.meanings, key, source
+                )
                 if source and target and source != target:
                     explicit[key[0], source, target] += 1
+        tree.update(self._sequences())
         pairs = tree | explicit  # the larger count of each (trace, source, target)
         return [Handoff(s, t) for (_, s, t), n in pairs.items() for _ in range(n)]
+
+    def _trace_keys(self, trace_id: str) -> list[SpanKey]:
+        by_trace = self._by_trace
+        if by_trace is None:
+            by_trace = self._by_trace = {}
+            for key in self.spans:
+                by_trace.setdefault(key[0], []).append(key)
+        return by_trace.get(trace_id, [])
+
+    def _sequences(self) -> Counter[tuple[str, str, str]]:
+        """Agent runs one after another under one parent, in dialects that pass control so."""
+        found: Counter[tuple[str, str, str]] = Counter()
+        siblings: dict[SpanKey | None, list[SpanKey]] = {}
+        for key, m in self.meanings.items():
+            if m.role is Role.AGENT and self.dialects[key[0]].sequence_handoffs:
+                siblings.setdefault(self.parents[key], []).append(key)
+        spans = self.spans
+        for runs in siblings.values():
+            runs.sort(key=lambda k: spans[k].start_ns)
+            for a, b in pairwise(runs):
+                first, then = self.meanings[a].name, self.meanings[b].name
+                if first and then and first != then and spans[b].start_ns >= spans[a].end_ns:
+                    found[a[0], first, then] += 1
+        return found
 
     def updates(self) -> list[Update]:
         """Return the metric updates of the batch (see the module table)."""
         out: list[Update] = []
+        usage: dict[str, list[float | None]] = {}  # trace id -> [cost, tokens]
         for key in self.spans:
-            out.extend(self._span_updates(key))
+            found = self._span_updates(key)
+            for u in found:
+                if isinstance(u, AgentCall | Usage):
+                    _add_usage(usage.setdefault(key[0], [None, None]), u)
+            out.extend(found)
         out.extend(self._handoffs())
+        out.extend(self._runs(usage))
         return out
+
+    def _runs(self, usage: dict[str, list[float | None]]) -> list[Update]:
+        """One run per trace whose root is here and that holds an agent or workflow span."""
+        roots: dict[str, SpanKey] = {}
+        busy: set[str] = set()
+        failed: set[str] = set()
+        for key, m in self.meanings.items():
+            span = self.spans[key]
+            if m.role in (Role.AGENT, Role.WORKFLOW):
+                busy.add(key[0])
+            if m.role is Role.AGENT and m.failed:
+                failed.add(key[0])
+            entry = span.parent_span_id is None or (
+                self.parents[key] is None and span.kind in ("server", "consumer")
+            )
+            if entry and (
+                key[0] not in roots or span.start_ns < self.spans[roots[key[0]]].start_ns
+            ):
+                roots[key[0]] = key
+        runs: list[Update] = []
+        for trace_id, root in roots.items():
+            if trace_id not in busy:
+                continue
+            m, span = self.meanings[root], self.spans[root]
+            cost, tokens = usage.get(trace_id, (None, None))
+            status = c.Status.ERROR if m.failed or trace_id in failed else c.Status.SUCCESS
+            runs.append(
+                WorkflowRun(
+                    m.name or span.name.strip() or c.UNKNOWN_VALUE,
+                    status,
+                    span.duration,
+                    cost,
+                    None if tokens is None else int(tokens),
+                    trace_id,
+                )
+            )
+        return runs
+
+
+def _add_usage(totals: list[float | None], u: AgentCall | Usage) -> None:
+    """Add ``u``'s cost and tokens (input + output, else the total) to ``[cost, tokens]``."""
+    if u.cost is not None:
+        totals[0] = (totals[0] or 0.0) + u.cost
+    i, o, t = u.input_tokens, u.output_tokens, u.total_tokens
+    n = (i or 0) + (o or 0) if i is not None or o is not None else t
+    if n is not None:
+        totals[1] = (totals[1] or 0) + n
 
 
 def map_spans(spans: Sequence[SpanRecord], *, price: PriceFn | None = None) -> list[Update]:

@@ -26,15 +26,14 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sloguard import conventions as c
 from sloguard.durations import HOUR, format_duration, parse_duration
 from sloguard.errors import SloguardError
 from sloguard.rules.compiler import Doc
 from sloguard.rules.expectations import Grid, Run, alert_cases, tier_cases
 from sloguard.rules.scenarios import Scenario, parse_scenario
 from sloguard.rules.simulate import simulate
-from sloguard.slo.promql import counter_sli, le_value
-from sloguard.slo.spec import SLO, SLIKind
+from sloguard.slo.promql import BOUND_KINDS, OUTCOME_KINDS, counter_sli, le_value
+from sloguard.slo.spec import SLO
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -74,14 +73,6 @@ class InputSeries:
         return f"{self.name}{{{inner}}}"
 
 
-#: kind → (metric, outcome label, good value, bad value): what simulate's stream exports.
-_OUTCOMES: Mapping[SLIKind, tuple[str, str, str, str]] = {
-    SLIKind.SUCCESS_RATE: (c.AGENT_CALLS, c.L_STATUS, "success", "error"),
-    SLIKind.TOOL_SUCCESS_RATE: (c.TOOL_CALLS, c.L_STATUS, "success", "error"),
-    SLIKind.ROUTING_ACCURACY: (c.ROUTING_OUTCOMES, c.L_OUTCOME, "correct", "incorrect"),
-}
-
-
 def stream_labels(slo: SLO) -> dict[str, str]:
     """The labels simulate's counters carry: the selector, and ``sim`` for group_by labels."""
     return {**dict(slo.selector), **{g: SIM_VALUE for g in slo.group_by}}
@@ -91,16 +82,16 @@ def input_series(slo: SLO) -> tuple[InputSeries, ...]:
     """The counters that feed ``slo`` (the SDK's metric names)."""
     labels = stream_labels(slo)
     kind = slo.sli.kind
-    if kind is SLIKind.LATENCY:
-        assert slo.sli.threshold is not None
-        le = le_value(slo.sli.threshold)
+    if kind in BOUND_KINDS:
+        histogram, field = BOUND_KINDS[kind]
+        le = le_value(getattr(slo.sli, field))
         return (
-            InputSeries(f"{c.AGENT_LATENCY}_bucket", {**labels, "le": le}, 1, 0),
-            InputSeries(f"{c.AGENT_LATENCY}_count", labels, 1, 1),
+            InputSeries(f"{histogram}_bucket", {**labels, "le": le}, 1, 0),
+            InputSeries(f"{histogram}_count", labels, 1, 1),
         )
-    if kind not in _OUTCOMES:
+    if kind not in OUTCOME_KINDS:
         raise Unsupported(f"kind {kind.value} (raw PromQL) cannot be simulated")
-    metric, label, good, bad = _OUTCOMES[kind]
+    metric, label, good, bad = OUTCOME_KINDS[kind]
     return (
         InputSeries(metric, {**labels, label: bad}, 0, 1),
         InputSeries(metric, {**labels, label: good}, 1, 0),
@@ -121,7 +112,7 @@ def readers(target: SLO, slos: Iterable[SLO], series: Sequence[InputSeries]) -> 
         hit = [any(x.metric == s.name and x.matches(s.labels) for x in sels) for s in series]
         if not any(hit):
             continue
-        same = slo.sli.kind is target.sli.kind and slo.sli.threshold == target.sli.threshold
+        same = slo.sli == target.sli
         if not (all(hit) and same):
             raise Unsupported(
                 f"SLO {slo.name!r} reads part of the test series of {target.name!r}: "

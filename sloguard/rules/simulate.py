@@ -29,14 +29,13 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from sloguard import conventions as c
 from sloguard.alerting.state import AlertRules, new_instance, step
 from sloguard.durations import HOUR
 from sloguard.evaluation.evaluator import Evaluator
 from sloguard.notify.model import Transition
 from sloguard.rules.scenarios import Scenario
 from sloguard.slo.budget import Severity, State
-from sloguard.slo.promql import le_value
+from sloguard.slo.promql import BOUND_KINDS, OUTCOME_KINDS, le_value
 from sloguard.slo.spec import SLO, SLIKind
 from sloguard.sources.base import QueryError, WindowCounts
 from sloguard.sources.embedded import EmbeddedSource
@@ -74,17 +73,13 @@ class _Stream(Collector):
     def collect(self) -> Iterable[Metric]:
         kind, labels = self.slo.sli.kind, self.labels
         m = Metric("sim", "simulated counters", "untyped")
-        if kind is SLIKind.LATENCY:
-            assert self.slo.sli.threshold is not None
-            le = le_value(self.slo.sli.threshold)
-            m.add_sample(f"{c.AGENT_LATENCY}_count", labels, self.good + self.bad)
-            m.add_sample(f"{c.AGENT_LATENCY}_bucket", {**labels, "le": le}, self.good)
+        if kind in BOUND_KINDS:
+            histogram, field = BOUND_KINDS[kind]
+            le = le_value(getattr(self.slo.sli, field))
+            m.add_sample(f"{histogram}_count", labels, self.good + self.bad)
+            m.add_sample(f"{histogram}_bucket", {**labels, "le": le}, self.good)
             return [m]
-        metric, label, good_value, bad_value = {
-            SLIKind.SUCCESS_RATE: (c.AGENT_CALLS, c.L_STATUS, "success", "error"),
-            SLIKind.TOOL_SUCCESS_RATE: (c.TOOL_CALLS, c.L_STATUS, "success", "error"),
-            SLIKind.ROUTING_ACCURACY: (c.ROUTING_OUTCOMES, c.L_OUTCOME, "correct", "incorrect"),
-        }[kind]
+        metric, label, good_value, bad_value = OUTCOME_KINDS[kind]
         m.add_sample(metric, {**labels, label: good_value}, self.good)
         m.add_sample(metric, {**labels, label: bad_value}, self.bad)
         return [m]

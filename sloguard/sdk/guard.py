@@ -36,23 +36,28 @@ from sloguard.conventions import OVERFLOW_VALUE, UNKNOWN_VALUE
 DEFAULT_LIMIT = 500
 MAX_VALUE_LENGTH = 128
 #: Series all agent families may hold together: a full /metrics stays under ~10k series.
-DEFAULT_SERIES_BUDGET = 9000
+DEFAULT_SERIES_BUDGET = 9600
 #: Each family's share of the series budget, per mille; they add up to the whole. With the
 #: default buckets and budget: 200 agents, 96 agent × tool and 150 agent × model pairs,
-#: 66 agent × decision type pairs, 180 handoff pairs, 90 routing agents, 225 agent types.
+#: 66 agent × decision type pairs, 180 handoff pairs, 90 routing agents, 225 agent types,
+#: 10 workflows with their duration, cost and token histograms.
 DEFAULT_FAMILY_SHARES: Mapping[str, int] = {
-    c.AGENT_LATENCY: 334,
-    c.AGENT_CALLS: 89,
-    c.TOOL_DURATION: 140,
-    c.TOOL_CALLS: 43,
-    c.AGENT_TOKENS: 100,
-    c.AGENT_COST: 34,
-    c.AGENT_HANDOFFS: 40,
+    c.AGENT_LATENCY: 314,
+    c.AGENT_CALLS: 84,
+    c.TOOL_DURATION: 132,
+    c.TOOL_CALLS: 41,
+    c.AGENT_TOKENS: 94,
+    c.AGENT_COST: 32,
+    c.AGENT_HANDOFFS: 38,
     c.DECISIONS: 15,
-    c.DECISION_CONFIDENCE: 110,
-    c.ROUTING_OUTCOMES: 40,
-    c.ANOMALIES: 30,
-    c.ACTIVE_AGENTS: 25,
+    c.DECISION_CONFIDENCE: 104,
+    c.ROUTING_OUTCOMES: 38,
+    c.ANOMALIES: 29,
+    c.ACTIVE_AGENTS: 24,
+    c.WORKFLOW_RUNS: 7,
+    c.WORKFLOW_DURATION: 16,
+    c.WORKFLOW_COST: 16,
+    c.WORKFLOW_TOKENS: 16,
 }
 
 #: What one combination of client label values costs: (family, series it adds) pairs.

@@ -17,6 +17,15 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 from sloguard import conventions as c
 
+_BUCKET_FIELDS = (
+    "agent_latency",
+    "tool_duration",
+    "decision_confidence",
+    "workflow_duration",
+    "workflow_cost",
+    "workflow_tokens",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Buckets:
@@ -25,9 +34,12 @@ class Buckets:
     agent_latency: tuple[float, ...] = c.AGENT_LATENCY_BUCKETS
     tool_duration: tuple[float, ...] = c.TOOL_DURATION_BUCKETS
     decision_confidence: tuple[float, ...] = c.DECISION_CONFIDENCE_BUCKETS
+    workflow_duration: tuple[float, ...] = c.WORKFLOW_DURATION_BUCKETS
+    workflow_cost: tuple[float, ...] = c.WORKFLOW_COST_BUCKETS
+    workflow_tokens: tuple[float, ...] = c.WORKFLOW_TOKEN_BUCKETS
 
     def __post_init__(self) -> None:
-        for name in ("agent_latency", "tool_duration", "decision_confidence"):
+        for name in _BUCKET_FIELDS:
             bounds: Sequence[float] = getattr(self, name)
             if not bounds:
                 raise ValueError(f"buckets.{name} must not be empty")
@@ -66,6 +78,10 @@ def series_per_combination(buckets: Buckets) -> dict[str, int]:
         c.DECISION_CONFIDENCE: _histogram_series(buckets.decision_confidence),
         c.ROUTING_OUTCOMES: counter * len(c.RoutingOutcome),
         c.ANOMALIES: counter,
+        c.WORKFLOW_RUNS: counter * len(c.Status),
+        c.WORKFLOW_DURATION: _histogram_series(buckets.workflow_duration),
+        c.WORKFLOW_COST: _histogram_series(buckets.workflow_cost),
+        c.WORKFLOW_TOKENS: _histogram_series(buckets.workflow_tokens),
     }
 
 
@@ -81,6 +97,7 @@ class AgentMetrics:
         self.buckets = b
         self._agent_families(registry, b)
         self._tool_and_decision_families(registry, b)
+        self._workflow_families(registry, b)
         self._overflow_families(registry)
         self.series_per_combination = series_per_combination(b)
 
@@ -152,6 +169,34 @@ class AgentMetrics:
         )
         self.anomalies = Counter(
             c.ANOMALIES, "Detected decision anomalies.", [c.L_AGENT, c.L_ANOMALY], registry=r
+        )
+
+    def _workflow_families(self, r: CollectorRegistry | None, b: Buckets) -> None:
+        """End-to-end runs: outcome, duration, and the cost and tokens of each run."""
+        w = [c.L_WORKFLOW]
+        self.workflow_runs = Counter(
+            c.WORKFLOW_RUNS, "End-to-end workflow runs by outcome.", [*w, c.L_STATUS], registry=r
+        )
+        self.workflow_duration = Histogram(
+            c.WORKFLOW_DURATION,
+            "Workflow run duration in seconds.",
+            w,
+            buckets=b.workflow_duration,
+            registry=r,
+        )
+        self.workflow_cost = Histogram(
+            c.WORKFLOW_COST,
+            "Cost of one workflow run in US dollars.",
+            w,
+            buckets=b.workflow_cost,
+            registry=r,
+        )
+        self.workflow_tokens = Histogram(
+            c.WORKFLOW_TOKENS,
+            "Tokens of one workflow run (input + output).",
+            w,
+            buckets=b.workflow_tokens,
+            registry=r,
         )
 
     def _overflow_families(self, r: CollectorRegistry | None) -> None:

@@ -30,6 +30,7 @@ from sloguard.sdk.arguments import (
     Usage,
     check_name,
     check_status,
+    nonneg_int,
     nonneg_number,
     split_tokens,
     usage_figures,
@@ -81,6 +82,10 @@ class Recorder:
         self._routing_cost = cost(c.ROUTING_OUTCOMES)
         self._anomaly_cost = cost(c.ANOMALIES)
         self._active_cost = cost(c.ACTIVE_AGENTS)
+        self._workflow_cost = cost(
+            c.WORKFLOW_DURATION, c.WORKFLOW_RUNS, c.WORKFLOW_COST, c.WORKFLOW_TOKENS
+        )
+        self._workflow: dict[str, tuple[Any, ...]] = {}
         self._overflow_counts: dict[str, Any] = {}
         self._folded: dict[SeriesCost, Any] = {}
         self._handoff: dict[tuple[str, str], Any] = {}
@@ -261,6 +266,50 @@ class Recorder:
                 self._handoff, key, self._handoff_cost, admitted, self.metrics.handoffs.labels
             )
         child.inc()
+
+    def workflow_run(
+        self,
+        workflow: str,
+        status: str | c.Status,
+        duration: float,
+        *,
+        cost: float | None = None,
+        tokens: int | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        """Record one finished end-to-end run of ``workflow``: outcome, duration, and its cost
+        (USD) and tokens when known (a run without them is not observed in those histograms)."""
+        workflow = check_name("workflow", workflow)
+        s = check_status(status)
+        d = nonneg_number("duration", duration)
+        usd = None if cost is None else nonneg_number("cost", cost)
+        n = nonneg_int("tokens", tokens)
+        hit = self._workflow.get(workflow)
+        if hit is None:
+            admitted = (self.guard.admit(c.L_WORKFLOW, workflow),)
+            hit = self._children(
+                self._workflow, workflow, self._workflow_cost, admitted, self._build_workflow
+            )
+        latency, ok, err, cost_hist, token_hist = hit
+        (ok if s == "success" else err).inc()
+        if trace_id:
+            latency.observe(d, exemplar={"trace_id": trace_id})
+        else:
+            latency.observe(d)
+        if usd is not None:
+            cost_hist.observe(usd)
+        if n is not None:
+            token_hist.observe(n)
+
+    def _build_workflow(self, w: str) -> tuple[Any, ...]:
+        m = self.metrics
+        return (
+            m.workflow_duration.labels(w),
+            m.workflow_runs.labels(w, c.Status.SUCCESS.value),
+            m.workflow_runs.labels(w, c.Status.ERROR.value),
+            m.workflow_cost.labels(w),
+            m.workflow_tokens.labels(w),
+        )
 
     def decision(self, agent: str, decision_type: str, confidence: float | None = None) -> None:
         """Record one decision, and its confidence (0..1) when known."""

@@ -26,7 +26,7 @@ from typing import Any
 from sloguard.conventions import CallType
 from sloguard.errors import SloguardError, TraceError
 from sloguard.sdk.context import current_step_var, current_trace
-from sloguard.sdk.feed import feed_step
+from sloguard.sdk.feed import feed_run, feed_step
 from sloguard.sdk.telemetry import Telemetry, current_telemetry
 from sloguard.sdk.trace import ResponseTrace, TraceRecord
 
@@ -125,6 +125,8 @@ class TraceStep:
             telemetry.recorder.agent_finished(self._agent_type or record.name)
         try:
             feed_step(telemetry.recorder, record, exemplars=telemetry.exemplars)
+            if record.parent_step_id is None:  # the trace's root: one end-to-end run
+                feed_run(telemetry.recorder, trace, exemplars=telemetry.exemplars)
         except SloguardError as err:  # never let metrics break the agent
             _log.warning("sloguard: step %r not recorded: %s", record.name, err)
         if telemetry.listeners:

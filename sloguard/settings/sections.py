@@ -141,6 +141,12 @@ class BucketSettings(_Section):
         c.DECISION_CONFIDENCE_BUCKETS
     )
     """Confidence, within 0..1."""
+    workflow_duration: Bounds = c.WORKFLOW_DURATION_BUCKETS
+    """Seconds per end-to-end run; workflow_latency SLO thresholds must be one of these."""
+    workflow_cost: Bounds = c.WORKFLOW_COST_BUCKETS
+    """US dollars per run; workflow_cost SLO budgets (max_cost_usd) must be one of these."""
+    workflow_tokens: Bounds = c.WORKFLOW_TOKEN_BUCKETS
+    """Tokens per run."""
 
 
 class MetricsSettings(_Section):

@@ -61,6 +61,9 @@ KIND_LABELS: Mapping[SLIKind, frozenset[str]] = types.MappingProxyType(
         SLIKind.LATENCY: frozenset({c.L_AGENT}),
         SLIKind.ROUTING_ACCURACY: frozenset({c.L_AGENT}),
         SLIKind.TOOL_SUCCESS_RATE: frozenset({c.L_AGENT, c.L_TOOL}),
+        SLIKind.WORKFLOW_SUCCESS_RATE: frozenset({c.L_WORKFLOW}),
+        SLIKind.WORKFLOW_LATENCY: frozenset({c.L_WORKFLOW}),
+        SLIKind.WORKFLOW_COST: frozenset({c.L_WORKFLOW}),
     }
 )
 #: The seed's ``metric:`` values (plus ``latency_pNN``, see ``_PERCENTILE``).
@@ -77,7 +80,7 @@ _SLO_KEYS = (
     "name", "description", "objective", "target", "period", "window", "sli", "metric",
     "threshold", "selector", "group_by", "min_events", "alerting",
 )  # fmt: skip
-_SLI_KEYS = ("kind", "threshold", "good", "bad", "total")
+_SLI_KEYS = ("kind", "threshold", "max_cost_usd", "good", "bad", "total")
 _ALERTING_KEYS = ("policy", "labels", "annotations", "runbook", "dashboard")
 #: Keys written one level too high, and where they belong (``threshold`` is the seed's own).
 _MISPLACED = {
@@ -97,6 +100,8 @@ class EntryOptions:
     latency_buckets: tuple[float, ...]
     resolution: float
     embedded: bool
+    workflow_duration_buckets: tuple[float, ...] = c.WORKFLOW_DURATION_BUCKETS
+    workflow_cost_buckets: tuple[float, ...] = c.WORKFLOW_COST_BUCKETS
 
 
 def _objective(findings: Findings, s: DocNode) -> float | None:
@@ -148,21 +153,56 @@ def _period(findings: Findings, s: DocNode, floor: float) -> float | None:
     return period
 
 
+def _bound(
+    findings: Findings,
+    path: FieldPath,
+    value: float | None,
+    bounds: tuple[float, ...],
+    what: tuple[str, str, str],
+) -> float | None:
+    """``value`` if it is one of the histogram's ``bounds``; else a problem naming them.
+
+    ``what``: (the value's name with its unit, the histogram, its buckets setting).
+    """
+    if value is None:
+        return None
+    for bound in bounds:
+        if math.isclose(value, bound, rel_tol=1e-9):
+            return bound
+    listed = ", ".join(f"{b:g}" for b in bounds)
+    findings.problem(
+        path,
+        f"{what[0].format(value)} is not a bucket bound of {what[1]}; use one of {listed} "
+        f"(or add it to metrics.buckets.{what[2]})",
+    )
+    return None
+
+
 def _latency(
     findings: Findings, path: FieldPath, threshold: float | None, opts: EntryOptions
 ) -> SLI | None:
-    if threshold is None:
-        return None
-    for bound in opts.latency_buckets:
-        if math.isclose(threshold, bound, rel_tol=1e-9):
-            return SLI(SLIKind.LATENCY, threshold=bound)
-    bounds = ", ".join(f"{b:g}" for b in opts.latency_buckets)
-    findings.problem(
-        path,
-        f"latency threshold {threshold:g} s is not a bucket bound of {c.AGENT_LATENCY}; use one "
-        f"of {bounds} (or add it to metrics.buckets.agent_latency)",
-    )
-    return None
+    what = ("latency threshold {:g} s", c.AGENT_LATENCY, "agent_latency")
+    bound = _bound(findings, path, threshold, opts.latency_buckets, what)
+    return None if bound is None else SLI(SLIKind.LATENCY, threshold=bound)
+
+
+def _workflow_sli(findings: Findings, n: DocNode, kind: SLIKind, opts: EntryOptions) -> SLI:
+    """``workflow_latency`` (threshold: seconds) or ``workflow_cost`` (max_cost_usd: USD)."""
+    key, other = ("threshold", "max_cost_usd")
+    if kind is SLIKind.WORKFLOW_COST:
+        key, other = other, key
+    if key not in n:
+        unit = "the bound in seconds" if key == "threshold" else "the budget of one run in USD"
+        findings.problem(n.at(key), f"required field is missing: {unit}")
+    if other in n:
+        findings.problem(n.at(other), f"{other} does not apply to kind: {kind}; use {key}")
+    value = n.get(key, positive)
+    if kind is SLIKind.WORKFLOW_LATENCY:
+        what = ("workflow latency threshold {:g} s", c.WORKFLOW_DURATION, "workflow_duration")
+        bound = _bound(findings, n.at(key), value, opts.workflow_duration_buckets, what)
+        return SLI(kind, threshold=bound)
+    what = ("max_cost_usd {:g}", c.WORKFLOW_COST, "workflow_cost")
+    return SLI(kind, max_cost=_bound(findings, n.at(key), value, opts.workflow_cost_buckets, what))
 
 
 def _seed_sli(
@@ -240,6 +280,11 @@ def _sli(findings: Findings, s: DocNode, objective: float | None, opts: EntryOpt
     else:
         for key in (k for k in queries if k in n):
             findings.problem(n.at(key), f"{key} applies only to kind: ratio")
+    if kind in (SLIKind.WORKFLOW_LATENCY, SLIKind.WORKFLOW_COST):
+        sli = _workflow_sli(findings, n, kind, opts)
+        return sli if sli.threshold is not None or sli.max_cost is not None else None
+    if "max_cost_usd" in n:
+        findings.problem(n.at("max_cost_usd"), "max_cost_usd applies only to kind: workflow_cost")
     threshold = n.get("threshold", positive)
     if kind is SLIKind.LATENCY:
         if "threshold" not in n:
@@ -248,7 +293,8 @@ def _sli(findings: Findings, s: DocNode, objective: float | None, opts: EntryOpt
     if "threshold" in n:
         findings.problem(
             n.at("threshold"),
-            f"threshold applies only to kind: latency (a {kind} SLO's threshold is its objective)",
+            f"threshold applies only to kind: latency and workflow_latency (a {kind} SLO's "
+            "threshold is its objective)",
         )
     return SLI(kind, good=queries["good"], bad=queries["bad"], total=queries["total"])
 

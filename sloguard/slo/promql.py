@@ -93,10 +93,24 @@ def le_value(threshold: float) -> str:
 
 
 #: kind → (metric, label, bad value) for the kinds that count outcomes.
-_OUTCOME_KINDS: Mapping[SLIKind, tuple[str, str, str]] = {
-    SLIKind.SUCCESS_RATE: (c.AGENT_CALLS, c.L_STATUS, c.Status.ERROR.value),
-    SLIKind.TOOL_SUCCESS_RATE: (c.TOOL_CALLS, c.L_STATUS, c.Status.ERROR.value),
-    SLIKind.ROUTING_ACCURACY: (c.ROUTING_OUTCOMES, c.L_OUTCOME, c.RoutingOutcome.INCORRECT.value),
+#: Outcome SLIs: kind → (counter, outcome label, good value, bad value).
+OUTCOME_KINDS: Mapping[SLIKind, tuple[str, str, str, str]] = {
+    SLIKind.SUCCESS_RATE: (c.AGENT_CALLS, c.L_STATUS, c.Status.SUCCESS, c.Status.ERROR),
+    SLIKind.TOOL_SUCCESS_RATE: (c.TOOL_CALLS, c.L_STATUS, c.Status.SUCCESS, c.Status.ERROR),
+    SLIKind.ROUTING_ACCURACY: (
+        c.ROUTING_OUTCOMES,
+        c.L_OUTCOME,
+        c.RoutingOutcome.CORRECT,
+        c.RoutingOutcome.INCORRECT,
+    ),
+    SLIKind.WORKFLOW_SUCCESS_RATE: (c.WORKFLOW_RUNS, c.L_STATUS, c.Status.SUCCESS, c.Status.ERROR),
+}
+#: Histogram SLIs, the share of observations at or under a bound: kind → (histogram, the SLI
+#: field holding the bound).
+BOUND_KINDS: Mapping[SLIKind, tuple[str, str]] = {
+    SLIKind.LATENCY: (c.AGENT_LATENCY, "threshold"),
+    SLIKind.WORKFLOW_LATENCY: (c.WORKFLOW_DURATION, "threshold"),
+    SLIKind.WORKFLOW_COST: (c.WORKFLOW_COST, "max_cost"),
 }
 
 
@@ -104,18 +118,18 @@ def counter_sli(slo: SLO) -> CounterSLI | None:
     """The counters behind a built-in SLI kind; None for ``kind: ratio`` (raw PromQL)."""
     sel = tuple(sorted(slo.selector.items()))
     kind = slo.sli.kind
-    if kind in _OUTCOME_KINDS:
-        metric, label, bad_value = _OUTCOME_KINDS[kind]
+    if kind in OUTCOME_KINDS:
+        metric, label, _, bad_value = OUTCOME_KINDS[kind]
         total = Selector(metric, sel)
         bad = Selector(metric, tuple(sorted((*sel, (label, bad_value)))))
         return CounterSLI(bad=((1, bad),), total=((1, total),))
-    if kind is SLIKind.LATENCY:
-        if slo.sli.threshold is None:
-            raise ValueError(f"SLO {slo.name!r}: latency SLI without threshold")
-        count = Selector(f"{c.AGENT_LATENCY}_count", sel)
-        good = Selector(
-            f"{c.AGENT_LATENCY}_bucket", tuple(sorted((*sel, ("le", le_value(slo.sli.threshold)))))
-        )
+    if kind in BOUND_KINDS:
+        histogram, field = BOUND_KINDS[kind]
+        bound = getattr(slo.sli, field)
+        if bound is None:
+            raise ValueError(f"SLO {slo.name!r}: {kind} SLI without {field}")
+        count = Selector(f"{histogram}_count", sel)
+        good = Selector(f"{histogram}_bucket", tuple(sorted((*sel, ("le", le_value(bound))))))
         return CounterSLI(bad=((1, count), (-1, good)), total=((1, count),))
     return None
 

@@ -20,6 +20,9 @@ class SLIKind(StrEnum):
     LATENCY = "latency"  # agent_latency_seconds_bucket le=threshold / count
     ROUTING_ACCURACY = "routing_accuracy"  # agent_routing_outcomes_total outcome=correct / all
     TOOL_SUCCESS_RATE = "tool_success_rate"  # agent_tool_calls_total status=success / all
+    WORKFLOW_SUCCESS_RATE = "workflow_success_rate"  # agent_workflow_runs_total success / all
+    WORKFLOW_LATENCY = "workflow_latency"  # agent_workflow_duration_seconds le=threshold / count
+    WORKFLOW_COST = "workflow_cost"  # agent_workflow_cost_usd le=max_cost / count
     RATIO = "ratio"  # raw PromQL good/bad/total (Prometheus only)
 
 
@@ -28,7 +31,8 @@ class SLI:
     """The indicator: a kind plus its parameters."""
 
     kind: SLIKind
-    threshold: float | None = None  # latency: seconds (must be a bucket bound)
+    threshold: float | None = None  # latency, workflow_latency: seconds (a bucket bound)
+    max_cost: float | None = None  # workflow_cost: USD per run (a bucket bound)
     good: str | None = None  # ratio: PromQL of good events (a counter selector or expression)
     bad: str | None = None  # ratio: PromQL of bad events
     total: str | None = None  # ratio: PromQL of all events

@@ -66,6 +66,7 @@ WINDOWS = (5 * MINUTE, HOUR, DAY)  # each covers the whole world
 
 BILLING = (("agent_name", "billing"),)
 SEARCH = (("agent_name", "search"),)
+SUPPORT = (("workflow", "support"),)
 
 
 def record_world(rec: Recorder) -> None:
@@ -88,6 +89,14 @@ def record_world(rec: Recorder) -> None:
     for correct, times in ((True, 45), (False, 5)):
         for _ in range(times):
             rec.routing_outcome("router", correct)
+    for status, duration, cost, times in (
+        ("success", 2.0, 0.01, 40),
+        ("error", 3.0, 0.02, 5),
+        ("success", 40.0, 0.01, 3),  # slower than the workflow latency SLO's 30 s
+        ("success", 2.0, 0.1, 2),  # dearer than the workflow cost SLO's $0.05
+    ):
+        for _ in range(times):
+            rec.workflow_run("support", status, duration, cost=cost, tokens=1200)
 
 
 def ratio_slo(name: str, *, good: str, total: str | None = None) -> SLO:
@@ -115,6 +124,18 @@ BY_KIND: dict[SLIKind, tuple[SLO, WindowCounts]] = {
     SLIKind.ROUTING_ACCURACY: (
         make_slo("routing", kind=SLIKind.ROUTING_ACCURACY, group_by=("agent_name",)),
         {(("agent_name", "router"),): Counts(5, 50)},
+    ),
+    SLIKind.WORKFLOW_SUCCESS_RATE: (
+        make_slo("runs", kind=SLIKind.WORKFLOW_SUCCESS_RATE, group_by=("workflow",)),
+        {SUPPORT: Counts(5, 50)},
+    ),
+    SLIKind.WORKFLOW_LATENCY: (
+        make_slo("run time", kind=SLIKind.WORKFLOW_LATENCY, threshold=30.0, group_by=("workflow",)),
+        {SUPPORT: Counts(3, 50)},
+    ),
+    SLIKind.WORKFLOW_COST: (
+        make_slo("run cost", kind=SLIKind.WORKFLOW_COST, max_cost=0.05, group_by=("workflow",)),
+        {SUPPORT: Counts(2, 50)},
     ),
     SLIKind.RATIO: (
         ratio_slo("ratio", good='agent_calls_total{status="success"}', total="agent_calls_total"),

@@ -49,6 +49,7 @@ from sloguard.ingest.otlp import (
     ToolCall,
     Update,
     Usage,
+    WorkflowRun,
     apply,
     export_response,
     handle_otlp,
@@ -755,7 +756,11 @@ def test_inference_under_an_agent_that_reports_its_own_tokens_is_not_counted_twi
     chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
             "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 2}  # fmt: skip
     updates = map_spans([rec("a", None, agent), rec("c", "a", chat)])
-    assert updates == [AgentCall("a", sloguard.Status.SUCCESS, 1.0, "m", 10, 2, None, None, TRACE)]
+    ok = sloguard.Status.SUCCESS
+    assert updates == [
+        AgentCall("a", ok, 1.0, "m", 10, 2, None, None, TRACE),
+        WorkflowRun("a", ok, 1.0, None, 12, TRACE),  # the run's tokens counted once too
+    ]
 
 
 def test_price_fills_in_missing_costs() -> None:

@@ -284,8 +284,43 @@ PROBLEMS = [
     ),
     (
         ONE + "    sli: {kind: success_rate, threshold: 0.99}\n",
-        "slos.yaml:3: slos[0].sli.threshold: threshold applies only to kind: latency (a "
-        "success_rate SLO's threshold is its objective)",
+        "slos.yaml:3: slos[0].sli.threshold: threshold applies only to kind: latency and "
+        "workflow_latency (a success_rate SLO's threshold is its objective)",
+    ),
+    (
+        ONE + "    sli: {kind: workflow_latency}\n",
+        "slos.yaml:3: slos[0].sli.threshold: required field is missing: the bound in seconds",
+    ),
+    (
+        ONE + "    sli: {kind: workflow_latency, threshold: 7}\n",
+        "slos.yaml:3: slos[0].sli.threshold: workflow latency threshold 7 s is not a bucket bound "
+        "of agent_workflow_duration_seconds; use one of 1, 2, 5, 10, 20, 30, 60, 120, 300, 600 "
+        "(or add it to metrics.buckets.workflow_duration)",
+    ),
+    (
+        ONE + "    sli: {kind: workflow_cost, threshold: 5}\n",
+        "slos.yaml:3: slos[0].sli.max_cost_usd: required field is missing: the budget of one run "
+        "in USD",
+    ),
+    (
+        ONE + "    sli: {kind: workflow_cost, max_cost_usd: 0.05, threshold: 5}\n",
+        "slos.yaml:3: slos[0].sli.threshold: threshold does not apply to kind: workflow_cost; "
+        "use max_cost_usd",
+    ),
+    (
+        ONE + "    sli: {kind: workflow_cost, max_cost_usd: 0.03}\n",
+        "slos.yaml:3: slos[0].sli.max_cost_usd: max_cost_usd 0.03 is not a bucket bound of "
+        "agent_workflow_cost_usd; use one of 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5 "
+        "(or add it to metrics.buckets.workflow_cost)",
+    ),
+    (
+        ONE + "    sli: {kind: success_rate, max_cost_usd: 0.05}\n",
+        "slos.yaml:3: slos[0].sli.max_cost_usd: max_cost_usd applies only to kind: workflow_cost",
+    ),
+    (
+        ONE + "    sli: {kind: workflow_cost, max_cost_usd: 0.05}\n    group_by: [agent_name]\n",
+        "slos.yaml:4: slos[0].group_by[0]: workflow_cost SLIs have no label 'agent_name' "
+        "(allowed: workflow)",
     ),
     (
         ONE + "    sli: {kind: success_rate, good: up}\n",

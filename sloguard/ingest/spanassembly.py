@@ -1,0 +1,139 @@
+"""Hold the spans of unfinished traces until each trace is whole (pure: ``now`` passed in).
+
+Batch span processors export spans as they end, so a trace's children usually arrive in
+earlier requests than their parents, and one request may hold pieces of many traces. Mapping
+each request alone reads a child without its agent above it. :class:`SpanAssembler` keeps
+spans per trace and hands a trace over once:
+
+=============  =================================================================================
+outcome        when
+=============  =================================================================================
+``complete``   it has a root and every span's parent is in it (a span without a parent, or a
+               ``server``/``consumer`` span whose parent is elsewhere, is a root): at once
+``window``     ``window`` seconds after its first span arrived, whole or not
+``memory``     more than ``max_spans`` spans wait in all: the oldest traces go first, whole or not
+``flush``      :meth:`SpanAssembler.drain` (shutdown): everything left
+=============  =================================================================================
+
+Every span is handed over once: a span id already waiting or handed over lately (the last
+``remember`` spans) is a duplicate (an exporter's retry) and dropped, and counted.
+
+Example::
+
+    assembler = SpanAssembler(window=30.0, max_spans=100_000)
+    ready = assembler.add(spans, now)          # traces made whole by these spans
+    ready += assembler.expire(now)             # and those whose window closed
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final, NamedTuple
+
+from sloguard.ingest.semconv import SpanRecord
+
+__all__ = ["Outcome", "ReadyTrace", "SpanAssembler"]
+
+#: Span kinds whose span starts the local part of a trace (a remote parent is expected).
+_ENTRY_KINDS: Final = frozenset({"server", "consumer"})
+
+
+class Outcome(StrEnum):
+    """Why a trace was handed over (see the module table)."""
+
+    COMPLETE = "complete"
+    WINDOW = "window"
+    MEMORY = "memory"
+    FLUSH = "flush"
+
+
+class ReadyTrace(NamedTuple):
+    """The spans of one trace, handed over for mapping, and why now."""
+
+    trace_id: str
+    spans: tuple[SpanRecord, ...]
+    outcome: Outcome
+
+
+@dataclass
+class _Pending:
+    first_seen: float
+    spans: dict[str, SpanRecord] = field(default_factory=dict)
+
+
+def is_whole(spans: Iterable[SpanRecord]) -> bool:
+    """Whether ``spans`` (of one trace) have a root and every parent among them."""
+    spans = list(spans)
+    ids = {s.span_id for s in spans}
+    root = False
+    for s in spans:
+        if s.parent_span_id is None:
+            root = True
+        elif s.parent_span_id not in ids:
+            if s.kind not in _ENTRY_KINDS:
+                return False
+            root = True
+    return root
+
+
+class SpanAssembler:
+    """Spans per trace until whole, their window closes or memory runs short (see above)."""
+
+    def __init__(self, *, window: float = 30.0, max_spans: int = 100_000, remember: int = 200_000):
+        if window < 0 or max_spans < 1 or remember < 0:
+            raise ValueError("window must be >= 0, max_spans >= 1 and remember >= 0")
+        self.window = window
+        self.max_spans = max_spans
+        self.remember = remember
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()  # oldest first
+        self._handed: OrderedDict[tuple[str, str], None] = OrderedDict()
+        #: Spans waiting now.
+        self.waiting = 0
+        #: Duplicate spans dropped so far.
+        self.duplicates = 0
+
+    def add(self, spans: Sequence[SpanRecord], now: float) -> list[ReadyTrace]:
+        """Take ``spans``; return the traces they made whole, and those pushed out by memory."""
+        touched: dict[str, _Pending] = {}
+        for span in spans:
+            key = (span.trace_id, span.span_id)
+            pending = self._pending.get(span.trace_id)
+            if key in self._handed or (pending is not None and span.span_id in pending.spans):
+                self.duplicates += 1
+                continue
+            if pending is None:
+                pending = self._pending[span.trace_id] = _Pending(now)
+            pending.spans[span.span_id] = span
+            self.waiting += 1
+            touched[span.trace_id] = pending
+        ready = [
+            self._hand(trace_id, Outcome.COMPLETE)
+            for trace_id, pending in touched.items()
+            if is_whole(pending.spans.values())
+        ]
+        while self.waiting > self.max_spans and self._pending:
+            ready.append(self._hand(next(iter(self._pending)), Outcome.MEMORY))
+        return ready
+
+    def expire(self, now: float) -> list[ReadyTrace]:
+        """Return the traces whose window has closed at ``now`` (oldest first)."""
+        due = [t for t, p in self._pending.items() if now - p.first_seen >= self.window]
+        return [self._hand(trace_id, Outcome.WINDOW) for trace_id in due]
+
+    def drain(self) -> list[ReadyTrace]:
+        """Return every waiting trace (at shutdown)."""
+        return [self._hand(trace_id, Outcome.FLUSH) for trace_id in list(self._pending)]
+
+    def _hand(self, trace_id: str, outcome: Outcome) -> ReadyTrace:
+        pending = self._pending.pop(trace_id)
+        self.waiting -= len(pending.spans)
+        if self.remember:
+            handed = self._handed
+            for span_id in pending.spans:
+                handed[trace_id, span_id] = None
+            while len(handed) > self.remember:
+                handed.popitem(last=False)
+        return ReadyTrace(trace_id, tuple(pending.spans.values()), outcome)
