@@ -189,6 +189,8 @@ def ingest(settings: Settings, recorder: Recorder, traces: TraceStore) -> APIRou
         traces=traces,
         low_confidence=i.low_confidence,
         max_tool_calls=i.max_tool_calls,
+        otlp_window=i.otlp_window,
+        otlp_max_waiting_spans=i.otlp_max_waiting_spans,
     )
 
 

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from sloguard.assembly import (
 from sloguard.errors import SloguardError
 from sloguard.evaluation.engine import SLOEngine
 from sloguard.evaluation.scheduler import EvaluationSchedule
+from sloguard.ingest.otlpassembly import OtlpAssembly
+from sloguard.ingest.router import IngestRouter
 from sloguard.logs import configure_logging
 from sloguard.notify.config import AlertRouting
 from sloguard.sdk.guard import CardinalityGuard
@@ -127,6 +130,7 @@ def build(
             alerts,
             settings.evaluation_interval,
             TracePruner(traces, settings.traces.prune_interval),
+            [r.assembly for r in routers if isinstance(r, IngestRouter)],
         ),
     )
     return Daemon(
@@ -149,6 +153,7 @@ def _lifespan(
     alerts: AlertRuntime | None,
     interval: float,
     pruner: TracePruner,
+    assemblies: list[OtlpAssembly],
 ) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -172,11 +177,18 @@ def _lifespan(
             schedule = EvaluationSchedule(tick, interval, self_metrics=engine.self_metrics)
             schedule.start()
         pruner.start()  # every mode: retention runs in its own thread, off the event loop
+        flusher = asyncio.create_task(_flush_assemblies(assemblies)) if assemblies else None
         readiness.set()
         try:
             yield
         finally:
             readiness.clear()
+            if flusher is not None:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+            for assembly in assemblies:  # no request comes any more: read what still waits
+                await asyncio.to_thread(assembly.drain, time.time())
             if schedule is not None:
                 schedule.shutdown()
             if alerts is not None:
@@ -189,6 +201,17 @@ def _lifespan(
             pruner.store.close()
 
     return lifespan
+
+
+async def _flush_assemblies(assemblies: list[OtlpAssembly], every: float = 1.0) -> None:
+    """Read the OTLP traces whose assembly window has closed, every ``every`` seconds."""
+    while True:
+        await asyncio.sleep(every)
+        for assembly in assemblies:
+            try:
+                await asyncio.to_thread(assembly.flush, time.time())
+            except Exception:
+                log.exception("otlp assembly flush failed")
 
 
 async def serve(daemon: Daemon, *, until: asyncio.Event | None = None) -> None:

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -29,10 +30,10 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from sloguard.ingest.auth import BearerAuth
-from sloguard.ingest.batch import Batch, CostBook, dry_run_recorder
+from sloguard.ingest.batch import Batch, dry_run_recorder
 from sloguard.ingest.body import check_json_content_type, decode_json, read_body
 from sloguard.ingest.metrics import IngestMetrics
-from sloguard.ingest.otlp import apply
+from sloguard.ingest.otlpassembly import OtlpAssembly
 from sloguard.ingest.otlpwire import (
     JSON,
     PROTOBUF,
@@ -44,7 +45,7 @@ from sloguard.ingest.otlpwire import (
 from sloguard.ingest.pricing import PriceTable
 from sloguard.ingest.problems import Rejected, Result, problem
 from sloguard.ingest.semconv import READ_KEYS
-from sloguard.ingest.spanmap import SpanMapping
+from sloguard.ingest.spanmap import SpanMapping, interpret_all
 from sloguard.sdk.recorder import Recorder
 
 log = structlog.get_logger(__name__)
@@ -112,6 +113,7 @@ class Intake:
         max_json_depth: int,
         pricing: PriceTable,
         metrics: IngestMetrics,
+        assembly: OtlpAssembly | None = None,
     ) -> None:
         if max_body_bytes < 1 or max_json_depth < 1:
             raise ValueError("max_body_bytes and max_json_depth must be >= 1")
@@ -122,6 +124,8 @@ class Intake:
         self.pricing = pricing
         self.metrics = metrics
         self._validator = dry_run_recorder()
+        #: Where accepted OTLP spans wait for the rest of their trace.
+        self.assembly = assembly or OtlpAssembly(recorder, metrics, pricing)
         self._requests: dict[tuple[str, Result], Any] = {}  # label children, made once
 
     async def handle(self, request: Request, endpoint: str, plan: Plan[R]) -> Response:
@@ -185,23 +189,22 @@ class Intake:
     def _otlp(
         self, raw: bytes, kind: str | None, keep: list[SpanMapping] | None, now: float | None
     ) -> tuple[int, Response]:
-        """Decode, map, check and record the spans; count the tokens that had no price."""
+        """Decode and read the spans (refusing the request on any problem), then hand them to
+        the assembly, which records every trace they complete (see :mod:`.otlpassembly`)."""
         assert kind is not None
-        costs = CostBook(self.pricing)
         try:
             spans = parse_otlp(raw, kind, keys=READ_KEYS, now=now)
-            mapping = SpanMapping(spans, price=costs.cost)
-            apply(self.recorder, mapping.updates())
+            meanings = interpret_all(spans)
         except InvalidOtlp as exc:
             noun = "problem" if len(exc.problems) == 1 else "problems"
             listed = [problem(None, "", p) for p in exc.problems]
             error = f"invalid OTLP request: {len(exc.problems)} {noun}"
             raise Rejected(400, Result.INVALID, error, listed) from None
-        costs.count(self.recorder.guard, self.metrics)
+        fresh, mapped = self.assembly.accept(spans, meanings, time.time() if now is None else now)
         if keep is not None:
-            keep.append(mapping)
+            keep.extend(mapped)
         body, content_type = export_response(kind)
-        return len(spans), Response(body, media_type=content_type)
+        return fresh, Response(body, media_type=content_type)
 
     def _process(self, raw: bytes, plan: Plan[R]) -> R:
         data = decode_json(raw, max_depth=self.max_json_depth)

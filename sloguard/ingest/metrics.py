@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Info
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Info
 
 from sloguard import conventions as c
 from sloguard.sdk.guard import CardinalityGuard
@@ -51,6 +51,35 @@ class IngestMetrics:
         )
         for what in ("traces", "events", "anomaly events"):
             self.store_failures.labels(what)
+        self._assembly_families(r)
+
+    def _assembly_families(self, r: CollectorRegistry | None) -> None:
+        """What the OTLP assembly window does (see :mod:`sloguard.ingest.otlpassembly`)."""
+        self.otlp_traces = Counter(
+            "sloguard_otlp_traces",
+            "OTLP traces mapped, by why they were handed over: complete (every span arrived), "
+            "window (the assembly window closed first), memory (too many spans waited), "
+            "flush (shutdown).",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ("complete", "window", "memory", "flush"):
+            self.otlp_traces.labels(outcome)
+        self.otlp_waiting = Gauge(
+            "sloguard_otlp_waiting_spans",
+            "OTLP spans waiting for the rest of their trace.",
+            registry=r,
+        )
+        self.otlp_duplicates = Counter(
+            "sloguard_otlp_duplicate_spans",
+            "OTLP spans received again (same trace and span id) and dropped: an exporter's retry.",
+            registry=r,
+        )
+        self.otlp_dropped = Counter(
+            "sloguard_otlp_dropped_traces",
+            "Assembled OTLP traces whose updates failed the recorder's checks (logged).",
+            registry=r,
+        )
 
     def declare(self, endpoint: str, results: Iterable[str]) -> None:
         """Create the series of ``endpoint`` at zero, so rates work before the first request."""

@@ -25,6 +25,11 @@ from sloguard.ingest.auth import BearerAuth
 from sloguard.ingest.events import EventResult, KeptEvents, plan_events
 from sloguard.ingest.intake import IngestRoute, Intake
 from sloguard.ingest.metrics import IngestMetrics
+from sloguard.ingest.otlpassembly import (
+    DEFAULT_MAX_WAITING_SPANS,
+    DEFAULT_WINDOW,
+    OtlpAssembly,
+)
 from sloguard.ingest.pricing import PriceTable, load_pricing
 from sloguard.ingest.problems import ErrorBody, Result
 from sloguard.ingest.schema import events_schema, json_body, responses, traces_schema
@@ -48,6 +53,14 @@ def json_depth_limit(max_depth: int) -> int:
     return 6 * (max_depth + 1) + 16
 
 
+class IngestRouter(APIRouter):
+    """The ingest endpoints, and the OTLP assembly their owner flushes and drains."""
+
+    def __init__(self, assembly: OtlpAssembly, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.assembly = assembly
+
+
 def ingest_router(
     recorder: Recorder,
     *,
@@ -61,7 +74,9 @@ def ingest_router(
     traces: TraceStore | None = None,
     low_confidence: float = LOW_CONFIDENCE,
     max_tool_calls: int = MAX_TOOL_CALLS,
-) -> APIRouter:
+    otlp_window: float = DEFAULT_WINDOW,
+    otlp_max_waiting_spans: int = DEFAULT_MAX_WAITING_SPANS,
+) -> IngestRouter:
     """Return the router with the three ingest endpoints, recording into ``recorder``.
 
     ``token``: the bearer token requests need (None: no auth). ``max_body_bytes``: larger bodies
@@ -71,7 +86,10 @@ def ingest_router(
     (default: new, on the recorder's registry) counts requests, items and unpriced tokens.
     ``traces``: where committed traces, events and decisions are stored; their anomalies
     (``low_confidence`` and ``max_tool_calls`` thresholds) are counted in
-    ``agent_anomalies_total`` (see :mod:`sloguard.ingest.anomalywatch`).
+    ``agent_anomalies_total`` (see :mod:`sloguard.ingest.anomalywatch`). OTLP spans wait up
+    to ``otlp_window`` seconds for the rest of their trace, at most ``otlp_max_waiting_spans``
+    in all (see :mod:`sloguard.ingest.otlpassembly`); the router's ``assembly`` must be flushed
+    every second or so, and drained at shutdown.
     """
     if max_items < 1:
         raise ValueError(f"max_items must be >= 1, got {max_items}")
@@ -79,6 +97,9 @@ def ingest_router(
     counters = metrics if metrics is not None else IngestMetrics(recorder.metrics.registry)
     counters.pricing.info({"version": table.version})
     auth = BearerAuth(token)
+    assembly = OtlpAssembly(
+        recorder, counters, table, window=otlp_window, max_waiting_spans=otlp_max_waiting_spans
+    )
     intake = Intake(
         recorder,
         auth=auth,
@@ -86,6 +107,7 @@ def ingest_router(
         max_json_depth=json_depth_limit(max_depth),
         pricing=table,
         metrics=counters,
+        assembly=assembly,
     )
     results = [r.value for r in Result if auth.enabled or r is not Result.UNAUTHORIZED]
     for endpoint in (A2A, EVENTS, OTLP):
@@ -107,7 +129,9 @@ def ingest_router(
         else []
     )
     # IngestRoute: the endpoints do the whole request themselves (see its docstring)
-    router = APIRouter(tags=["ingest"], dependencies=documented_auth, route_class=IngestRoute)
+    router = IngestRouter(
+        assembly, tags=["ingest"], dependencies=documented_auth, route_class=IngestRoute
+    )
     limits = TraceLimits(max_items=max_items, max_depth=max_depth, max_steps=max_steps)
     _add_a2a_route(router, intake, limits, watch, auth=auth.enabled)
     _add_events_route(router, intake, max_items, watch, auth=auth.enabled)
@@ -116,6 +140,8 @@ def ingest_router(
         if traces is not None and watch is not None
         else None
     )
+    if writer is not None:
+        assembly.on_traces = writer.write
     _add_otlp_route(router, intake, writer, auth=auth.enabled)
     return router
 

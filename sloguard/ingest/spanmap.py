@@ -1,7 +1,8 @@
 """Map a batch of spans to metric updates (pure): the span table of DESIGN §4.
 
-:class:`SpanMapping` reads every span once (:func:`~sloguard.ingest.semconv.interpret`), builds
-each trace's span tree and turns it into updates:
+:class:`SpanMapping` reads every span once (:func:`~sloguard.ingest.semconv.interpret`), corrects
+the readings by each trace's framework dialect (:mod:`.tracereading`), builds each trace's span
+tree and turns it into updates (:mod:`.updates`):
 
 =============  ===============================================================================
 span           updates
@@ -12,13 +13,20 @@ tool           tool call of the owner; its own usage, to the owner
 inference      usage to the owner with the model, unless the owner agent's span reports
                tokens itself (GenAI agent spans carry the agent's total: no double count)
 workflow       only its own usage, to the workflow name
-any            explicit handoff attributes; a missing side is the span's agent
+any            explicit handoff attributes (and handoff tools and spans of a dialect); a
+               missing source is the span's agent, a missing target the next agent run
+trace root     one workflow run: failed when the root or any agent run failed (frameworks
+               leave the root OK on failed runs), its cost and tokens the sum of the trace's
 =============  ===============================================================================
 
 The owner is the nearest agent ancestor, else an agent named on the span, else the nearest
 workflow ancestor, else ``unknown`` (as :mod:`sloguard.sdk.feed` does for SDK steps). Per trace
 and agent pair, the handoffs counted are the larger of the tree-derived and the explicit ones:
-both describe the same handoffs when an instrumentation emits both.
+both describe the same handoffs when an instrumentation emits both. In framework dialects, agent
+runs one after another under the same parent are tree-derived handoffs too.
+
+Inference spans wrapping another inference span that reports tokens repeat its usage: only the
+inner one counts.
 
 One call seen from both sides counts once: an agent or tool span of kind ``client`` whose
 nearest agent/tool descendant (through spans of no role, such as HTTP spans) is a non-client
@@ -26,7 +34,8 @@ span of the same role and name is the caller's view of the callee's span. The ca
 counts (its duration is the call's own, and it carries the callee's tokens); the caller's
 becomes a span of no role, so it counts neither a call nor a handoff.
 
-Only spans in the same batch form a tree: a parent exported in a later batch is not seen.
+Only spans in the same batch form a tree: the ingest hands it whole traces
+(:mod:`.otlpassembly` waits for the spans a trace's exporter sends later).
 
 Example::
 
@@ -37,7 +46,7 @@ Example::
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import Final, NamedTuple
 
@@ -45,6 +54,7 @@ from sloguard import conventions as c
 from sloguard.ingest.otlpwire import InvalidOtlp
 from sloguard.ingest.semconv import Meaning, Role, SpanRecord, interpret
 from sloguard.ingest.tracereading import next_agent, read_traces
+from sloguard.ingest.updates import AgentCall, Handoff, ToolCall, Update, Usage, WorkflowRun
 
 __all__ = [
     "AgentCall",
@@ -56,68 +66,9 @@ __all__ = [
     "Update",
     "Usage",
     "WorkflowRun",
+    "interpret_all",
     "map_spans",
 ]
-
-# Updates are named tuples (immutable, and built at a third of a frozen dataclass's cost, one or
-# two per span); their field counts differ, so no two kinds ever compare equal.
-
-
-class AgentCall(NamedTuple):
-    """One finished agent invocation (see :meth:`Recorder.agent_call`)."""
-
-    agent: str
-    status: c.Status
-    duration: float
-    model: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
-    cost: float | None = None
-    trace_id: str | None = None
-
-
-class ToolCall(NamedTuple):
-    """One finished tool call of ``agent`` (see :meth:`Recorder.tool_call`)."""
-
-    agent: str
-    tool: str
-    status: c.Status
-    duration: float
-    trace_id: str | None = None
-
-
-class Usage(NamedTuple):
-    """Tokens and cost of ``agent`` on ``model`` (see :meth:`Recorder.usage`)."""
-
-    agent: str
-    model: str | None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
-    cost: float | None = None
-
-
-class Handoff(NamedTuple):
-    """One handoff from ``source`` to ``target`` (see :meth:`Recorder.handoff`)."""
-
-    source: str
-    target: str
-
-
-class WorkflowRun(NamedTuple):
-    """One end-to-end run: a trace's root (see :meth:`Recorder.workflow_run`)."""
-
-    workflow: str
-    status: c.Status
-    duration: float
-    cost: float | None
-    tokens: int | None
-    trace_id: str
-    workflow_flag: None = None  # six fields: never equal to an update of another kind
-
-
-Update = AgentCall | ToolCall | Usage | Handoff | WorkflowRun
 
 #: ``price(model, input_tokens, output_tokens, total_tokens)`` → USD, or ``None`` when the tokens
 #: cannot be priced (:meth:`~sloguard.ingest.batch.CostBook.cost` is one).
@@ -161,6 +112,19 @@ def _scopes(
     return memo
 
 
+def interpret_all(spans: Iterable[SpanRecord]) -> dict[SpanKey, Meaning]:
+    """Every span's meaning by key; raise :class:`InvalidOtlp` naming every bad attribute."""
+    problems: list[str] = []
+    meanings: dict[SpanKey, Meaning] = {}
+    for span in spans:
+        meanings[span.trace_id, span.span_id], span_problems = interpret(span)
+        if span_problems:
+            problems.extend(span_problems)
+    if problems:
+        raise InvalidOtlp(problems)
+    return meanings
+
+
 class SpanMapping:
     """One batch of spans, read and linked: its updates (see the module table), its trees.
 
@@ -169,17 +133,18 @@ class SpanMapping:
     most once per span.
     """
 
-    def __init__(self, spans: Sequence[SpanRecord], price: PriceFn | None = None) -> None:
+    def __init__(
+        self,
+        spans: Sequence[SpanRecord],
+        price: PriceFn | None = None,
+        meanings: Mapping[SpanKey, Meaning] | None = None,
+    ) -> None:
         self.price = price
         self.spans: dict[SpanKey, SpanRecord] = {(s.trace_id, s.span_id): s for s in spans}
-        problems: list[str] = []
-        self.meanings: dict[SpanKey, Meaning] = {}
-        for key, span in self.spans.items():
-            self.meanings[key], span_problems = interpret(span)
-            if span_problems:
-                problems.extend(span_problems)
-        if problems:
-            raise InvalidOtlp(problems)
+        if meanings is None:
+            self.meanings = interpret_all(self.spans.values())
+        else:  # read before (by the ingest, when the spans arrived)
+            self.meanings = {key: meanings[key] for key in self.spans}
         parents: dict[SpanKey, SpanKey | None] = {}
         for key, span in self.spans.items():
             parent = (span.trace_id, span.parent_span_id) if span.parent_span_id else None

@@ -264,6 +264,11 @@ class IngestSettings(_Section):
     max_tool_calls: Annotated[int, Field(ge=0)] = 20
     """More tool calls in one agent invocation (or turn of decisions) count as
     ``runaway_tool_calls`` anomalies."""
+    otlp_window: Duration = 30.0
+    """How long OTLP spans wait for the rest of their trace (exporters send children before
+    parents, in several requests); a trace whose spans all arrived is read at once."""
+    otlp_max_waiting_spans: PositiveInt = 100_000
+    """Spans that may wait in all; beyond, the oldest traces are read as they are."""
 
 
 def _duration(value: object) -> object:

@@ -11,7 +11,6 @@ and tool, handoffs, workflow runs; no workflow, graph node or plumbing posing as
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -21,12 +20,12 @@ from sloguard import AgentMetrics, Recorder
 from sloguard.ingest.otlp import apply
 from sloguard.ingest.spanassembly import SpanAssembler
 from sloguard.ingest.spanmap import SpanMapping
-from tests.support.frameworks import captures, expected, spans
+from tests.support.frameworks import captures, expected, observed, spans, wanted
 
 CAPTURES = captures()
 
 
-def record(batches: list[list[Any]]) -> CollectorRegistry:
+def record(batches: list[list[Any]]) -> list[Any]:
     """Map ``batches`` as the ingest does (assembled per trace) into a fresh registry."""
     registry = CollectorRegistry()
     recorder = Recorder(AgentMetrics(registry=registry))
@@ -37,67 +36,7 @@ def record(batches: list[list[Any]]) -> CollectorRegistry:
     ready += assembler.drain()
     for trace in ready:
         apply(recorder, SpanMapping(trace.spans).updates())
-    return registry
-
-
-def observed(registry: CollectorRegistry) -> dict[str, Any]:
-    """The metrics in expected.json's shape."""
-    agents: dict[str, dict[str, int]] = {}
-    tools: Counter[tuple[str, str, str]] = Counter()
-    handoffs: Counter[tuple[str, str]] = Counter()
-    runs: dict[str, dict[str, int]] = {}
-    for family in registry.collect():
-        for s in family.samples:
-            v, labels = s.value, s.labels
-            if s.name == "agent_calls_total" and v:
-                entry = agents.setdefault(labels["agent_name"], {})
-                key = "ok" if labels["status"] == "success" else "error"
-                entry[key] = entry.get(key, 0) + int(v)
-            elif s.name == "agent_token_usage_total" and v:
-                entry = agents.setdefault(labels["agent_name"], {})
-                key = f"{labels['direction']}_tokens"
-                entry[key] = entry.get(key, 0) + int(v)
-            elif s.name == "agent_tool_calls_total" and v:
-                tools[labels["agent_name"], labels["tool_name"], labels["status"]] += int(v)
-            elif s.name == "agent_handoffs_total" and v:
-                handoffs[labels["source_agent"], labels["target_agent"]] += int(v)
-            elif s.name == "agent_workflow_runs_total" and v:
-                entry = runs.setdefault(labels["workflow"], {})
-                key = "ok" if labels["status"] == "success" else "error"
-                entry[key] = entry.get(key, 0) + int(v)
-    tool_rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for (agent, tool, status), n in tools.items():
-        row = tool_rows.setdefault(
-            (agent, tool), {"agent": agent, "tool": tool, "ok": 0, "error": 0}
-        )
-        row["ok" if status == "success" else "error"] += n
-    return {
-        "agents": agents,
-        "tools": sorted(tool_rows.values(), key=lambda r: (r["agent"], r["tool"])),
-        "handoffs": sorted(
-            ({"source": s, "target": t, "count": n} for (s, t), n in handoffs.items()),
-            key=lambda r: (r["source"], r["target"]),
-        ),
-        "workflows": runs,
-    }
-
-
-def wanted(capture: str) -> dict[str, Any]:
-    exp = expected(capture)
-    agents = {
-        name: {k: v for k, v in figures.items() if v} for name, figures in exp["agents"].items()
-    }
-    # What the instrumentation cannot carry (a name it never exports) is read under what it does.
-    renamed = exp.get("read_as", {}).get("workflows", {})
-    return {
-        "agents": agents,
-        "tools": sorted(exp["tools"], key=lambda r: (r["agent"], r["tool"])),
-        "handoffs": sorted(exp["handoffs"], key=lambda r: (r["source"], r["target"])),
-        "workflows": {
-            renamed.get(name, name): {k: v for k, v in figures.items() if v}
-            for name, figures in exp["workflows"].items()
-        },
-    }
+    return [s for family in registry.collect() for s in family.samples]
 
 
 def exports_of(capture: str) -> list[list[Any]]:

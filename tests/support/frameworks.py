@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from prometheus_client.samples import Sample
 
 from sloguard.ingest.otlpwire import PROTOBUF, parse_otlp
 from sloguard.ingest.semconv import SpanRecord
@@ -37,6 +40,63 @@ def expected(capture: str) -> dict[str, Any]:
 def spans(capture: str) -> list[SpanRecord]:
     """Every span of the capture, in arrival order (all attributes)."""
     return [s for body in exports(capture) for s in parse_otlp(body, PROTOBUF, now=None)]
+
+
+def observed(samples: Iterable[Sample]) -> dict[str, Any]:
+    """The agent metrics in ``samples`` (a registry's or a scrape's), in expected.json's shape."""
+    agents: dict[str, dict[str, int]] = {}
+    tools: Counter[tuple[str, str, str]] = Counter()
+    handoffs: Counter[tuple[str, str]] = Counter()
+    runs: dict[str, dict[str, int]] = {}
+
+    def add(table: dict[str, dict[str, int]], name: str, key: str, n: float) -> None:
+        entry = table.setdefault(name, {})
+        entry[key] = entry.get(key, 0) + int(n)
+
+    for s in samples:
+        v, labels = s.value, s.labels
+        if not v:
+            continue
+        outcome = "ok" if labels.get("status") == "success" else "error"
+        if s.name == "agent_calls_total":
+            add(agents, labels["agent_name"], outcome, v)
+        elif s.name == "agent_token_usage_total":
+            add(agents, labels["agent_name"], f"{labels['direction']}_tokens", v)
+        elif s.name == "agent_tool_calls_total":
+            tools[labels["agent_name"], labels["tool_name"], outcome] += int(v)
+        elif s.name == "agent_handoffs_total":
+            handoffs[labels["source_agent"], labels["target_agent"]] += int(v)
+        elif s.name == "agent_workflow_runs_total":
+            add(runs, labels["workflow"], outcome, v)
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for (agent, tool, outcome), n in tools.items():
+        row = rows.setdefault((agent, tool), {"agent": agent, "tool": tool, "ok": 0, "error": 0})
+        row[outcome] += n
+    return {
+        "agents": agents,
+        "tools": sorted(rows.values(), key=lambda r: (r["agent"], r["tool"])),
+        "handoffs": sorted(
+            ({"source": s, "target": t, "count": n} for (s, t), n in handoffs.items()),
+            key=lambda r: (r["source"], r["target"]),
+        ),
+        "workflows": runs,
+    }
+
+
+def wanted(capture: str) -> dict[str, Any]:
+    """``expected.json`` in :func:`observed`'s shape (zero figures left out)."""
+    exp = expected(capture)
+    # What the instrumentation cannot carry (a name it never exports) is read under what it does.
+    renamed = exp.get("read_as", {}).get("workflows", {})
+    return {
+        "agents": {n: {k: v for k, v in f.items() if v} for n, f in exp["agents"].items()},
+        "tools": sorted(exp["tools"], key=lambda r: (r["agent"], r["tool"])),
+        "handoffs": sorted(exp["handoffs"], key=lambda r: (r["source"], r["target"])),
+        "workflows": {
+            renamed.get(n, n): {k: v for k, v in f.items() if v}
+            for n, f in exp["workflows"].items()
+        },
+    }
 
 
 def _show(value: object) -> str:

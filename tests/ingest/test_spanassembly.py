@@ -1,0 +1,73 @@
+"""The OTLP assembly window: traces handed over once, whole when they can be, bounded."""
+
+from __future__ import annotations
+
+import pytest
+
+from sloguard.ingest.semconv import SpanRecord
+from sloguard.ingest.spanassembly import Outcome, ReadyTrace, SpanAssembler, is_whole
+
+T = "ab" * 16
+
+
+def span(
+    span_id: str, parent: str | None = None, *, trace: str = T, kind: str = "internal"
+) -> SpanRecord:
+    return SpanRecord(trace, span_id, parent, f"s{span_id}", kind, 1, 2, "unset", {})
+
+
+def ids(ready: list[ReadyTrace]) -> list[tuple[str, Outcome, list[str]]]:
+    return [(r.trace_id, r.outcome, sorted(s.span_id for s in r.spans)) for r in ready]
+
+
+def test_children_wait_for_their_root_then_the_trace_is_handed_over_whole() -> None:
+    a = SpanAssembler(window=30)
+    assert a.add([span("c", "b"), span("d", "b")], now=0) == []
+    assert a.waiting == 2
+    assert a.add([span("b", "a")], now=1) == []
+    assert ids(a.add([span("a")], now=2)) == [(T, Outcome.COMPLETE, ["a", "b", "c", "d"])]
+    assert a.waiting == 0
+
+
+def test_a_trace_whose_root_never_comes_is_handed_over_when_its_window_closes() -> None:
+    a = SpanAssembler(window=30)
+    a.add([span("c", "b")], now=100)
+    assert a.expire(now=129.9) == []
+    assert ids(a.expire(now=130)) == [(T, Outcome.WINDOW, ["c"])]
+    assert a.expire(now=1000) == []
+
+
+def test_a_server_span_with_a_remote_parent_starts_the_local_trace() -> None:
+    assert is_whole([span("s", "remote", kind="server"), span("c", "s")])
+    assert not is_whole([span("s", "remote", kind="internal"), span("c", "s")])
+    assert not is_whole([span("c", "s")])
+
+
+def test_the_same_span_again_is_a_duplicate_whether_waiting_or_handed_over() -> None:
+    a = SpanAssembler(window=30)
+    a.add([span("c", "a"), span("c", "a")], now=0)
+    assert a.duplicates == 1
+    a.add([span("a")], now=0)
+    a.add([span("a"), span("c", "a")], now=1)  # an exporter's retry of the whole request
+    assert a.duplicates == 3
+    assert a.waiting == 0
+
+
+def test_memory_pressure_hands_over_the_oldest_traces_first() -> None:
+    a = SpanAssembler(window=30, max_spans=3)
+    a.add([span("x", "p", trace="01" * 16), span("y", "p", trace="01" * 16)], now=0)
+    ready = a.add([span("z", "p", trace="02" * 16), span("w", "p", trace="02" * 16)], now=1)
+    assert ids(ready) == [("01" * 16, Outcome.MEMORY, ["x", "y"])]
+    assert a.waiting == 2
+
+
+def test_drain_hands_over_everything_left() -> None:
+    a = SpanAssembler(window=30)
+    a.add([span("c", "b"), span("x", "y", trace="03" * 16)], now=0)
+    assert {r.outcome for r in a.drain()} == {Outcome.FLUSH}
+    assert a.waiting == 0
+
+
+def test_bad_bounds_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_spans"):
+        SpanAssembler(max_spans=0)
