@@ -20,7 +20,11 @@ What runs, all on 127.0.0.1 and all stopped at the end (also on Ctrl-C or an err
 
 At the end the load stops, the outbox is given time to drain, the daemon is stopped with
 SIGTERM, and every outbox row of the receiver is matched against the 2xx requests the receiver
-saw, by ``webhook-id`` (the notification id, the idempotency key).
+saw, by ``webhook-id`` (the notification id, the idempotency key) and by alert transition
+(fingerprint, status, ``startsAt``); the order in which each alert's transitions arrived is
+checked too. The drain waits up to 360 s (120 s with ``--quick``): the outbox backs off up to
+300 s between attempts, so a notification refused for a long time can wait that long after the
+receiver recovers.
 
 Example::
 
@@ -56,7 +60,9 @@ from bench.soakparts import (  # noqa: E402
     Prometheus,
     Timings,
     adversarial_batches,
+    arrival_order,
     burner_events,
+    delay_report,
     disk_report,
     disk_use,
     kill_tree_on_term,
@@ -276,10 +282,8 @@ def delivery_report(run: Run) -> dict[str, Any]:
         (a["fingerprint"], a["status"], a["startsAt"])
         for r in ok if isinstance(r.json, dict) for a in r.json.get("alerts", [])
     )  # fmt: skip
-    names = Counter(
-        f"{a['labels'].get('alertname')}/{a['status']}"
-        for r in ok if isinstance(r.json, dict) for a in r.json.get("alerts", [])
-    )  # fmt: skip
+    alerts = [r.json["alerts"][0] for r in ok if isinstance(r.json, dict) and r.json["alerts"]]
+    names = Counter(f"{a['labels'].get('alertname')}/{a['status']}" for a in alerts)
     return {
         "accepted": len(accepted),
         "states": dict(Counter(r[1] for r in rows)),
@@ -293,6 +297,8 @@ def delivery_report(run: Run) -> dict[str, Any]:
         "unknown_ids": len(set(by_id) - accepted),
         "unverified": sum(1 for r in ok if r.verified is not True),
         "by_alert": dict(sorted(names.items())),
+        **arrival_order(alerts),
+        **delay_report(rows),
     }
 
 
@@ -321,6 +327,7 @@ def verdict(r: dict[str, Any]) -> dict[str, bool]:
         "metrics_p99_under_1s": (r["latency"].get("metrics", {}).get("p99_ms") or 1e9) < 1000,
         "no_lost": d["lost"] == 0 and d["accepted"] > 0,
         "no_duplicates": d["duplicated_by_id"] == 0 and d["duplicated_by_alert_transition"] == 0,
+        "in_order (extra)": d["out_of_order"] == 0 and d["stale_last"] == 0,
         "traces_within_max_bytes": r["disk"]["peak_bytes"].get("traces.sqlite", 0)
         <= r["disk"]["traces_max_bytes"],
     }
@@ -365,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                 prom = Prometheus(procs, exe, root, f"127.0.0.1:{port}") if exe else None
                 settings = write_config(root, port, hook.url, prom.url if prom else None)
                 run = Run(duration, root, procs, hook, Daemon(procs, settings, port), prom)
-                result = report(run, soak(run, 60.0 if args.quick else 120.0))
+                result = report(run, soak(run, 120.0 if args.quick else 360.0))
             finally:
                 procs.close()  # before the receiver stops: nothing still sends to it
     finally:

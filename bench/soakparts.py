@@ -1,9 +1,6 @@
-"""Parts of ``bench/soak.py``: the files it writes, the processes it runs, the load it sends and
-what it samples. Not run on its own.
-
-Every process is started through :class:`Processes`, which kills what is still running when
-the soak ends (normally, on an exception or on Ctrl-C).
-"""
+"""Parts of ``bench/soak.py``: the files it writes, the processes it runs (through
+:class:`Processes`, which kills what still runs when the soak ends, also on an exception or
+Ctrl-C), the load it sends, what it samples and how it sums that up. Not run on its own."""
 
 from __future__ import annotations
 
@@ -27,6 +24,8 @@ import httpx
 from bench.ingest import a2a_body, otlp_body, trace_spec
 from tests.support.processes import _env, free_port
 
+#: The trace store's limits written by :func:`write_config`, for the report.
+LIMITS = {"traces_max_bytes": 16 * 1024 * 1024, "traces_max_steps": 100_000}
 SECRET = "whsec_c29hay1iZW5jaC1zZWNyZXQtc29hay1iZW5jaA=="
 BURNER = "soak-burner"
 JSON = {"content-type": "application/json"}
@@ -71,11 +70,6 @@ def write_config(root: Path, port: int, hook_url: str, prometheus: str | None) -
         encoding="utf-8",
     )
     return settings
-
-
-def limits() -> dict[str, Any]:
-    """The limits written by :func:`write_config`, for the report."""
-    return {"traces_max_bytes": 16 * 1024 * 1024, "traces_max_steps": 100_000}
 
 
 class Processes:
@@ -283,14 +277,16 @@ def disk_use(data: Path) -> dict[str, int]:
         return {}
 
 
-def outbox(data: Path) -> list[tuple[str, str, int, str]]:
-    """(id, state, attempts, receiver) of every outbox row, read without disturbing the daemon."""
+def outbox(data: Path) -> list[tuple[str, str, int, str, float, float | None]]:
+    """(id, state, attempts, receiver, created_at, done_at) of every outbox row, read without
+    disturbing the daemon."""
     path = data / "alerts.sqlite"
     if not path.exists():
         return []
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        return list(db.execute("SELECT id, state, attempts, receiver FROM outbox"))
+        sql = "SELECT id, state, attempts, receiver, created_at, done_at FROM outbox"
+        return list(db.execute(sql))
     finally:
         db.close()
 
@@ -333,7 +329,7 @@ def disk_report(disk: list[tuple[float, dict[str, int]]]) -> dict[str, Any]:
             peaks[stem] = max(peaks.get(stem, 0), part(files, stem))
         peaks["total"] = max(peaks.get("total", 0), sum(files.values()))
     last = disk[-1][1] if disk else {}
-    return {"peak_bytes": peaks, "end_bytes": sum(last.values()), **limits()}
+    return {"peak_bytes": peaks, "end_bytes": sum(last.values()), **LIMITS}
 
 
 def log_report(log: Path) -> dict[str, Any]:
@@ -347,6 +343,32 @@ def log_report(log: Path) -> dict[str, Any]:
         except (ValueError, AttributeError):
             levels["not json"] += 1
     return {"levels": dict(levels), "tracebacks": tracebacks}
+
+
+def arrival_order(alerts: list[dict[str, Any]]) -> dict[str, int]:
+    """Check the order alerts (bodies' ``alerts[0]``, in arrival order) reached the receiver:
+    ``out_of_order`` counts deliveries older (by ``startsAt``, then firing before resolved) than
+    one of the same fingerprint that arrived before; ``stale_last`` counts fingerprints whose
+    last delivery is not their newest transition (the receiver is left in a wrong state)."""
+    newest: dict[str, tuple[str, int]] = {}
+    last: dict[str, tuple[str, int]] = {}
+    late = 0
+    for a in alerts:
+        key = (a["startsAt"], 0 if a["status"] == "firing" else 1)
+        fp = a["fingerprint"]
+        late += fp in newest and key < newest[fp]
+        newest[fp] = max(newest.get(fp, key), key)
+        last[fp] = key
+    return {"out_of_order": late, "stale_last": sum(last[fp] != newest[fp] for fp in last)}
+
+
+def delay_report(rows: list[tuple[str, str, int, str, float, float | None]]) -> dict[str, Any]:
+    """Seconds from a notification's commit to its delivery, and the most attempts one took."""
+    waits = [done - created for _, state, _, _, created, done in rows if done is not None]
+    return {
+        "commit_to_delivery": percentiles(waits),
+        "max_attempts": max((r[2] for r in rows), default=0),
+    }
 
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -373,5 +395,5 @@ def kill_tree_on_term() -> None:
 
 def machine_extra() -> dict[str, Any]:
     """Memory of the machine, for the report."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return {"memory_gib": round(total / 2**30, 1)}
+    pages = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"memory_gib": round(pages / 2**30, 1)}

@@ -4,7 +4,9 @@ A supervisor routes customer requests to billing, shipping and research workers 
 tools (and hand off, decide, report routing outcomes) through the SDK, in this process, so the
 daemon's own metrics carry them. After ``incident_after`` seconds the billing worker starts
 failing and slowing down: within a few evaluation ticks ``demo-agent-availability`` for
-``agent_name=billing`` goes ``burning``. No Prometheus needed (embedded SLI source).
+``agent_name=billing`` goes ``burning``, and so do the end-to-end SLOs of the
+``customer-request`` workflow (slower and dearer runs). No Prometheus needed (embedded SLI
+source).
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class Workload:
             invoice = await lookup_invoice(customer)
             if self.incident.active:
                 await self._sleep(1.5, 3.5)  # the incident also makes billing slow
+                # ... and its model calls time out and are retried: the request costs more
+                add_usage(model="gpt-4o", input_tokens=2400, output_tokens=600, cost=0.02)
             add_usage(
                 model="gpt-4o",
                 input_tokens=self.rng.randint(200, 600),

@@ -47,6 +47,17 @@ def test_demo_incident_burns_billing_and_status_shows_it(
         in text
     )
     assert 'agent_handoffs_total{source_agent="supervisor",target_agent="billing"}' in text
+    assert 'agent_workflow_runs_total{status="success",workflow="customer-request"}' in text
+    # the incident makes customer requests dearer: the end-to-end cost SLO burns too
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        slos = httpx.get(f"{base}/api/v1/slos", timeout=5).json()["slos"]
+        cost = next(i for i in slos if i["slo"] == "demo-workflow-cost")
+        if cost["state"] == "burning":
+            break
+        time.sleep(0.5)
+    assert cost["state"] == "burning", cost
+    assert cost["instance"] == {"workflow": "customer-request"}
     # the alert reached the demo's console receiver
     wanted = "SLO demo-agent-availability (agent_name=billing) is burning its error budget"
     deadline = time.monotonic() + 30

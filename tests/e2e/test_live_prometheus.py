@@ -55,6 +55,15 @@ def test_demo_evaluated_through_prometheus_fires_critical(spawn: Spawn, tmp_path
         # the source really was Prometheus: it has the demo's series
         up = httpx.get(f"{prom}/api/v1/query", params={"query": "agent_calls_total"}, timeout=5)
         assert up.json()["data"]["result"], "Prometheus scraped nothing"
+        # the incident's slower, dearer customer requests burn the end-to-end SLOs too
+        wanted = {"demo-workflow-latency", "demo-workflow-cost"}
+        end = time.monotonic() + DEADLINE
+        states: dict[str, object] = {}
+        while time.monotonic() < end and any(states.get(n) != "burning" for n in wanted):
+            slos = httpx.get(f"{base}/api/v1/slos", timeout=5).json()["slos"]
+            states = {i["slo"]: i["state"] for i in slos if i["slo"] in wanted}
+            time.sleep(0.5)
+        assert states == dict.fromkeys(wanted, "burning"), states
         assert proc.poll() is None
 
 
