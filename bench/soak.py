@@ -102,6 +102,7 @@ class Run:
     events: list[tuple[float, str]] = field(default_factory=list)
     series: list[int] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
+    loaded: float = 0.0  # when the last adversarial label load was in
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -187,6 +188,7 @@ def flood(run: Run) -> None:
                 "adversarial_1000", client.post, "/v1/events", content=body, headers=JSON
             )
     run.mark(f"adversarial label load posted in {time.perf_counter() - start:.1f}s")
+    run.loaded = run.now()
     run.flooded.set()
 
 
@@ -312,7 +314,7 @@ def report(run: Run, end: dict[str, Any]) -> dict[str, Any]:
         "latency": lat,
         "failures": dict(run.timings.failures),
         "metrics_series_max": max(run.series, default=0),
-        "rss": rss_report(run.rss, run.duration),
+        "rss": rss_report(run.rss, run.duration, run.loaded),
         "disk": disk_report(run.disk),
         "log": log_report(run.root / "sloguard.log"),
         "delivery": delivery_report(run),

@@ -167,12 +167,9 @@ class Prometheus:
             f"[{{targets: ['{self.target}']}}]\n",
             encoding="utf-8",
         )
-        args = [
-            self.exe,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={self.root / 'prometheus-data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-        ]
+        data, listen = self.root / "prometheus-data", f"127.0.0.1:{self.port}"
+        args = [self.exe, f"--config.file={config}", f"--storage.tsdb.path={data}"]
+        args.append(f"--web.listen-address={listen}")
         self.proc = self.procs.start("prometheus", args)
         return wait_http(f"{self.url}/-/ready", self.proc)
 
@@ -291,13 +288,14 @@ def outbox(data: Path) -> list[tuple[str, str, int, str, float, float | None]]:
         db.close()
 
 
-def rss_report(rss: list[tuple[float, int, int]], duration: float) -> dict[str, Any]:
-    """RSS of the last daemon process from 20 % of the run on: the median over 20-30 % (after
-    warm-up) against the median over the last 10 % (end) and the maximum."""
+def rss_report(rss: list[tuple[float, int, int]], duration: float, loaded: float) -> dict[str, Any]:
+    """RSS of the last process: the median over 10 % of the run after warm-up (20 % of the run,
+    or until the label load is in, at ``loaded``) vs the median over the last 10 % and the max."""
     last = max((g for _, g, _ in rss), default=0)
     samples = [(t, b) for t, g, b in rss if g == last]
-    after = [b for t, b in samples if t >= 0.2 * duration]
-    warm = [b for t, b in samples if 0.2 * duration <= t <= 0.3 * duration]
+    start = max(0.2 * duration, loaded)
+    after = [b for t, b in samples if t >= start]
+    warm = [b for t, b in samples if start <= t <= start + 0.1 * duration]
     tail = [b for t, b in samples if t >= 0.9 * duration]
     first = [b for _, g, b in rss if g == 1]
     if not (after and warm and tail):
@@ -307,6 +305,7 @@ def rss_report(rss: list[tuple[float, int, int]], duration: float) -> dict[str, 
     return {
         "samples": len(samples),
         "process": last,
+        "warm_from_s": round(start),
         "first_process_max_mib": round(max(first) / mib, 1),
         "warm_mib": round(base / mib, 1),
         "end_mib": round(end / mib, 1),
@@ -346,10 +345,9 @@ def log_report(log: Path) -> dict[str, Any]:
 
 
 def arrival_order(alerts: list[dict[str, Any]]) -> dict[str, int]:
-    """Check the order alerts (bodies' ``alerts[0]``, in arrival order) reached the receiver:
-    ``out_of_order`` counts deliveries older (by ``startsAt``, then firing before resolved) than
-    one of the same fingerprint that arrived before; ``stale_last`` counts fingerprints whose
-    last delivery is not their newest transition (the receiver is left in a wrong state)."""
+    """``out_of_order``: alerts (in arrival order) older, by (``startsAt``, firing < resolved),
+    than one of their fingerprint that came before; ``stale_last``: fingerprints whose last
+    delivery is not their newest transition (the receiver is left in a wrong state)."""
     newest: dict[str, tuple[str, int]] = {}
     last: dict[str, tuple[str, int]] = {}
     late = 0
