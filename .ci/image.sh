@@ -222,7 +222,7 @@ print(max(1, int((c.get("Healthcheck") or {}).get("Timeout", 30e9) / 1e9)))' "$I
     --healthcheck --inspect "$INSPECT" --root "$NEWROOT" --env SLOGUARD_PORT="$PORT" \
     >"$WORK/hc.log" 2>&1; then
     tail -5 "$WORK/hc.log" >&2
-    fail "the image's HEALTHCHECK failed inside the container (timeout ${hc_timeout}s)"
+    fail "the image's HEALTHCHECK failed inside the container (output above; its timeout ${hc_timeout}s)"
   fi
   say "HEALTHCHECK (the image's own command, inside the container): passed"
   refused=$(refused_writes "$LOG")

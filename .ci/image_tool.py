@@ -1,14 +1,14 @@
 """Helpers of .ci/image.sh (standard library only, run with the host's python3).
 
-    pipconf OUT          write the build's pip.conf (network settings of the host's pip) to OUT,
-                         print the CA bundle to mount beside it
-    check                hold a built image (buildah inspect JSON + its mounted rootfs) to the
-                         documented contract
-    exec                 run the image's entrypoint/command (or its HEALTHCHECK) in a rootfs:
-                         chroot, working directory, numeric user, the image's environment
-    snapshot ROOT OUT    list every file of ROOT (but /proc, /dev, /sys and the data volume)
-    diff A B             the files that differ between two snapshots (exit 1 when any)
-    probe URL            GET URL, exit 0 on HTTP 200
+pipconf OUT          write the build's pip.conf (network settings of the host's pip) to OUT,
+                     print the CA bundle to mount beside it
+check                hold a built image (buildah inspect JSON + its mounted rootfs) to the
+                     documented contract
+exec                 run the image's entrypoint/command (or its HEALTHCHECK) in a rootfs:
+                     chroot, working directory, numeric user, the image's environment
+snapshot ROOT OUT    list every file of ROOT (but /proc, /dev, /sys and the data volume)
+diff A B             the files that differ between two snapshots (exit 1 when any)
+probe URL            GET URL, exit 0 on HTTP 200
 """
 
 from __future__ import annotations
@@ -74,8 +74,10 @@ def pipconf(out: Path, pip: list[str]) -> None:
         if key.endswith("index-url"):
             dropped = [w for w in words if not w.startswith(("http://", "https://"))]
             if dropped:
-                print(f"pipconf: not passed to the build (host paths): {key} {dropped}",
-                      file=sys.stderr)
+                print(
+                    f"pipconf: not passed to the build (host paths): {key} {dropped}",
+                    file=sys.stderr,
+                )
             words = [w for w in words if w.startswith(("http://", "https://"))]
         if words:
             lines.append(f"{key} = {' '.join(words)}")
@@ -156,8 +158,10 @@ def check(args: argparse.Namespace) -> int:
             continue
         for entry in sorted(base.iterdir()):
             name = entry.name
-            if name in COMPILERS or name.startswith(("gcc-", "g++-", "clang-")) or (
-                name.endswith(("-gcc", "-cc")) or "-linux-gnu-gcc" in name
+            if (
+                name in COMPILERS
+                or name.startswith(("gcc-", "g++-", "clang-"))
+                or (name.endswith(("-gcc", "-cc")) or "-linux-gnu-gcc" in name)
             ):
                 problems.append(f"compiler in the runtime image: {d}/{name}")
             if name == "pip" or (name.startswith("pip3") and not name.endswith(".py")):
@@ -179,7 +183,9 @@ def check(args: argparse.Namespace) -> int:
             user,
             config.get("Entrypoint"),
             config.get("Cmd"),
-            ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in labels.items()),
+            ", ".join(
+                f"{k.removeprefix('org.opencontainers.image.')}={v}" for k, v in labels.items()
+            ),
         )
     )
     return 1 if problems else 0

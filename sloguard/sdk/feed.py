@@ -55,11 +55,13 @@ def feed_step(recorder: Recorder, step: TraceRecord, *, exemplars: bool = True) 
 
 
 def feed_trace(recorder: Recorder, trace: ResponseTrace, *, exemplars: bool = True) -> int:
-    """Record every step of a completed trace, nested callee traces included; return the count."""
+    """Record every step of a completed trace, nested callee traces included, and its run
+    (:func:`feed_run`); return the number of steps."""
     n = 0
     for step in trace.walk():
         feed_step(recorder, step, exemplars=exemplars)
         n += 1
+    feed_run(recorder, trace, exemplars=exemplars)
     return n
 
 

@@ -1,5 +1,8 @@
 """The framework conformance captures (``tests/data/frameworks/<capture>/``) and their reading.
 
+``SLOGUARD_FRAMEWORK_CAPTURES=DIR`` reads the requests of captures made afresh into ``DIR``
+instead, judged by the same checked-in expectations (the workloads are deterministic).
+
 Each capture holds the OTLP/HTTP requests a real framework exported (``export-NNN.pb``, in
 arrival order) and ``expected.json``: what the workload did. ``python -m
 tests.support.frameworks CAPTURE`` prints a capture's span trees, for writing the mapping.
@@ -8,6 +11,7 @@ tests.support.frameworks CAPTURE`` prints a capture's span trees, for writing th
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -19,7 +23,11 @@ from prometheus_client.samples import Sample
 from sloguard.ingest.otlpwire import PROTOBUF, parse_otlp
 from sloguard.ingest.semconv import SpanRecord
 
+#: The checked-in captures and what their runs did (``expected.json``).
 ROOT = Path(__file__).resolve().parents[1] / "data" / "frameworks"
+#: Where the exported requests are read: the checked-in ones, or a fresh run of the same
+#: workloads (``conformance/regenerate --out DIR``; CI does so) judged by the same expectations.
+EXPORTS = Path(os.environ.get("SLOGUARD_FRAMEWORK_CAPTURES") or ROOT)
 
 
 def captures() -> list[str]:
@@ -29,7 +37,10 @@ def captures() -> list[str]:
 
 def exports(capture: str) -> list[bytes]:
     """The capture's request bodies, in arrival order."""
-    return [p.read_bytes() for p in sorted((ROOT / capture).glob("export-*.pb"))]
+    found = [p.read_bytes() for p in sorted((EXPORTS / capture).glob("export-*.pb"))]
+    if not found:
+        raise FileNotFoundError(f"no export-*.pb in {EXPORTS / capture}")
+    return found
 
 
 def expected(capture: str) -> dict[str, Any]:
