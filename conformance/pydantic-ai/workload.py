@@ -49,8 +49,17 @@ SCENARIOS = [
     ("model-500", "[fail] Invoice INV-4 looks wrong."),
     ("direct-tool", "[status] Is the service up?"),
     ("pipeline", "[pipeline] Invoice INV-6 question."),
+    ("rate-limited", "[ratelimit] Where is invoice INV-8?"),
 ]
-MARKERS = ("[status]", "[fail]", "[refund-hard]", "[refund]", "[invoice]", "[pipeline]")
+MARKERS = (
+    "[status]",
+    "[fail]",
+    "[refund-hard]",
+    "[refund]",
+    "[invoice]",
+    "[pipeline]",
+    "[ratelimit]",
+)
 
 
 def marker(turn: Turn) -> str:
@@ -60,6 +69,8 @@ def marker(turn: Turn) -> str:
 def decide(turn: Turn) -> Reply:
     scenario = marker(turn)
     if "ROLE:TRIAGE" in turn.system:
+        if scenario == "[ratelimit]":
+            return Reply.fail(429)  # max_retries=0: the rate limit fails Triage's run at once
         if scenario == "[pipeline]":
             return Reply.text("This is a billing question.", **TRIAGE_TOKENS)
         if scenario == "[status]":
