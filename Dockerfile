@@ -57,9 +57,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1
 
-# No pip at run time: the venv's was removed in the builder, the base image's goes here.
+# No pip at run time: the venv's was removed in the builder, the base image's goes here (a
+# distribution's packaged pip that pip cannot uninstall stays, with a warning).
 RUN if python -m pip --version >/dev/null 2>&1; then \
-        PIP_BREAK_SYSTEM_PACKAGES=1 python -m pip uninstall -y -q pip; \
+        PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python -m pip uninstall -y -q pip \
+        || echo "warning: the base image's pip could not be removed" >&2; \
     fi \
     && groupadd --gid 10001 sloguard \
     && useradd --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \

@@ -5,7 +5,7 @@
 #   bash .ci/image.sh --selftest  the same, then builds broken variants of the Dockerfile (a build
 #                                 error, a root user, two writes outside the data volume, a
 #                                 failing health check) and shows that each one fails, for its
-#                                 reason (about 3 minutes more)
+#                                 reason (about 4 minutes more)
 #
 # Base image: Debian's mmdebstrap makes a bookworm root filesystem (python3, python3-venv,
 # python-is-python3), imported into buildah (vfs storage in a temp dir). No registry is contacted:
@@ -49,8 +49,7 @@ B=(buildah --storage-driver vfs --root "$WORK/storage" --runroot "$WORK/runroot"
 UPID=
 cleanup() {
   if [ -n "$UPID" ]; then stop_container; fi
-  "${B[@]}" rm --all >/dev/null 2>&1 || true
-  "${B[@]}" rmi --all --force >/dev/null 2>&1 || true
+  "${B[@]}" umount --all >/dev/null 2>&1 || true
   if [ "${SLOGUARD_IMAGE_KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -60,7 +59,9 @@ PACKAGES=python3,python3-venv,python-is-python3,ca-certificates,passwd
 VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -1)
 REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-PORT=19464 # the data volume's daemon, in its own network namespace: not the default, on purpose
+# The daemon's port, in the container's own network namespace: not the default 9464, so the
+# HEALTHCHECK has to follow SLOGUARD_PORT as documented.
+PORT=19464
 
 # --- 1. the base image: a Debian rootfs with Python, no registry ------------------------------
 base_image() {
@@ -142,6 +143,7 @@ check_image() { # TAG -> sets INSPECT, ROOTFS
 # --- 4. run it ---------------------------------------------------------------------------------
 # The container: the rootfs bound (read-only unless RW=1) on a fresh directory, the data volume,
 # /proc, a minimal read-only /dev, loopback up; then image_tool.py exec becomes its PID 1.
+# shellcheck disable=SC2016 # expanded by the bash inside unshare
 SETUP='set -eu
 root=$1 new=$2 data=$3 rw=$4; shift 4
 mount --make-rprivate /
@@ -172,7 +174,7 @@ start_container() { # NAME RW ARGS... -> sets CPID (host pid of PID 1), UPID, LO
   UPID=$!
   CPID=
   for _ in $(seq 50); do
-    CPID=$(cat "/proc/$UPID/task/$UPID/children" 2>/dev/null | awk '{print $1}') || true
+    CPID=$(awk '{print $1}' "/proc/$UPID/task/$UPID/children" 2>/dev/null) || true
     [ -n "$CPID" ] && break
     sleep 0.1
   done

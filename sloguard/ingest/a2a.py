@@ -144,7 +144,7 @@ def plan_traces(
         trace = _parse(i, prefix, raw, batch, limits)
         if trace is not None:
             _redact_attributes(trace)
-            _check_bounds(i, prefix, trace, batch, now)
+            _check_bounds(i, prefix, trace, batch, now, raw)
         if trace is not None and keep is not None:
             keep.append(trace)
         # A trace whose agent already recorded its metrics (the SDK's exporter marks its root
@@ -224,17 +224,33 @@ def _redact_attributes(trace: ResponseTrace) -> None:
             step.additional_attributes = _REDACTOR.clean(step.additional_attributes)
 
 
-def _check_bounds(item: int, prefix: str, trace: ResponseTrace, batch: Batch, now: float) -> None:
+def _check_bounds(
+    item: int, prefix: str, trace: ResponseTrace, batch: Batch, now: float, raw: Any
+) -> None:
     """Note every value of ``trace`` out of the bounds of :mod:`.bounds`, and a bad trace id."""
     bad_id = bounds.trace_id_problem(trace.trace_id)
     if bad_id is not None:
         batch.problem(item, f"{prefix}trace_id", bad_id)
-    for path, step in _all_steps(trace, prefix):
-        for field, why in _step_problems(step, now):
-            batch.problem(item, f"{path}.{field}", why)
+    for path, step in _all_steps(trace, ""):
+        given = _start_given(raw, path)
+        for field, why in _step_problems(step, now, given):
+            batch.problem(item, f"{prefix}{path}.{field}", why)
 
 
-def _step_problems(step: TraceRecord, now: float) -> Iterator[tuple[str, str]]:
+def _start_given(raw: Any, path: str) -> bool:
+    """Whether the request gave the step at ``path`` (``steps[0].….steps[1]``) a start time:
+    the parser reads a missing one as the epoch, which is then "unknown", not out of bounds."""
+    node = raw
+    for part in path.split("."):
+        name, _, index = part.partition("[")
+        node = node.get(name) if isinstance(node, Mapping) else None
+        if index:
+            j = int(index.rstrip("]"))
+            node = node[j] if isinstance(node, list) and j < len(node) else None
+    return isinstance(node, Mapping) and node.get("start_time") not in (None, "")
+
+
+def _step_problems(step: TraceRecord, now: float, start_given: bool) -> Iterator[tuple[str, str]]:
     if step.cost is not None and step.cost > bounds.MAX_COST_USD:
         yield "cost", f"must be at most {bounds.MAX_COST_USD:.0f} USD, got {step.cost:g}"
     for field, tokens in (
@@ -248,7 +264,7 @@ def _step_problems(step: TraceRecord, now: float) -> Iterator[tuple[str, str]]:
         yield "latency", late
     # A step without a start time starts at the epoch (unknown): only its end is bounded.
     start = step.start_time.timestamp()
-    if start != 0 and (why := bounds.time_problem(start, now)):
+    if (start != 0 or start_given) and (why := bounds.time_problem(start, now)):
         yield "start_time", why
     if step.end_time is not None:
         end = step.end_time.timestamp()

@@ -936,7 +936,7 @@ def test_the_spans_of_a_batch_are_stored_as_a_trace_with_its_tree_and_failures(
     assert summary is not None and (summary.status, summary.steps) == ("error", 6)
 
 
-def test_spans_of_one_trace_in_two_requests_are_merged_into_one_stored_tree(
+def test_spans_of_one_trace_in_two_requests_are_read_once_whole(
     sidecar: Sidecar, sidecar_provider: TracerProvider
 ) -> None:
     tracer = sidecar_provider.get_tracer("app")
@@ -952,9 +952,9 @@ def test_spans_of_one_trace_in_two_requests_are_merged_into_one_stored_tree(
     search_span.end()
     assert sidecar_provider.force_flush(10_000)  # request 1: the tool alone
     trace_id = hex_id(agent_span)
-    first = sidecar.store.get(trace_id)
-    assert first is not None and [s.name for s in first.steps] == ["search"]
-    assert first.steps[0].scope_agent is None  # its agent has not arrived yet
+    # its agent has not arrived yet: the tool waits (nothing stored, nothing recorded)
+    assert sidecar.store.get(trace_id) is None
+    assert value(sidecar.registry, "sloguard_otlp_waiting_spans") == 1
 
     agent_span.end()
     assert sidecar_provider.force_flush(10_000)  # request 2: the agent
@@ -966,9 +966,10 @@ def test_spans_of_one_trace_in_two_requests_are_merged_into_one_stored_tree(
     assert steps["search"].parent_step_id == steps["planner"].step_id
     assert steps["search"].scope_agent == "planner"
     r = sidecar.registry
-    tool = {"agent_name": "unknown", "tool_name": "search", "status": "success"}
-    assert r.get_sample_value("agent_tool_calls_total", tool) == 1  # metrics: batch by batch
+    tool = {"agent_name": "planner", "tool_name": "search", "status": "success"}
+    assert r.get_sample_value("agent_tool_calls_total", tool) == 1  # its agent known: read whole
     assert value(r, "agent_calls_total", agent_name="planner", status="success") == 1
+    assert value(r, "sloguard_otlp_traces_total", outcome="complete") == 1
 
 
 def test_a_call_seen_by_the_caller_and_the_callee_counts_once(

@@ -162,7 +162,7 @@ def test_config_slos_yaml_loads() -> None:
 def test_config_slos_yaml_needs_prometheus_for_its_ratio_slo() -> None:
     with pytest.raises(ConfigError) as info:
         load_slo_file(REPO / "config" / "slos.yaml", embedded=True)
-    assert [p.field for p in info.value.problems] == ["slos[5].sli.kind"]
+    assert [p.field for p in info.value.problems] == ["slos[8].sli.kind"]
 
 
 # --- every problem, located -------------------------------------------------------------------
@@ -715,13 +715,13 @@ def test_an_unused_policy_is_a_notice() -> None:
 
 
 def test_notices_do_not_fail_loading() -> None:
-    assert len(load_slo_file(REPO / "config" / "slos.yaml", resolution=10 * MINUTE).slos) == 6
+    assert len(load_slo_file(REPO / "config" / "slos.yaml", resolution=10 * MINUTE).slos) == 9
 
 
 def test_load_slo_files_hands_notices_to_a_callback() -> None:
     seen: list[str] = []
     slos = load_slo_files([REPO / "config" / "slos.yaml"], on_notice=lambda n: seen.append(n.field))
-    assert len(slos) == 6
+    assert len(slos) == 9
     assert seen == ["slos[2].alerting.policy"]
 
 
