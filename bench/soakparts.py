@@ -383,12 +383,13 @@ def percentiles(values: list[float]) -> dict[str, float | int | None]:
 
 
 def kill_tree_on_term() -> None:
-    """SIGTERM ends the soak like Ctrl-C does, so the ``finally`` blocks clean up."""
+    """SIGTERM and SIGINT (even when inherited as ignored) end the soak with KeyboardInterrupt."""
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def machine_extra() -> dict[str, Any]:

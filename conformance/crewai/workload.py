@@ -33,10 +33,7 @@ Refunds 300/30; failed calls report none.
 
 from __future__ import annotations
 
-import argparse
 import os
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -52,14 +49,11 @@ from crewai import LLM, Agent, Crew, Process, Task
 from crewai.tools import tool
 from openinference.instrumentation.crewai import CrewAIInstrumentor
 from openinference.instrumentation.openai import OpenAIInstrumentor
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from conformance.capture import OtlpCapture
-from conformance.fakemodel import FakeModel, Reply, Turn
+from conformance import harness
+from conformance.fakemodel import Reply, Turn
 
+FRAMEWORK = "crewai"
 TOKENS = {"Triage": (100, 10), "Billing": (200, 20), "Refunds": (300, 30)}
 TOOL_CALLS: dict[str, int] = defaultdict(int)
 
@@ -212,75 +206,28 @@ def run_all(base_url: str) -> list[str]:
     return results
 
 
-def summary(log: list[tuple[Turn, Reply]]) -> None:
-    per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for turn, reply in log:
-        p = per[agent_of(turn)]
-        p[0] += 1
-        p[1] += reply.status != 200
-        p[2] += reply.input_tokens
-        p[3] += reply.output_tokens
-    for agent, (calls, failed, i, o) in sorted(per.items()):
-        print(f"  model calls {agent}: {calls} (failed {failed}) tokens {i}/{o}", file=sys.stderr)
-    print(f"  tool calls: {dict(TOOL_CALLS)}", file=sys.stderr)
-
-
+# Each instrumentation in its own process: both patch CrewAI globally.
 INSTRUMENTATIONS = ("openinference", "openinference-events")
 
 
 def capture_one(instrumentation: str, out: Path) -> None:
-    with OtlpCapture() as capture, FakeModel(decide) as fake:
-        provider = TracerProvider(resource=Resource.create({"service.name": "crewai-conformance"}))
-        provider.add_span_processor(
-            BatchSpanProcessor(
-                OTLPSpanExporter(endpoint=capture.endpoint),
-                max_export_batch_size=4,
-                schedule_delay_millis=50,
-            )
-        )
+    folder = out / f"{FRAMEWORK}-{instrumentation}"
+    with harness.session(decide, "crewai-conformance", folder) as run:
         if instrumentation == "openinference":
             # Default (wrapper) mode: crew / task / tool spans; no LLM spans of its own, so the
             # model calls are traced by the OpenAI instrumentation.
-            CrewAIInstrumentor().instrument(tracer_provider=provider)
-            OpenAIInstrumentor().instrument(tracer_provider=provider)
+            CrewAIInstrumentor().instrument(tracer_provider=run.provider)
+            OpenAIInstrumentor().instrument(tracer_provider=run.provider)
         else:
             # Event-listener mode (documented option of the same package): spans built from
             # CrewAI's event bus, including one AGENT span per delegated coworker execution and
             # its own LLM spans (create_llm_spans=True), so no OpenAI instrumentation on top
             # (it would duplicate every LLM span and its tokens).
-            CrewAIInstrumentor().instrument(tracer_provider=provider, use_event_listener=True)
-        for line in run_all(fake.base_url):
-            print(f"  run {line}", file=sys.stderr)
-        provider.force_flush()
-        provider.shutdown()
-        summary(fake.log)
-        paths = capture.save(out / f"crewai-{instrumentation}")
-        print(f"  crewai-{instrumentation}: {len(paths)} exports", file=sys.stderr)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--instrumentation", choices=INSTRUMENTATIONS)
-    args = parser.parse_args()
-    if args.instrumentation:
-        capture_one(args.instrumentation, args.out)
-        return
-    # Each instrumentation in its own process: both patch CrewAI globally.
-    for instrumentation in INSTRUMENTATIONS:
-        print(f"  -- {instrumentation}", file=sys.stderr)
-        subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--out",
-                str(args.out),
-                "--instrumentation",
-                instrumentation,
-            ],
-            check=True,
-        )
+            CrewAIInstrumentor().instrument(tracer_provider=run.provider, use_event_listener=True)
+        outcomes = run_all(run.fake.base_url)
+        run.finish()
+    run.report(agent_of, outcomes=outcomes, tool_calls=dict(TOOL_CALLS))
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(FRAMEWORK, INSTRUMENTATIONS, capture_one)

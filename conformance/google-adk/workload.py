@@ -10,14 +10,9 @@ The model is LiteLLM's OpenAI route pointed at conformance/fakemodel.py.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
-import subprocess
-import sys
-from collections import defaultdict
-from importlib.metadata import version
 from pathlib import Path
 
 # Offline: LiteLLM must not fetch its model price map, nothing may phone home.
@@ -32,33 +27,14 @@ os.environ.pop("OTEL_SEMCONV_STABILITY_OPT_IN", None)
 os.environ.pop("ADK_EXPERIMENTAL_TELEMETRY", None)
 
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from conformance.capture import OtlpCapture
-from conformance.fakemodel import FakeModel, Reply, Turn
+from conformance import harness
+from conformance.fakemodel import Reply, Turn
+from conformance.harness import TRIAGE_TOKENS, check_status, lookup_invoice
 
 FRAMEWORK = "google-adk"
 APP = "Customer support"
-# Distinct usage per agent, so tokens attributed to the wrong agent show.
-TRIAGE_TOKENS = {"input_tokens": 100, "output_tokens": 10}
-BILLING_TOKENS = {"input_tokens": 200, "output_tokens": 20}
-
-SCENARIOS = [
-    ("success-1", "[invoice] What is on my invoice INV-1?"),
-    ("success-2", "[invoice] Please check invoice INV-2."),
-    ("tool-error-handled", "[refund] Refund invoice INV-3, please."),
-    ("tool-error-unhandled", "[refund-hard] Refund invoice INV-5 now."),
-    ("model-500", "[fail] Invoice INV-4 looks wrong."),
-    ("direct-tool", "[status] Is the service up?"),
-]
-
-
-def lookup_invoice(invoice_id: str) -> dict:
-    """Look up an invoice by id."""
-    return {"invoice_id": invoice_id, "amount": 42.0, "status": "paid"}
+SCENARIOS = harness.DESK_SCENARIOS  # the desk of conformance/harness.py
 
 
 def issue_refund(invoice_id: str) -> dict:
@@ -74,41 +50,21 @@ def on_tool_error(tool, args, tool_context, error):
     return None
 
 
-def check_status() -> dict:
-    """Report whether the service is up."""
-    return {"status": "all systems operational"}
-
-
-MARKERS = ("[status]", "[fail]", "[refund-hard]", "[refund]", "[invoice]")
-
-
 def marker(turn: Turn) -> str:
     """The scenario marker of the first user message (ADK re-sends other agents' turns to the
     next agent as "For context:" user messages, so the *last* user message is not the request)."""
     text = json.dumps(turn.body.get("messages", []))
-    return next((m for m in MARKERS if m in text), "")
+    return next((m for m in harness.DESK_MARKERS if m in text), "")
 
 
 def decide(turn: Turn) -> Reply:
     scenario = marker(turn)
     if "ROLE:TRIAGE" in turn.system:
         if scenario == "[status]":
-            if "check_status" not in turn.tool_calls:
-                return Reply.call("check_status", {}, **TRIAGE_TOKENS)
-            return Reply.text("All systems are operational.", **TRIAGE_TOKENS)
+            return harness.desk_status(turn)
         return Reply.call("transfer_to_agent", {"agent_name": "Billing"}, **TRIAGE_TOKENS)
     if "ROLE:BILLING" in turn.system:
-        if scenario == "[fail]":
-            return Reply.fail(500)
-        if scenario == "[refund]":
-            if "issue_refund" not in turn.tool_calls:
-                return Reply.call("issue_refund", {"invoice_id": "INV-3"}, **BILLING_TOKENS)
-            return Reply.text("Sorry, the refund could not be issued right now.", **BILLING_TOKENS)
-        if scenario == "[refund-hard]":
-            return Reply.call("issue_refund", {"invoice_id": "INV-5"}, **BILLING_TOKENS)
-        if "lookup_invoice" not in turn.tool_calls:
-            return Reply.call("lookup_invoice", {"invoice_id": "INV-1"}, **BILLING_TOKENS)
-        return Reply.text("Your invoice of 42.00 is paid.", **BILLING_TOKENS)
+        return harness.desk_billing(turn, scenario)
     raise AssertionError(f"unknown caller: {turn.system[:80]!r}")
 
 
@@ -173,63 +129,21 @@ CAPTURES = {"builtin": "2", "builtin-legacy": "1"}
 
 
 def capture_one(instrumentation: str, out: Path) -> None:
-    with OtlpCapture() as capture, FakeModel(decide) as model:
-        provider = TracerProvider(
-            resource=Resource.create({"service.name": f"conformance-{FRAMEWORK}"})
-        )
-        provider.add_span_processor(
-            BatchSpanProcessor(
-                OTLPSpanExporter(endpoint=capture.endpoint),
-                max_export_batch_size=4,
-                schedule_delay_millis=50,
-            )
-        )
-        trace.set_tracer_provider(provider)
-        outcomes = asyncio.run(run_all(model.base_url))
-        provider.force_flush()
-        provider.shutdown()
-        paths = capture.save(out / f"{FRAMEWORK}-{instrumentation}")
-    for outcome in outcomes:
-        print("  ", json.dumps(outcome))
-    calls: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for turn, reply in model.log:
-        who = "Triage" if "ROLE:TRIAGE" in turn.system else "Billing"
-        calls[who][0] += 1
-        calls[who][1] += reply.input_tokens
-        calls[who][2] += reply.output_tokens
-    print("   model calls [n, input, output]:", json.dumps(calls))
-    print(
-        f"   {len(paths)} exports to {out / f'{FRAMEWORK}-{instrumentation}'}; versions",
-        {p: version(p) for p in ("google-adk", "litellm", "openai", "opentelemetry-sdk")},
-    )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, default=Path("tests/data/frameworks"))
-    parser.add_argument("--instrumentation", choices=sorted(CAPTURES))
-    args = parser.parse_args()
-    if args.instrumentation:
-        schema = os.environ.get("ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN")
-        assert schema == CAPTURES[args.instrumentation], schema
-        capture_one(args.instrumentation, args.out)
-        return
-    for instrumentation, schema in CAPTURES.items():
-        print(f"-- {FRAMEWORK}-{instrumentation} (ADK telemetry schema {schema})", flush=True)
-        env = dict(os.environ, ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN=schema)
-        subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--out",
-                str(args.out),
-                "--instrumentation",
-                instrumentation,
-            ],
-            env=env,
-            check=True,
-        )
+    folder = out / f"{FRAMEWORK}-{instrumentation}"
+    with harness.session(decide, f"conformance-{FRAMEWORK}", folder) as run:
+        trace.set_tracer_provider(run.provider)
+        outcomes = asyncio.run(run_all(run.fake.base_url))
+        run.finish()
+    packages = ("google-adk", "litellm", "openai", "opentelemetry-sdk")
+    run.report(harness.desk_agent, outcomes=outcomes, packages=packages)
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(
+        FRAMEWORK,
+        {
+            name: {"ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN": schema}
+            for name, schema in CAPTURES.items()
+        },
+        capture_one,
+    )

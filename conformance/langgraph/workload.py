@@ -12,13 +12,9 @@ so they would see each other's runs in one process), with a fresh tracer provide
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
-import sys
 import warnings
-from importlib.metadata import version
 from pathlib import Path
 
 # Offline and no phone-home: no LangSmith tracing, no Traceloop telemetry.
@@ -30,8 +26,8 @@ os.environ["OPENAI_API_KEY"] = "test"
 os.environ.pop("OTEL_SDK_DISABLED", None)
 warnings.filterwarnings("ignore")
 
-from conformance.capture import OtlpCapture  # noqa: E402
-from conformance.fakemodel import FakeModel, Reply, Turn  # noqa: E402
+from conformance import harness  # noqa: E402
+from conformance.fakemodel import Reply, Turn  # noqa: E402
 
 FRAMEWORK = "langgraph"
 INSTRUMENTATIONS = ("openinference", "openllmetry")
@@ -156,18 +152,8 @@ SCENARIOS = [
 ]
 
 
-def setup(instrumentation: str, endpoint: str):
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    provider = TracerProvider(resource=Resource.create({"service.name": "customer-support"}))
-    provider.add_span_processor(
-        BatchSpanProcessor(
-            OTLPSpanExporter(endpoint=endpoint), max_export_batch_size=4, schedule_delay_millis=50
-        )
-    )
+def instrument(instrumentation: str, provider) -> list[str]:
+    """Instrument langchain-core with ``instrumentation``; the packages whose versions count."""
     if instrumentation == "openinference":
         from openinference.instrumentation.langchain import LangChainInstrumentor
 
@@ -182,7 +168,7 @@ def setup(instrumentation: str, endpoint: str):
 
         LangchainInstrumentor().instrument(tracer_provider=provider)
         pkgs = ["opentelemetry-instrumentation-langchain", "opentelemetry-semantic-conventions-ai"]
-    return provider, pkgs
+    return pkgs
 
 
 def expected(instrumentation: str, pkgs: list[str], log, outcomes) -> dict:
@@ -205,9 +191,8 @@ def expected(instrumentation: str, pkgs: list[str], log, outcomes) -> dict:
     assert TOOL_OK == {"lookup_invoice": 2, "check_status": 1}, TOOL_OK
     assert TOOL_RAISED == {"issue_refund": 1}, TOOL_RAISED
     assert outcomes == [False, False, False, True, False], outcomes
-    vers = {
-        p: version(p)
-        for p in [
+    vers = harness.versions(
+        [
             "langgraph",
             "langgraph-prebuilt",
             "langgraph-supervisor",
@@ -217,7 +202,7 @@ def expected(instrumentation: str, pkgs: list[str], log, outcomes) -> dict:
             "opentelemetry-sdk",
             *pkgs,
         ]
-    }
+    )
     return {
         "framework": FRAMEWORK,
         "instrumentation": instrumentation,
@@ -311,9 +296,10 @@ NOTES = {
 
 
 def run_one(instrumentation: str, out: Path) -> None:
-    with OtlpCapture() as capture, FakeModel(decide) as fake:
-        provider, pkgs = setup(instrumentation, capture.endpoint)
-        app = build(fake.base_url)
+    folder = out / f"{FRAMEWORK}-{instrumentation}"
+    with harness.session(decide, "customer-support", folder) as run:
+        pkgs = instrument(instrumentation, run.provider)
+        app = build(run.fake.base_url)
         outcomes = []
         for desc, message, _ in SCENARIOS:
             try:
@@ -322,29 +308,15 @@ def run_one(instrumentation: str, out: Path) -> None:
             except Exception as exc:
                 print(f"  {desc[:2]}: run failed: {type(exc).__name__}: {exc}")
                 outcomes.append(True)
-        provider.force_flush()
-        provider.shutdown()
-        folder = out / f"{FRAMEWORK}-{instrumentation}"
-        paths = capture.save(folder)
-        exp = expected(instrumentation, pkgs, fake.log, outcomes)
-        (folder / "expected.json").write_text(json.dumps(exp, indent=2) + "\n")
-        print(f"  {instrumentation}: {len(fake.log)} model calls, {len(paths)} exports -> {folder}")
+        run.finish()
+    exp = expected(instrumentation, pkgs, run.fake.log, outcomes)
+    (folder / "expected.json").write_text(json.dumps(exp, indent=2) + "\n")
+    run.report(agent_of)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--instrumentation", choices=INSTRUMENTATIONS)
-    args = parser.parse_args()
-    if args.instrumentation:
-        run_one(args.instrumentation, args.out)
-        return
-    for inst in INSTRUMENTATIONS:
-        subprocess.run(
-            [sys.executable, __file__, "--out", str(args.out), "--instrumentation", inst],
-            check=True,
-        )
+def agent_of(turn: Turn) -> str:
+    return "Billing" if BILLING_PROMPT in turn.system else "Supervisor"
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(FRAMEWORK, INSTRUMENTATIONS, run_one)

@@ -18,13 +18,12 @@ Tokens: every Triage model call reports 100 input / 10 output, every Billing cal
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
+
+from conformance import harness
 
 INSTRUMENTATIONS = ("openinference", "openllmetry")
 FRAMEWORK = "openai-agents"
@@ -59,13 +58,8 @@ def run_one(instrumentation: str, out: Path) -> None:
     import agents
     from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
     from openai import AsyncOpenAI, InternalServerError
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from conformance.capture import OtlpCapture
-    from conformance.fakemodel import FakeModel, Reply, Turn
+    from conformance.fakemodel import Reply, Turn
 
     tool_log: Counter[tuple[str, str, str]] = Counter()
 
@@ -108,18 +102,9 @@ def run_one(instrumentation: str, out: Path) -> None:
             return Reply.text("Invoice INV-7 is paid: 42.00 EUR.", **kw)
         raise AssertionError(f"unknown agent for system prompt {turn.system[:60]!r}")
 
-    with OtlpCapture() as capture, FakeModel(decide) as fake:
-        provider = TracerProvider(
-            resource=Resource.create({"service.name": f"conformance-{FRAMEWORK}-{instrumentation}"})
-        )
-        provider.add_span_processor(
-            BatchSpanProcessor(
-                OTLPSpanExporter(endpoint=capture.endpoint),
-                max_export_batch_size=4,
-                schedule_delay_millis=50,
-            )
-        )
-
+    folder = out / f"{FRAMEWORK}-{instrumentation}"
+    with harness.session(decide, f"conformance-{FRAMEWORK}-{instrumentation}", folder) as run:
+        provider, fake = run.provider, run.fake
         # The SDK's default trace processor exports to OpenAI's backend: drop it before
         # instrumenting (both instrumentors also replace it below). Do NOT call
         # set_tracing_disabled(True): it stops the SDK from creating spans at all, so the
@@ -191,51 +176,20 @@ def run_one(instrumentation: str, out: Path) -> None:
             return outcome
 
         outcome = asyncio.run(run_all())
-        provider.force_flush()
-        provider.shutdown()
-        folder = out / f"{FRAMEWORK}-{instrumentation}"
-        paths = capture.save(folder)
+        run.finish()
 
-        calls: Counter[str] = Counter()
-        tokens: dict[str, list[int]] = {}
-        for turn, reply in fake.log:
-            agent = _agent_of(turn.system)
-            calls[agent] += 1
-            t = tokens.setdefault(agent, [0, 0])
-            t[0] += reply.input_tokens
-            t[1] += reply.output_tokens
-        for key, text in outcome.items():
-            print(f"  {key}: {text}")
-        print(f"  model calls {dict(calls)}, tokens {tokens}, tools {dict(tool_log)}")
-        print(f"  {len(paths)} exports -> {folder}")
-        assert dict(calls) == EXPECTED_MODEL_CALLS, calls
-        assert {a: tuple(t) for a, t in tokens.items()} == EXPECTED_TOKENS, tokens
-        assert dict(tool_log) == EXPECTED_TOOLS, tool_log
-        assert [k for k, v in outcome.items() if v.startswith("error")] == ["c"], outcome
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--instrumentation", choices=INSTRUMENTATIONS)
-    args = parser.parse_args()
-    if args.instrumentation:
-        run_one(args.instrumentation, args.out)
-        return
-    for instrumentation in INSTRUMENTATIONS:
-        print(f"-- {FRAMEWORK}-{instrumentation}", flush=True)
-        subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--out",
-                str(args.out),
-                "--instrumentation",
-                instrumentation,
-            ],
-            check=True,
-        )
+    usage = run.report(
+        lambda turn: _agent_of(turn.system),
+        outcomes=[f"{key}: {text}" for key, text in outcome.items()],
+        tools={" ".join(key): n for key, n in tool_log.items()},
+    )
+    calls = {agent: u["calls"] for agent, u in usage.items()}
+    tokens = {agent: (u["input_tokens"], u["output_tokens"]) for agent, u in usage.items()}
+    assert calls == EXPECTED_MODEL_CALLS, calls
+    assert tokens == EXPECTED_TOKENS, tokens
+    assert dict(tool_log) == EXPECTED_TOOLS, tool_log
+    assert [k for k, v in outcome.items() if v.startswith("error")] == ["c"], outcome
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(FRAMEWORK, INSTRUMENTATIONS, run_one)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -37,6 +38,11 @@ from sloguard.slo.budget import State
 from sloguard.tracestore.store import TraceStore
 
 _log = logging.getLogger(__name__)
+
+
+#: How long delivered (or given up) notifications and their message references are kept.
+OUTBOX_RETENTION = 7 * 86400.0
+PRUNE_EVERY = 3600.0
 
 
 class AlertRuntime:
@@ -67,6 +73,7 @@ class AlertRuntime:
             )
         self.routing = routing
         self.store = StateStore(data_dir / "alerts.sqlite")
+        self._pruned_at = float("-inf")
         self.center = AlertCenter(
             self.store,
             routing,
@@ -130,7 +137,17 @@ class AlertRuntime:
         )
 
     def check_self(self, results: Sequence[InstanceResult], now: float) -> list[Notification]:
-        """Raise, repeat and resolve sloguard's alerts about itself after a tick."""
+        """Raise, repeat and resolve sloguard's alerts about itself after a tick (and, once an
+        hour, forget notifications delivered or given up more than a week ago)."""
+        if now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            try:
+                pruned = self.store.prune(now - OUTBOX_RETENTION)
+            except sqlite3.Error as exc:
+                _log.warning("cannot prune the outbox: %s", exc)
+            else:
+                if pruned:
+                    _log.info("outbox pruned: %d notifications older than a week", pruned)
         state = self.snapshot(results, now)
         rules = self.center.self_rules
         if rules is not None:

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT, done_at REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_at);
+CREATE INDEX IF NOT EXISTS outbox_order ON outbox (state, receiver, created_at);
 CREATE TABLE IF NOT EXISTS refs (
     receiver TEXT NOT NULL, fingerprint TEXT NOT NULL, started_at REAL NOT NULL,
     ref TEXT, last_sent REAL,
@@ -154,17 +155,29 @@ class StateStore:
 
     # --- outbox ---------------------------------------------------------------------------------
     def due(self, now: float, receiver: str | None = None, limit: int = 100) -> list[OutboxItem]:
-        """Pending notifications whose time has come, oldest first."""
-        sql = "SELECT payload, attempts, next_at FROM outbox WHERE state='pending' AND next_at<=?"
-        args: list[Any] = [now]
+        """Pending notifications whose time has come, oldest first, each receiver's in order:
+        a receiver's notifications wait behind its oldest pending one until that one is due
+        (so after an outage a ``resolved`` never overtakes its ``firing``)."""
+        sql = "SELECT receiver, payload, attempts, next_at FROM outbox WHERE state='pending'"
+        args: list[Any] = []
         if receiver is not None:
             sql += " AND receiver=?"
             args.append(receiver)
-        sql += " ORDER BY created_at, rowid LIMIT ?"
-        args.append(limit)
-        return [
-            OutboxItem(from_dict(json.loads(p)), a, t) for p, a, t in self._db.execute(sql, args)
-        ]
+        sql += " ORDER BY created_at, rowid"
+        found: list[OutboxItem] = []
+        waiting: set[str] = set()  # receivers whose oldest pending notification is not due
+        for name, payload, attempts, next_at in self._db.execute(sql, args):
+            if name in waiting:
+                continue
+            if next_at > now:
+                waiting.add(name)
+                if receiver is not None:
+                    break
+                continue
+            found.append(OutboxItem(from_dict(json.loads(payload)), attempts, next_at))
+            if len(found) >= limit:
+                break
+        return found
 
     def next_due(self) -> float | None:
         """The earliest ``next_at`` of pending notifications."""
@@ -240,10 +253,20 @@ class StateStore:
         }
 
     def prune(self, before: float) -> int:
-        """Forget delivered/failed notifications older than ``before``."""
-        return self._db.execute(
+        """Forget delivered/failed notifications done before ``before``, and the message
+        references of episodes that began before it and have nothing pending."""
+        self._db.execute("BEGIN IMMEDIATE")
+        gone = self._db.execute(
             "DELETE FROM outbox WHERE state!='pending' AND done_at < ?", (before,)
         ).rowcount
+        self._db.execute(
+            "DELETE FROM refs WHERE started_at < ? AND NOT EXISTS (SELECT 1 FROM outbox o"
+            " WHERE o.state='pending' AND o.receiver=refs.receiver"
+            " AND o.fingerprint=refs.fingerprint AND o.started_at=refs.started_at)",
+            (before,),
+        )
+        self._db.execute("COMMIT")
+        return gone
 
     def close(self) -> None:
         """Close the database."""

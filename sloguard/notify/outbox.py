@@ -41,7 +41,8 @@ class OutboxStore(Protocol):
     """Queued notifications, their delivery state, and receiver message references."""
 
     def due(self, now: float, receiver: str | None = None, limit: int = 100) -> list[OutboxItem]:
-        """Pending notifications whose time has come, oldest first."""
+        """Pending notifications whose time has come, oldest first; a receiver's wait behind
+        its oldest pending one until that one is due (delivered in the order they were made)."""
         ...
 
     def delivered(self, n: Notification, now: float, ref: str | None) -> None:

@@ -265,7 +265,11 @@ def evaluate(
         lc = windows.get(tier.long_window)
         lb, sb = rates.get(tier.long_window), rates.get(tier.short_window)
         long_total = lc.total if lc is not None else 0.0
-        insufficient = long_total < min_events_to_judge(tier, objective, min_events)
+        # No events in the short window (a restart's gap, a lull) is no evidence either way:
+        # like too few events in the long one, the tier keeps its last judgment.
+        insufficient = long_total < min_events_to_judge(tier, objective, min_events) or (
+            sb is None and lb is not None
+        )
         firing = (
             not insufficient
             and lb is not None

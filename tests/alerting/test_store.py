@@ -95,3 +95,45 @@ def test_which_tiers_fired_survives_a_restart(tmp_path: Path) -> None:
     assert c.process([InstanceResult(SLO, INSTANCE, ev, T0 + 30)], T0 + 30) == []
     (resolved,) = c.process([result(0.0, T0 + 60)], T0 + 60)
     assert resolved.transition is Transition.RESOLVED
+
+
+def test_a_receivers_notifications_are_due_in_the_order_they_were_made(tmp_path: Path) -> None:
+    """Found by the soak bench: after a receiver outage each notification backed off on its
+    own, so an alert's ``resolved`` could be delivered minutes before its ``firing``, leaving
+    the receiver showing a resolved incident as firing. Now a receiver's notifications wait
+    behind its oldest pending one."""
+    store = StateStore(tmp_path / "alerts.sqlite")
+    alerts = center(store)
+    alerts.process([result(0.05, T0)], T0)
+    alerts.process([result(0.0, T0 + 600)], T0 + 600)
+    queued = store.due(T0 + 600, "log")
+    assert [i.notification.transition for i in queued] == [Transition.FIRING, Transition.RESOLVED]
+    firing = queued[0].notification
+    store.retry(firing, T0 + 900, "503 from the receiver")  # backing off: not due before then
+    assert store.due(T0 + 700, "log") == []  # the resolved one waits behind it
+    assert store.due(T0 + 700) == []
+    later = store.due(T0 + 900, "log")
+    assert [i.notification.transition for i in later] == [Transition.FIRING, Transition.RESOLVED]
+
+
+def test_prune_forgets_what_was_delivered_long_ago_and_keeps_what_is_pending(
+    tmp_path: Path,
+) -> None:
+    """Found by the soak bench: nothing called prune, so the outbox grew for ever."""
+    db = tmp_path / "alerts.sqlite"
+    store = StateStore(db)
+    alerts = center(store)
+    alerts.process([result(0.05, T0)], T0)
+    alerts.process([result(0.0, T0 + 600)], T0 + 600)
+    firing, resolved = (i.notification for i in store.due(T0 + 600, "log"))
+    store.delivered(firing, T0 + 601, ref="msg-1")
+    assert store.prune(T0 + 600) == 0  # delivered after the cut: kept
+    assert store.prune(T0 + 700) == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone() == (1,)  # the pending one
+        assert conn.execute("SELECT COUNT(*) FROM refs").fetchone() == (1,)  # still needed
+    store.delivered(resolved, T0 + 702, ref=None)
+    assert store.prune(T0 + 800) == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM refs").fetchone() == (0,)

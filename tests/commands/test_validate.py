@@ -48,7 +48,7 @@ def test_the_example_files_are_clean(capsys: pytest.CaptureFixture[str]) -> None
     assert status == 0
     # The seed's 90 % routing SLO cannot use the 14.4x tier; validate says so.
     assert out == [
-        f"notice: {EXAMPLE_SLOS}:42: slos[2].alerting.policy: default tier 2m/10s (burn rate "
+        f"notice: {EXAMPLE_SLOS}:44: slos[2].alerting.policy: default tier 2m/10s (burn rate "
         "14.4) is left out: at objective 90 % it needs an error ratio of 1.44 > 1 and could "
         "never fire"
     ]
@@ -127,7 +127,7 @@ def test_config_checks_its_slo_files_against_those_settings(
     assert status == 1
     problems = [line for line in out if not line.startswith("notice: ")]
     assert problems == [
-        f"{EXAMPLE_SLOS}:86: slos[5].sli.kind: kind: ratio runs raw PromQL and needs Prometheus: "
+        f"{EXAMPLE_SLOS}:119: slos[8].sli.kind: kind: ratio runs raw PromQL and needs Prometheus: "
         "set prometheus.url (the embedded source cannot evaluate it)"
     ]
     assert (

@@ -123,6 +123,21 @@ def test_no_data_error_and_insufficient_states() -> None:
     assert not any(t.firing for t in ev.tiers)
 
 
+def test_a_tier_whose_short_window_saw_no_event_keeps_its_last_judgment() -> None:
+    """Found under load: a restarted daemon's first short window (the gap) had no events, the
+    critical tier stopped firing, its alert resolved and fired again a tick later. With no
+    event in the short window there is no evidence either way: the tier is insufficient."""
+    policy = default_policy(P30)
+    first = policy.tiers[0]
+    windows: dict[float, Counts | None] = {
+        w: Counts(bad=500, total=10_000) for w in policy.windows() | {P30}
+    }
+    assert evaluate(objective=0.999, period=P30, policy=policy, windows=windows).tiers[0].firing
+    windows[first.short_window] = Counts(0, 0)
+    tier = evaluate(objective=0.999, period=P30, policy=policy, windows=windows).tiers[0]
+    assert (tier.firing, tier.insufficient) == (False, True)  # the alert state holds it
+
+
 def test_min_events_to_judge() -> None:
     tier = Tier(Severity.CRITICAL, HOUR, 5 * MINUTE, 14.4)
     # one failure fires while 1/total > 0.0144, i.e. up to 69 events
