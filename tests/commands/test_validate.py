@@ -131,7 +131,7 @@ def test_config_checks_its_slo_files_against_those_settings(
         "set prometheus.url (the embedded source cannot evaluate it)"
     ]
     assert (
-        f"notice: {EXAMPLE_SLOS}:36: slos[1].alerting.policy: at period 1h the default policy's "
+        f"notice: {EXAMPLE_SLOS}:38: slos[1].alerting.policy: at period 1h the default policy's "
         "windows 0.417s, 2.5s, 5s, 10s, 30s are shorter than the source's resolution (2m) and "
         "were raised to it"
     ) in out
