@@ -111,14 +111,17 @@ class OutboxWorker:
         metrics: NotifyMetrics | None = None,
         clock: Callable[[], float] = time.time,
         base_delay: float = 1.0,
-        max_delay: float = 300.0,
+        max_delay: float = 60.0,
         poll: float = 0.5,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``clock`` dates the outbox (wall time); ``monotonic`` and ``sleep`` pace a receiver to
-        one notification per ``min_interval`` (tests pass a simulated pair)."""
+        one notification per ``min_interval`` (tests pass a simulated pair). Retries back off
+        from ``base_delay`` to ``max_delay`` (a minute: a receiver's later notifications wait
+        behind its oldest, so a down receiver sees one attempt at a time, and one that is back
+        is found within a minute)."""
         self.store = store
         self.notifiers = dict(notifiers)
         self.metrics = metrics
