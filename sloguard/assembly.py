@@ -204,6 +204,7 @@ def slo_engine(
     slos = load_slo_files(
         [str(p) for p in settings.slo_files],
         latency_buckets=buckets.agent_latency,
+        workflow_buckets=(buckets.workflow_duration, buckets.workflow_cost),
         resolution=resolution,
         embedded=embedded,
         on_notice=lambda notice: log.info("slo file notice", notice=str(notice)),

@@ -47,6 +47,8 @@ class SLOOptions:
     latency_buckets: tuple[float, ...] | None = None
     resolution: float = 0.0
     embedded: bool = False
+    #: Bounds of the workflow duration and cost histograms (None: the defaults).
+    workflow_buckets: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SLOOptions:
@@ -57,6 +59,10 @@ class SLOOptions:
             latency_buckets=settings.metrics.buckets.agent_latency,
             resolution=RESOLUTION_INTERVALS * interval,
             embedded=embedded,
+            workflow_buckets=(
+                settings.metrics.buckets.workflow_duration,
+                settings.metrics.buckets.workflow_cost,
+            ),
         )
 
     def kwargs(self) -> dict[str, Any]:
@@ -64,6 +70,8 @@ class SLOOptions:
         out: dict[str, Any] = {"resolution": self.resolution, "embedded": self.embedded}
         if self.latency_buckets is not None:
             out["latency_buckets"] = self.latency_buckets
+        if self.workflow_buckets is not None:
+            out["workflow_buckets"] = self.workflow_buckets
         return out
 
 

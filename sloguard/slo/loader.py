@@ -59,6 +59,10 @@ from sloguard.slo.policies import DEFAULT_POLICY, NamedPolicies, named_policies
 from sloguard.slo.spec import SLO, SLOFile
 from sloguard.yamldoc import YamlDoc, load_yaml, parse_yaml, show
 
+#: Bounds of (agent_workflow_duration_seconds, agent_workflow_cost_usd).
+WorkflowBuckets = tuple[Sequence[float], Sequence[float]]
+WORKFLOW_BUCKETS: WorkflowBuckets = (c.WORKFLOW_DURATION_BUCKETS, c.WORKFLOW_COST_BUCKETS)
+
 __all__ = [
     "API_VERSION",
     "DEFAULT_POLICY",
@@ -101,16 +105,25 @@ def check_slo_doc(
     doc: YamlDoc,
     *,
     latency_buckets: Sequence[float] = c.AGENT_LATENCY_BUCKETS,
+    workflow_buckets: WorkflowBuckets = WORKFLOW_BUCKETS,
     resolution: float = 0.0,
     embedded: bool = False,
 ) -> SLOCheck:
     """Check a parsed SLO document: every problem and notice, and the model if it is valid.
 
     ``latency_buckets`` are the bounds of ``agent_latency_seconds`` (latency thresholds must be
-    one of them); ``resolution`` is the shortest window the SLI source can resolve (seconds);
+    one of them), ``workflow_buckets`` those of ``agent_workflow_duration_seconds`` and
+    ``agent_workflow_cost_usd`` (workflow latency thresholds and cost budgets); ``resolution``
+    is the shortest window the SLI source can resolve (seconds);
     ``embedded`` refuses SLIs that need Prometheus.
     """
-    opts = EntryOptions(tuple(latency_buckets), resolution, embedded)
+    opts = EntryOptions(
+        tuple(latency_buckets),
+        resolution,
+        embedded,
+        tuple(workflow_buckets[0]),
+        tuple(workflow_buckets[1]),
+    )
     findings = Findings(doc)
     named: NamedPolicies = {}
     slos: list[SLO] = []
@@ -167,6 +180,7 @@ def check_slo_text(
     file: str = "<string>",
     *,
     latency_buckets: Sequence[float] = c.AGENT_LATENCY_BUCKETS,
+    workflow_buckets: WorkflowBuckets = WORKFLOW_BUCKETS,
     resolution: float = 0.0,
     embedded: bool = False,
 ) -> SLOCheck:
@@ -176,7 +190,11 @@ def check_slo_text(
     except ConfigError as exc:
         return SLOCheck(file, None, exc.problems, ())
     return check_slo_doc(
-        doc, latency_buckets=latency_buckets, resolution=resolution, embedded=embedded
+        doc,
+        latency_buckets=latency_buckets,
+        workflow_buckets=workflow_buckets,
+        resolution=resolution,
+        embedded=embedded,
     )
 
 
@@ -184,6 +202,7 @@ def check_slo_file(
     path: str | Path,
     *,
     latency_buckets: Sequence[float] = c.AGENT_LATENCY_BUCKETS,
+    workflow_buckets: WorkflowBuckets = WORKFLOW_BUCKETS,
     resolution: float = 0.0,
     embedded: bool = False,
 ) -> SLOCheck:
@@ -193,7 +212,11 @@ def check_slo_file(
     except ConfigError as exc:
         return SLOCheck(str(path), None, exc.problems, ())
     return check_slo_doc(
-        doc, latency_buckets=latency_buckets, resolution=resolution, embedded=embedded
+        doc,
+        latency_buckets=latency_buckets,
+        workflow_buckets=workflow_buckets,
+        resolution=resolution,
+        embedded=embedded,
     )
 
 
@@ -202,12 +225,18 @@ def parse_slo_text(
     file: str = "<string>",
     *,
     latency_buckets: Sequence[float] = c.AGENT_LATENCY_BUCKETS,
+    workflow_buckets: WorkflowBuckets = WORKFLOW_BUCKETS,
     resolution: float = 0.0,
     embedded: bool = False,
 ) -> SLOFile:
     """Validate the SLO document ``text``; raise :class:`ConfigError` listing every problem."""
     return check_slo_text(
-        text, file, latency_buckets=latency_buckets, resolution=resolution, embedded=embedded
+        text,
+        file,
+        latency_buckets=latency_buckets,
+        workflow_buckets=workflow_buckets,
+        resolution=resolution,
+        embedded=embedded,
     ).raise_for_problems()
 
 
@@ -215,12 +244,17 @@ def load_slo_file(
     path: str | Path,
     *,
     latency_buckets: Sequence[float] = c.AGENT_LATENCY_BUCKETS,
+    workflow_buckets: WorkflowBuckets = WORKFLOW_BUCKETS,
     resolution: float = 0.0,
     embedded: bool = False,
 ) -> SLOFile:
     """Load and validate the SLO file at ``path``; raise :class:`ConfigError` on problems."""
     return check_slo_file(
-        path, latency_buckets=latency_buckets, resolution=resolution, embedded=embedded
+        path,
+        latency_buckets=latency_buckets,
+        workflow_buckets=workflow_buckets,
+        resolution=resolution,
+        embedded=embedded,
     ).raise_for_problems()
 
 
@@ -253,6 +287,7 @@ def load_slo_files(
     paths: Iterable[str | Path],
     *,
     latency_buckets: Sequence[float] = c.AGENT_LATENCY_BUCKETS,
+    workflow_buckets: WorkflowBuckets = WORKFLOW_BUCKETS,
     resolution: float = 0.0,
     embedded: bool = False,
     on_notice: Callable[[Problem], object] | None = None,
@@ -261,7 +296,13 @@ def load_slo_files(
     including names used in more than one file. ``on_notice`` is called with each notice (the
     daemon logs them)."""
     checks = [
-        check_slo_file(p, latency_buckets=latency_buckets, resolution=resolution, embedded=embedded)
+        check_slo_file(
+            p,
+            latency_buckets=latency_buckets,
+            workflow_buckets=workflow_buckets,
+            resolution=resolution,
+            embedded=embedded,
+        )
         for p in paths
     ]
     slos = tuple(s for ch in checks if ch.slo_file is not None for s in ch.slo_file.slos)

@@ -227,3 +227,25 @@ def test_routing_files_are_validated(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert f"{bad}:9: route.routes[0].match_re.slo: bad regular expression '('" in out
     assert main(["validate", "config/routing.yaml"]) == 1  # its secrets are not in this env
     assert "environment variable SLOGUARD_SLACK_TOKEN is not set" in capsys.readouterr().out
+
+
+def test_workflow_bounds_are_checked_against_the_configured_buckets(
+    capsys: pytest.CaptureFixture[str], write: Write
+) -> None:
+    slos = write(
+        "slos.yaml",
+        "slos:\n  - name: cost\n    objective: 99\n"
+        "    sli: {kind: workflow_cost, max_cost_usd: 0.03}\n",
+    )
+    default = write("default.yaml", f"slo_files: [{slos}]\n")
+    status, out, _ = run(capsys, "--config", default)
+    assert status == 1
+    assert any(
+        "max_cost_usd 0.03 is not a bucket bound of agent_workflow_cost_usd" in o for o in out
+    )
+    custom = write(
+        "custom.yaml",
+        f"slo_files: [{slos}]\nmetrics: {{buckets: {{workflow_cost: [0.01, 0.03, 0.1]}}}}\n",
+    )
+    status, out, _ = run(capsys, "--config", custom)
+    assert status == 0, out
