@@ -82,6 +82,11 @@ class OtlpAssembly:
                 self._meanings.setdefault(key, meaning)
             ready = self._assembler.add(spans, now) + self._assembler.expire(now)
             duplicates = self._assembler.duplicates - before
+            if duplicates:  # forget the readings of the copies the assembler dropped
+                handed = {(s.trace_id, s.span_id) for t in ready for s in t.spans}
+                for key in meanings:
+                    if key not in handed and not self._assembler.is_waiting(*key):
+                        self._meanings.pop(key, None)
             mapped = self._record(ready)
         if duplicates:
             self.ingest_metrics.otlp_duplicates.inc(duplicates)

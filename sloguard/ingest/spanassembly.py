@@ -118,6 +118,11 @@ class SpanAssembler:
             ready.append(self._hand(next(iter(self._pending)), Outcome.MEMORY))
         return ready
 
+    def is_waiting(self, trace_id: str, span_id: str) -> bool:
+        """Whether this span waits here now."""
+        pending = self._pending.get(trace_id)
+        return pending is not None and span_id in pending.spans
+
     def expire(self, now: float) -> list[ReadyTrace]:
         """Return the traces whose window has closed at ``now`` (oldest first)."""
         due = [t for t, p in self._pending.items() if now - p.first_seen >= self.window]

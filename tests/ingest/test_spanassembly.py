@@ -71,3 +71,29 @@ def test_drain_hands_over_everything_left() -> None:
 def test_bad_bounds_are_refused() -> None:
     with pytest.raises(ValueError, match="max_spans"):
         SpanAssembler(max_spans=0)
+
+
+def test_the_assembly_forgets_the_readings_of_dropped_duplicates() -> None:
+    """Each accepted span's reading waits with it; an exporter's retry of spans already
+    handed over must not leave readings behind (they would pile up for ever)."""
+    from prometheus_client import CollectorRegistry
+
+    from sloguard import AgentMetrics, Recorder
+    from sloguard.ingest.metrics import IngestMetrics
+    from sloguard.ingest.otlpassembly import OtlpAssembly
+    from sloguard.ingest.pricing import load_pricing
+    from sloguard.ingest.spanmap import interpret_all
+
+    registry = CollectorRegistry()
+    assembly = OtlpAssembly(
+        Recorder(AgentMetrics(registry=registry)), IngestMetrics(registry), load_pricing()
+    )
+    spans = [span("a"), span("c", "a")]
+    assert assembly.accept(spans, interpret_all(spans), now=0)[0] == 2
+    for _ in range(3):  # the same request again and again
+        assert assembly.accept(spans, interpret_all(spans), now=1)[0] == 0
+    assert assembly._meanings == {}
+    waiting = [span("x", "missing")]
+    assembly.accept(waiting, interpret_all(waiting), now=2)
+    assembly.accept(waiting, interpret_all(waiting), now=2)  # a copy of a waiting span
+    assert list(assembly._meanings) == [(T, "x")]
