@@ -118,3 +118,11 @@ class Caller:
         transport = httpx.ASGITransport(app=self._app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sloguard") as client:
             return await client.request(method, url, **kwargs)
+
+
+#: The series of the end-to-end run every accepted trace records (``agent_workflow_*``).
+RUN_SERIES = frozenset(
+    f"agent_workflow_{family}_{part}"
+    for family in ("duration_seconds", "cost_usd", "tokens")
+    for part in ("count", "sum", "bucket")
+) | {"agent_workflow_runs_total"}

@@ -31,7 +31,16 @@ from sloguard.ingest.bounds import (
 )
 from tests.fuzz import edges
 from tests.fuzz.edges import COSTS, TOKENS, TRACE_IDS, trace_id_ok
-from tests.fuzz.fuzzapp import AUTH, MAX_ITEMS, Caller, Fuzzed, delta, fuzzed_app, snapshot
+from tests.fuzz.fuzzapp import (
+    AUTH,
+    MAX_ITEMS,
+    RUN_SERIES,
+    Caller,
+    Fuzzed,
+    delta,
+    fuzzed_app,
+    snapshot,
+)
 
 INPUT = "gen_ai.usage.input_tokens"
 NESTED = "step_action.agent_invocation.response_trace."
@@ -230,18 +239,7 @@ MOVED = {
     "sloguard_unpriced_tokens_total",
     "sloguard_ingest_items_total",
     "agent_anomalies_total",
-    # every accepted trace is one end-to-end run
-    "agent_workflow_runs_total",
-    "agent_workflow_duration_seconds_count",
-    "agent_workflow_duration_seconds_sum",
-    "agent_workflow_duration_seconds_bucket",
-    "agent_workflow_cost_usd_count",
-    "agent_workflow_cost_usd_sum",
-    "agent_workflow_cost_usd_bucket",
-    "agent_workflow_tokens_count",
-    "agent_workflow_tokens_sum",
-    "agent_workflow_tokens_bucket",
-}
+} | RUN_SERIES  # every accepted trace is one end-to-end run
 
 
 # --- the property -----------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from sloguard.ingest.bounds import (
     MAX_TOKENS,
 )
 from tests.fuzz import edges
-from tests.fuzz.fuzzapp import AUTH, Caller, Fuzzed, delta, fuzzed_app, snapshot
+from tests.fuzz.fuzzapp import AUTH, RUN_SERIES, Caller, Fuzzed, delta, fuzzed_app, snapshot
 
 NS = 10**9
 COST = "sloguard.cost_usd"
@@ -195,20 +195,9 @@ MOVED = {
     "sloguard_unpriced_tokens_total",
     "sloguard_ingest_items_total",
     "agent_anomalies_total",
-    # every accepted request here is one whole trace (its spans are roots): one run
-    "agent_workflow_runs_total",
-    "agent_workflow_duration_seconds_count",
-    "agent_workflow_duration_seconds_sum",
-    "agent_workflow_duration_seconds_bucket",
-    "agent_workflow_cost_usd_count",
-    "agent_workflow_cost_usd_sum",
-    "agent_workflow_cost_usd_bucket",
-    "agent_workflow_tokens_count",
-    "agent_workflow_tokens_sum",
-    "agent_workflow_tokens_bucket",
     "sloguard_otlp_traces_total",
     "sloguard_otlp_duplicate_spans_total",
-}
+} | RUN_SERIES  # every accepted trace is one end-to-end run
 
 
 # --- the properties ---------------------------------------------------------------------------
