@@ -141,7 +141,7 @@ def plan_traces(
         )
     steps = 0
     for i, (prefix, raw) in enumerate(items):
-        trace = _parse(i, prefix, raw, batch, limits)
+        trace = _parse(i, prefix, raw, batch, limits, now)
         if trace is not None:
             _redact_attributes(trace)
             _check_bounds(i, prefix, trace, batch, now, raw)
@@ -155,7 +155,7 @@ def plan_traces(
 
 
 def _parse(
-    item: int, prefix: str, raw: Any, batch: Batch, limits: TraceLimits
+    item: int, prefix: str, raw: Any, batch: Batch, limits: TraceLimits, now: float
 ) -> ResponseTrace | None:
     if isinstance(raw, Mapping) and "steps" not in raw:
         batch.problem(
@@ -165,11 +165,47 @@ def _parse(
     try:
         return parse_trace(raw, max_depth=limits.max_depth, max_steps=limits.max_steps)
     except TraceError as exc:
-        for path, message in split_problems(exc):
+        problems = split_problems(exc)
+        for path, message in problems:
             batch.problem(item, _join(prefix, path), message)
+        _bounds_beside(item, prefix, raw, [path for path, _ in problems], batch, limits, now)
     except (ArithmeticError, ValueError, TypeError) as exc:  # values the parser cannot hold
         batch.problem(item, prefix.rstrip("."), f"cannot be parsed: {type(exc).__name__}: {exc}")
     return None
+
+
+_TOP_STEP = re.compile(r"steps\[(\d+)\]")
+
+
+def _bounds_beside(
+    item: int,
+    prefix: str,
+    raw: Any,
+    unread: list[str],
+    batch: Batch,
+    limits: TraceLimits,
+    now: float,
+) -> None:
+    """List the problems of the steps that could be read, beside those that could not: the
+    trace is read again with each unreadable top-level step blanked (indices kept)."""
+    found = [_TOP_STEP.match(p) for p in unread]
+    if not found or not all(found) or not isinstance(raw, Mapping):
+        return  # a problem outside the steps (the trace id, the shape): nothing more to read
+    blank = {int(m.group(1)) for m in found if m}
+    steps = raw.get("steps")
+    if not isinstance(steps, list):
+        return
+    patched = {
+        **raw,
+        "steps": [{"call_type": "HOST"} if j in blank else s for j, s in enumerate(steps)],
+    }
+    try:
+        trace = parse_trace(patched, max_depth=limits.max_depth, max_steps=limits.max_steps)
+    except (TraceError, ArithmeticError, ValueError, TypeError):
+        return
+    _check_bounds(item, prefix, trace, batch, now, patched)
+    # and what the recorder would refuse (the batch is refused already: nothing is recorded)
+    _plan_steps(item, prefix, trace, batch)
 
 
 def split_problems(exc: TraceError) -> list[tuple[str, str]]:
