@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from conformance.fakeanswers import chat_chunks, chat_completion, response, response_events
+
 __all__ = ["FakeModel", "Reply", "Turn"]
 
 
@@ -239,13 +241,13 @@ class FakeModel:
                         {"retry-after": "0", "retry-after-ms": "0"},
                     )
                 elif turn.api == "chat" and turn.stream:
-                    self._sse(_chat_chunks(model, turn, reply))
+                    self._sse(chat_chunks(model.next_id, turn, reply))
                 elif turn.api == "chat":
-                    self._json(200, _chat_completion(model, turn, reply))
+                    self._json(200, chat_completion(model.next_id, turn, reply))
                 elif turn.stream:
-                    self._sse(_response_events(model, turn, reply))
+                    self._sse(response_events(model.next_id, turn, reply))
                 else:
-                    self._json(200, _response(model, turn, reply))
+                    self._json(200, response(model.next_id, turn, reply))
 
             def _json(self, status: int, payload: Any, headers: Mapping[str, str] = {}) -> None:
                 data = json.dumps(payload).encode()
@@ -273,144 +275,6 @@ class FakeModel:
                 self.close_connection = True
 
         return Handler
-
-
-def _usage_chat(reply: Reply) -> dict[str, int]:
-    return {
-        "prompt_tokens": reply.input_tokens,
-        "completion_tokens": reply.output_tokens,
-        "total_tokens": reply.input_tokens + reply.output_tokens,
-    }
-
-
-def _tool_calls(model: FakeModel, reply: Reply) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": model.next_id("call"),
-            "type": "function",
-            "function": {"name": name, "arguments": json.dumps(args)},
-        }
-        for name, args in reply.calls
-    ]
-
-
-def _chat_completion(model: FakeModel, turn: Turn, reply: Reply) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": None}
-    if reply.calls:
-        message["tool_calls"] = _tool_calls(model, reply)
-    return {
-        "id": model.next_id("chatcmpl"),
-        "object": "chat.completion",
-        "created": 1_765_000_000,
-        "model": turn.model or "gpt-4o-mini",
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": "tool_calls" if reply.calls else "stop",
-            }
-        ],
-        "usage": _usage_chat(reply),
-    }
-
-
-def _chat_chunks(model: FakeModel, turn: Turn, reply: Reply) -> Iterator[Mapping[str, Any] | str]:
-    base = {
-        "id": model.next_id("chatcmpl"),
-        "object": "chat.completion.chunk",
-        "created": 1_765_000_000,
-        "model": turn.model or "gpt-4o-mini",
-    }
-    delta: dict[str, Any] = {"role": "assistant"}
-    if reply.content is not None:
-        delta["content"] = reply.content
-    if reply.calls:
-        delta["tool_calls"] = [dict(tc, index=n) for n, tc in enumerate(_tool_calls(model, reply))]
-    yield {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-    yield {
-        **base,
-        "choices": [
-            {"index": 0, "delta": {}, "finish_reason": "tool_calls" if reply.calls else "stop"}
-        ],
-    }
-    yield {**base, "choices": [], "usage": _usage_chat(reply)}
-    yield "[DONE]"
-
-
-def _response(model: FakeModel, turn: Turn, reply: Reply) -> dict[str, Any]:
-    output: list[dict[str, Any]] = []
-    if reply.content is not None:
-        output.append(
-            {
-                "type": "message",
-                "id": model.next_id("msg"),
-                "status": "completed",
-                "role": "assistant",
-                "content": [{"type": "output_text", "text": reply.content, "annotations": []}],
-            }
-        )
-    for name, args in reply.calls:
-        output.append(
-            {
-                "type": "function_call",
-                "id": model.next_id("fc"),
-                "call_id": model.next_id("call"),
-                "name": name,
-                "arguments": json.dumps(args),
-                "status": "completed",
-            }
-        )
-    return {
-        "id": model.next_id("resp"),
-        "object": "response",
-        "created_at": 1_765_000_000,
-        "status": "completed",
-        "model": turn.model or "gpt-4o-mini",
-        "output": output,
-        "parallel_tool_calls": True,
-        "tool_choice": "auto",
-        "tools": [],
-        "error": None,
-        "incomplete_details": None,
-        "instructions": None,
-        "metadata": {},
-        "temperature": 1.0,
-        "top_p": 1.0,
-        "text": {"format": {"type": "text"}},
-        "usage": {
-            "input_tokens": reply.input_tokens,
-            "output_tokens": reply.output_tokens,
-            "total_tokens": reply.input_tokens + reply.output_tokens,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens_details": {"reasoning_tokens": 0},
-        },
-    }
-
-
-def _response_events(model: FakeModel, turn: Turn, reply: Reply) -> Iterator[Mapping[str, Any]]:
-    """A minimal Responses stream: created, one ``output_item.done`` per item, completed."""
-    final = _response(model, turn, reply)
-    start = dict(final, status="in_progress", output=[], usage=None)
-    yield {"type": "response.created", "sequence_number": 0, "response": start}
-    for n, item in enumerate(final["output"]):
-        yield {
-            "type": "response.output_item.added",
-            "sequence_number": 1 + 2 * n,
-            "output_index": n,
-            "item": item,
-        }
-        yield {
-            "type": "response.output_item.done",
-            "sequence_number": 2 + 2 * n,
-            "output_index": n,
-            "item": item,
-        }
-    yield {
-        "type": "response.completed",
-        "sequence_number": 1 + 2 * len(final["output"]),
-        "response": final,
-    }
 
 
 def serve_forever(decide: Callable[[Turn], Reply], port: int) -> None:  # pragma: no cover

@@ -73,6 +73,7 @@ PURE = (
     "ingest/eventmodel.py",
     "ingest/bounds.py",
     "ingest/dialects.py",
+    "slo/histsli.py",
     "ingest/tracereading.py",
     "ingest/spanassembly.py",
     "ingest/updates.py",

@@ -112,17 +112,7 @@ def ingest_router(
     results = [r.value for r in Result if auth.enabled or r is not Result.UNAUTHORIZED]
     for endpoint in (A2A, EVENTS, OTLP):
         counters.declare(endpoint, results)
-    watch = (
-        AnomalyWatch(
-            traces,
-            recorder,
-            low_confidence=low_confidence,
-            max_tool_calls=max_tool_calls,
-            on_failure=lambda what: counters.store_failures.labels(what).inc(),
-        )
-        if traces is not None
-        else None
-    )
+    watch = _anomaly_watch(traces, recorder, counters, low_confidence, max_tool_calls)
     documented_auth: list[Any] = (
         [Security(HTTPBearer(auto_error=False, description="The ingest token."))]
         if auth.enabled
@@ -144,6 +134,25 @@ def ingest_router(
         assembly.on_traces = writer.write
     _add_otlp_route(router, intake, writer, auth=auth.enabled)
     return router
+
+
+def _anomaly_watch(
+    traces: TraceStore | None,
+    recorder: Recorder,
+    counters: IngestMetrics,
+    low_confidence: float,
+    max_tool_calls: int,
+) -> AnomalyWatch | None:
+    """What stores committed traces and counts their anomalies (None without a store)."""
+    if traces is None:
+        return None
+    return AnomalyWatch(
+        traces,
+        recorder,
+        low_confidence=low_confidence,
+        max_tool_calls=max_tool_calls,
+        on_failure=lambda what: counters.store_failures.labels(what).inc(),
+    )
 
 
 def _add_a2a_route(

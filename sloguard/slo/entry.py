@@ -28,7 +28,6 @@ import math
 import re
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sloguard import conventions as c
@@ -46,11 +45,12 @@ from sloguard.slo.docreader import (
     show_percent,
     string,
 )
+from sloguard.slo.histsli import EntryOptions, latency_sli, workflow_sli
 from sloguard.slo.policies import NamedPolicies, slo_policy
 from sloguard.slo.spec import SLI, SLO, Alerting, SLIKind
 from sloguard.yamldoc import FieldPath, show, suggest
 
-__all__ = ["KIND_LABELS", "RESERVED_LABELS", "EntryOptions", "read_slo"]
+__all__ = ["KIND_LABELS", "RESERVED_LABELS", "read_slo"]
 
 #: Labels sloguard sets itself on SLO series and alerts; SLOs may not group, select or label by.
 RESERVED_LABELS = frozenset({"slo", "window", "severity", "tier", "state", "sloguard_part"})
@@ -89,19 +89,6 @@ _MISPLACED = {
 }
 
 _kind = choice(SLIKind, [k.value for k in SLIKind], "SLI kind")
-
-
-@dataclass(frozen=True, slots=True)
-class EntryOptions:
-    """What entries are checked against: the bounds of ``agent_latency_seconds`` (latency
-    thresholds must be one of them), the shortest window the SLI source can resolve (seconds),
-    and whether the source is the embedded one (which cannot run ``kind: ratio``)."""
-
-    latency_buckets: tuple[float, ...]
-    resolution: float
-    embedded: bool
-    workflow_duration_buckets: tuple[float, ...] = c.WORKFLOW_DURATION_BUCKETS
-    workflow_cost_buckets: tuple[float, ...] = c.WORKFLOW_COST_BUCKETS
 
 
 def _objective(findings: Findings, s: DocNode) -> float | None:
@@ -153,58 +140,6 @@ def _period(findings: Findings, s: DocNode, floor: float) -> float | None:
     return period
 
 
-def _bound(
-    findings: Findings,
-    path: FieldPath,
-    value: float | None,
-    bounds: tuple[float, ...],
-    what: tuple[str, str, str],
-) -> float | None:
-    """``value`` if it is one of the histogram's ``bounds``; else a problem naming them.
-
-    ``what``: (the value's name with its unit, the histogram, its buckets setting).
-    """
-    if value is None:
-        return None
-    for bound in bounds:
-        if math.isclose(value, bound, rel_tol=1e-9):
-            return bound
-    listed = ", ".join(f"{b:g}" for b in bounds)
-    findings.problem(
-        path,
-        f"{what[0].format(value)} is not a bucket bound of {what[1]}; use one of {listed} "
-        f"(or add it to metrics.buckets.{what[2]})",
-    )
-    return None
-
-
-def _latency(
-    findings: Findings, path: FieldPath, threshold: float | None, opts: EntryOptions
-) -> SLI | None:
-    what = ("latency threshold {:g} s", c.AGENT_LATENCY, "agent_latency")
-    bound = _bound(findings, path, threshold, opts.latency_buckets, what)
-    return None if bound is None else SLI(SLIKind.LATENCY, threshold=bound)
-
-
-def _workflow_sli(findings: Findings, n: DocNode, kind: SLIKind, opts: EntryOptions) -> SLI:
-    """``workflow_latency`` (threshold: seconds) or ``workflow_cost`` (max_cost_usd: USD)."""
-    key, other = ("threshold", "max_cost_usd")
-    if kind is SLIKind.WORKFLOW_COST:
-        key, other = other, key
-    if key not in n:
-        unit = "the bound in seconds" if key == "threshold" else "the budget of one run in USD"
-        findings.problem(n.at(key), f"required field is missing: {unit}")
-    if other in n:
-        findings.problem(n.at(other), f"{other} does not apply to kind: {kind}; use {key}")
-    value = n.get(key, positive)
-    if kind is SLIKind.WORKFLOW_LATENCY:
-        what = ("workflow latency threshold {:g} s", c.WORKFLOW_DURATION, "workflow_duration")
-        bound = _bound(findings, n.at(key), value, opts.workflow_duration_buckets, what)
-        return SLI(kind, threshold=bound)
-    what = ("max_cost_usd {:g}", c.WORKFLOW_COST, "workflow_cost")
-    return SLI(kind, max_cost=_bound(findings, n.at(key), value, opts.workflow_cost_buckets, what))
-
-
 def _seed_sli(
     findings: Findings, s: DocNode, objective: float | None, opts: EntryOptions
 ) -> SLI | None:
@@ -233,7 +168,7 @@ def _seed_sli(
                 s.at("threshold"),
                 "required field is missing: the latency bound in seconds, e.g. threshold: 5",
             )
-        return _latency(findings, s.at("threshold"), threshold, opts)
+        return latency_sli(findings, s.at("threshold"), threshold, opts)
     if threshold is not None and objective is not None and not math.isclose(threshold, objective):
         findings.problem(
             s.at("threshold"),
@@ -281,7 +216,7 @@ def _sli(findings: Findings, s: DocNode, objective: float | None, opts: EntryOpt
         for key in (k for k in queries if k in n):
             findings.problem(n.at(key), f"{key} applies only to kind: ratio")
     if kind in (SLIKind.WORKFLOW_LATENCY, SLIKind.WORKFLOW_COST):
-        sli = _workflow_sli(findings, n, kind, opts)
+        sli = workflow_sli(findings, n, kind, opts)
         return sli if sli.threshold is not None or sli.max_cost is not None else None
     if "max_cost_usd" in n:
         findings.problem(n.at("max_cost_usd"), "max_cost_usd applies only to kind: workflow_cost")
@@ -289,7 +224,7 @@ def _sli(findings: Findings, s: DocNode, objective: float | None, opts: EntryOpt
     if kind is SLIKind.LATENCY:
         if "threshold" not in n:
             findings.problem(n.at("threshold"), "required field is missing: the bound in seconds")
-        return _latency(findings, n.at("threshold"), threshold, opts)
+        return latency_sli(findings, n.at("threshold"), threshold, opts)
     if "threshold" in n:
         findings.problem(
             n.at("threshold"),

@@ -54,7 +54,8 @@ from sloguard import conventions as c
 from sloguard.errors import ConfigError, Problem
 from sloguard.slo.budget import DEFAULT_PERIOD, Policy
 from sloguard.slo.docreader import DocNode, Findings, any_string
-from sloguard.slo.entry import KIND_LABELS, RESERVED_LABELS, EntryOptions, read_slo
+from sloguard.slo.entry import KIND_LABELS, RESERVED_LABELS, read_slo
+from sloguard.slo.histsli import EntryOptions
 from sloguard.slo.policies import DEFAULT_POLICY, NamedPolicies, named_policies
 from sloguard.slo.spec import SLO, SLOFile
 from sloguard.yamldoc import YamlDoc, load_yaml, parse_yaml, show
