@@ -155,24 +155,26 @@ class StateStore:
 
     # --- outbox ---------------------------------------------------------------------------------
     def due(self, now: float, receiver: str | None = None, limit: int = 100) -> list[OutboxItem]:
-        """Pending notifications whose time has come, oldest first, each receiver's in order:
-        a receiver's notifications wait behind its oldest pending one until that one is due
-        (so after an outage a ``resolved`` never overtakes its ``firing``)."""
-        sql = "SELECT receiver, payload, attempts, next_at FROM outbox WHERE state='pending'"
+        """Pending notifications whose time has come, oldest first, each alert's in order: a
+        notification waits behind an older pending one of the same alert for the same receiver
+        until that one is due (after an outage a ``resolved`` never overtakes its ``firing``;
+        other alerts are not held up)."""
+        sql = (
+            "SELECT receiver, fingerprint, payload, attempts, next_at FROM outbox"
+            " WHERE state='pending'"
+        )
         args: list[Any] = []
         if receiver is not None:
             sql += " AND receiver=?"
             args.append(receiver)
         sql += " ORDER BY created_at, rowid"
         found: list[OutboxItem] = []
-        waiting: set[str] = set()  # receivers whose oldest pending notification is not due
-        for name, payload, attempts, next_at in self._db.execute(sql, args):
-            if name in waiting:
+        waiting: set[tuple[str, str]] = set()  # (receiver, alert) whose oldest is not due
+        for name, alert, payload, attempts, next_at in self._db.execute(sql, args):
+            if (name, alert) in waiting:
                 continue
             if next_at > now:
-                waiting.add(name)
-                if receiver is not None:
-                    break
+                waiting.add((name, alert))
                 continue
             found.append(OutboxItem(from_dict(json.loads(payload)), attempts, next_at))
             if len(found) >= limit:

@@ -41,8 +41,8 @@ class OutboxStore(Protocol):
     """Queued notifications, their delivery state, and receiver message references."""
 
     def due(self, now: float, receiver: str | None = None, limit: int = 100) -> list[OutboxItem]:
-        """Pending notifications whose time has come, oldest first; a receiver's wait behind
-        its oldest pending one until that one is due (delivered in the order they were made)."""
+        """Pending notifications whose time has come, oldest first; one waits behind an older
+        pending one of the same alert and receiver until that one is due (in order per alert)."""
         ...
 
     def delivered(self, n: Notification, now: float, ref: str | None) -> None:
@@ -119,9 +119,8 @@ class OutboxWorker:
     ) -> None:
         """``clock`` dates the outbox (wall time); ``monotonic`` and ``sleep`` pace a receiver to
         one notification per ``min_interval`` (tests pass a simulated pair). Retries back off
-        from ``base_delay`` to ``max_delay`` (a minute: a receiver's later notifications wait
-        behind its oldest, so a down receiver sees one attempt at a time, and one that is back
-        is found within a minute)."""
+        from ``base_delay`` to ``max_delay`` (a minute: a receiver that is back is found within
+        a minute, and an alert's later notifications wait behind its oldest)."""
         self.store = store
         self.notifiers = dict(notifiers)
         self.metrics = metrics

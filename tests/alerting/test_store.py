@@ -100,8 +100,8 @@ def test_which_tiers_fired_survives_a_restart(tmp_path: Path) -> None:
 def test_a_receivers_notifications_are_due_in_the_order_they_were_made(tmp_path: Path) -> None:
     """Found by the soak bench: after a receiver outage each notification backed off on its
     own, so an alert's ``resolved`` could be delivered minutes before its ``firing``, leaving
-    the receiver showing a resolved incident as firing. Now a receiver's notifications wait
-    behind its oldest pending one."""
+    the receiver showing a resolved incident as firing. Now an alert's notifications wait
+    behind its oldest pending one for the same receiver; other alerts are not held up."""
     store = StateStore(tmp_path / "alerts.sqlite")
     alerts = center(store)
     alerts.process([result(0.05, T0)], T0)
@@ -114,6 +114,13 @@ def test_a_receivers_notifications_are_due_in_the_order_they_were_made(tmp_path:
     assert store.due(T0 + 700) == []
     later = store.due(T0 + 900, "log")
     assert [i.notification.transition for i in later] == [Transition.FIRING, Transition.RESOLVED]
+    other = SLOInstance.of("avail", {"tool_name": "search", "agent_name": "shipping"})
+    windows = {w: Counts(0.05 * 1e5, 1e5) for w in SLO.windows()}
+    ev = evaluate(objective=SLO.objective, period=SLO.period, policy=SLO.alerting.policy,
+                  windows=windows)  # fmt: skip
+    alerts.process([InstanceResult(SLO, other, ev, T0 + 700)], T0 + 700)
+    due = store.due(T0 + 700, "log")  # billing's firing still backs off: shipping's goes
+    assert [i.notification.labels.get("agent_name") for i in due] == ["shipping"]
 
 
 def test_prune_forgets_what_was_delivered_long_ago_and_keeps_what_is_pending(
