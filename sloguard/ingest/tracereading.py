@@ -109,10 +109,15 @@ def _graph_nodes(
 ) -> None:
     """Rule 4 for graph dialects: the root is the workflow, its top-level nodes the agents."""
     for root in trace.roots:
-        if not trace.children[root]:
-            continue  # a one-span trace (building an agent): nothing ran
+        orphan = spans[root].parent_span_id is not None  # its parent never arrived
+        if not trace.children[root] or (
+            orphan and not spans[root].name.endswith(_WORKFLOW_SUFFIX)
+        ):
+            # a one-span trace (building an agent): nothing ran; or a span of a trace read
+            # when its window closed that is not the graph's own: left as it reads
+            continue
         m = meanings[root]
-        name = m.name or spans[root].name
+        name = m.name or spans[root].name.removesuffix(_WORKFLOW_SUFFIX)
         meanings[root] = m._replace(role=Role.WORKFLOW, name=name)
         containers = [root] + [
             k for k in trace.children[root] if spans[k].name == name + _WORKFLOW_SUFFIX
@@ -121,14 +126,23 @@ def _graph_nodes(
         for k in trace.keys:
             if k == root:
                 continue
-            node = spans[k].name
-            for prefix in dialect.node_prefixes:
-                node = node.removeprefix(prefix)
+            node = _node(dialect, spans[k].name)
             mk = meanings[k]
             if k in nodes and node not in dialect.plumbing:
                 meanings[k] = mk._replace(role=Role.AGENT, name=node)
             elif mk.role in (Role.AGENT, Role.WORKFLOW):
                 meanings[k] = mk._replace(role=Role.OTHER, name=None)
+    for k in trace.keys:  # whatever the trace lacks, plumbing is never an agent or workflow
+        mk = meanings[k]
+        plumbing = _node(dialect, spans[k].name) in dialect.plumbing
+        if plumbing and mk.role in (Role.AGENT, Role.WORKFLOW):
+            meanings[k] = mk._replace(role=Role.OTHER, name=None)
+
+
+def _node(dialect: Dialect, span_name: str) -> str:
+    for prefix in dialect.node_prefixes:
+        span_name = span_name.removeprefix(prefix)
+    return span_name
 
 
 def _first_agent(

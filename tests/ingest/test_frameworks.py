@@ -68,3 +68,14 @@ def test_no_workflow_node_or_plumbing_poses_as_an_agent(capture: str) -> None:
     assert not set(got["agents"]) & set(expected(capture).get("not_agents", ()))
     for h in got["handoffs"]:
         assert h["source"] in agents and h["target"] in agents, h
+
+
+@pytest.mark.parametrize("capture", ["langgraph-openllmetry", "langgraph-openinference"])
+def test_a_graph_trace_without_its_root_poses_no_node_as_an_agent(capture: str) -> None:
+    """A LangGraph trace read when its window closed, its root never arrived: no run, and no
+    graph, node or plumbing span is taken for an agent."""
+    roots = {s.span_id for s in spans(capture) if s.parent_span_id is None}
+    partial = [s for s in spans(capture) if s.span_id not in roots]
+    got = observed(record([partial]))
+    assert not got["workflows"]  # no root, no run
+    assert set(got["agents"]) <= set(expected(capture)["agents"])
