@@ -66,7 +66,6 @@ class OtlpAssembly:
         self.pricing = pricing
         self.window = window
         self._assembler = SpanAssembler(window=window, max_spans=max_waiting_spans)
-        self._meanings: dict[SpanKey, Meaning] = {}
         self._lock = threading.Lock()
         #: Where mapped traces go after they are recorded (the trace store's writer).
         self.on_traces: OnTraces | None = None
@@ -78,15 +77,8 @@ class OtlpAssembly:
         recorded now (those they completed, pushed out by memory, or whose window closed)."""
         with self._lock:
             before = self._assembler.duplicates
-            for key, meaning in meanings.items():
-                self._meanings.setdefault(key, meaning)
-            ready = self._assembler.add(spans, now) + self._assembler.expire(now)
+            ready = self._assembler.add(spans, now, meanings) + self._assembler.expire(now)
             duplicates = self._assembler.duplicates - before
-            if duplicates:  # forget the readings of the copies the assembler dropped
-                handed = {(s.trace_id, s.span_id) for t in ready for s in t.spans}
-                for key in meanings:
-                    if key not in handed and not self._assembler.is_waiting(*key):
-                        self._meanings.pop(key, None)
             mapped = self._record(ready)
         if duplicates:
             self.ingest_metrics.otlp_duplicates.inc(duplicates)
@@ -114,14 +106,10 @@ class OtlpAssembly:
         """Map and record handed-over traces (under the lock: recorded in hand-over order)."""
         mapped: list[SpanMapping] = []
         for trace in ready:
-            meanings = {
-                (s.trace_id, s.span_id): self._meanings.pop((s.trace_id, s.span_id))
-                for s in trace.spans
-            }
             self.ingest_metrics.otlp_traces.labels(trace.outcome.value).inc()
             costs = CostBook(self.pricing)
             try:
-                mapping = SpanMapping(trace.spans, price=costs.cost, meanings=meanings)
+                mapping = SpanMapping(trace.spans, price=costs.cost, meanings=trace.meanings)
                 apply(self.recorder, mapping.updates())
             except InvalidOtlp as exc:
                 self.ingest_metrics.otlp_dropped.inc()

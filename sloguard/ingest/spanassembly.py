@@ -30,14 +30,18 @@ Example::
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Final, NamedTuple
 
-from sloguard.ingest.semconv import SpanRecord
+from sloguard.ingest.semconv import Meaning, SpanRecord
 
-__all__ = ["Outcome", "ReadyTrace", "SpanAssembler"]
+__all__ = ["Outcome", "ReadyTrace", "SpanAssembler", "SpanKey"]
+
+#: (trace id, span id)
+SpanKey = tuple[str, str]
 
 #: Span kinds whose span starts the local part of a trace (a remote parent is expected).
 _ENTRY_KINDS: Final = frozenset({"server", "consumer"})
@@ -53,17 +57,20 @@ class Outcome(StrEnum):
 
 
 class ReadyTrace(NamedTuple):
-    """The spans of one trace, handed over for mapping, and why now."""
+    """The spans of one trace, handed over for mapping, why now, and what each span was read
+    to mean when it arrived (when :meth:`SpanAssembler.add` was given the readings)."""
 
     trace_id: str
     spans: tuple[SpanRecord, ...]
     outcome: Outcome
+    meanings: Mapping[SpanKey, Meaning] = MappingProxyType({})
 
 
 @dataclass
 class _Pending:
     first_seen: float
     spans: dict[str, SpanRecord] = field(default_factory=dict)
+    meanings: dict[SpanKey, Meaning] = field(default_factory=dict)
 
 
 def is_whole(spans: Iterable[SpanRecord]) -> bool:
@@ -98,11 +105,18 @@ class SpanAssembler:
         #: Duplicate spans dropped so far.
         self.duplicates = 0
 
-    def add(self, spans: Sequence[SpanRecord], now: float) -> list[ReadyTrace]:
-        """Take ``spans``; return the traces they made whole, and those pushed out by memory."""
+    def add(
+        self,
+        spans: Sequence[SpanRecord],
+        now: float,
+        meanings: Mapping[SpanKey, Meaning] | None = None,
+    ) -> list[ReadyTrace]:
+        """Take ``spans`` (with their ``meanings``, kept with them while they wait); return
+        the traces they made whole, and those pushed out by memory."""
         touched: dict[str, _Pending] = {}
         for span in spans:
-            key = hash((span.trace_id, span.span_id))
+            ids = (span.trace_id, span.span_id)
+            key = hash(ids)
             pending = self._pending.get(span.trace_id)
             if key in self._handed or (pending is not None and span.span_id in pending.spans):
                 self.duplicates += 1
@@ -110,6 +124,8 @@ class SpanAssembler:
             if pending is None:
                 pending = self._pending[span.trace_id] = _Pending(now)
             pending.spans[span.span_id] = span
+            if meanings is not None:
+                pending.meanings[ids] = meanings[ids]
             self.waiting += 1
             touched[span.trace_id] = pending
         ready = [
@@ -121,14 +137,17 @@ class SpanAssembler:
             ready.append(self._hand(next(iter(self._pending)), Outcome.MEMORY))
         return ready
 
-    def is_waiting(self, trace_id: str, span_id: str) -> bool:
-        """Whether this span waits here now."""
-        pending = self._pending.get(trace_id)
-        return pending is not None and span_id in pending.spans
-
     def expire(self, now: float) -> list[ReadyTrace]:
-        """Return the traces whose window has closed at ``now`` (oldest first)."""
-        due = [t for t, p in self._pending.items() if now - p.first_seen >= self.window]
+        """Return the traces whose window has closed at ``now`` (oldest first).
+
+        Traces wait in the order they first arrived, so the scan stops at the first one whose
+        window is still open: every request calls this, whatever waits.
+        """
+        due = []
+        for trace_id, pending in self._pending.items():
+            if now - pending.first_seen < self.window:
+                break
+            due.append(trace_id)
         return [self._hand(trace_id, Outcome.WINDOW) for trace_id in due]
 
     def drain(self) -> list[ReadyTrace]:
@@ -144,4 +163,4 @@ class SpanAssembler:
                 handed[hash((trace_id, span_id))] = None
             while len(handed) > self.remember:
                 handed.popitem(last=False)
-        return ReadyTrace(trace_id, tuple(pending.spans.values()), outcome)
+        return ReadyTrace(trace_id, tuple(pending.spans.values()), outcome, pending.meanings)

@@ -141,7 +141,7 @@ class SpanMapping:
     ) -> None:
         self.price = price
         self.spans: dict[SpanKey, SpanRecord] = {(s.trace_id, s.span_id): s for s in spans}
-        if meanings is None:
+        if not meanings:
             self.meanings = interpret_all(self.spans.values())
         else:  # read before (by the ingest, when the spans arrived)
             self.meanings = {key: meanings[key] for key in self.spans}

@@ -74,8 +74,9 @@ def test_bad_bounds_are_refused() -> None:
 
 
 def test_the_assembly_forgets_the_readings_of_dropped_duplicates() -> None:
-    """Each accepted span's reading waits with it; an exporter's retry of spans already
-    handed over must not leave readings behind (they would pile up for ever)."""
+    """Each accepted span's reading waits with it (in the assembler, beside the span); an
+    exporter's retry of spans already handed over must not leave readings behind (they would
+    pile up for ever)."""
     from prometheus_client import CollectorRegistry
 
     from sloguard import AgentMetrics, Recorder
@@ -92,8 +93,12 @@ def test_the_assembly_forgets_the_readings_of_dropped_duplicates() -> None:
     assert assembly.accept(spans, interpret_all(spans), now=0)[0] == 2
     for _ in range(3):  # the same request again and again
         assert assembly.accept(spans, interpret_all(spans), now=1)[0] == 0
-    assert assembly._meanings == {}
+
+    def readings() -> list[tuple[str, str]]:
+        return [k for p in assembly._assembler._pending.values() for k in p.meanings]
+
+    assert readings() == []
     waiting = [span("x", "missing")]
     assembly.accept(waiting, interpret_all(waiting), now=2)
     assembly.accept(waiting, interpret_all(waiting), now=2)  # a copy of a waiting span
-    assert list(assembly._meanings) == [(T, "x")]
+    assert readings() == [(T, "x")]
