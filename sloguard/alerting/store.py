@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT, done_at REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_at);
-CREATE INDEX IF NOT EXISTS outbox_order ON outbox (state, receiver, created_at);
+CREATE INDEX IF NOT EXISTS outbox_alert ON outbox (state, receiver, fingerprint, created_at);
 CREATE TABLE IF NOT EXISTS refs (
     receiver TEXT NOT NULL, fingerprint TEXT NOT NULL, started_at REAL NOT NULL,
     ref TEXT, last_sent REAL,
@@ -160,26 +160,20 @@ class StateStore:
         until that one is due (after an outage a ``resolved`` never overtakes its ``firing``;
         other alerts are not held up)."""
         sql = (
-            "SELECT receiver, fingerprint, payload, attempts, next_at FROM outbox"
-            " WHERE state='pending'"
+            "SELECT payload, attempts, next_at FROM outbox o WHERE state='pending' AND next_at<=?"
+            " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state='pending'"
+            " AND e.receiver=o.receiver AND e.fingerprint=o.fingerprint AND e.next_at>?"
+            " AND (e.created_at, e.rowid) < (o.created_at, o.rowid))"
         )
-        args: list[Any] = []
+        args: list[Any] = [now, now]
         if receiver is not None:
             sql += " AND receiver=?"
             args.append(receiver)
-        sql += " ORDER BY created_at, rowid"
-        found: list[OutboxItem] = []
-        waiting: set[tuple[str, str]] = set()  # (receiver, alert) whose oldest is not due
-        for name, alert, payload, attempts, next_at in self._db.execute(sql, args):
-            if (name, alert) in waiting:
-                continue
-            if next_at > now:
-                waiting.add((name, alert))
-                continue
-            found.append(OutboxItem(from_dict(json.loads(payload)), attempts, next_at))
-            if len(found) >= limit:
-                break
-        return found
+        sql += " ORDER BY created_at, rowid LIMIT ?"
+        args.append(limit)
+        return [
+            OutboxItem(from_dict(json.loads(p)), a, t) for p, a, t in self._db.execute(sql, args)
+        ]
 
     def next_due(self) -> float | None:
         """The earliest ``next_at`` of pending notifications."""
