@@ -76,15 +76,19 @@ def _named_by_attribute(span: SpanRecord) -> bool:
 
 
 class _Trace:
-    """One trace's spans with their parents and children (ordered by start)."""
+    """One trace's spans with their parents and children (ordered by start), and the
+    batch's meanings the rules correct."""
 
     def __init__(
         self,
         keys: list[SpanKey],
         spans: Mapping[SpanKey, SpanRecord],
         parents: Mapping[SpanKey, SpanKey | None],
+        meanings: dict[SpanKey, Meaning],
     ) -> None:
         self.keys = keys
+        self.spans = spans
+        self.meanings = meanings  # the batch's, corrected in place
         self.roots = [k for k in keys if parents[k] is None]
         self.children: dict[SpanKey, list[SpanKey]] = defaultdict(list)
         for k in sorted(keys, key=lambda k: spans[k].start_ns):
@@ -101,18 +105,12 @@ class _Trace:
         return found
 
 
-def _graph_nodes(
-    trace: _Trace,
-    dialect: Dialect,
-    spans: Mapping[SpanKey, SpanRecord],
-    meanings: dict[SpanKey, Meaning],
-) -> None:
+def _graph_nodes(trace: _Trace, dialect: Dialect) -> None:
     """Rule 4 for graph dialects: the root is the workflow, its top-level nodes the agents."""
+    spans, meanings = trace.spans, trace.meanings
     for root in trace.roots:
         orphan = spans[root].parent_span_id is not None  # its parent never arrived
-        if not trace.children[root] or (
-            orphan and not spans[root].name.endswith(_WORKFLOW_SUFFIX)
-        ):
+        if not trace.children[root] or (orphan and not spans[root].name.endswith(_WORKFLOW_SUFFIX)):
             # a one-span trace (building an agent): nothing ran; or a span of a trace read
             # when its window closed that is not the graph's own: left as it reads
             continue
@@ -145,9 +143,8 @@ def _node(dialect: Dialect, span_name: str) -> str:
     return span_name
 
 
-def _first_agent(
-    trace: _Trace, spans: Mapping[SpanKey, SpanRecord], meanings: Mapping[SpanKey, Meaning]
-) -> str | None:
+def _first_agent(trace: _Trace) -> str | None:
+    spans, meanings = trace.spans, trace.meanings
     runs = [k for k in trace.keys if meanings[k].role is Role.AGENT]
     first = min(runs, key=lambda k: spans[k].start_ns, default=None)
     return meanings[first].name if first is not None else None
@@ -166,13 +163,9 @@ def _coworker(span: SpanRecord, key: str) -> str | None:
     return name.strip() if isinstance(name, str) and name.strip() else None
 
 
-def _delegations(
-    trace: _Trace,
-    dialect: Dialect,
-    spans: Mapping[SpanKey, SpanRecord],
-    meanings: dict[SpanKey, Meaning],
-) -> None:
+def _delegations(trace: _Trace, dialect: Dialect) -> None:
     """Delegation tools: the coworker's run when no agent span is below them, else plumbing."""
+    spans, meanings = trace.spans, trace.meanings
     for k in trace.keys:
         m = meanings[k]
         if m.role is not Role.TOOL or m.name not in dialect.delegate_tools:
@@ -187,13 +180,9 @@ def _delegations(
         meanings[k] = m._replace(role=Role.AGENT, name=coworker, failed=failed)
 
 
-def _roots(
-    trace: _Trace,
-    dialect: Dialect,
-    spans: Mapping[SpanKey, SpanRecord],
-    meanings: dict[SpanKey, Meaning],
-) -> None:
+def _roots(trace: _Trace, dialect: Dialect) -> None:
     """Rule 4 outside graph dialects."""
+    spans, meanings = trace.spans, trace.meanings
     for root in trace.roots:
         m = meanings[root]
         if m.role is Role.WORKFLOW and m.name is not None:
@@ -204,7 +193,7 @@ def _roots(
             if not _named_by_attribute(spans[root]):
                 meanings[root] = m._replace(role=Role.WORKFLOW)
         elif m.role is Role.OTHER and dialect.anonymous_root_is_workflow:
-            name = _first_agent(trace, spans, meanings)
+            name = _first_agent(trace)
             if name is not None:
                 meanings[root] = m._replace(role=Role.WORKFLOW, name=name)
 
@@ -225,13 +214,13 @@ def read_traces(
             meanings[k] = _span_fixes(dialect, spans[k], meanings[k])
         if dialect is DEFAULT:
             continue
-        trace = _Trace(keys, spans, parents)
+        trace = _Trace(keys, spans, parents, meanings)
         if dialect.graph_nodes:
-            _graph_nodes(trace, dialect, spans, meanings)
+            _graph_nodes(trace, dialect)
         else:
-            _roots(trace, dialect, spans, meanings)
+            _roots(trace, dialect)
         if dialect.delegate_tools:
-            _delegations(trace, dialect, spans, meanings)
+            _delegations(trace, dialect)
         if dialect.usage_from_inference_only:
             for k in keys:
                 mk = meanings[k]
