@@ -70,17 +70,20 @@ class YamlDoc:
 
 def load_yaml(path: str | Path) -> YamlDoc:
     """Read and parse the YAML file at ``path``; raise :class:`ConfigError` if it cannot be."""
+    return parse_yaml(_read_text(path), str(path))
+
+
+def _read_text(path: str | Path) -> str:
     name = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError([Problem(name, None, "", f"cannot read file: {exc.strerror}")]) from exc
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError([Problem(name, line, "", "file is not valid UTF-8")]) from exc
-    return parse_yaml(text, name)
 
 
 def parse_yaml(text: str, file: str = "<string>") -> YamlDoc:
@@ -88,18 +91,46 @@ def parse_yaml(text: str, file: str = "<string>") -> YamlDoc:
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
-        if root is None:
-            return YamlDoc(file, None, {})
-        duplicates = tuple(_duplicate_keys(root, (), file, set()))
-        data = loader.construct_document(root)
-        lines: dict[FieldPath, int] = {}
-        _index(loader, root, (), lines, set())
+        return _document(loader, root, file)
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_syntax_problem(file, exc)]) from exc
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(file, None, "", f"invalid YAML: {exc}")]) from exc
     finally:
         loader.dispose()
+
+
+def parse_yaml_all(text: str, file: str = "<string>") -> tuple[YamlDoc, ...]:
+    """Parse every document of ``text`` (separated by ``---``); lines count from the file's
+    start. Empty documents are left out; an empty text gives one empty document."""
+    loader = yaml.SafeLoader(text)
+    docs: list[YamlDoc] = []
+    try:
+        while loader.check_node():
+            root = loader.get_node()
+            if root is not None:
+                docs.append(_document(loader, root, file))
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError([_syntax_problem(file, exc)]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(file, None, "", f"invalid YAML: {exc}")]) from exc
+    finally:
+        loader.dispose()
+    return tuple(docs) or (YamlDoc(file, None, {}),)
+
+
+def load_yaml_all(path: str | Path) -> tuple[YamlDoc, ...]:
+    """Read the YAML file at ``path`` and parse every document in it (:func:`parse_yaml_all`)."""
+    return parse_yaml_all(_read_text(path), str(path))
+
+
+def _document(loader: yaml.SafeLoader, root: yaml.Node | None, file: str) -> YamlDoc:
+    if root is None:
+        return YamlDoc(file, None, {})
+    duplicates = tuple(_duplicate_keys(root, (), file, set()))
+    data = loader.construct_document(root)
+    lines: dict[FieldPath, int] = {}
+    _index(loader, root, (), lines, set())
     return YamlDoc(file, data, types.MappingProxyType(lines), duplicates)
 
 

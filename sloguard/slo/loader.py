@@ -56,9 +56,11 @@ from sloguard.slo.budget import DEFAULT_PERIOD, Policy
 from sloguard.slo.docreader import DocNode, Findings, any_string
 from sloguard.slo.entry import KIND_LABELS, RESERVED_LABELS, read_slo
 from sloguard.slo.histsli import EntryOptions
+from sloguard.slo.peers.formats import detect, supported_versions
+from sloguard.slo.peers.located import at_origins, first_line, notes_as_problems, translated_doc
 from sloguard.slo.policies import DEFAULT_POLICY, NamedPolicies, named_policies
 from sloguard.slo.spec import SLO, SLOFile
-from sloguard.yamldoc import YamlDoc, load_yaml, parse_yaml, show
+from sloguard.yamldoc import YamlDoc, load_yaml_all, parse_yaml_all, show
 
 #: Bounds of (agent_workflow_duration_seconds, agent_workflow_cost_usd).
 WorkflowBuckets = tuple[Sequence[float], Sequence[float]]
@@ -71,6 +73,7 @@ __all__ = [
     "RESERVED_LABELS",
     "SLOCheck",
     "check_slo_doc",
+    "check_slo_docs",
     "check_slo_file",
     "check_slo_text",
     "duplicate_names",
@@ -94,6 +97,7 @@ class SLOCheck:
     slo_file: SLOFile | None
     problems: tuple[Problem, ...]
     notices: tuple[Problem, ...]
+    format: str = API_VERSION  # the format the file is written in ("Sloth", "OpenSLO", ...)
 
     def raise_for_problems(self) -> SLOFile:
         """Return the model, or raise :class:`ConfigError` listing every problem."""
@@ -136,8 +140,9 @@ def check_slo_doc(
         root = DocNode(findings, (), doc.data, _DOC_KEYS)
         version = root.get("apiVersion", any_string)
         if version is not None and version != API_VERSION:
+            supported = ", ".join(supported_versions())
             findings.problem(
-                ("apiVersion",), f"unsupported apiVersion {version!r} (supported: {API_VERSION})"
+                ("apiVersion",), f"unsupported apiVersion {version!r} (supported: {supported})"
             )
         named = named_policies(findings, root)
         items = root.data.get("slos", ())
@@ -176,6 +181,68 @@ def check_slo_doc(
     return SLOCheck(doc.file, model, (), notices)
 
 
+def check_slo_docs(
+    docs: Sequence[YamlDoc],
+    *,
+    latency_buckets: Sequence[float] = c.AGENT_LATENCY_BUCKETS,
+    workflow_buckets: WorkflowBuckets = WORKFLOW_BUCKETS,
+    resolution: float = 0.0,
+    embedded: bool = False,
+) -> SLOCheck:
+    """:func:`check_slo_doc` of one file's documents: sloguard's own (one document), or a peer
+    format's (Sloth, OpenSLO, Pyrra, slo-generator; :mod:`sloguard.slo.peers`) translated first,
+    with every problem reported at the peer file's line and field."""
+
+    def check(doc: YamlDoc) -> SLOCheck:
+        return check_slo_doc(
+            doc,
+            latency_buckets=latency_buckets,
+            workflow_buckets=workflow_buckets,
+            resolution=resolution,
+            embedded=embedded,
+        )
+
+    first = docs[0]
+    fmt = detect(first.data)
+    if fmt is None:
+        if len(docs) > 1:
+            extra = Problem(first.file, first_line(docs[1]), "", _ONE_DOCUMENT)
+            return SLOCheck(first.file, None, (extra,), ())
+        return check(first)
+    strangers = [i for i, d in enumerate(docs) if not fmt.matches(d.data)]
+    if strangers:
+        problems = tuple(
+            Problem(
+                first.file,
+                first_line(docs[i]),
+                f"document {i + 1}",
+                f"not a {fmt.name} document like the first",
+            )
+            for i in strangers
+        )
+        return SLOCheck(first.file, None, problems, (), fmt.name)
+    translation = fmt.translate(docs)
+    checked = check(translated_doc(docs, translation))
+    found = notes_as_problems(docs, translation.problems)
+    found += at_origins(docs, translation, checked.problems)
+    notes = notes_as_problems(docs, translation.notices)
+    notes += at_origins(docs, translation, checked.notices)
+    problems = tuple(sorted(found, key=_place))
+    notices = tuple(sorted(notes, key=_place))
+    model = None if problems else checked.slo_file
+    return SLOCheck(first.file, model, problems, notices, fmt.name)
+
+
+def _place(problem: Problem) -> tuple[int, str]:
+    return (problem.line or 0, problem.field)
+
+
+_ONE_DOCUMENT = (
+    "a sloguard/v1 SLO file holds one YAML document; put every SLO in its 'slos:' list"
+    " (several documents are read only for peer formats such as OpenSLO)"
+)
+
+
 def check_slo_text(
     text: str,
     file: str = "<string>",
@@ -187,11 +254,11 @@ def check_slo_text(
 ) -> SLOCheck:
     """:func:`check_slo_doc` of YAML ``text``; ``file`` names it in problems."""
     try:
-        doc = parse_yaml(text, file)
+        docs = parse_yaml_all(text, file)
     except ConfigError as exc:
         return SLOCheck(file, None, exc.problems, ())
-    return check_slo_doc(
-        doc,
+    return check_slo_docs(
+        docs,
         latency_buckets=latency_buckets,
         workflow_buckets=workflow_buckets,
         resolution=resolution,
@@ -209,11 +276,11 @@ def check_slo_file(
 ) -> SLOCheck:
     """:func:`check_slo_doc` of the file at ``path``; an unreadable file is a problem too."""
     try:
-        doc = load_yaml(path)
+        docs = load_yaml_all(path)
     except ConfigError as exc:
         return SLOCheck(str(path), None, exc.problems, ())
-    return check_slo_doc(
-        doc,
+    return check_slo_docs(
+        docs,
         latency_buckets=latency_buckets,
         workflow_buckets=workflow_buckets,
         resolution=resolution,

@@ -174,7 +174,9 @@ PROBLEMS = [
     ("slos: []\nslo: []\n", "slos.yaml:2: slo: unknown key 'slo', did you mean 'slos'?"),
     (
         "apiVersion: sloguard/v2\nslos: []\n",
-        "slos.yaml:1: apiVersion: unsupported apiVersion 'sloguard/v2' (supported: sloguard/v1)",
+        "slos.yaml:1: apiVersion: unsupported apiVersion 'sloguard/v2' (supported: sloguard/v1,"
+        " prometheus/v1, sloth.slok.dev/v1, openslo/v1, openslo/v1alpha, pyrra.dev/v1alpha1,"
+        " sre.google.com/v2)",
     ),
     ("policies: {}\n", "slos.yaml: slos: required field is missing: the list of SLOs"),
     ("slos: {a: 1}\n", "slos.yaml:1: slos: must be a list of SLOs (got {'a': 1})"),
