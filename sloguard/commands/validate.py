@@ -32,9 +32,9 @@ from sloguard.commands import Command
 from sloguard.errors import ConfigError, Problem
 from sloguard.notify.config import check_routing_doc
 from sloguard.settings.model import Settings, load_settings
-from sloguard.slo.loader import check_slo_doc, duplicate_names
+from sloguard.slo.loader import check_slo_docs, duplicate_names
 from sloguard.slo.spec import SLO
-from sloguard.yamldoc import YamlDoc, load_yaml
+from sloguard.yamldoc import YamlDoc, load_yaml_all
 
 #: How many sample or scrape intervals a source needs to resolve a window (DESIGN §6).
 RESOLUTION_INTERVALS = 4
@@ -86,13 +86,29 @@ class FileReport:
     slos: tuple[SLO, ...] = ()
 
 
-Checker = Callable[[YamlDoc, SLOOptions], FileReport]
+Checker = Callable[[Sequence[YamlDoc], SLOOptions], FileReport]
 
 
-def _check_slos(doc: YamlDoc, options: SLOOptions) -> FileReport:
-    check = check_slo_doc(doc, **options.kwargs())
+def _check_slos(docs: Sequence[YamlDoc], options: SLOOptions) -> FileReport:
+    # a peer format's file (OpenSLO) may hold several documents; the loader says when not
+    check = check_slo_docs(docs, **options.kwargs())
     slos = check.slo_file.slos if check.slo_file is not None else ()
-    return FileReport(doc.file, "slo", check.problems, check.notices, slos)
+    return FileReport(docs[0].file, "slo", check.problems, check.notices, slos)
+
+
+def _one_document(checker: Callable[[YamlDoc, SLOOptions], FileReport]) -> Checker:
+    def check(docs: Sequence[YamlDoc], options: SLOOptions) -> FileReport:
+        report = checker(docs[0], options)
+        extra = tuple(
+            Problem(d.file, min(d.lines.values(), default=None), "", _ONE_DOCUMENT)
+            for d in docs[1:2]
+        )
+        return FileReport(report.file, report.kind, (*report.problems, *extra), report.notices)
+
+    return check
+
+
+_ONE_DOCUMENT = "this file holds one YAML document; remove the '---' and what follows it"
 
 
 def _check_settings(doc: YamlDoc, options: SLOOptions) -> FileReport:
@@ -117,20 +133,24 @@ def _top_keys(doc: YamlDoc) -> frozenset[Any]:
 #: Document kinds, first match wins: (name, does a document look like one, checker).
 KINDS: tuple[tuple[str, Callable[[YamlDoc], bool], Checker], ...] = (
     ("slo", lambda doc: bool(_top_keys(doc) & {"slos", "policies", "apiVersion"}), _check_slos),
-    ("routing", lambda doc: bool(_top_keys(doc) & {"receivers", "route"}), _check_routing),
-    ("settings", lambda doc: True, _check_settings),
+    (
+        "routing",
+        lambda doc: bool(_top_keys(doc) & {"receivers", "route"}),
+        _one_document(_check_routing),
+    ),
+    ("settings", lambda doc: True, _one_document(_check_settings)),
 )
 
 
 def check_file(path: str, options: SLOOptions, *, kind: str | None = None) -> FileReport:
     """Check one file as ``kind`` (default: recognised by its keys); unreadable is a problem."""
     try:
-        doc = load_yaml(path)
+        docs = load_yaml_all(path)
     except ConfigError as exc:
         return FileReport(path, kind or "unknown", exc.problems)
     for name, looks_like, checker in KINDS:
-        if name == kind or (kind is None and looks_like(doc)):
-            return checker(doc, options)
+        if name == kind or (kind is None and looks_like(docs[0])):
+            return checker(docs, options)
     raise ValueError(f"unknown document kind {kind!r}")
 
 
