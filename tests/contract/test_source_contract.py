@@ -58,6 +58,7 @@ from tests.support.promserver import (
     start_prometheus,
 )
 from tests.support.slos import make_slo
+from tests.support.vmserver import import_families, start_victoria
 
 #: The end of the world's minute: on a past hour, so even a scraping Prometheus keeps the blocks.
 AT = float((int(time.time()) // 3600 - 1) * 3600)
@@ -181,6 +182,14 @@ class Subject:
 @pytest.fixture(scope="module")
 def prometheus_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus serving the world (its URL)."""
+    root = tmp_path_factory.mktemp("prometheus-world")
+    backfill_openmetrics(openmetrics_text(world_families()), root / "data")
+    with start_prometheus(root, storage=root / "data") as url:
+        yield url
+
+
+def world_families() -> list[Family]:
+    """The world's counters: 0 at ``START`` and their final value at ``AT``."""
     registry = CollectorRegistry()
     record_world(Recorder(AgentMetrics(registry=registry)))
     families = []
@@ -193,9 +202,15 @@ def prometheus_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ]
         if series:
             families.append(Family(family.name, family.type, series))
-    root = tmp_path_factory.mktemp("prometheus-world")
-    backfill_openmetrics(openmetrics_text(families), root / "data")
-    with start_prometheus(root, storage=root / "data") as url:
+    return families
+
+
+@pytest.fixture(scope="module")
+def victoria_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real VictoriaMetrics serving the world (its URL): the same samples as Prometheus."""
+    root = tmp_path_factory.mktemp("victoria-world")
+    with start_victoria(root) as url:
+        import_families(url, world_families())
         yield url
 
 
@@ -215,6 +230,7 @@ def fake_world(slo: SLO, window: float, at: float) -> WindowCounts:
 ALL_KINDS = frozenset(SLIKind)
 SUBJECTS = [
     pytest.param("prometheus", marks=[pytest.mark.e2e, pytest.mark.prometheus]),
+    pytest.param("victoriametrics", marks=[pytest.mark.e2e]),
     "embedded",
     "fake",
 ]
@@ -225,6 +241,14 @@ async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     name: str = request.param
     if name == "prometheus":
         url: str = request.getfixturevalue("prometheus_world")
+        found = Subject(
+            name,
+            ALL_KINDS,
+            PrometheusSource(url),
+            PrometheusSource(f"http://127.0.0.1:{free_port()}", timeout=5),
+        )
+    elif name == "victoriametrics":  # the Prometheus source against a compatible store
+        url = request.getfixturevalue("victoria_world")
         found = Subject(
             name,
             ALL_KINDS,
