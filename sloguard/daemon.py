@@ -46,6 +46,7 @@ from sloguard.evaluation.scheduler import EvaluationSchedule
 from sloguard.ingest.otlpassembly import OtlpAssembly
 from sloguard.ingest.router import IngestRouter
 from sloguard.logs import configure_logging
+from sloguard.malloc import limit_arenas
 from sloguard.notify.config import AlertRouting
 from sloguard.sdk.guard import CardinalityGuard
 from sloguard.sdk.metrics import AgentMetrics
@@ -64,6 +65,9 @@ log = structlog.get_logger(__name__)
 
 class StartupFailed(SloguardError):
     """The daemon could not start serving (the reason was logged)."""
+
+#: glibc malloc arenas of a serving daemon (:mod:`sloguard.malloc`; ``MALLOC_ARENA_MAX`` wins).
+MALLOC_ARENAS = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,6 +238,7 @@ async def serve(daemon: Daemon, *, until: asyncio.Event | None = None) -> None:
         ssl_keyfile=str(tls.key_file) if tls is not None else None,
     )
     server = uvicorn.Server(config)
+    arenas = limit_arenas(MALLOC_ARENAS)  # before uvicorn and asyncio start their threads
     log.info(
         "sloguard starting",
         host=s.host,
@@ -244,6 +249,7 @@ async def serve(daemon: Daemon, *, until: asyncio.Event | None = None) -> None:
         ingest_auth=s.ingest.token is not None,
         read_auth=s.web.read_token is not None or bool(daemon.web and daemon.web.users),
         tls=tls is not None,
+        malloc_arenas=MALLOC_ARENAS if arenas else "default",
     )
     failed = f"could not start serving on {s.host}:{s.port} (the log says why)"
 

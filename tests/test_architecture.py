@@ -28,7 +28,15 @@ from tests.support.blocker import BLOCKER, PKG, blocker
 
 #: Lowest first. A module belongs to the first entry that is its name or a prefix of it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "conventions", "durations", "yamldoc", "version", "httpanswer"),  # foundation
+    (
+        "errors",
+        "conventions",
+        "durations",
+        "yamldoc",
+        "version",
+        "httpanswer",
+        "malloc",
+    ),  # foundation
     ("analysis",),  # pure trace analysis and views
     ("sdk",),  # the agent side: recorder, trace model, decorators
     ("tracestore",),  # stored traces and decisions
