@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sloguard.durations import format_duration
-from sloguard.rules.compiler import Doc, alert_annotations, alert_labels, tier_condition
+from sloguard.rules.compiler import Doc, alert_annotations, tier_condition
 from sloguard.rules.simulate import SimulationResult
+from sloguard.rules.sloth import RuleOptions, alert_labels
 from sloguard.slo.budget import Severity
 from sloguard.slo.spec import SLO
 
@@ -102,8 +103,10 @@ class Grid:
         return format_duration(self.lead + x) if self.lead + x > 0 else "0s"
 
 
-def _expected_alerts(runs: Sequence[Run], labels: Mapping[str, str], x: float) -> list[Doc] | None:
-    """Every ``SLOBurn`` alert firing at ``x``; None when some SLO's state is unknown there
+def _expected_alerts(
+    runs: Sequence[Run], labels: Mapping[str, str], x: float, options: RuleOptions
+) -> list[Doc] | None:
+    """Every alert of ``runs`` firing at ``x``; None when some SLO's state is unknown there
     (promtool compares the whole list of an alert name, so a partial list cannot be tested)."""
     expected: list[Doc] = []
     for run in runs:
@@ -112,23 +115,29 @@ def _expected_alerts(runs: Sequence[Run], labels: Mapping[str, str], x: float) -
             if state is None:
                 return None
             if state:
-                exp = {**alert_labels(run.slo, severity), **_instance(run.slo, labels)}
+                exp = {**alert_labels(run.slo, severity, options), **_instance(run.slo, labels)}
                 notes = alert_annotations(run.slo, template_safe=False)
                 expected.append({"exp_labels": dict(sorted(exp.items())), "exp_annotations": notes})
     return sorted(expected, key=lambda a: sorted(a["exp_labels"].items()))
 
 
-def alert_cases(runs: Sequence[Run], labels: Mapping[str, str], grid: Grid) -> list[Doc]:
+def alert_cases(
+    runs: Sequence[Run], labels: Mapping[str, str], grid: Grid, options: RuleOptions | None = None
+) -> list[Doc]:
+    """The alerts of every run (grouped by alert name) just before and after each edge."""
+    options = options or RuleOptions()
     times = {t for r in runs for x in r.edges() for t in grid.around(x)}
     cases: list[Doc] = []
-    for x in sorted(times):
-        expected = _expected_alerts(runs, labels, x)
-        if expected is None:
-            continue
-        case: Doc = {"eval_time": grid.text(x), "alertname": "SLOBurn"}
-        if expected:
-            case["exp_alerts"] = expected
-        cases.append(case)
+    for name in sorted({r.slo.alerting.name for r in runs}):
+        named = [r for r in runs if r.slo.alerting.name == name]
+        for x in sorted(times):
+            expected = _expected_alerts(named, labels, x, options)
+            if expected is None:
+                continue
+            case: Doc = {"eval_time": grid.text(x), "alertname": name}
+            if expected:
+                case["exp_alerts"] = expected
+            cases.append(case)
     return cases
 
 

@@ -16,8 +16,14 @@ both window edges and extrapolates nothing: it equals the embedded source's coun
 detection at ``t`` is expected at the first rule evaluation at or after ``t`` (within one rule
 interval) and not at the one before; resets likewise.
 
-Limits (:class:`Unsupported`): rising step scenarios only; no ``kind: ratio`` SLO; no SLO whose
-longest window exceeds 6 hours (``simulate`` samples coarsely that far back).
+Long windows (a default 30-day SLO reaches back 3 days): when the longest window is over
+:data:`MAX_LEAD`, the test's step is the largest one up to :data:`LONG_STEP` dividing every window
+(5 minutes for the default policy at 30 days) and ``simulate`` samples uniformly at that step,
+so the series stay short in promtool's ``a+bxn`` notation and every window edge has a sample;
+Prometheus then evaluates the rules every ``LONG_STEP`` or more (the default scenarios' durations
+are rounded to the step).
+
+Limits (:class:`Unsupported`): rising step scenarios only; no ``kind: ratio`` SLO.
 """
 
 from __future__ import annotations
@@ -32,12 +38,14 @@ from sloguard.rules.compiler import Doc
 from sloguard.rules.expectations import Grid, Run, alert_cases, tier_cases
 from sloguard.rules.scenarios import Scenario, parse_scenario
 from sloguard.rules.simulate import simulate
+from sloguard.rules.sloth import RuleOptions
 from sloguard.slo.promql import BOUND_KINDS, OUTCOME_KINDS, counter_sli, le_value
 from sloguard.slo.spec import SLO
 
 __all__ = [
     "DEFAULT_INTERVAL",
     "DEFAULT_RULE_INTERVAL",
+    "LONG_STEP",
     "MAX_LEAD",
     "Unsupported",
     "default_scenarios",
@@ -49,8 +57,9 @@ __all__ = [
 DEFAULT_INTERVAL = 30.0
 #: Prometheus's default rule evaluation interval (``global.evaluation_interval``).
 DEFAULT_RULE_INTERVAL = 60.0
-#: ``simulate`` samples every interval for at most this long before the incident.
+#: Beyond this lead the test steps by up to LONG_STEP, sampled uniformly by ``simulate``.
 MAX_LEAD = 6 * HOUR
+LONG_STEP = 300.0
 SIM_VALUE = "sim"  # the value simulate gives group_by labels
 
 
@@ -126,17 +135,33 @@ def _longest(slo: SLO) -> float:
     return max((t.long_window for t in slo.alerting.policy.tiers), default=HOUR)
 
 
-def default_scenarios(slo: SLO) -> tuple[Scenario, ...]:
+def default_scenarios(slo: SLO, unit: float = 60.0) -> tuple[Scenario, ...]:
     """Outage (100 % errors for 30 m), spike (10 % for 2 m) and a leak: twice the error ratio
     the slowest tier (lowest factor) pages at, for 3/4 of that tier's long window, so that
-    tier alone catches it, half-way through its long window."""
+    tier alone catches it, half-way through its long window. Durations are rounded up to
+    multiples of ``unit`` (a long SLO's test step)."""
+
+    def span(seconds: float) -> str:
+        return format_duration(math.ceil(seconds / unit - 1e-9) * unit)
+
     slowest = min(slo.alerting.policy.tiers, key=lambda t: (t.factor, -t.long_window), default=None)
-    texts = ["outage", "spike"]
+    texts = [f"outage:duration={span(30 * 60)}", f"spike:duration={span(120)}"]
     if slowest is not None:
         ratio = min(1.0, 2 * slowest.factor * slo.error_budget)
-        duration = math.ceil(0.75 * slowest.long_window / 60) * 60
+        duration = max(60.0, unit) * math.ceil(0.75 * slowest.long_window / max(60.0, unit))
         texts.append(f"leak:ratio={ratio:.6g},duration={format_duration(duration)}")
     return tuple(parse_scenario(t, error_budget=slo.error_budget) for t in texts)
+
+
+def long_step(slos: Iterable[SLO]) -> float:
+    """The largest step up to :data:`LONG_STEP` dividing every window of ``slos``."""
+    whole = 0
+    for slo in slos:
+        for t in slo.alerting.policy.tiers:
+            for w in (t.long_window, t.short_window):
+                whole = math.gcd(whole, _seconds(w, f"SLO {slo.name!r}: window"))
+    limit = int(LONG_STEP)
+    return float(max(d for d in range(1, min(whole, limit) + 1) if whole % d == 0))
 
 
 def _seconds(value: float, what: str) -> int:
@@ -201,6 +226,7 @@ async def unit_test_doc(
     *,
     interval: float = DEFAULT_INTERVAL,
     rule_interval: float = DEFAULT_RULE_INTERVAL,
+    options: RuleOptions | None = None,
 ) -> tuple[Doc, list[str]]:
     """A promtool test document for ``target`` and a summary line per scenario.
 
@@ -210,16 +236,16 @@ async def unit_test_doc(
     multiple of the former). Raises :class:`Unsupported` when no exact test can be built.
     """
     series = input_series(target)
-    scenarios = tuple(scenarios) if scenarios is not None else default_scenarios(target)
     fed = readers(target, slos, series)
     lead = max(_longest(s) for s in fed)
-    if lead > MAX_LEAD:
-        raise Unsupported(
-            f"its longest window ({format_duration(lead)}) is over {format_duration(MAX_LEAD)}: "
-            "simulate samples coarsely that far back, so no exact comparison"
-        )
-    step = grid_interval(fed, scenarios, interval)
-    grid = Grid(lead, math.ceil(rule_interval / step - 1e-9) * step)
+    long = lead > MAX_LEAD
+    preferred = long_step(fed) if long else interval
+    if scenarios is None:
+        scenarios = default_scenarios(target, preferred if long else 60.0)
+    scenarios = tuple(scenarios)
+    step = grid_interval(fed, scenarios, preferred)
+    every = max(rule_interval, LONG_STEP) if long else rule_interval  # fewer steps to evaluate
+    grid = Grid(lead, math.ceil(every / step - 1e-9) * step)
     labels = stream_labels(target)
     tests: list[Doc] = []
     notes: list[str] = []
@@ -228,11 +254,11 @@ async def unit_test_doc(
             raise Unsupported(f"scenario {scenario.label()}: only rising steps are supported")
         runs = []
         for slo in fed:
-            result = await simulate(slo, scenario, interval=step)
+            result = await simulate(slo, scenario, interval=step, uniform=long)
             watch = max((t.short_window for t in slo.alerting.policy.tiers), default=HOUR) * 1.5
             runs.append(Run(slo, result, scenario.duration, scenario.duration + min(HOUR, watch)))
         own = next(r for r in runs if r.slo.name == target.name)
-        alerts = alert_cases(runs, labels, grid)
+        alerts = alert_cases(runs, labels, grid, options)
         exprs = tier_cases(own, labels, grid)
         last = max(parse_duration(c["eval_time"]) for c in (*alerts, *exprs))
         counts = _counts(scenario, lead, step, math.ceil(last / step) + 1)

@@ -41,6 +41,8 @@ from sloguard.sources.base import QueryError, WindowCounts
 from sloguard.sources.embedded import EmbeddedSource
 
 T0 = 1_700_000_000.0  # fixed simulated epoch: results never depend on the real clock
+#: The value of every ``group_by`` label of the one simulated instance of an SLO.
+INSTANCE_VALUE = "sim"
 
 
 class _Stream(Collector):
@@ -57,7 +59,7 @@ class _Stream(Collector):
         self.bad = 0.0
         self._owed_all = 0.0  # expected events not yet emitted (events are whole)
         self._owed_bad = 0.0
-        self.labels = {**dict(slo.selector), **{g: "sim" for g in slo.group_by}}
+        self.labels = {**dict(slo.selector), **{g: INSTANCE_VALUE for g in slo.group_by}}
 
     def advance(self, seconds: float, rate: float, ratio: float) -> None:
         """Emit the whole events due in ``seconds`` at ``rate``/s with ``ratio`` failing."""
@@ -189,13 +191,21 @@ def _grid(start: float, end: float, step: float) -> Iterable[float]:
 
 
 def _schedule(
-    slo: SLO, scenario: Scenario, incident: float, longest: float, interval: float
+    slo: SLO,
+    scenario: Scenario,
+    incident: float,
+    longest: float,
+    interval: float,
+    uniform: bool = False,
 ) -> list[float]:
-    """The evaluation times: every ``interval`` around the incident, coarser before and after."""
+    """The evaluation times: every ``interval`` around the incident, coarser before and after
+    (unless ``uniform``)."""
     fine_from = incident - min(longest, 6 * HOUR)
     watch = max((t.short_window for t in slo.alerting.policy.tiers), default=HOUR) * 1.5
     end = incident + scenario.duration + watch
     fine_until = incident + scenario.duration + HOUR
+    if uniform:  # on the incident's grid, as the promtool series are
+        return list(_grid(T0, end, interval))
     coarse = max(interval, 60.0)
     return sorted(
         {
@@ -206,8 +216,12 @@ def _schedule(
     )
 
 
-async def simulate(slo: SLO, scenario: Scenario, *, interval: float = 10.0) -> SimulationResult:
-    """Run ``scenario`` against ``slo``'s tiers; return detection/reset per tier."""
+async def simulate(
+    slo: SLO, scenario: Scenario, *, interval: float = 10.0, uniform: bool = False
+) -> SimulationResult:
+    """Run ``scenario`` against ``slo``'s tiers; return detection/reset per tier. ``uniform``
+    samples every ``interval`` from the start (else every minute until 6 h before the incident
+    and from an hour after it), so every window edge has a sample, as in a promtool test."""
     tiers = slo.alerting.policy.tiers
     longest = max((t.long_window for t in tiers), default=HOUR)
     stream = _Stream(slo)
@@ -220,13 +234,13 @@ async def simulate(slo: SLO, scenario: Scenario, *, interval: float = 10.0) -> S
     evaluator = Evaluator([slo], gapped)
     rules = AlertRules(repeat_interval=math.inf)
     try:
-        times = _schedule(slo, scenario, incident, longest, interval)
+        times = _schedule(slo, scenario, incident, longest, interval, uniform)
         detected: dict[int, float] = {}
         reset: dict[int, float] = {}
         budget: dict[int, float | None] = {}
         states: dict[str, int] = {s.value: 0 for s in State}
         bad_at_incident: float | None = None
-        instance = {g: "sim" for g in slo.group_by}
+        instance = {g: INSTANCE_VALUE for g in slo.group_by}
         alerts = new_instance(slo.name, instance, slo.alerting.labels)
         notified: list[AlertOutcome] = []
         prev = T0

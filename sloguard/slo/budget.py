@@ -190,6 +190,9 @@ class Evaluation:
     tiers: tuple[TierResult, ...]
     time_to_exhaustion: float | None
     error: str | None = None
+    #: A calendar SLO's current period ``[start, end)`` (unix seconds); None when rolling.
+    period_start: float | None = None
+    period_end: float | None = None
 
     @property
     def firing(self) -> tuple[TierResult, ...]:
@@ -243,11 +246,16 @@ def evaluate(
     windows: Mapping[float, Counts | None],
     min_events: float = 0.0,
     error: str | None = None,
+    period_window: float | None = None,
+    period_left: float | None = None,
 ) -> Evaluation:
     """Decide the state of one instance from the counts of each window.
 
     ``windows`` maps a window length to its counts (None: the source had nothing). It needs
-    ``period`` and every window of ``policy``. ``error`` marks a source failure.
+    the period's window (``period_window``, default ``period``) and every window of ``policy``.
+    ``error`` marks a source failure. A calendar SLO passes the time since its period started
+    as ``period_window`` and the seconds until it ends as ``period_left``: a budget that would
+    last longer than that is not exhausted (``time_to_exhaustion`` None), it resets first.
     """
     if error is not None:
         return Evaluation(State.ERROR, None, 0.0, None, {}, (), None, error)
@@ -255,7 +263,7 @@ def evaluate(
         w: burn_rate(c.error_ratio if c is not None else None, objective)
         for w, c in windows.items()
     }
-    period_counts = windows.get(period)
+    period_counts = windows.get(period if period_window is None else period_window)
     events = period_counts.total if period_counts is not None else 0.0
     ratio = period_counts.error_ratio if period_counts is not None else None
     sli = None if ratio is None else 1.0 - ratio
@@ -281,6 +289,8 @@ def evaluate(
     shortest = min(policy.tiers, key=lambda t: t.long_window, default=None)
     current_burn = rates.get(shortest.long_window) if shortest is not None else None
     tte = time_to_exhaustion(remaining, current_burn, period)
+    if tte is not None and period_left is not None and tte > period_left:
+        tte = None
     if events <= 0 and all((c is None or c.total <= 0) for c in windows.values()):
         state = State.NO_DATA
     elif any(r.firing for r in results):

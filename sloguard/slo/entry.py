@@ -32,6 +32,8 @@ from typing import Any
 
 from sloguard import conventions as c
 from sloguard.slo.budget import DEFAULT_PERIOD
+from sloguard.slo.budgetread import read_budgeting, read_calendar
+from sloguard.slo.calendar import Calendar
 from sloguard.slo.docreader import (
     DocNode,
     Findings,
@@ -53,7 +55,9 @@ from sloguard.yamldoc import FieldPath, show, suggest
 __all__ = ["KIND_LABELS", "RESERVED_LABELS", "read_slo"]
 
 #: Labels sloguard sets itself on SLO series and alerts; SLOs may not group, select or label by.
-RESERVED_LABELS = frozenset({"slo", "window", "severity", "tier", "state", "sloguard_part"})
+RESERVED_LABELS = frozenset(
+    {"slo", "window", "severity", "tier", "state", "sloguard_part", "sloguard_source"}
+)
 #: The labels each built-in SLI kind may select on and group by (its metric's client labels).
 KIND_LABELS: Mapping[SLIKind, frozenset[str]] = types.MappingProxyType(
     {
@@ -75,13 +79,14 @@ _SEED_METRICS: Mapping[str, SLIKind] = {
 }
 _PERCENTILE = re.compile(r"latency_p(\d{2,3})")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_ALERT_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 _SLO_KEYS = (
     "name", "description", "objective", "target", "period", "window", "sli", "metric",
-    "threshold", "selector", "group_by", "min_events", "alerting",
+    "threshold", "selector", "group_by", "min_events", "labels", "alerting", "budgeting",
 )  # fmt: skip
 _SLI_KEYS = ("kind", "threshold", "max_cost_usd", "good", "bad", "total")
-_ALERTING_KEYS = ("policy", "labels", "annotations", "runbook", "dashboard")
+_ALERTING_KEYS = ("policy", "labels", "annotations", "runbook", "dashboard", "name")
 #: Keys written one level too high, and where they belong (``threshold`` is the seed's own).
 _MISPLACED = {
     **dict.fromkeys((k for k in _SLI_KEYS if k not in _SLO_KEYS), "sli"),
@@ -122,13 +127,24 @@ def _objective(findings: Findings, s: DocNode) -> float | None:
     return None
 
 
-def _period(findings: Findings, s: DocNode, floor: float) -> float | None:
+def _calendar(findings: Findings, s: DocNode) -> Calendar | None:
+    """A ``period: {calendar: ...}`` mapping's calendar (None: rolling, or problems)."""
+    if "period" not in s or not isinstance(s.data["period"], dict):
+        return None
+    return read_calendar(findings, s.at("period"), s.data["period"])
+
+
+def _period(
+    findings: Findings, s: DocNode, floor: float, calendar: Calendar | None
+) -> float | None:
     if "period" in s and "window" in s:
         findings.problem(s.at("window"), "give period or the seed's window, not both")
         return None
     key = "window" if "window" in s else "period"
     if key not in s:
         return DEFAULT_PERIOD
+    if key == "period" and isinstance(s.data["period"], dict):
+        return None if calendar is None else calendar.nominal
     period = s.get(key, duration)
     if period is not None and period < floor:
         findings.problem(
@@ -234,6 +250,17 @@ def _sli(findings: Findings, s: DocNode, objective: float | None, opts: EntryOpt
     return SLI(kind, good=queries["good"], bad=queries["bad"], total=queries["total"])
 
 
+def _alert_name(value: Any) -> str:
+    if not isinstance(value, str) or not _ALERT_NAME.fullmatch(value):
+        raise ValueError(f"{show(value)} is not a valid alert name (letters, digits, _ and :)")
+    if value == "SLONoData" or value.startswith("Sloguard"):
+        raise ValueError(
+            f"{show(value)} is sloguard's own alert name (SLONoData, Sloguard…); name the burn "
+            "alert otherwise"
+        )
+    return value
+
+
 def _label_problem(label: Any, kind: SLIKind | None) -> str | None:
     if not isinstance(label, str) or not _LABEL_NAME.fullmatch(label):
         return f"{show(label)} is not a valid label name"
@@ -300,7 +327,9 @@ def read_slo(
     name = s.get("name", string, required=True)
     description = s.get("description", any_string) or ""
     objective = _objective(findings, s)
-    period = _period(findings, s, opts.resolution)
+    calendar = _calendar(findings, s)
+    period = _period(findings, s, opts.resolution, calendar)
+    budgeting = read_budgeting(findings, s, opts.resolution)
     sli = _sli(findings, s, objective, opts)
     kind = sli.kind if sli is not None else None
     if kind is SLIKind.RATIO and "selector" in s:
@@ -314,17 +343,20 @@ def read_slo(
     alerting_value = s.data["alerting"] if "alerting" in s else {}
     a = DocNode(findings, s.at("alerting"), alerting_value, _ALERTING_KEYS)
     policy = slo_policy(findings, a, objective, period, named, opts.resolution, used)
+    slo_labels = _labels(findings, s, "labels", None)  # Sloth's: on records and alerts
     labels = _labels(findings, a, "labels", None)
+    alert_name = a.get("name", _alert_name) or "SLOBurn"
     annotations = _labels(findings, a, "annotations", None, check_names=False)
     runbook, dashboard = a.get("runbook", string), a.get("dashboard", string)
     if (
         len(findings.problems) > before
         or name is None or objective is None or period is None or sli is None
         or selector is None or group_by is None or policy is None
-        or labels is None or annotations is None
+        or labels is None or annotations is None or slo_labels is None or budgeting is None
     ):  # fmt: skip
         return None
-    alerting = Alerting(policy, labels, annotations, runbook, dashboard)
+    labels = types.MappingProxyType({**slo_labels, **labels})
+    alerting = Alerting(policy, labels, annotations, runbook, dashboard, alert_name)
     return SLO(
         name=name,
         objective=objective,
@@ -335,6 +367,9 @@ def read_slo(
         selector=selector,
         group_by=group_by,
         min_events=min_events,
+        labels=slo_labels,
         source_file=findings.doc.file,
         source_line=findings.doc.line(path),
+        calendar=calendar,
+        budgeting=budgeting,
     )

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sloguard import conventions as c
@@ -56,9 +56,11 @@ from sloguard.slo.budget import DEFAULT_PERIOD, Policy
 from sloguard.slo.docreader import DocNode, Findings, any_string
 from sloguard.slo.entry import KIND_LABELS, RESERVED_LABELS, read_slo
 from sloguard.slo.histsli import EntryOptions
+from sloguard.slo.peers.base import Translation
 from sloguard.slo.peers.formats import detect, supported_versions
 from sloguard.slo.peers.located import at_origins, first_line, notes_as_problems, translated_doc
 from sloguard.slo.policies import DEFAULT_POLICY, NamedPolicies, named_policies
+from sloguard.slo.promqlcheck import check_ratio_sli
 from sloguard.slo.spec import SLO, SLOFile
 from sloguard.yamldoc import YamlDoc, load_yaml_all, parse_yaml_all, show
 
@@ -76,6 +78,7 @@ __all__ = [
     "check_slo_docs",
     "check_slo_file",
     "check_slo_text",
+    "check_translation",
     "duplicate_names",
     "load_slo_file",
     "load_slo_files",
@@ -104,6 +107,16 @@ class SLOCheck:
         if self.problems or self.slo_file is None:
             raise ConfigError(self.problems)
         return self.slo_file
+
+
+def _ratio_checked(findings: Findings, i: int, slo: SLO) -> SLO:
+    """``slo`` with its ratio SLI's PromQL parsed and rates read as counts (promqlcheck)."""
+    ratio = check_ratio_sli(slo.sli)
+    for key, message in ratio.problems:
+        findings.problem(("slos", i, "sli", key), message)
+    for key, message in ratio.notices:
+        findings.notice(("slos", i, "sli", key), message)
+    return replace(slo, sli=ratio.sli)
 
 
 def check_slo_doc(
@@ -166,7 +179,7 @@ def check_slo_doc(
             elif isinstance(name, str):
                 first[name] = doc.line(("slos", i, "name"))
             if slo is not None:
-                slos.append(slo)
+                slos.append(_ratio_checked(findings, i, slo))
         for name in (n for n in named if n not in used):
             findings.notice(("policies", name), f"policy {name!r} is not used by any SLO")
     problems, notices = findings.sorted_problems(), findings.sorted_notices()
@@ -192,23 +205,19 @@ def check_slo_docs(
     """:func:`check_slo_doc` of one file's documents: sloguard's own (one document), or a peer
     format's (Sloth, OpenSLO, Pyrra, slo-generator; :mod:`sloguard.slo.peers`) translated first,
     with every problem reported at the peer file's line and field."""
-
-    def check(doc: YamlDoc) -> SLOCheck:
-        return check_slo_doc(
-            doc,
-            latency_buckets=latency_buckets,
-            workflow_buckets=workflow_buckets,
-            resolution=resolution,
-            embedded=embedded,
-        )
-
     first = docs[0]
     fmt = detect(first.data)
     if fmt is None:
         if len(docs) > 1:
             extra = Problem(first.file, first_line(docs[1]), "", _ONE_DOCUMENT)
             return SLOCheck(first.file, None, (extra,), ())
-        return check(first)
+        return check_slo_doc(
+            first,
+            latency_buckets=latency_buckets,
+            workflow_buckets=workflow_buckets,
+            resolution=resolution,
+            embedded=embedded,
+        )
     strangers = [i for i, d in enumerate(docs) if not fmt.matches(d.data)]
     if strangers:
         problems = tuple(
@@ -221,8 +230,34 @@ def check_slo_docs(
             for i in strangers
         )
         return SLOCheck(first.file, None, problems, (), fmt.name)
-    translation = fmt.translate(docs)
-    checked = check(translated_doc(docs, translation))
+    return check_translation(
+        docs,
+        fmt.translate(docs),
+        latency_buckets=latency_buckets,
+        workflow_buckets=workflow_buckets,
+        resolution=resolution,
+        embedded=embedded,
+    )
+
+
+def check_translation(
+    docs: Sequence[YamlDoc],
+    translation: Translation,
+    *,
+    latency_buckets: Sequence[float] = c.AGENT_LATENCY_BUCKETS,
+    workflow_buckets: WorkflowBuckets = WORKFLOW_BUCKETS,
+    resolution: float = 0.0,
+    embedded: bool = False,
+) -> SLOCheck:
+    """:func:`check_slo_doc` of a peer file's ``translation`` (of ``docs``), with its own
+    problems and the checker's reported at the peer file's lines and fields."""
+    checked = check_slo_doc(
+        translated_doc(docs, translation),
+        latency_buckets=latency_buckets,
+        workflow_buckets=workflow_buckets,
+        resolution=resolution,
+        embedded=embedded,
+    )
     found = notes_as_problems(docs, translation.problems)
     found += at_origins(docs, translation, checked.problems)
     notes = notes_as_problems(docs, translation.notices)
@@ -230,7 +265,7 @@ def check_slo_docs(
     problems = tuple(sorted(found, key=_place))
     notices = tuple(sorted(notes, key=_place))
     model = None if problems else checked.slo_file
-    return SLOCheck(first.file, model, problems, notices, fmt.name)
+    return SLOCheck(docs[0].file, model, problems, notices, translation.format)
 
 
 def _place(problem: Problem) -> tuple[int, str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sloguard.slo.budget import Policy
+from sloguard.slo.calendar import Calendar
 
 
 class SLIKind(StrEnum):
@@ -47,6 +48,38 @@ class Alerting:
     annotations: Mapping[str, str] = field(default_factory=dict)
     runbook: str | None = None
     dashboard: str | None = None
+    name: str = "SLOBurn"  # the alert name in compiled rules (Sloth's alerting.name)
+
+
+class BudgetingMethod(StrEnum):
+    """What the objective is a share of (OpenSLO's ``budgetingMethod``)."""
+
+    OCCURRENCES = "occurrences"  # good events / all events
+    TIMESLICES = "timeslices"  # good slices / slices with events
+    RATIO_TIMESLICES = "ratio_timeslices"  # the mean of the slices' good ratios
+
+
+@dataclass(frozen=True, slots=True)
+class Budgeting:
+    """How events become the SLI: counted one by one, or per time slice.
+
+    A slice is ``slice`` seconds long and ends at a multiple of ``slice`` (unix time); only
+    slices with events count. With ``timeslices`` a slice is good when its good ratio is at
+    least ``slice_objective``; with ``ratio_timeslices`` each slice counts its good ratio.
+
+    Example::
+
+        Budgeting(BudgetingMethod.TIMESLICES, slice=60.0, slice_objective=0.99)
+    """
+
+    method: BudgetingMethod = BudgetingMethod.OCCURRENCES
+    slice: float = 0.0  # seconds; > 0 for the time-slice methods
+    slice_objective: float | None = None  # timeslices only: a ratio in (0, 1]
+
+    @property
+    def sliced(self) -> bool:
+        """Whether events are counted per time slice."""
+        return self.method is not BudgetingMethod.OCCURRENCES
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +88,18 @@ class SLO:
 
     name: str
     objective: float  # ratio in (0, 1), e.g. 0.995
-    period: float  # seconds, rolling
+    period: float  # seconds: rolling, or a calendar's nominal length (see ``calendar``)
     sli: SLI
     alerting: Alerting
     description: str = ""
     selector: Mapping[str, str] = field(default_factory=dict)  # exact label matches
     group_by: tuple[str, ...] = ()
     min_events: float = 0.0
+    labels: Mapping[str, str] = field(default_factory=dict)  # on recorded series (and alerts)
     source_file: str = ""
     source_line: int | None = None
+    calendar: Calendar | None = None  # a calendar-aligned period (None: rolling)
+    budgeting: Budgeting = Budgeting()
 
     @property
     def error_budget(self) -> float:

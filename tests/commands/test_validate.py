@@ -249,3 +249,40 @@ def test_workflow_bounds_are_checked_against_the_configured_buckets(
     )
     status, out, _ = run(capsys, "--config", custom)
     assert status == 0, out
+
+
+BROKEN_PROMQL = """\
+slos:
+  - name: errors
+    objective: 99
+    sli:
+      kind: ratio
+      bad: sum(rate(foo{code=~"5.."[5m])
+      total: sum(rate(foo[$window]))
+"""
+
+
+def test_broken_promql_is_a_problem_with_its_position_and_a_fix(
+    capsys: pytest.CaptureFixture[str], write: Write
+) -> None:
+    path = write("slos.yaml", BROKEN_PROMQL)
+    status, out, err = run(capsys, path)
+    assert status == 1
+    assert out[0] == (
+        f"{path}:6: slos[0].sli.bad: PromQL syntax error at character 25: unexpected character "
+        """inside braces: '['; did you mean: sum(rate(foo{code=~"5.."}[5m]))"""
+    )
+    # the rate-shaped total is read as counts, and validate says so
+    assert out[1].startswith(f"notice: {path}:7: slos[0].sli.total: rate(...[$window]) is read")
+    assert err == "1 file(s) checked: 1 problem(s), 1 notice(s)\n"
+
+
+def test_rules_refuses_to_write_broken_promql(
+    capsys: pytest.CaptureFixture[str], write: Write, tmp_path: Path
+) -> None:
+    path = write("slos.yaml", BROKEN_PROMQL)
+    status = main(["rules", path, "-o", str(tmp_path / "out")])
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert "slos[0].sli.bad: PromQL syntax error at character 25" in err
+    assert not (tmp_path / "out").exists()
