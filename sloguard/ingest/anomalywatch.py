@@ -48,7 +48,7 @@ from sloguard.analysis.delta import new_chain_anomalies, new_trace_anomalies, un
 from sloguard.conventions import UNKNOWN_VALUE
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.trace import ResponseTrace
-from sloguard.tracestore.store import TraceStore
+from sloguard.tracestore.base import TraceStore
 
 log = structlog.get_logger(__name__)
 

@@ -37,7 +37,7 @@ from sloguard.ingest.spanmap import SpanMapping
 from sloguard.ingest.spantrace import SpanTraceWriter
 from sloguard.sdk.recorder import Recorder
 from sloguard.sdk.trace import ResponseTrace
-from sloguard.tracestore.store import TraceStore
+from sloguard.tracestore.base import TraceStore
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 #: ``endpoint`` label values of the ingest self metrics.

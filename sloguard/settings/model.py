@@ -34,6 +34,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sloguard.errors import ConfigError, Problem
+from sloguard.postgres.url import split_password
 from sloguard.settings import envlayer
 from sloguard.settings.sections import (
     IngestSettings,
@@ -48,6 +49,7 @@ from sloguard.settings.sections import (
     TracesSettings,
     WebSettings,
 )
+from sloguard.settings.storage import StorageSettings
 from sloguard.yamldoc import (
     FieldPath,
     YamlDoc,
@@ -121,10 +123,13 @@ class Settings(BaseSettings):
     """Seconds of no data before an SLONoData alert fires."""
     drain_timeout: Seconds = 10.0
     """Seconds to keep delivering queued notifications after SIGTERM."""
+    silence_retention: Seconds = 7 * 86400.0
+    """Seconds an expired silence (and what silences kept from receivers) is kept for audit."""
     metrics: MetricsSettings = MetricsSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     ingest: IngestSettings = IngestSettings()
     traces: TracesSettings = TracesSettings()
+    storage: StorageSettings = StorageSettings()
     web: WebSettings = WebSettings()
     self_alerts: SelfAlertSettings = SelfAlertSettings()
 
@@ -192,6 +197,11 @@ def _file_layer(path: str, problems: list[Problem]) -> tuple[dict[str, Any], Yam
                 )
             )
             data = _without(data, secret)
+    url = _get(data, ("storage", "url"))
+    if isinstance(url, str) and split_password(url)[1] is not None:
+        message = "a password in the URL is a secret; set SLOGUARD_STORAGE__PASSWORD instead"
+        problems.append(doc.problem(("storage", "url"), message))
+        data = _without(data, ("storage", "url"))
     return data, doc
 
 

@@ -164,14 +164,21 @@ class MetricsSettings(_Section):
     it are recorded under ``_other``. The default keeps a full ``/metrics`` under ~10k series."""
     family_series_budgets: dict[str, PositiveInt] = {}
     """Per-family budgets, e.g. ``{agent_tool_call_seconds: 2600}``; other families get their
-    default share of ``series_budget``."""
+    default share of ``series_budget`` (the GenAI families: the whole ``series_budget``)."""
+    created_series: bool = False
+    """Expose the ``_created`` series of counters and histograms (off: one series less per
+    counter and histogram child; the daemon then drops them from its own metrics too)."""
+    gen_ai_metrics: bool = False
+    """Also record the OpenTelemetry GenAI client metrics ``gen_ai_client_token_usage`` and
+    ``gen_ai_client_operation_duration_seconds`` for agent calls, beside ``agent_*``."""
 
     @field_validator("family_series_budgets")
     @classmethod
     def _known_families(cls, budgets: dict[str, int]) -> dict[str, int]:
+        known = c.AGENT_FAMILIES | c.GEN_AI_FAMILIES
         for family in budgets:
-            if family not in c.AGENT_FAMILIES:
-                hint = suggest(family, c.AGENT_FAMILIES)
+            if family not in known:
+                hint = suggest(family, known)
                 raise ValueError(f"unknown metric family {family!r}{hint}")
         return budgets
 

@@ -11,8 +11,9 @@ version are plain JSON text; :func:`decode_body` reads both.
 
 from __future__ import annotations
 
+import math
 import zlib
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
@@ -170,3 +171,26 @@ def overflow(oldest_first: Iterable[tuple[_K, int]], total: int, max_steps: int)
         drop.append(key)
         total -= steps
     return drop
+
+
+def checked_limit(limit: int) -> int:
+    """``limit`` when it is an integer >= 1; else a ValueError (every listing's ``limit``)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
+    return limit
+
+
+def checked_now(now: float) -> float:
+    """``now`` as a float when it is finite unix seconds; else a ValueError."""
+    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+        raise ValueError(f"now must be finite unix seconds, got {now!r}")
+    return float(now)
+
+
+def not_traces(traces: Sequence[object]) -> list[str]:
+    """The problems of a batch to store: each item that is not a :class:`ResponseTrace`."""
+    return [
+        f"traces[{i}]: expected a ResponseTrace, got {type(t).__name__}"
+        for i, t in enumerate(traces)
+        if not isinstance(t, ResponseTrace)
+    ]

@@ -24,8 +24,9 @@ from collections.abc import Callable
 
 import structlog
 
+from sloguard.tracestore.base import TraceStore
 from sloguard.tracestore.retention import Pruned
-from sloguard.tracestore.store import TraceStore
+from sloguard.tracestore.storehealth import StorageFailure
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +74,7 @@ class TracePruner:
             self._wake.clear()
             try:
                 result = self.store.prune(self._clock(), cancel=self._stop)
-            except sqlite3.Error:
+            except (sqlite3.Error, StorageFailure):
                 pass  # counted and logged once per change by the store's health
             except Exception as exc:  # one failure never stops the loop
                 log.warning("trace store prune failed", error=f"{type(exc).__name__}: {exc}")

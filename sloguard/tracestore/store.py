@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,8 +41,11 @@ from sloguard.tracestore.model import (
     Status,
     TraceSummary,
     agent_rows,
+    checked_limit,
+    checked_now,
     decode_body,
     encode_body,
+    not_traces,
     summarize,
 )
 from sloguard.tracestore.records import (
@@ -58,7 +60,14 @@ from sloguard.tracestore.retention import MiB, Pruned, Retention, prune
 from sloguard.tracestore.storehealth import StorageFailure, StoreHealth
 
 #: The free-space helpers live in :mod:`sloguard.tracestore.footprint`; kept importable here.
-__all__ = ["MIN_FREE_BYTES", "StoreStats", "TraceStore", "free_bytes", "space_budget"]
+__all__ = [
+    "MIN_FREE_BYTES",
+    "SqliteTraceStore",
+    "StoreStats",
+    "TraceStore",
+    "free_bytes",
+    "space_budget",
+]
 
 #: Ids per ``IN (…)`` list (SQLite allows 32 766 parameters per statement).
 _IN_LIMIT = 500
@@ -69,20 +78,13 @@ def _summary(row: Sequence[Any]) -> TraceSummary:
     return TraceSummary(trace_id, started_at, agent, status, steps, cost)
 
 
-def _limit(limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
-    return limit
+_limit = checked_limit
+_now = checked_now
 
 
-def _now(now: float) -> float:
-    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
-        raise ValueError(f"now must be finite unix seconds, got {now!r}")
-    return float(now)
-
-
-class TraceStore:
-    """Traces, decisions and events in SQLite (WAL), bounded by :meth:`prune`.
+class SqliteTraceStore:
+    """Traces, decisions and events in SQLite (WAL), bounded by :meth:`prune`; implements the
+    :class:`~sloguard.tracestore.base.TraceStore` protocol (the default store).
 
     One connection is shared by threads under a lock. ``max_*`` bound what :meth:`prune` keeps
     (see :mod:`sloguard.tracestore.retention`); ``on_full``, when set, is called (from the
@@ -101,7 +103,7 @@ class TraceStore:
 
     Example::
 
-        store = TraceStore(tmp_path / "traces.sqlite", max_age_seconds=3600)
+        store = SqliteTraceStore(tmp_path / "traces.sqlite", max_age_seconds=3600)
         store.put(trace, now=1_700_000_000.0)
         store.get(trace.trace_id)
     """
@@ -206,11 +208,7 @@ class TraceStore:
         same id); return their summaries. Raise :class:`~sloguard.errors.InvalidRecord`, storing
         nothing, when an item is not a :class:`ResponseTrace`."""
         stored_at = _now(now)
-        bad = [
-            f"traces[{i}]: expected a ResponseTrace, got {type(t).__name__}"
-            for i, t in enumerate(traces)
-            if not isinstance(t, ResponseTrace)
-        ]
+        bad = not_traces(traces)
         if bad:
             raise InvalidRecord("; ".join(bad))
         if not traces:
@@ -396,3 +394,7 @@ class TraceStore:
         """``incremental`` when retention can shrink the file (see
         :mod:`sloguard.tracestore.database`), else ``none`` or ``full``."""
         return self._db.auto_vacuum
+
+
+#: The first name, for callers that build it (annotations want ``tracestore.base.TraceStore``).
+TraceStore = SqliteTraceStore
