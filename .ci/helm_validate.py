@@ -4,8 +4,9 @@ Every document of every MANIFEST is checked:
 
 * core kinds (Deployment, Service, ConfigMap, ...) with kubernetes-validate in strict mode (an
   unknown field is an error) for each ``--kube-version``;
-* ServiceMonitor, PodMonitor and PrometheusRule (monitoring.coreos.com/v1) with jsonschema
-  against the vendored CRD schemas in ``--crds`` (helm/sloguard/ci/crds, see its README.md),
+* ServiceMonitor, PodMonitor and PrometheusRule (monitoring.coreos.com/v1) and
+  AlertmanagerConfig (monitoring.coreos.com/v1alpha1) with jsonschema against the vendored CRD
+  schemas in ``--crds`` (helm/sloguard/ci/crds, see its README.md),
   closed like ``kubectl apply --validate=strict``; any other kind is an error;
 * with ``--promtool``, each PrometheusRule's groups with ``promtool check rules``;
 * each sloguard settings ConfigMap (key ``sloguard.yaml``) with ``sloguard validate --config``,
@@ -40,7 +41,10 @@ CRD_FILES = {
     "ServiceMonitor": "servicemonitors.json",
     "PodMonitor": "podmonitors.json",
     "PrometheusRule": "prometheusrules.json",
+    "AlertmanagerConfig": "alertmanagerconfigs.json",
 }
+#: The API version each vendored schema is of (v1 unless listed).
+CRD_VERSIONS = {"AlertmanagerConfig": "v1alpha1"}
 #: Where the chart mounts its ConfigMap (templates/deployment.yaml).
 CONFIG_MOUNT = "/etc/sloguard/"
 MIN_KUBE_VERSION = "1.29.0"  # native sidecars (initContainers with restartPolicy: Always)
@@ -130,8 +134,9 @@ def check_core(doc: dict[str, Any], kube_versions: list[str]) -> list[str]:
 def check_custom(
     doc: dict[str, Any], validators: dict[str, jsonschema.Draft7Validator]
 ) -> list[str]:
-    validator = validators.get(str(doc.get("kind")))
-    if validator is None or doc.get("apiVersion") != CRD_GROUP + "v1":
+    kind = str(doc.get("kind"))
+    validator = validators.get(kind)
+    if validator is None or doc.get("apiVersion") != CRD_GROUP + CRD_VERSIONS.get(kind, "v1"):
         return [f"no vendored schema for {doc.get('apiVersion')} {doc.get('kind')}"]
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     return [f"CRD schema: {where(e.absolute_path)}: {e.message}" for e in errors]

@@ -1,9 +1,10 @@
 """Vendor the Prometheus-operator CRD schemas the chart's output is checked against (ci/crds/).
 
 Source: the npm package ``@kubernetes-models/prometheus-operator@4.0.0`` (MIT), whose
-``monitoring.coreos.com/v1/<Kind>.js`` modules embed, as plain JSON, the ``openAPIV3Schema`` of
-prometheus-operator v0.57.0's ``example/prometheus-operator-crd-full/monitoring.coreos.com_*.yaml``
-(the package's ``crd-generate.input``). Later versions of that package ship compiled validators
+``monitoring.coreos.com/<version>/<Kind>.js`` modules embed, as plain JSON, the
+``openAPIV3Schema`` of prometheus-operator v0.57.0's
+``example/prometheus-operator-crd-full/monitoring.coreos.com_*.yaml`` (the package's
+``crd-generate.input``). Later versions of that package ship compiled validators
 only, and no npm, PyPI or Debian package carries the CRD files themselves.
 
 The package's generator changed the CRD schema in three ways; this script undoes what it can:
@@ -15,6 +16,9 @@ The package's generator changed the CRD schema in three ways; this script undoes
   (kept: that is what the extension means in JSON Schema);
 
 and ``metadata`` becomes ``{type: object}`` as in the CRD (ObjectMeta is checked by the API).
+Go's regular expressions allow a flag group such as ``(?i)`` inside a group (the
+AlertmanagerConfig's time-interval patterns); Python's need it scoped, so ``((?i)a|b)`` is written
+``((?i:a|b))``, which means the same.
 
 Run: ``python .ci/vendor_crds.py`` (needs npm). The output is committed; CI does not run this.
 """
@@ -34,10 +38,12 @@ UPSTREAM = (
     "prometheus-operator v0.57.0, "
     "example/prometheus-operator-crd-full/monitoring.coreos.com_{}.yaml"
 )
+#: Kind -> (API version, plural): the file is ci/crds/<plural>.json.
 KINDS = {
-    "ServiceMonitor": "servicemonitors",
-    "PodMonitor": "podmonitors",
-    "PrometheusRule": "prometheusrules",
+    "ServiceMonitor": ("v1", "servicemonitors"),
+    "PodMonitor": ("v1", "podmonitors"),
+    "PrometheusRule": ("v1", "prometheusrules"),
+    "AlertmanagerConfig": ("v1alpha1", "alertmanagerconfigs"),
 }
 OUT = Path(__file__).resolve().parents[1] / "helm" / "sloguard" / "ci" / "crds"
 START, END = "const schema = ", "\n};\n"
@@ -48,6 +54,27 @@ def _embedded_schema(js: str) -> dict[str, Any]:
     end = js.index(END, start) + 2
     schema: dict[str, Any] = json.loads(js[start:end])
     return schema
+
+
+def _scoped_flags(pattern: str) -> str:
+    """Rewrite Go's mid-pattern ``(?i)`` at the start of a group as Python's ``(?i:...)``."""
+    out = pattern
+    start = out.find("((?i)")
+    while start != -1:
+        depth, end = 0, start
+        while end < len(out):
+            char = out[end]
+            if char == "\\":  # an escaped character never opens or closes a group
+                end += 2
+                continue
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0:
+                break
+            end += 1
+        inner = out[start + 5 : end]
+        out = f"{out[:start]}((?i:{inner})){out[end + 1 :]}"
+        start = out.find("((?i)", start + 1)
+    return out
 
 
 def _restore(node: Any) -> Any:
@@ -65,7 +92,10 @@ def _restore(node: Any) -> Any:
         (kept,) = [a for a in alternatives if a != {"type": "null"}]
         rest = {k: v for k, v in node.items() if k != "oneOf"}
         return _restore({**rest, **kept})
-    return {k: _restore(v) for k, v in node.items() if k != "nullable"}
+    restored = {k: _restore(v) for k, v in node.items() if k != "nullable"}
+    if isinstance(restored.get("pattern"), str):
+        restored["pattern"] = _scoped_flags(restored["pattern"])
+    return restored
 
 
 def main() -> int:
@@ -82,8 +112,8 @@ def main() -> int:
             .splitlines()[-1]
         )
         with tarfile.open(Path(tmp) / name) as tar:
-            for kind, plural in KINDS.items():
-                member = tar.extractfile(f"package/monitoring.coreos.com/v1/{kind}.js")
+            for kind, (version, plural) in KINDS.items():
+                member = tar.extractfile(f"package/monitoring.coreos.com/{version}/{kind}.js")
                 assert member is not None
                 schema = _restore(_embedded_schema(member.read().decode()))
                 schema["properties"]["metadata"] = {"type": "object"}

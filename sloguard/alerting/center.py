@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import quote
 
+from prometheus_client import CollectorRegistry
+
 from sloguard.alerting.selfcheck import (
     WATCHDOG,
     SelfAlert,
@@ -23,12 +25,16 @@ from sloguard.alerting.selfcheck import (
     receivers,
     summary,
 )
+from sloguard.alerting.silencebook import SilenceBook
 from sloguard.alerting.state import (
-    BURN_ALERT,
+    ACKNOWLEDGED,
+    NO_DATA_ALERT,
     AlertEvent,
     AlertRules,
     AlertState,
     InstanceAlerts,
+    acknowledge,
+    acknowledged_event,
     advance,
     fingerprint,
     new_instance,
@@ -36,9 +42,11 @@ from sloguard.alerting.state import (
 )
 from sloguard.alerting.store import StateStore
 from sloguard.durations import format_duration
+from sloguard.errors import SloguardError
 from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.config import AlertRouting
 from sloguard.notify.model import Notification, Transition
+from sloguard.notify.render import rfc3339
 from sloguard.notify.routing import shortest_repeat, targets
 from sloguard.slo.budget import Evaluation, Severity
 from sloguard.slo.spec import SLOInstance
@@ -65,6 +73,21 @@ class ActiveAlert:
     labels: dict[str, str]
     started_at: float
     notified: bool
+    #: ids of the silences muting it (empty: not silenced)
+    silenced_by: tuple[str, ...] = ()
+    acked_by: str | None = None
+    acked_at: float | None = None
+
+
+def _active(a: AlertState, silenced: tuple[str, ...]) -> ActiveAlert:
+    assert a.started_at is not None
+    return ActiveAlert(
+        a.fingerprint, dict(a.labels), a.started_at, a.notified, silenced, a.acked_by, a.acked_at
+    )
+
+
+class NotFiring(SloguardError, LookupError):
+    """No firing alert has this fingerprint (nothing to acknowledge)."""
 
 
 class AlertCenter:
@@ -79,7 +102,10 @@ class AlertCenter:
         external_url: str = "",
         min_repeat: float | None = None,
         self_rules: SelfCheckRules | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
+        """``registry`` gets ``sloguard_notifications_suppressed_total{reason}`` (None: no
+        metric)."""
         self.store = store
         self.routing = routing
         self.resend = routing.resend_intervals
@@ -101,6 +127,10 @@ class AlertCenter:
         self._self: dict[SLOInstance, InstanceAlerts] = {
             k: v for k, v in loaded.items() if k.slo == SELF_SLO
         }
+        #: Silences, maintenance windows and the count of what they kept from the receivers.
+        self.silences = SilenceBook(store, registry)
+        #: The latest result of each instance (the numbers of an acknowledgement's message).
+        self._latest: dict[SLOInstance, InstanceResult] = {}
 
     def replace_routing(self, routing: AlertRouting, min_repeat: float | None = None) -> None:
         """Use a new routing from the next evaluation on (config reload)."""
@@ -111,36 +141,45 @@ class AlertCenter:
         self.resend = routing.resend_intervals
         self.rules = AlertRules(repeat_interval=repeat, no_data_after=self.rules.no_data_after)
 
-    def active(self) -> list[ActiveAlert]:
-        """Every firing alert."""
+    def active(self, now: float | None = None) -> list[ActiveAlert]:
+        """Every firing alert; with ``now``, silenced by the silences in force then (else as of
+        the last evaluation)."""
         out = []
-        for alerts in self._alerts.values():
-            for a in (alerts.critical, alerts.warning, alerts.no_data):
-                if a.firing and a.started_at is not None:
-                    out.append(ActiveAlert(a.fingerprint, dict(a.labels), a.started_at, a.notified))
-        for alerts in self._self.values():  # the watchdog always fires: not news
-            a = alerts.critical
-            if a.firing and a.started_at is not None and a.labels.get("alertname") != WATCHDOG:
-                out.append(ActiveAlert(a.fingerprint, dict(a.labels), a.started_at, a.notified))
+        candidates = [a for x in self._alerts.values() for a in (x.critical, x.warning, x.no_data)]
+        # the watchdog always fires: not news
+        candidates += [x.critical for x in self._self.values()
+                       if x.critical.labels.get("alertname") != WATCHDOG]  # fmt: skip
+        for a in candidates:
+            if a.firing and a.started_at is not None:
+                silenced = a.silenced_by if now is None else self.silences.silencer(now)(a.labels)
+                out.append(_active(a, silenced))
         return sorted(out, key=lambda a: (a.labels.get("slo", ""), a.fingerprint))
 
+    # --- silences and acknowledgements ----------------------------------------------------------
     def process(self, results: Sequence[InstanceResult], now: float) -> list[Notification]:
         """Advance every instance's alerts and queue what must be sent; return it."""
         changed: dict[SLOInstance, InstanceAlerts] = {}
         notifications: list[Notification] = []
         sent: list[tuple[str, str, float, float]] = []
+        suppressed: list[AlertEvent] = []
+        silencer = self.silences.silencer(now)
         for r in results:
             key = r.instance
+            self._latest[key] = r
             before = self._alerts.get(key) or new_instance(
-                r.slo.name, r.labels, r.slo.alerting.labels
+                r.slo.name, r.labels, r.slo.alerting.labels, r.slo.alerting.name
             )
-            after, events = step(before, r.evaluation, self.rules, now)
+            after, events = step(before, r.evaluation, self.rules, now, silencer)
             if after != before or key not in self._alerts:
                 changed[key] = after
             for event in events:
-                for target in targets(self.routing.route, event.labels):
-                    if target.receiver not in self.routing.receivers:
-                        continue
+                routed = [
+                    t
+                    for t in targets(self.routing.route, event.labels)
+                    if t.receiver in self.routing.receivers
+                ]
+                going = self._going(event, [t.receiver for t in routed], suppressed)
+                for target in (t for t in routed if t.receiver in going):
                     if event.transition is Transition.REPEAT:
                         last = self.store.last_sent(
                             target.receiver, event.fingerprint, event.started_at
@@ -153,12 +192,69 @@ class AlertCenter:
                             continue
                     notifications.append(self._notification(event, r, target.receiver))
                     sent.append((target.receiver, event.fingerprint, event.started_at, now))
-        if changed or notifications:
-            self.store.commit(changed, notifications, sent, now)
+        if changed or notifications or suppressed:
+            self.store.commit(changed, notifications, sent, now, suppressed)
             self._alerts.update(changed)
         if notifications and self.on_queued is not None:
             self.on_queued()
         return notifications
+
+    def _going(
+        self, event: AlertEvent, receivers: Sequence[str], held: list[AlertEvent]
+    ) -> list[str]:
+        """The receivers ``event`` goes to: all unless suppressed; an acknowledged alert's
+        reminders still go to Alertmanager receivers (they keep it alive there); a silenced
+        alert's to none. What is held back is recorded (``held``) and counted."""
+        if not event.suppressed:
+            return list(receivers)
+        keep = [r for r in receivers if event.suppressed == ACKNOWLEDGED and r in self.resend]
+        held.append(event)
+        self.silences.count(event.suppressed, len(receivers) - len(keep))
+        return keep
+
+    def acknowledge(self, fp: str, by: str, comment: str, now: float) -> ActiveAlert:
+        """Acknowledge the firing alert ``fp``: no more reminders until it resolves; tell the
+        receivers that were told of it (Slack updates its message: "acknowledged by …").
+
+        Raise :class:`NotFiring` when no firing alert has this fingerprint. Acknowledging again
+        changes nothing and sends nothing.
+        """
+        for table in (self._alerts, self._self):
+            for key, alerts in table.items():
+                for name in ("critical", "warning", "no_data"):
+                    state: AlertState = getattr(alerts, name)
+                    if state.fingerprint != fp or not state.firing:
+                        continue
+                    if state.acked_by is not None:
+                        return _active(state, state.silenced_by)
+                    acked = acknowledge(state, by, now)
+                    after = replace(alerts, **{name: acked})
+                    notes = self._ack_notifications(key, acked, comment, now)
+                    self.store.commit({key: after}, notes, [], now)
+                    table[key] = after
+                    if notes and self.on_queued is not None:
+                        self.on_queued()
+                    return _active(acked, acked.silenced_by)
+        raise NotFiring(f"no firing alert has the fingerprint {fp!r}")
+
+    def _ack_notifications(
+        self, key: SLOInstance, state: AlertState, comment: str, now: float
+    ) -> list[Notification]:
+        """One ``acknowledged`` notification per receiver that was told of this episode."""
+        event, latest = acknowledged_event(state, now), self._latest.get(key)
+        note = {"acknowledged_by": state.acked_by or "", "acknowledged_at": rfc3339(now)}
+        note |= {"acknowledge_comment": comment} if comment else {}
+        out = []
+        for receiver in sorted(self.routing.receivers):
+            if self.store.last_sent(receiver, state.fingerprint, event.started_at) is None:
+                continue
+            n = (
+                self._notification(event, latest, receiver)
+                if latest is not None and key.slo != SELF_SLO
+                else self._self_notification(event, None, receiver)
+            )
+            out.append(replace(n, annotations={**n.annotations, **note}))
+        return out
 
     def _notification(self, event: AlertEvent, r: InstanceResult, receiver: str) -> Notification:
         ev: Evaluation = r.evaluation
@@ -179,7 +275,7 @@ class AlertCenter:
         tiers = tuple(
             t
             for t in ev.firing
-            if t.tier.severity is event.severity or event.labels["alertname"] != BURN_ALERT
+            if t.tier.severity is event.severity or event.labels["alertname"] == NO_DATA_ALERT
         )
         nid = hashlib.sha256(f"{event.id}|{receiver}".encode()).hexdigest()[:32]
         evidence = tuple(self.evidence(r))[:3] if self.evidence is not None and not resolved else ()
@@ -228,6 +324,8 @@ class AlertCenter:
         changed: dict[SLOInstance, InstanceAlerts] = {}
         notifications: list[Notification] = []
         sent: list[tuple[str, str, float, float]] = []
+        suppressed: list[AlertEvent] = []
+        silencer = self.silences.silencer(now)
         for key in sorted(alerts.keys() | self._self.keys(), key=lambda k: k.labels):
             alert = alerts.get(key)
             before = self._self.get(key)
@@ -239,12 +337,16 @@ class AlertCenter:
                 if before.critical.labels.get("severity") == "critical"
                 else Severity.WARNING
             )
-            now_state, events = advance(before.critical, alert is not None, severity, machine, now)
+            now_state, events = advance(
+                before.critical, alert is not None, severity, machine, now, silencer
+            )
             after = replace(before, critical=now_state)
             if after != before or key not in self._self:
                 changed[key] = after
             for event in events:
-                for receiver in self._self_targets(event, state, bad, rules):
+                for receiver in self._going(
+                    event, self._self_targets(event, state, bad, rules), suppressed
+                ):
                     if event.transition is Transition.REPEAT:
                         last = self.store.last_sent(receiver, event.fingerprint, event.started_at)
                         every = min(rules.repeat_interval, self.resend.get(receiver, math.inf))
@@ -252,8 +354,8 @@ class AlertCenter:
                             continue
                     notifications.append(self._self_notification(event, alert, receiver))
                     sent.append((receiver, event.fingerprint, event.started_at, now))
-        if changed or notifications:
-            self.store.commit(changed, notifications, sent, now)
+        if changed or notifications or suppressed:
+            self.store.commit(changed, notifications, sent, now, suppressed)
             self._self.update(changed)
         if notifications and self.on_queued is not None:
             self.on_queued()

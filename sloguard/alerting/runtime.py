@@ -35,7 +35,8 @@ from sloguard.notify.config import AlertRouting, build_notifiers, default_routin
 from sloguard.notify.model import Notification, Notifier
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.slo.budget import State
-from sloguard.tracestore.store import TraceStore
+from sloguard.tracestore.base import TraceStore
+from sloguard.tracestore.storehealth import StorageFailure
 
 _log = logging.getLogger(__name__)
 
@@ -43,6 +44,19 @@ _log = logging.getLogger(__name__)
 #: How long delivered (or given up) notifications and their message references are kept.
 OUTBOX_RETENTION = 7 * 86400.0
 PRUNE_EVERY = 3600.0
+#: How long an expired silence is kept for audit (the ``silence_retention`` setting).
+SILENCE_RETENTION = 7 * 86400.0
+
+
+def failing_evidence(traces: TraceStore, result: InstanceResult) -> list[str]:
+    """The newest failing trace ids in ``result``'s scope (an alert's evidence); none when the
+    trace store cannot answer (a shared database down must not hold the notification back)."""
+    agent = result.labels.get("agent_name") or result.slo.selector.get("agent_name")
+    try:
+        return [t.trace_id for t in traces.failing(agent=agent, limit=3)]
+    except StorageFailure as exc:
+        _log.warning("failing traces unavailable for a notification: %s", exc)
+        return []
 
 
 class AlertRuntime:
@@ -61,8 +75,11 @@ class AlertRuntime:
         drain_timeout: float = 10.0,
         traces: TraceStore | None = None,
         self_check: SelfCheckRules | None = None,
+        silence_retention: float = SILENCE_RETENTION,
     ) -> None:
-        """``self_check``: thresholds of the alerts about sloguard itself (None: none)."""
+        """``self_check``: thresholds of the alerts about sloguard itself (None: none);
+        ``silence_retention``: seconds an expired silence is kept for audit."""
+        self.silence_retention = silence_retention
         self.routing_file = routing_file
         self.env = env if env is not None else os.environ
         self.external_url = external_url
@@ -81,6 +98,7 @@ class AlertRuntime:
             external_url=external_url,
             min_repeat=routing.resend_floor,
             self_rules=self_check,
+            registry=registry,
         )
         self.worker = OutboxWorker(
             self.store,
@@ -89,12 +107,7 @@ class AlertRuntime:
         )
         self.center.on_queued = self.worker.wake
         if traces is not None:
-            self.center.evidence = lambda r: [
-                t.trace_id
-                for t in traces.failing(
-                    agent=r.labels.get("agent_name") or r.slo.selector.get("agent_name"), limit=3
-                )
-            ]
+            self.center.evidence = lambda r: failing_evidence(traces, r)
         #: Components to watch: name → a callable answering why it fails now, or None.
         self.watched: dict[str, Callable[[], str | None]] = {}
         self._error_since: dict[str, float] = {}
@@ -148,6 +161,13 @@ class AlertRuntime:
             else:
                 if pruned:
                     _log.info("outbox pruned: %d notifications older than a week", pruned)
+            try:
+                gone = self.center.silences.prune(now - self.silence_retention)
+            except sqlite3.Error as exc:
+                _log.warning("cannot prune expired silences: %s", exc)
+            else:
+                if gone:
+                    _log.info("%d expired silences pruned", gone)
         state = self.snapshot(results, now)
         rules = self.center.self_rules
         if rules is not None:

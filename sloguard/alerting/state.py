@@ -1,7 +1,7 @@
 """Alert state: from evaluations to firing / repeat / resolved transitions. Pure.
 
-Per SLO instance there is one alert per severity (``SLOBurn``, critical and warning) and one
-``SLONoData`` alert. Rules:
+Per SLO instance there is one alert per severity (named by the SLO's ``alerting.name``, default
+``SLOBurn``; critical and warning) and one ``SLONoData`` alert. Rules:
 
 - a severity fires while any of its tiers fires; it resolves only on a *judged* evaluation
   (``ok`` or ``burning``) in which none of its tiers fires — never on ``error``, ``no_data`` or
@@ -13,7 +13,14 @@ Per SLO instance there is one alert per severity (``SLOBurn``, critical and warn
 - a firing critical inhibits the warning of the same instance: the warning is not notified
   (and not repeated) while the critical fires; if it still fires afterwards it is notified then;
 - a firing alert is re-notified every ``repeat_interval``;
-- ``no_data`` for longer than ``no_data_after`` fires ``SLONoData`` (warning); data resolves it.
+- ``no_data`` for longer than ``no_data_after`` fires ``SLONoData`` (warning); data resolves it;
+- a **silenced** alert (muted by the silences named in ``silenced_by``, see
+  :mod:`sloguard.alerting.silences`) is not announced: its firing and its reminders become
+  events with ``suppressed="silenced"`` (recorded, not sent); when the silence ends while it
+  still fires, it is announced then; resolving an alert never announced is recorded only, and
+  one announced before the silence began is resolved as usual (no message stays "firing");
+- an **acknowledged** alert (``acked_by``) is not repeated (``suppressed="acknowledged"``) until
+  it resolves, which ends the acknowledgement; a higher severity is another alert and pages.
 
 Transitions are :class:`~sloguard.notify.model.Transition`, the enum a notification carries on.
 Fingerprints are Alertmanager's (FNV-1a 64 over the sorted label pairs), so the same alert has
@@ -23,7 +30,7 @@ the same identity in sloguard, its webhooks and Alertmanager.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from sloguard.notify.model import Transition
@@ -59,8 +66,15 @@ class AlertState:
     started_at: float | None = None
     last_sent_at: float | None = None
     no_data_since: float | None = None  # used by the SLONoData alert only
-    #: names of this severity's tiers that fired when last judged (SLOBurn alerts only)
+    #: names of this severity's tiers that fired when last judged (burn alerts only)
     firing_tiers: tuple[str, ...] = ()
+    #: ids of the silences muting it when last advanced
+    silenced_by: tuple[str, ...] = ()
+    #: a firing notification was withheld by a silence in the current episode
+    held: bool = False
+    #: who acknowledged the current episode, and when (None: not acknowledged)
+    acked_by: str | None = None
+    acked_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,14 @@ class AlertEvent:
     severity: Severity
     started_at: float
     at: float
+    #: why it is recorded but not sent: ``"silenced"``, ``"acknowledged"``; ``""``: sent
+    suppressed: str = ""
+    #: the silences that muted it (when ``suppressed`` is ``"silenced"``)
+    silences: tuple[str, ...] = ()
+
+
+SILENCED = "silenced"
+ACKNOWLEDGED = "acknowledged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +123,9 @@ def alert_labels(
     return {**extra, **instance, "alertname": alertname, "slo": slo, "severity": severity.value}
 
 
-def _event(state: AlertState, transition: Transition, severity: Severity, now: float) -> AlertEvent:
+def _event(
+    state: AlertState, transition: Transition, severity: Severity, now: float, suppressed: str = ""
+) -> AlertEvent:
     started = state.started_at if state.started_at is not None else now
     return AlertEvent(
         id=event_id(state.fingerprint, transition, started, now),
@@ -111,7 +135,47 @@ def _event(state: AlertState, transition: Transition, severity: Severity, now: f
         severity=severity,
         started_at=started,
         at=now,
+        suppressed=suppressed,
+        silences=state.silenced_by if suppressed == SILENCED else (),
     )
+
+
+#: Which silences mute an alert with these labels now (empty: none). Default: none.
+Silencer = Callable[[Mapping[str, str]], tuple[str, ...]]
+
+
+def _no_silences(labels: Mapping[str, str]) -> tuple[str, ...]:
+    return ()
+
+
+def acknowledge(state: AlertState, by: str, now: float) -> AlertState:
+    """Acknowledge a firing alert's current episode: no more reminders until it resolves.
+
+    Raise ``ValueError`` when the alert does not fire (there is nothing to acknowledge).
+    """
+    if not state.firing:
+        raise ValueError(f"alert {state.fingerprint} is not firing")
+    return replace(state, acked_by=by, acked_at=now)
+
+
+def acknowledged_event(state: AlertState, now: float) -> AlertEvent:
+    """The ``acknowledged`` transition of a firing alert (told to the receivers that heard of it).
+
+    Its severity is the alert's ``severity`` label (``none`` for the watchdog reads as warning).
+    """
+    severity = Severity.CRITICAL if state.labels.get("severity") == "critical" else Severity.WARNING
+    return _event(state, Transition.ACKNOWLEDGED, severity, now)
+
+
+def _reminder(
+    state: AlertState, severity: Severity, rules: AlertRules, now: float
+) -> tuple[AlertState, list[AlertEvent]]:
+    """A repeat when one is due: sent, or recorded only when silenced or acknowledged."""
+    if state.last_sent_at is None or now - state.last_sent_at < rules.repeat_interval:
+        return state, []
+    reason = SILENCED if state.silenced_by else ACKNOWLEDGED if state.acked_by else ""
+    state = replace(state, last_sent_at=now)
+    return state, [_event(state, Transition.REPEAT, severity, now, reason)]
 
 
 def _advance(
@@ -122,31 +186,54 @@ def _advance(
     rules: AlertRules,
     now: float,
 ) -> tuple[AlertState, list[AlertEvent]]:
-    """One alert, one judged evaluation."""
+    """One alert, one judged evaluation (``state.silenced_by`` already brought up to date)."""
     if active:
         if not state.firing:
-            state = replace(state, firing=True, notified=False, started_at=now, last_sent_at=None)
+            state = replace(
+                state, firing=True, notified=False, started_at=now, last_sent_at=None, held=False,
+                acked_by=None, acked_at=None,
+            )  # fmt: skip
         if inhibited:
             return state, []
         if not state.notified:
+            if state.silenced_by:
+                if state.held:
+                    return state, []
+                state = replace(state, held=True)
+                return state, [_event(state, Transition.FIRING, severity, now, SILENCED)]
             state = replace(state, notified=True, last_sent_at=now)
             return state, [_event(state, Transition.FIRING, severity, now)]
-        if state.last_sent_at is not None and now - state.last_sent_at >= rules.repeat_interval:
-            state = replace(state, last_sent_at=now)
-            return state, [_event(state, Transition.REPEAT, severity, now)]
-        return state, []
+        return _reminder(state, severity, rules, now)
     if not state.firing:
         return state, []
-    events = [_event(state, Transition.RESOLVED, severity, now)] if state.notified else []
-    return replace(state, firing=False, notified=False, last_sent_at=None), events
+    events = []
+    if state.notified:
+        events = [_event(state, Transition.RESOLVED, severity, now)]
+    elif state.held:
+        events = [_event(state, Transition.RESOLVED, severity, now, SILENCED)]
+    resolved = replace(
+        state, firing=False, notified=False, last_sent_at=None, held=False, acked_by=None,
+        acked_at=None,
+    )  # fmt: skip
+    return resolved, events
+
+
+def _silence(state: AlertState, silencer: Silencer) -> AlertState:
+    ids = silencer(state.labels)
+    return state if ids == state.silenced_by else replace(state, silenced_by=ids)
 
 
 def advance(
-    state: AlertState, active: bool, severity: Severity, rules: AlertRules, now: float
+    state: AlertState,
+    active: bool,
+    severity: Severity,
+    rules: AlertRules,
+    now: float,
+    silencer: Silencer = _no_silences,
 ) -> tuple[AlertState, list[AlertEvent]]:
     """Advance an alert that is simply active or not (sloguard's self-alerts): fire, repeat
     every ``repeat_interval``, resolve when no longer active."""
-    return _advance(state, active, False, severity, rules, now)
+    return _advance(_silence(state, silencer), active, False, severity, rules, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +246,14 @@ class InstanceAlerts:
 
 
 def new_instance(
-    slo: str, instance: Mapping[str, str], extra: Mapping[str, str] | None = None
+    slo: str,
+    instance: Mapping[str, str],
+    extra: Mapping[str, str] | None = None,
+    burn_alert: str = BURN_ALERT,
 ) -> InstanceAlerts:
-    """Fresh (inactive) alerts for an instance."""
+    """Fresh (inactive) alerts for an instance; ``burn_alert`` names its two burn alerts (the
+    SLO's ``alerting.name``; the default keeps the labels, and so the fingerprints, of SLOs
+    that name none)."""
     extra = extra or {}
 
     def make(alertname: str, severity: Severity) -> AlertState:
@@ -169,18 +261,27 @@ def new_instance(
         return AlertState(fingerprint(labels), labels)
 
     return InstanceAlerts(
-        critical=make(BURN_ALERT, Severity.CRITICAL),
-        warning=make(BURN_ALERT, Severity.WARNING),
+        critical=make(burn_alert, Severity.CRITICAL),
+        warning=make(burn_alert, Severity.WARNING),
         no_data=make(NO_DATA_ALERT, Severity.WARNING),
     )
 
 
 def step(
-    alerts: InstanceAlerts, ev: Evaluation, rules: AlertRules, now: float
+    alerts: InstanceAlerts,
+    ev: Evaluation,
+    rules: AlertRules,
+    now: float,
+    silencer: Silencer = _no_silences,
 ) -> tuple[InstanceAlerts, list[AlertEvent]]:
-    """Advance an instance's alerts by one evaluation."""
+    """Advance an instance's alerts by one evaluation; ``silencer`` says which silences mute
+    an alert's labels now."""
     events: list[AlertEvent] = []
-    crit, warn, nod = alerts.critical, alerts.warning, alerts.no_data
+    crit, warn, nod = (
+        _silence(alerts.critical, silencer),
+        _silence(alerts.warning, silencer),
+        _silence(alerts.no_data, silencer),
+    )
     # --- no-data alert
     if ev.state is State.NO_DATA:
         since = nod.no_data_since if nod.no_data_since is not None else now
@@ -232,7 +333,4 @@ def _repeat_only(
 ) -> tuple[AlertState, list[AlertEvent]]:
     if not state.firing or not state.notified or inhibited:
         return state, []
-    if state.last_sent_at is not None and now - state.last_sent_at >= rules.repeat_interval:
-        state = replace(state, last_sent_at=now)
-        return state, [_event(state, Transition.REPEAT, severity, now)]
-    return state, []
+    return _reminder(state, severity, rules, now)

@@ -19,7 +19,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sloguard.alerting.state import AlertState, InstanceAlerts
+from sloguard.alerting.silences import Silence, silence_dict, silence_from_dict
+from sloguard.alerting.state import AlertEvent, AlertState, InstanceAlerts
 from sloguard.errors import ConfigError, Problem
 from sloguard.notify.model import Notification, from_dict, to_dict
 from sloguard.notify.outbox import OutboxItem
@@ -45,7 +46,17 @@ CREATE TABLE IF NOT EXISTS refs (
     PRIMARY KEY (receiver, fingerprint, started_at)
 );
 CREATE TABLE IF NOT EXISTS disabled (receiver TEXT PRIMARY KEY, reason TEXT, at REAL);
+CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY, ends_at REAL NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS suppressed (
+    id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, labels TEXT NOT NULL,
+    transition TEXT NOT NULL, reason TEXT NOT NULL, silences TEXT NOT NULL, at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS suppressed_at ON suppressed (at);
 """
+#: Tuple fields of :class:`AlertState` (JSON gives lists back).
+_TUPLES = ("firing_tiers", "silenced_by")
 
 
 def _instance_column(instance: SLOInstance) -> str:
@@ -61,9 +72,15 @@ def _alert_json(a: InstanceAlerts) -> str:
                        for k in ("critical", "warning", "no_data")})  # fmt: skip
 
 
+def _state_from(v: dict[str, Any]) -> AlertState:
+    # rows written before silences and acknowledgements lack their fields: the defaults apply
+    fields: dict[str, Any] = {k: tuple(x) if k in _TUPLES else x for k, x in v.items()}
+    return AlertState(**fields)
+
+
 def _alert_from(text: str) -> InstanceAlerts:
     d = json.loads(text)
-    return InstanceAlerts(**{k: AlertState(**v) for k, v in d.items()})
+    return InstanceAlerts(**{k: _state_from(v) for k, v in d.items()})
 
 
 def _cannot_open(path: str | Path, exc: sqlite3.Error) -> ConfigError:
@@ -102,10 +119,12 @@ class StateStore:
         notifications: Iterable[Notification],
         sent: Iterable[tuple[str, str, float, float]],
         now: float,
+        suppressed: Iterable[AlertEvent] = (),
     ) -> int:
         """Save changed alerts and enqueue notifications atomically; return how many queued.
 
-        ``sent`` are (receiver, fingerprint, started_at, at) reminders to remember per receiver.
+        ``sent`` are (receiver, fingerprint, started_at, at) reminders to remember per receiver;
+        ``suppressed`` are the events recorded but not sent (:meth:`suppress`).
         Enqueuing is idempotent: a notification id already in the outbox is not added again.
         """
         queued = 0
@@ -136,6 +155,7 @@ class StateStore:
                 " DO UPDATE SET last_sent=excluded.last_sent",
                 list(sent),
             )
+            self.suppress(suppressed)
             self._db.execute("COMMIT")
         except BaseException:
             # A COMMIT that failed on a full disk may have ended the transaction already:
@@ -261,6 +281,52 @@ class StateStore:
             " AND o.fingerprint=refs.fingerprint AND o.started_at=refs.started_at)",
             (before,),
         )
+        self._db.execute("COMMIT")
+        return gone
+
+    # --- silences and what they (or acknowledgements) kept from the receivers -------------------
+    def silences(self) -> list[Silence]:
+        """Every stored silence (pending, active, and expired ones not yet pruned)."""
+        rows = self._db.execute("SELECT data FROM silences ORDER BY ends_at DESC, id")
+        return [silence_from_dict(json.loads(d)) for (d,) in rows]
+
+    def save_silence(self, silence: Silence) -> None:
+        """Insert or replace one silence."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO silences (id, ends_at, data) VALUES (?, ?, ?)",
+            (silence.id, silence.ends_at, json.dumps(silence_dict(silence))),
+        )
+
+    def suppress(self, events: Iterable[AlertEvent]) -> None:
+        """Record alert events that were not sent (silenced, acknowledged)."""
+        self._db.executemany(
+            "INSERT OR IGNORE INTO suppressed (id, fingerprint, labels, transition, reason,"
+            " silences, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (e.id, e.fingerprint, json.dumps(dict(e.labels), sort_keys=True),
+                 e.transition.value, e.suppressed, json.dumps(list(e.silences)), e.at)
+                for e in events
+            ],
+        )  # fmt: skip
+
+    def suppressions(self, since: float = float("-inf")) -> list[dict[str, Any]]:
+        """Recorded suppressions at or after ``since``, oldest first."""
+        rows = self._db.execute(
+            "SELECT fingerprint, labels, transition, reason, silences, at FROM suppressed"
+            " WHERE at >= ? ORDER BY at, rowid",
+            (since,),
+        )
+        return [
+            {"fingerprint": fp, "labels": json.loads(labels), "transition": t, "reason": reason,
+             "silences": json.loads(sil), "at": at}
+            for fp, labels, t, reason, sil, at in rows
+        ]  # fmt: skip
+
+    def prune_silences(self, before: float) -> int:
+        """Forget silences that ended before ``before`` and suppressions recorded before it."""
+        self._db.execute("BEGIN IMMEDIATE")
+        gone = self._db.execute("DELETE FROM silences WHERE ends_at < ?", (before,)).rowcount
+        self._db.execute("DELETE FROM suppressed WHERE at < ?", (before,))
         self._db.execute("COMMIT")
         return gone
 

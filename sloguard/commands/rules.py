@@ -24,6 +24,7 @@ from sloguard.commands import Command
 from sloguard.durations import parse_duration
 
 if TYPE_CHECKING:
+    from sloguard.rules.sloth import RuleOptions
     from sloguard.slo.spec import SLO
 
 FORMATS = {"prometheus": ".rules.yaml", "prometheus-operator": ".prometheus-rule.yaml"}
@@ -51,7 +52,13 @@ def _label(text: str) -> tuple[str, str]:
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="SLO documents")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="DIR",
+        help="output directory; - writes the files to standard output (YAML documents)",
+    )
     parser.add_argument(
         "--format",
         action="append",
@@ -98,6 +105,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--service", default="sloguard", help="sloth_service label value (default sloguard)"
+    )
+    parser.add_argument(
+        "--sloth-severity",
+        action="store_true",
+        help="write the severity label as Sloth's page (critical) / ticket (warning); "
+        "sloth_severity carries them either way",
     )
     parser.add_argument(
         "--operator-label",
@@ -155,7 +168,7 @@ def build(args: argparse.Namespace) -> Plan:
         stems[stem] = path
         mine = [s for s in slos if s.source_file == str(path)]
         try:
-            groups = compile_groups(mine, args.service)
+            groups = compile_groups(mine, _options(args))
         except ValueError as exc:
             raise ConfigError([Problem(str(path), None, "", str(exc))]) from exc
         head = header(Path(path).name)
@@ -169,6 +182,12 @@ def build(args: argparse.Namespace) -> Plan:
         asyncio.run(_tests(plan, slos, rule_files, args))
         plan.suffixes += ((TESTS_DIR, TEST_SUFFIX),)
     return plan
+
+
+def _options(args: argparse.Namespace) -> RuleOptions:
+    from sloguard.rules.sloth import RuleOptions
+
+    return RuleOptions(service=args.service, sloth_severity=args.sloth_severity)
 
 
 def _formats(args: argparse.Namespace) -> list[str]:
@@ -196,6 +215,7 @@ async def _tests(
                 scenarios,
                 interval=args.evaluation_interval,
                 rule_interval=args.rule_interval,
+                options=_options(args),
             )
         except Unsupported as exc:
             plan.notes.append(f"no promtool test for SLO {slo.name!r}: {exc}")
@@ -244,7 +264,14 @@ def _rules(args: argparse.Namespace) -> int:
             "sloguard rules: --tests needs --format prometheus (the tests load it)", file=sys.stderr
         )
         return 2
+    if args.output == "-" and (args.check or args.tests):
+        print(
+            "sloguard rules: -o - writes no files: --check and --tests need -o DIR", file=sys.stderr
+        )
+        return 2
     plan = build(args)
+    if args.output == "-":
+        return _to_stdout(plan, as_json=args.json)
     root = Path(args.output)
     stale = compare(root, plan)
     for note in plan.notes:
@@ -280,6 +307,20 @@ def _rules(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return 1 if args.check and stale else 0
+
+
+def _to_stdout(plan: Plan, *, as_json: bool) -> int:
+    """``-o -``: every file as one YAML document of a stream, or ``{"files": {name: text}}``."""
+    for note in plan.notes:
+        print(note, file=sys.stderr)
+    if as_json:
+        print(json.dumps({"output": "-", "files": plan.files}, indent=2, ensure_ascii=False))
+    else:
+        for rel in sorted(plan.files):  # one document each, after its header comments
+            text = plan.files[rel]
+            first = next((ln for ln in text.splitlines() if not ln.startswith("#")), "")
+            sys.stdout.write(text if first == "---" else "---\n" + text)
+    return 0
 
 
 RULES = Command(

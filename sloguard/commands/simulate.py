@@ -1,4 +1,10 @@
-"""``sloguard simulate``: backtest SLO alert tiers against error-rate scenarios."""
+"""``sloguard simulate``: backtest SLO alert tiers against error-rate scenarios.
+
+Evaluates every ``--interval`` seconds; by default every ``evaluation_interval`` of the daemon's
+settings (``--config FILE`` or ``$SLOGUARD_CONFIG``; 30 s without either), so the times shown
+are the daemon's. Shows when each tier fires and resets, and when each alert (SLO instance ×
+severity) fires and resolves (:func:`alert_spans`); ``--json`` adds the spans to each result.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,18 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sloguard.commands import Command
+from sloguard.commands import Command, reporting_failures
 from sloguard.rules.scenarios import SCENARIOS
+
+if TYPE_CHECKING:
+    from sloguard.rules.simulate import AlertOutcome, SimulationResult
+    from sloguard.settings.model import Settings
+
+__all__ = ["SIMULATE", "AlertSpan", "alert_spans"]
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,9 +39,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--interval",
         type=float,
-        default=10.0,
+        default=None,
         metavar="S",
-        help="evaluation interval in seconds (default: 10)",
+        help="evaluation interval in seconds (default: the settings' evaluation_interval, 30)",
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="daemon settings whose evaluation_interval to use (default: $SLOGUARD_CONFIG)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -39,6 +60,67 @@ def _fmt(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.1f}m"
     return f"{seconds / 3600:.1f}h"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSpan:
+    """One alert (SLO instance × severity) from firing to resolved, in seconds after the
+    incident started; ``resolved`` None: still firing when the simulation ended."""
+
+    alertname: str
+    severity: str
+    fired: float
+    resolved: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict."""
+        return {
+            "alertname": self.alertname,
+            "severity": self.severity,
+            "fired_at_seconds": self.fired,
+            "resolved_at_seconds": self.resolved,
+        }
+
+
+def alert_spans(alerts: Sequence[AlertOutcome]) -> list[AlertSpan]:
+    """Pair each alert's ``firing`` with its next ``resolved`` (repeats and other updates of a
+    firing alert do not end it), in the order the alerts fired.
+
+    Example::
+
+        alert_spans(result.alerts)   # [AlertSpan("SLOBurn", "critical", 10.0, 1860.0), ...]
+    """
+    open_: dict[tuple[str, str], int] = {}
+    spans: list[AlertSpan] = []
+    for a in alerts:
+        key = (a.alertname, a.severity.value)
+        if a.transition.value == "firing" and key not in open_:
+            open_[key] = len(spans)
+            spans.append(AlertSpan(key[0], key[1], a.at, None))
+        elif a.transition.value == "resolved" and key in open_:
+            i = open_.pop(key)
+            spans[i] = AlertSpan(key[0], key[1], spans[i].fired, a.at)
+    return spans
+
+
+def _interval(args: argparse.Namespace) -> tuple[float, str]:
+    """The evaluation interval and where it comes from (for the title)."""
+    if args.interval is not None:
+        if not args.interval > 0:
+            from sloguard.commands import CommandFailed
+
+            raise CommandFailed(
+                f"--interval must be a positive number of seconds, got {args.interval}"
+            )
+        return args.interval, "--interval"
+    from sloguard.settings.model import load_settings
+
+    settings: Settings = load_settings(args.config)
+    return settings.evaluation_interval, "the daemon's evaluation_interval"
+
+
+def _instance(group_by: Sequence[str], value: str) -> str:
+    return ", ".join(f"{g}={value}" for g in group_by) or "-"
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -79,11 +161,15 @@ def _simulate(args: argparse.Namespace) -> int:
                 problems.append(Problem("--scenario", None, "", str(exc)))
     if problems:
         raise ConfigError(problems[: len(texts)])
-    results = [asyncio.run(simulate(slo, sc, interval=args.interval)) for slo, sc in runs]
+    interval, origin = _interval(args)
+    results = [asyncio.run(simulate(slo, sc, interval=interval)) for slo, sc in runs]
     if args.json:
-        print(json.dumps([r.as_dict() for r in results], indent=2))
+        print(json.dumps([_result_dict(r) for r in results], indent=2, ensure_ascii=False))
         return 0
-    table = Table(title="sloguard simulate: when each alert tier fires and resets")
+    table = Table(
+        title=f"sloguard simulate: when each alert tier fires and resets "
+        f"(evaluated every {interval:g}s: {origin})"
+    )
     for col in (
         "SLO",
         "scenario",
@@ -94,7 +180,7 @@ def _simulate(args: argparse.Namespace) -> int:
         "budget spent",
         "reset after recovery",
     ):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # names wrap, never cut
     for r in results:
         for t in r.tiers:
             spent = "-" if t.budget_at_detection is None else f"{t.budget_at_detection:.1%}"
@@ -108,17 +194,32 @@ def _simulate(args: argparse.Namespace) -> int:
                 spent,
                 "-" if t.detected_after is None else _fmt(t.reset_after),
             )
-    pages = Table(title="notifications the alert state machine would send")
-    for col in ("SLO", "scenario", "alert", "severity", "transition", "after incident start"):
-        pages.add_column(col)
-    for r in results:
-        for a in r.alerts:
-            pages.add_row(
-                r.slo, r.scenario, a.alertname, a.severity.value, a.transition.value, _fmt(a.at)
-            )
     Console().print(table)
-    Console().print(pages)
+    Console().print(_alert_table(results, {slo.name: slo.group_by for slo, _ in runs}))
     return 0
+
+
+def _result_dict(r: SimulationResult) -> dict[str, object]:
+    return {**r.as_dict(), "alert_spans": [s.as_dict() for s in alert_spans(r.alerts)]}
+
+
+def _alert_table(results: Sequence[SimulationResult], group_by: Mapping[str, Sequence[str]]) -> Any:
+    """When each alert (one simulated instance of each SLO × severity) fires and resolves."""
+    from rich.table import Table
+
+    from sloguard.rules.simulate import INSTANCE_VALUE
+
+    table = Table(title="when each alert fires and resolves (times after the incident start)")
+    for col in ("SLO", "instance", "scenario", "alert", "severity", "fires", "resolves"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        instance = _instance(group_by.get(r.slo, ()), INSTANCE_VALUE)
+        for s in alert_spans(r.alerts):
+            resolves = "still firing" if s.resolved is None else _fmt(s.resolved)
+            table.add_row(
+                r.slo, instance, r.scenario, s.alertname, s.severity, _fmt(s.fired), resolves
+            )
+    return table
 
 
 SIMULATE = Command(
@@ -130,5 +231,5 @@ SIMULATE = Command(
         "sloguard simulate config/slos.yaml --slo tool-success --scenario leak --json",
     ),
     add_arguments=_add_arguments,
-    handler=_simulate,
+    handler=reporting_failures(_simulate),
 )

@@ -1,81 +1,61 @@
-"""``sloguard status``: a table of every SLO instance, read from a running daemon's API."""
+"""``sloguard status``: every SLO instance, read from a running daemon's API.
+
+A table that fits the terminal (:mod:`sloguard.commands.statusview`), tab-separated lines in a
+pipe, the API's JSON with ``--json``; ``--watch`` refreshes it (:mod:`sloguard.commands.terminal`).
+The daemon is reached as :mod:`sloguard.commands.daemonclient` says (``--url``, ``--token``).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
+from typing import Any
 
-from sloguard.commands import Command
-
-
-def _default_url() -> str:
-    port = os.environ.get("SLOGUARD_PORT", "9464")
-    return f"http://127.0.0.1:{port}"
+from sloguard.commands import Command, CommandFailed, reporting_failures
+from sloguard.commands.daemonclient import DaemonClient, add_daemon_arguments
+from sloguard.commands.terminal import View, add_watch_arguments, show
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url", default=None, help="daemon base URL (default: http://127.0.0.1:$SLOGUARD_PORT)"
-    )
+    add_daemon_arguments(parser)
+    parser.add_argument("--slo", default=None, metavar="NAME", help="only this SLO")
     parser.add_argument("--json", action="store_true", help="print the API's JSON")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds (default: 5)")
+    add_watch_arguments(parser)
 
 
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{v:.3%}"
+def status_view(client: DaemonClient, slo: str | None = None) -> View[list[dict[str, Any]]]:
+    """The status listing of the daemon ``client`` reads (only ``slo`` when given)."""
+    from sloguard.commands.statusview import status_lines, status_table
+
+    def fetch() -> list[dict[str, Any]]:
+        body = client.get_json("/api/v1/slos", {"slo": slo})
+        items = body.get("slos") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise CommandFailed(f"{client.url('/api/v1/slos')}: the answer has no 'slos' list")
+        return items
+
+    return View(
+        fetch=fetch,
+        draw=lambda items, width: status_table(items, width, title=f"SLOs at {client.shown_url}"),
+        lines=status_lines,
+        as_json=lambda items: items,
+    )
 
 
 def _status(args: argparse.Namespace) -> int:
-    import httpx
     from rich.console import Console
-    from rich.table import Table
 
-    url = (args.url or _default_url()).rstrip("/") + "/api/v1/slos"
-    try:
-        resp = httpx.get(url, timeout=args.timeout)
-        resp.raise_for_status()
-        items = resp.json()["slos"]
-    except (httpx.HTTPError, ValueError, KeyError) as exc:
-        print(f"sloguard status: cannot read {url}: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(items, indent=2))
-        return 0
-    table = Table(title=f"SLOs at {url}")
-    for col in ("SLO", "instance", "objective", "SLI", "budget left", "burn rates", "state"):
-        table.add_column(col)
-    colors = {
-        "ok": "green",
-        "burning": "bold red",
-        "error": "red",
-        "no_data": "yellow",
-        "insufficient_events": "yellow",
-    }
-    for it in items:
-        inst = ",".join(f"{k}={v}" for k, v in it["instance"].items()) or "-"
-        burns = (
-            " ".join(f"{w}:{b:.2f}" for w, b in it["burn_rates"].items() if b is not None) or "-"
-        )
-        state = it["state"] + (f" ({it['severity']})" if it.get("severity") else "")
-        table.add_row(
-            it["slo"],
-            inst,
-            _pct(it["objective"]),
-            _pct(it["sli"]),
-            _pct(it["error_budget_remaining"]),
-            burns,
-            f"[{colors.get(it['state'], 'white')}]{state}[/]",
-        )
-    Console().print(table)
-    return 0
+    view = status_view(DaemonClient.from_args(args), args.slo)
+    return show(view, console=Console(), as_json=args.json, watch=args.watch, count=args.count)
 
 
 STATUS = Command(
     name="status",
     summary="show every SLO: objective, SLI, budget left, burn rates, state",
-    examples=("sloguard status", "sloguard status --url http://127.0.0.1:9464 --json"),
+    examples=(
+        "sloguard status",
+        "sloguard status --watch 5",
+        "sloguard status --url http://127.0.0.1:9464 --json",
+    ),
     add_arguments=_add_arguments,
-    handler=_status,
+    handler=reporting_failures(_status),
 )

@@ -1,7 +1,12 @@
 """``sloguard trace list|show|diff|mermaid|replay|decisions``: debugging over stored traces.
 
-Reads the trace store file directly (``--store``, default ``<data-dir>/traces.sqlite``); every
-action takes ``--json``. Unknown ids and a missing store are problems (exit status 1). Names,
+Reads the trace store file directly (``--store``, default ``<data-dir>/traces.sqlite``), or a
+running daemon's API with ``--url`` (and its read token, as ``sloguard status`` does: see
+:mod:`sloguard.commands.tracereader`); every action takes ``--json``. Unknown ids and a missing
+store are problems (exit status 1, a JSON error object with ``--json``). ``list`` fits the
+terminal, prints tab-separated lines in a pipe and refreshes with ``--watch``
+(:mod:`sloguard.commands.traceview`); its ``--since`` / ``--until`` take a duration ago
+(``1h``), an ISO 8601 date or date and time, or unix seconds. Names,
 ids and texts from traces are shown as text: never read as Rich markup, control characters
 replaced (a trace id ``[/]`` or ``\x1b[2J`` neither breaks the table nor the terminal).
 """
@@ -10,13 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sloguard.analysis.views.characters import printable
-from sloguard.commands import Command
+from sloguard.commands import Command, CommandFailed, reporting_failures
+from sloguard.commands.daemonclient import DaemonClient, add_daemon_arguments
+from sloguard.commands.terminal import View, add_watch_arguments, show
+from sloguard.commands.timespec import parse_time
+from sloguard.commands.tracereader import ApiReader, StoreReader, TraceReader
 from sloguard.tracestore.model import STATUSES
 from sloguard.tracestore.store import TraceStore
 
@@ -27,6 +36,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--store", default=None, help="trace store file (default: <data-dir>/traces.sqlite)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_daemon_arguments(
+        parser,
+        url_help="read a running daemon's API at this base URL (http://127.0.0.1:9464) instead "
+        "of the store file; basic-auth credentials may be in it",
+    )
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,9 +49,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     ls = actions.add_parser("list", help="stored traces, newest first")
     ls.add_argument("--agent", help="only traces where this agent ran")
     ls.add_argument("--status", choices=STATUSES, help="only ok or failed traces")
-    ls.add_argument("--since", type=float, help="started at or after (unix seconds)")
-    ls.add_argument("--until", type=float, help="started before (unix seconds)")
+    ls.add_argument(
+        "--since", metavar="TIME", help="started at or after: 1h (ago), 2026-12-06[T10:00], unix s"
+    )
+    ls.add_argument("--until", metavar="TIME", help="started before (same forms as --since)")
     ls.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
+    add_watch_arguments(ls)
     show = actions.add_parser("show", help="a trace as a text tree, with its anomalies")
     show.add_argument("trace_id")
     diff = actions.add_parser(
@@ -53,26 +70,27 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     dec = actions.add_parser("decisions", help="a workflow's decision chain, with its anomalies")
     dec.add_argument("workflow_id")
     dec.add_argument(
-        "--low-confidence", type=float, default=0.3, help="anomaly below this (default: 0.3)"
+        "--low-confidence", type=float, default=None, help="anomaly below this (default: 0.3)"
     )
     dec.add_argument(
-        "--max-tool-calls", type=int, default=20, help="anomaly above this in a turn (default: 20)"
+        "--max-tool-calls",
+        type=int,
+        default=None,
+        help="anomaly above this in a turn (default: 20)",
     )
     for p in (ls, show, diff, mermaid, rep, dec):
         _common(p)
 
 
-def _open(args: argparse.Namespace) -> TraceStore | None:
+def _open(args: argparse.Namespace) -> TraceReader:
+    if args.url is not None:
+        if args.store is not None:
+            raise CommandFailed("give --url (a daemon) or --store (a file), not both")
+        return ApiReader(DaemonClient.from_args(args))
     path = Path(args.store) if args.store else Path(args.data_dir) / "traces.sqlite"
     if not path.is_file():
-        print(f"sloguard trace: no trace store at {path}", file=sys.stderr)
-        return None
-    return TraceStore(path)
-
-
-def _missing(trace_id: str) -> int:
-    print(f"sloguard trace: no stored trace with id {trace_id!r}", file=sys.stderr)
-    return 1
+        raise CommandFailed(f"no trace store at {path} (or read a daemon with --url)")
+    return StoreReader(TraceStore(path))
 
 
 def _print_json(data: Any) -> None:
@@ -86,47 +104,36 @@ def _text(value: object) -> str:
     return escape(printable(str(value)))
 
 
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _list(store: TraceStore, args: argparse.Namespace) -> int:
+def _list(reader: TraceReader, args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
+
+    from sloguard.commands.traceview import trace_lines, trace_table
 
     if not 1 <= args.limit <= 1000:
-        print("sloguard trace list: --limit must be from 1 to 1000", file=sys.stderr)
-        return 1
-    found = store.list(
-        agent=args.agent, status=args.status, since=args.since, until=args.until, limit=args.limit
-    )
-    if args.json:
-        _print_json([s.as_dict() for s in found])
-        return 0
-    table = Table(title=f"{len(found)} traces")
-    for col in ("trace", "started (UTC)", "agent", "status", "steps", "cost"):
-        table.add_column(col)
-    for s in found:
-        color = "green" if s.status == "ok" else "red"
-        table.add_row(
-            _text(s.trace_id),
-            _when(s.started_at),
-            _text(s.agent or "-"),
-            f"[{color}]{s.status}[/]",
-            str(s.steps),
-            "-" if s.cost is None else f"${s.cost:.4f}",
+        raise CommandFailed("trace list: --limit must be from 1 to 1000")
+    now = time.time()
+    try:
+        since = None if args.since is None else parse_time(args.since, now=now)
+        until = None if args.until is None else parse_time(args.until, now=now)
+    except ValueError as exc:
+        raise CommandFailed(f"trace list: --since/--until: {exc}") from None
+
+    def fetch() -> list[dict[str, Any]]:
+        return reader.list(
+            agent=args.agent, status=args.status, since=since, until=until, limit=args.limit
         )
-    Console().print(table)
-    return 0
+
+    view = View(
+        fetch=fetch,
+        draw=lambda found, width: trace_table(found, width, now=time.time()),
+        lines=trace_lines,
+        as_json=lambda found: found,
+    )
+    return show(view, console=Console(), as_json=args.json, watch=args.watch, count=args.count)
 
 
-def _show(store: TraceStore, args: argparse.Namespace) -> int:
-    from sloguard.web.tracesapi import trace_detail
-
-    trace = store.get(args.trace_id)
-    if trace is None:
-        return _missing(args.trace_id)
-    detail = trace_detail(trace)
+def _show(reader: TraceReader, args: argparse.Namespace) -> int:
+    detail = reader.detail(args.trace_id)
     if args.json:
         _print_json(detail)
         return 0
@@ -136,20 +143,20 @@ def _show(store: TraceStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _diff(store: TraceStore, args: argparse.Namespace) -> int:
+def _diff(reader: TraceReader, args: argparse.Namespace) -> int:
     from sloguard.analysis.compare import MAX_ALIGNED
-    from sloguard.web.tracesapi import comparison
 
-    try:
-        result = comparison(store, args.a, args.b)
-    except LookupError as exc:
-        print(f"sloguard trace: {exc}", file=sys.stderr)
-        return 1
+    result = reader.compare(args.a, args.b)
     if args.json:
         _print_json(result)
         return 0
-    chosen = " (chosen: most similar successful run)" if result["automatic"] else ""
-    print(f"A: {result['workflow_a']}  B: {result['workflow_b']}{chosen}")
+    # A chosen baseline is run A (the good run); a given one is B (see tracesapi.comparison).
+    if result["automatic"]:
+        note_a, note_b = "  <- baseline: chosen, the most similar successful run", ""
+    else:
+        note_a, note_b = "", "  <- baseline: given"
+    print(printable(f"A: {result['workflow_a']}{note_a}"))
+    print(printable(f"B: {result['workflow_b']}{note_b}"))
     print(f"similarity {result['similarity']:.2f}, {result['divergence_count']} differences")
     for d in result["all_differences"]:
         print(f"  {d['divergence']:<13} A[{d['index_a']}] {_event(d['run_a'])}")
@@ -166,27 +173,19 @@ def _event(e: dict[str, Any] | None) -> str:
     return printable(" ".join(parts) + (f": {e['error']}" if e.get("error") else ""))
 
 
-def _mermaid(store: TraceStore, args: argparse.Namespace) -> int:
-    from sloguard.analysis.views.mermaid import sequence_diagram
-
-    trace = store.get(args.trace_id)
-    if trace is None:
-        return _missing(args.trace_id)
-    text = sequence_diagram(trace)
+def _mermaid(reader: TraceReader, args: argparse.Namespace) -> int:
+    text = reader.mermaid(args.trace_id)
     if args.json:
-        _print_json({"trace_id": trace.trace_id, "mermaid": text})
+        _print_json({"trace_id": args.trace_id, "mermaid": text})
     else:
         print(text)
     return 0
 
 
-def _replay(store: TraceStore, args: argparse.Namespace) -> int:
+def _replay(reader: TraceReader, args: argparse.Namespace) -> int:
     from sloguard.analysis.replay import replay
 
-    trace = store.get(args.trace_id)
-    if trace is None:
-        return _missing(args.trace_id)
-    result = replay(trace, stop_before=args.stop_before).as_dict()
+    result = replay(reader.trace(args.trace_id), stop_before=args.stop_before).as_dict()
     if args.json:
         _print_json(result)
         return 0
@@ -202,28 +201,23 @@ def _replay(store: TraceStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _decisions(store: TraceStore, args: argparse.Namespace) -> int:
+def _decisions(reader: TraceReader, args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from sloguard.web.tracesapi import decision_detail
+    from sloguard.analysis.decisions import LOW_CONFIDENCE
 
-    if not 0 <= args.low_confidence <= 1 or args.max_tool_calls < 0:
-        print(
-            "sloguard trace decisions: --low-confidence must be in 0..1, --max-tool-calls >= 0",
-            file=sys.stderr,
+    low = args.low_confidence
+    if (low is not None and not 0 <= low <= 1) or (
+        args.max_tool_calls is not None and args.max_tool_calls < 0
+    ):
+        raise CommandFailed(
+            "trace decisions: --low-confidence must be in 0..1, --max-tool-calls >= 0"
         )
-        return 1
-    try:
-        detail = decision_detail(
-            store,
-            args.workflow_id,
-            low_confidence=args.low_confidence,
-            max_tool_calls=args.max_tool_calls,
-        )
-    except LookupError as exc:
-        print(f"sloguard trace: {exc}", file=sys.stderr)
-        return 1
+    detail = reader.decisions(
+        args.workflow_id, low_confidence=low, max_tool_calls=args.max_tool_calls
+    )
+    low = LOW_CONFIDENCE if low is None else low
     if args.json:
         _print_json(detail)
         return 0
@@ -239,7 +233,7 @@ def _decisions(store: TraceStore, args: argparse.Namespace) -> int:
     table.add_column("options", ratio=1)
     table.add_column("reasoning", ratio=2)
     for t, d in zip(times, decisions, strict=True):
-        low = d["confidence"] < args.low_confidence
+        weak = d["confidence"] < low
         options = ", ".join(
             o["name"] if o["score"] is None else f"{o['name']} ({o['score']:g})"
             for o in d["options_considered"]
@@ -249,7 +243,7 @@ def _decisions(store: TraceStore, args: argparse.Namespace) -> int:
             _text(d["agent_id"]),
             _text(d["decision_type"]),
             _text(d["chosen_option"]),
-            f"[red]{d['confidence']:.2f}[/]" if low else f"{d['confidence']:.2f}",
+            f"[red]{d['confidence']:.2f}[/]" if weak else f"{d['confidence']:.2f}",
             _text(options or "-"),
             _text(d["reasoning"] or "-"),
         )
@@ -270,25 +264,24 @@ _ACTIONS = {
 
 
 def _trace(args: argparse.Namespace) -> int:
-    store = _open(args)
-    if store is None:
-        return 1
+    reader = _open(args)
     try:
-        return _ACTIONS[args.action](store, args)
+        return _ACTIONS[args.action](reader, args)
     finally:
-        store.close()
+        reader.close()
 
 
 TRACE = Command(
     name="trace",
     summary="debug stored traces: list, show, diff, mermaid, replay, decisions",
     examples=(
-        "sloguard trace list --status error --agent writer",
+        "sloguard trace list --status error --agent writer --since 1h",
+        "sloguard trace list --url http://127.0.0.1:9464 --watch   # a running daemon's traces",
         "sloguard trace show TRACE_ID",
         "sloguard trace diff FAILED_ID            # vs the most similar successful run",
         "sloguard trace replay TRACE_ID --stop-before writer --json",
         "sloguard trace decisions WORKFLOW_ID     # decision chain and its anomalies",
     ),
     add_arguments=_add_arguments,
-    handler=_trace,
+    handler=reporting_failures(_trace),
 )

@@ -5,7 +5,10 @@ Each PATH is recognised by its top-level keys (see ``KINDS``): ``slos``, ``polic
 environment is not applied). Problems print as ``file:line: field: message``; notices (things
 sloguard adjusts on purpose, such as windows raised to the source's resolution) print as
 ``notice: file:line: field: message`` and do not fail the check. An SLO name used in more than one
-of the SLO files is a problem, as it is for the daemon.
+of the SLO files is a problem, as it is for the daemon. The PromQL of ``kind: ratio`` SLIs is
+parsed (:mod:`sloguard.slo.promqlcheck`): syntax errors with their character and a repair where
+one is obvious, counters without ``rate``/``increase``, selectors that can never match sloguard's
+metrics; rates read as event counts are notices.
 
 ``--config FILE`` checks what ``sloguard run --config FILE`` would run: those settings with the
 environment applied, every file of their ``slo_files``, and every SLO file checked against them

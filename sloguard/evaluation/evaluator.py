@@ -1,7 +1,9 @@
 """The evaluator: the only module that calls a source and the budget math.
 
 For every SLO it asks the source for each window it needs (at one ``at`` timestamp), then runs
-:func:`sloguard.slo.budget.evaluate` per instance. One SLO's failure never stops the others: its
+:func:`sloguard.slo.budget.evaluate` per instance. A calendar SLO's period window is the time
+since its period started (:func:`sloguard.slo.calendar.period_window`); its results carry the
+period's start and end. One SLO's failure never stops the others: its
 instances are marked ``error`` and the failure is counted.
 
 Example::
@@ -15,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sloguard.evaluation.selfmetrics import SelfMetrics
 from sloguard.slo.budget import Counts, Evaluation, evaluate
+from sloguard.slo.calendar import PeriodWindow, period_window
 from sloguard.slo.spec import SLO, InstanceLabels, SLOInstance
 from sloguard.sources.base import QueryError, SLISource, WindowCounts
 
@@ -78,7 +81,8 @@ class Evaluator:
         return results
 
     async def _evaluate_slo(self, slo: SLO, at: float) -> list[InstanceResult]:
-        windows = sorted(slo.windows())
+        current = period_window(slo.calendar, slo.period, at)
+        windows = sorted(slo.alerting.policy.windows() | {current.window})
         answers = await asyncio.gather(
             *(self.source.window_counts(slo, w, at) for w in windows), return_exceptions=True
         )
@@ -113,19 +117,41 @@ class Evaluator:
         if self.self_metrics is not None:
             self.self_metrics.evaluations.labels(slo.name).inc()
         return [
-            InstanceResult(slo, SLOInstance(slo.name, key), self._instance(slo, key, by_window), at)
+            InstanceResult(
+                slo,
+                SLOInstance(slo.name, key),
+                instance_evaluation(slo, current, key, by_window, at),
+                at,
+            )
             for key in keys
         ]
 
-    @staticmethod
-    def _instance(
-        slo: SLO, key: InstanceLabels, by_window: Mapping[float, WindowCounts]
-    ) -> Evaluation:
-        windows: dict[float, Counts | None] = {w: c.get(key) for w, c in by_window.items()}
-        return evaluate(
-            objective=slo.objective,
-            period=slo.period,
-            policy=slo.alerting.policy,
-            windows=windows,
-            min_events=slo.min_events,
-        )
+
+def instance_evaluation(
+    slo: SLO,
+    current: PeriodWindow,
+    key: InstanceLabels,
+    by_window: Mapping[float, WindowCounts],
+    at: float,
+) -> Evaluation:
+    """One instance's evaluation from its SLO's window counts at ``at`` (the period's window
+    is ``current.window``; a calendar period's bounds are kept in the evaluation).
+
+    Example::
+
+        current = period_window(slo.calendar, slo.period, at)
+        instance_evaluation(slo, current, (), {current.window: {(): Counts(1, 100)}, ...}, at)
+    """
+    windows: dict[float, Counts | None] = {w: c.get(key) for w, c in by_window.items()}
+    evaluation = evaluate(
+        objective=slo.objective,
+        period=slo.period,
+        policy=slo.alerting.policy,
+        windows=windows,
+        min_events=slo.min_events,
+        period_window=current.window,
+        period_left=current.left(at),
+    )
+    if current.start is None:
+        return evaluation
+    return replace(evaluation, period_start=current.start, period_end=current.end)

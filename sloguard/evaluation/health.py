@@ -36,7 +36,6 @@ class HealthChange:
     message: str
 
 
-
 class SourceHealth:
     """Down while every SLO evaluation of the last tick failed; up once one succeeds."""
 

@@ -3,6 +3,11 @@
 Each tier's factor F (it fires when both windows burn faster) is ``factor``;
 ``burn_rate_threshold``, its name before 0.2.0, is still written as an alias and is removed in
 0.3.0 (``docs/json-aliases.md``).
+
+A calendar SLO (``calendar``: its unit and time zone) also has ``period_start`` and
+``period_end`` (unix seconds) and ``period_left_seconds``, the time until its budget resets;
+``period`` is then its nominal length. ``budgeting`` says whether the SLI counts events
+(``occurrences``) or time slices (``slice``, ``slice_objective``).
 """
 
 from __future__ import annotations
@@ -11,10 +16,29 @@ from typing import Any
 
 from sloguard.durations import format_duration
 from sloguard.evaluation.evaluator import InstanceResult
+from sloguard.slo.spec import SLO
 
 
 def _num(v: float | None) -> float | None:
     return None if v is None else round(v, 9)
+
+
+def budget_dict(slo: SLO) -> dict[str, Any]:
+    """An SLO's calendar (None when rolling) and budgeting method, for JSON.
+
+    Example::
+
+        budget_dict(slo)   # {"calendar": {"unit": "month", "time_zone": "UTC"},
+                           #  "budgeting": {"method": "occurrences"}}
+    """
+    b = slo.budgeting
+    budgeting: dict[str, Any] = {"method": b.method.value}
+    if b.sliced:
+        budgeting["slice"] = format_duration(b.slice)
+        budgeting["slice_objective"] = b.slice_objective
+    cal = slo.calendar
+    calendar = None if cal is None else {"unit": cal.unit.value, "time_zone": cal.time_zone}
+    return {"calendar": calendar, "budgeting": budgeting}
 
 
 def result_dict(r: InstanceResult) -> dict[str, Any]:
@@ -49,4 +73,8 @@ def result_dict(r: InstanceResult) -> dict[str, Any]:
         ],
         "error": ev.error,
         "evaluated_at": r.at,
+        **budget_dict(slo),
+        "period_start": ev.period_start,
+        "period_end": ev.period_end,
+        "period_left_seconds": None if ev.period_end is None else max(0.0, ev.period_end - r.at),
     }

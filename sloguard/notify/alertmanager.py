@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 
 from sloguard.notify.delivery import Poster, check_url, json_body, origin
-from sloguard.notify.model import AlertStatus, Delivery, Notification
+from sloguard.notify.model import AlertStatus, Delivery, Notification, Transition
 from sloguard.notify.render import alertmanager_alert
 
 ALERTS_PATH = "api/v2/alerts"
@@ -112,7 +112,11 @@ class AlertmanagerNotifier:
         )
 
     async def send(self, notification: Notification, ref: str | None) -> Delivery:
-        """Post ``notification`` as one alert; map the answer (or its absence) to a Delivery."""
+        """Post ``notification`` as one alert; map the answer (or its absence) to a Delivery.
+
+        An acknowledgement is not an alert (Alertmanager has none): nothing is posted."""
+        if notification.transition is Transition.ACKNOWLEDGED:
+            return Delivery.ok()
         return await self._poster.post(ALERTS_PATH, json_body([self.alert(notification)]))
 
     async def aclose(self) -> None:

@@ -2,9 +2,10 @@
 :class:`Notifier` protocol between them. Pure.
 
 A :class:`Notification` is one alert :class:`Transition` (``firing``, ``repeat`` — a reminder of
-a still-firing alert — or ``resolved``) of one SLO instance and severity, addressed to one
-receiver. Its ``id`` is the idempotency key (the Standard Webhooks ``webhook-id``): a retry or a
-redelivery after a restart carries the same id, so receivers can drop duplicates.
+a still-firing alert —, ``resolved``, or ``acknowledged`` — someone took the page) of one SLO
+instance and severity, addressed to one receiver. Its ``id`` is the idempotency key (the Standard
+Webhooks ``webhook-id``): a retry or a redelivery after a restart carries the same id, so
+receivers can drop duplicates.
 
 The model holds values, not text: ``severity`` is :class:`~sloguard.slo.budget.Severity`,
 ``tiers`` are the budget's own :class:`~sloguard.slo.budget.TierResult` (the tiers that fired),
@@ -47,6 +48,8 @@ class Transition(StrEnum):
     FIRING = "firing"
     REPEAT = "repeat"  # a reminder of a still-firing alert
     RESOLVED = "resolved"
+    #: someone acknowledged the still-firing alert (``annotations["acknowledged_by"]``)
+    ACKNOWLEDGED = "acknowledged"
 
     @property
     def status(self) -> AlertStatus:

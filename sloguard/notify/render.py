@@ -65,21 +65,42 @@ def _instance(n: Notification) -> str:
 
 #: Alerts about sloguard itself are named ``Sloguard…`` (``sloguard.alerting.selfcheck``).
 _OWN_ALERT_PREFIX = "Sloguard"
+#: Alert names a title leaves out (the default burn alert's, and the no-data alert's).
+_PLAIN_ALERTS = frozenset({"SLOBurn", "SLONoData"})
 
 
 def title(n: Notification) -> str:
     """One-line summary: ``[CRITICAL] SLO agent-availability (agent_name=billing) is burning``.
 
-    An alert about sloguard itself (``Sloguard…``) is titled by its summary.
+    An alert about sloguard itself (``Sloguard…``) is titled by its summary; an SLO's burn alert
+    named by its ``alerting.name`` (not ``SLOBurn``) starts with that name:
+    ``[CRITICAL] CheckoutBurn: SLO checkout is burning its error budget``.
     """
+    name = n.labels.get("alertname", "")
+    own = name.startswith(_OWN_ALERT_PREFIX)
+    named = f"{name}: " if name and not own and name not in _PLAIN_ALERTS else ""
     inst = f" ({_instance(n)})" if n.instance else ""
-    if n.labels.get("alertname", "").startswith(_OWN_ALERT_PREFIX) and n.annotations.get("summary"):
+    if own and n.annotations.get("summary") and n.transition is Transition.ACKNOWLEDGED:
+        return f"[ACKNOWLEDGED] {n.annotations['summary']}: {acknowledgement(n)}"
+    if own and n.annotations.get("summary"):
         state = "RESOLVED" if n.transition is Transition.RESOLVED else n.severity.upper()
         return f"[{state}] {n.annotations['summary']}"
     if n.transition is Transition.RESOLVED:
-        return f"[RESOLVED] SLO {n.slo}{inst} is back within its error budget"
+        return f"[RESOLVED] {named}SLO {n.slo}{inst} is back within its error budget"
+    if n.transition is Transition.ACKNOWLEDGED:
+        return f"[ACKNOWLEDGED] {named}SLO {n.slo}{inst}: {acknowledgement(n)}"
     again = " (still)" if n.transition is Transition.REPEAT else ""
-    return f"[{n.severity.upper()}] SLO {n.slo}{inst} is burning its error budget{again}"
+    return f"[{n.severity.upper()}] {named}SLO {n.slo}{inst} is burning its error budget{again}"
+
+
+def acknowledgement(n: Notification) -> str:
+    """``acknowledged by ana at 2026-…Z: on it`` (from the annotations the center set)."""
+    who = n.annotations.get("acknowledged_by", "someone")
+    at = n.annotations.get("acknowledged_at", "")
+    comment = n.annotations.get("acknowledge_comment", "")
+    return (
+        f"acknowledged by {who}" + (f" at {at}" if at else "") + (f": {comment}" if comment else "")
+    )
 
 
 def _tier_lines(n: Notification) -> list[str]:
@@ -238,6 +259,7 @@ def numbers(n: Notification) -> dict[str, Any]:
         "trace_ids": list(n.trace_ids),
         "trace_urls": list(n.trace_urls),
         "repeat": n.transition is Transition.REPEAT,
+        "transition": n.transition.value,
     }
 
 

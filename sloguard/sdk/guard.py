@@ -38,9 +38,10 @@ MAX_VALUE_LENGTH = 128
 #: Series all agent families may hold together: a full /metrics stays under ~10k series.
 DEFAULT_SERIES_BUDGET = 9600
 #: Each family's share of the series budget, per mille; they add up to the whole. With the
-#: default buckets and budget: 200 agents, 96 agent × tool and 150 agent × model pairs,
-#: 66 agent × decision type pairs, 180 handoff pairs, 90 routing agents, 225 agent types,
-#: 10 workflows with their duration, cost and token histograms.
+#: default buckets and budget, counting ``_created`` series (more fit without): 200 agents,
+#: 96 agent × tool and 150 agent × model pairs, 66 agent × decision type pairs, 180 handoff
+#: pairs, 90 routing agents, 225 running agents, 10 workflows with their duration, cost and
+#: token histograms. The GenAI families have no share: ``series_budget`` is their limit.
 DEFAULT_FAMILY_SHARES: Mapping[str, int] = {
     c.AGENT_LATENCY: 314,
     c.AGENT_CALLS: 84,

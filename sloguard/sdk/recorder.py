@@ -35,6 +35,7 @@ from sloguard.sdk.arguments import (
     split_tokens,
     usage_figures,
 )
+from sloguard.sdk.genai import GenAIRecorder
 from sloguard.sdk.guard import CardinalityGuard, SeriesCost
 from sloguard.sdk.metrics import AgentMetrics, Buckets, series_per_combination
 
@@ -63,12 +64,14 @@ class Recorder:
         self.guard.set_overflow_callback(lambda label: overflow.labels(label).inc())
         self._cache_size = cache_size
         self._agent: dict[str, tuple[Any, Any, Any]] = {}
-        self._model: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+        self._model: dict[tuple[str, str], list[Any]] = {}
         self._tool: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self._active: dict[str, Any] = {}
         # Stand-ins for AgentMetrics (the ingest's dry run) are charged as default buckets.
-        buckets = self.metrics.buckets if isinstance(self.metrics, AgentMetrics) else Buckets()
-        per = series_per_combination(buckets)
+        real = isinstance(self.metrics, AgentMetrics)
+        per = self.metrics.series_per_combination if real else series_per_combination(Buckets())
+        gen_ai = real and self.metrics.gen_ai is not None
+        self._gen_ai = GenAIRecorder(self.metrics, self.guard) if gen_ai else None
 
         def cost(*families: str) -> SeriesCost:
             return tuple((f, per[f]) for f in families)
@@ -150,7 +153,7 @@ class Recorder:
             m.agent_calls.labels(a, c.Status.ERROR.value),
         )
 
-    def _model_children(self, agent: str, model: str) -> tuple[Any, Any, Any, Any]:
+    def _model_children(self, agent: str, model: str) -> list[Any]:
         key = (agent, model)
         hit = self._model.get(key)
         if hit is not None:
@@ -158,14 +161,17 @@ class Recorder:
         admitted = (self.guard.admit(c.L_AGENT, agent), self.guard.admit(c.L_MODEL, model))
         return self._children(self._model, key, self._model_cost, admitted, self._build_model)
 
-    def _build_model(self, a: str, mo: str) -> tuple[Any, Any, Any, Any]:
-        t = self.metrics.tokens
-        return (
-            t.labels(a, mo, c.Direction.INPUT.value),
-            t.labels(a, mo, c.Direction.OUTPUT.value),
-            t.labels(a, mo, c.Direction.TOTAL.value),
-            self.metrics.cost.labels(a, mo),
-        )
+    def _build_model(self, a: str, mo: str) -> list[Any]:
+        """[input, output, total, cost, a, mo]: token children are made on their first count
+        (a ``direction="total"`` series that would stay 0 is never exposed)."""
+        return [None, None, None, self.metrics.cost.labels(a, mo), a, mo]
+
+    def _token_child(self, children: list[Any], i: int) -> Any:
+        child = children[i]
+        if child is None:
+            direction = (c.Direction.INPUT, c.Direction.OUTPUT, c.Direction.TOTAL)[i].value
+            child = children[i] = self.metrics.tokens.labels(children[4], children[5], direction)
+        return child
 
     def _tool_children(self, agent: str, tool: str) -> tuple[Any, Any, Any]:
         key = (agent, tool)
@@ -205,6 +211,8 @@ class Recorder:
             latency.observe(d, exemplar={"trace_id": trace_id})
         else:
             latency.observe(d)
+        if self._gen_ai is not None:
+            self._gen_ai.call(self.guard.admit(c.L_AGENT, agent), ok=s == "success", duration=d)
         if usd is not None or split != (None, None, None):
             self._usage(agent, check_name("model", model, default=c.UNKNOWN_VALUE), split, usd)
 
@@ -222,16 +230,15 @@ class Recorder:
         split: tuple[int | None, int | None, int | None],
         usd: float | None,
     ) -> None:
-        tin, tout, ttotal, tcost = self._model_children(agent, model)
-        i, o, t = split
-        if i is not None:
-            tin.inc(i)
-        if o is not None:
-            tout.inc(o)
-        if t is not None:
-            ttotal.inc(t)
+        children = self._model_children(agent, model)
+        for index, n in enumerate(split):
+            if n is not None:
+                self._token_child(children, index).inc(n)
         if usd is not None:
-            tcost.inc(usd)
+            children[3].inc(usd)
+        if self._gen_ai is not None:
+            g = self.guard
+            self._gen_ai.tokens(g.admit(c.L_AGENT, agent), g.admit(c.L_MODEL, model), *split[:2])
 
     def tool_call(
         self,
@@ -360,18 +367,18 @@ class Recorder:
         )
         self.metrics.anomalies.labels(*labels).inc()
 
-    def _active_child(self, agent_type: str) -> Any:
-        hit = self._active.get(agent_type)
+    def _active_child(self, agent: str) -> Any:
+        hit = self._active.get(agent)
         if hit is not None:
             return hit
-        admitted = (self.guard.admit(c.L_AGENT_TYPE, agent_type),)
+        admitted = (self.guard.admit(c.L_AGENT, agent),)
         build = self.metrics.active_agents.labels
-        return self._children(self._active, agent_type, self._active_cost, admitted, build)
+        return self._children(self._active, agent, self._active_cost, admitted, build)
 
-    def agent_started(self, agent_type: str) -> None:
-        """Count one more running invocation of ``agent_type``."""
-        self._active_child(check_name("agent_type", agent_type)).inc()
+    def agent_started(self, agent: str) -> None:
+        """Count one more running invocation of ``agent`` (``active_agents{agent_name}``)."""
+        self._active_child(check_name("agent_name", agent)).inc()
 
-    def agent_finished(self, agent_type: str) -> None:
-        """Count one fewer running invocation of ``agent_type``."""
-        self._active_child(check_name("agent_type", agent_type)).dec()
+    def agent_finished(self, agent: str) -> None:
+        """Count one fewer running invocation of ``agent``."""
+        self._active_child(check_name("agent_name", agent)).dec()

@@ -1,12 +1,15 @@
-"""The ``SLISource`` protocol: counts of bad and total events per instance over a window.
+"""The ``SLISource`` protocol: counts of bad and total events per instance over a window;
+``RangeSource``, the optional history read of many evenly spaced times (:class:`Steps`) at once.
 
 QueryError (SloguardError)   any failure of a source; foreign errors are mapped into it
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from sloguard.errors import SloguardError
 from sloguard.slo.budget import Counts
@@ -36,6 +39,48 @@ class SLISource(Protocol):
 
     async def aclose(self) -> None:
         """Release resources."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """Evenly spaced evaluation times: ``count`` points ``step`` seconds apart ending at ``end``.
+
+    Example::
+
+        Steps(end=3600.0, step=600.0, count=3).times()   # (2400.0, 3000.0, 3600.0)
+    """
+
+    end: float
+    step: float
+    count: int
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.end) and math.isfinite(self.step) and self.step > 0):
+            raise ValueError(f"Steps: end and step must be finite, step > 0: {self}")
+        if self.count < 1:
+            raise ValueError(f"Steps: count must be >= 1, got {self.count}")
+
+    @property
+    def start(self) -> float:
+        """The first time."""
+        return self.end - (self.count - 1) * self.step
+
+    def times(self) -> tuple[float, ...]:
+        """Every time, oldest first."""
+        return tuple(self.end - (self.count - 1 - i) * self.step for i in range(self.count))
+
+
+@runtime_checkable
+class RangeSource(Protocol):
+    """A source that answers a whole history in one read (charts); optional beside
+    :class:`SLISource`: without it a history asks ``window_counts`` once per time."""
+
+    async def range_counts(
+        self, slo: SLO, windows: Sequence[float], steps: Steps
+    ) -> Mapping[float, Sequence[WindowCounts]]:
+        """Per window, the counts :meth:`SLISource.window_counts` answers at each of
+        ``steps.times()`` (same order). Raises :class:`QueryError` on any failure."""
         ...
 
 

@@ -9,8 +9,17 @@ samples can be thinned freely without losing counts:
 - samples older than ``fine_for`` keep one per minute, older than a day one per 10 minutes;
 - samples older than ``retention`` are deleted.
 
+A time-slice SLO (``budgeting: timeslices`` or ``ratio_timeslices``) is answered in slices:
+each slice's increases from the samples around its bounds, then
+:func:`sloguard.slo.timeslices.slice_counts`; older samples are then thinned no further than one
+per slice, so a slice never loses its samples (a slice shorter than the sample interval is
+refused when the SLO file is loaded).
+
 The store survives restarts (``path`` on disk). ``kind: ratio`` SLIs need Prometheus and raise
 :class:`~sloguard.sources.base.QueryError` here.
+
+:meth:`EmbeddedSource.range_counts` answers a chart's history (many evenly spaced times) from one
+read of the samples involved, with the same arithmetic as :meth:`~EmbeddedSource.window_counts`.
 
 A sample that cannot be stored (disk full, I/O error) is rolled back whole and changes nothing
 the source remembers; until a later sample is stored, every window ends at a stale sample, so
@@ -26,17 +35,24 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from sloguard.durations import DAY, HOUR
-from sloguard.slo.budget import Counts
 from sloguard.slo.promql import CounterSLI, Selector, counter_sli
 from sloguard.slo.spec import SLO, InstanceLabels
-from sloguard.sources.base import QueryError, WindowCounts, instance_key
+from sloguard.slo.timeslices import slice_ends
+from sloguard.sources.base import QueryError, Steps, WindowCounts, instance_key
+from sloguard.sources.samplecounts import (
+    History,
+    clamped,
+    slice_events,
+    sliced,
+    window_from_samples,
+)
 from sloguard.tracestore.storehealth import StoreHealth
 
 _SCHEMA = """
@@ -95,6 +111,10 @@ class EmbeddedSource:
         self._load()
         self._metrics: frozenset[str] = frozenset()
         self._retention = retention
+        self._finest: float | None = None  # the SLOs' finest time slice: never thinned below
+        #: a slice's event counts per instance, once a sample at or after its end is stored
+        self._slice_cache: dict[tuple[CounterSLI, tuple[str, ...], float, float], WindowCounts]
+        self._slice_cache = {}
         self.samples_written = 0
         self.set_slos(slos)
 
@@ -108,11 +128,15 @@ class EmbeddedSource:
         )
         for sid, ts, raw, adj in rows:
             self._last[sid] = (ts, raw, adj)
+        first = self._db.execute("SELECT MIN(ts) FROM samples").fetchone()[0]
+        self._first = float("inf") if first is None else float(first)
 
     def set_slos(self, slos: Sequence[SLO]) -> None:
         """Sample the counters these SLOs need (and keep them for their longest window)."""
         metrics: set[str] = set()
         longest = 0.0
+        slices = [slo.budgeting.slice for slo in slos if slo.budgeting.sliced]
+        self._finest = min(slices, default=None)
         for slo in slos:
             counters = counter_sli(slo)
             if counters is not None:
@@ -179,6 +203,7 @@ class EmbeddedSource:
         # only what is stored is remembered: a failed sample leaves no trace in the caches
         self._series.update(series)
         self._last.update(last)
+        self._first = min(self._first, now) if rows else self._first
         self.samples_written += len(rows)
         return len(rows)
 
@@ -205,7 +230,8 @@ class EmbeddedSource:
         rules = sorted((max(age, self.fine_for), step) for age, step in DOWNSAMPLING)
         self._db.execute("BEGIN")
         deleted = self._db.execute("DELETE FROM samples WHERE ts < ?", (now - retention,)).rowcount
-        for i, (age, step) in enumerate(rules):
+        for i, (age, coarse) in enumerate(rules):
+            step = coarse if self._finest is None else min(coarse, self._finest)
             upper = now - age
             lower = now - (rules[i + 1][0] if i + 1 < len(rules) else retention)
             if lower >= upper:
@@ -218,6 +244,7 @@ class EmbeddedSource:
                 (lower, upper, lower, upper, step),
             ).rowcount
         self._db.execute("COMMIT")
+        self._slice_cache = {k: v for k, v in self._slice_cache.items() if k[3] >= now - retention}
         return deleted
 
     def sample_count(self) -> int:
@@ -257,6 +284,72 @@ class EmbeddedSource:
 
     async def window_counts(self, slo: SLO, window: float, at: float) -> WindowCounts:
         """Counts per instance of ``slo`` over ``(at - window, at]``."""
+        counters = self._counters(slo)
+        try:
+            if slo.budgeting.sliced:
+                answer = self._slices(slo, counters, window, at)
+                self.health.succeeded(("query",), at)
+                return answer
+            bad = self._sum_terms(counters.bad, slo.group_by, at - window, at)
+            total = self._sum_terms(counters.total, slo.group_by, at - window, at)
+        except sqlite3.Error as exc:
+            self.health.failed("query", f"cannot read samples: {exc}", at)
+            raise QueryError(f"SLO {slo.name!r}: embedded store failed: {exc}") from exc
+        self.health.succeeded(("query",), at)
+        return clamped(bad, total)
+
+    async def range_counts(
+        self, slo: SLO, windows: Sequence[float], steps: Steps
+    ) -> Mapping[float, Sequence[WindowCounts]]:
+        """Per window, what :meth:`window_counts` answers at each of ``steps.times()``, from one
+        read of the samples involved (a chart's history; same arithmetic, point by point)."""
+        counters = self._counters(slo)
+        times = steps.times()
+        if slo.budgeting.sliced:
+            try:
+                return {w: [self._slices(slo, counters, w, at) for at in times] for w in windows}
+            except sqlite3.Error as exc:
+                raise QueryError(f"SLO {slo.name!r}: embedded store failed: {exc}") from exc
+        lowest = steps.start - max(windows, default=0.0) - slo.budgeting.slice
+        try:
+            series = {
+                sel: self._histories(sel, lowest, steps.end)
+                for sel in {s for _, s in (*counters.bad, *counters.total)}
+            }
+        except sqlite3.Error as exc:
+            self.health.failed("query", f"cannot read samples: {exc}", steps.end)
+            raise QueryError(f"SLO {slo.name!r}: embedded store failed: {exc}") from exc
+        self.health.succeeded(("query",), steps.end)
+        return {
+            window: [window_from_samples(slo, counters, series, window, at) for at in times]
+            for window in windows
+        }
+
+    def _slices(self, slo: SLO, counters: CounterSLI, window: float, at: float) -> WindowCounts:
+        """A time-slice SLO's slice counts over ``(at - window, at]``: each slice's events read
+        once and kept when final (a sample at or after its end is stored); slices ending
+        before the first sample hold nothing and are skipped."""
+        b = slo.budgeting
+        ends = [e for e in slice_ends(window, at, b.slice) if e > self._first]
+        base = (counters, slo.group_by, b.slice)
+        missing = [e for e in ends if (*base, e) not in self._slice_cache]
+        fresh: dict[float, WindowCounts] = {}
+        if missing:
+            lowest, sampled = (
+                missing[0] - b.slice,
+                max((v[0] for v in self._last.values()), default=0.0),
+            )
+            series = {
+                sel: self._histories(sel, lowest, missing[-1]) for sel in set(counters.selectors())
+            }
+            for end in missing:
+                fresh[end] = slice_events(counters, series, slo.group_by, end, b.slice)
+                if end <= sampled:
+                    self._slice_cache[(*base, end)] = fresh[end]
+        return sliced(b, (fresh[e] if e in fresh else self._slice_cache[(*base, e)] for e in ends))
+
+    def _counters(self, slo: SLO) -> CounterSLI:
+        """The SLO's counters; :class:`QueryError` when this source cannot answer it."""
         try:
             counters: CounterSLI | None = counter_sli(slo)
         except ValueError as exc:  # an SLO the loader would refuse (latency without threshold)
@@ -269,17 +362,28 @@ class EmbeddedSource:
         unstored = self.health.error("sample")
         if unstored is not None:
             raise QueryError(f"SLO {slo.name!r}: embedded samples are not stored: {unstored}")
-        try:
-            bad = self._sum_terms(counters.bad, slo.group_by, at - window, at)
-            total = self._sum_terms(counters.total, slo.group_by, at - window, at)
-        except sqlite3.Error as exc:
-            self.health.failed("query", f"cannot read samples: {exc}", at)
-            raise QueryError(f"SLO {slo.name!r}: embedded store failed: {exc}") from exc
-        self.health.succeeded(("query",), at)
-        return {
-            key: Counts(bad=max(0.0, min(bad.get(key, 0.0), t)), total=t)
-            for key, t in total.items()
-        }
+        return counters
+
+    def _histories(
+        self, selector: Selector, lowest: float, end: float
+    ) -> list[tuple[dict[str, str], History]]:
+        """Samples ``(ts, adj)`` of each matching series in ``[lowest, end]``, plus the last one
+        before ``lowest`` (a window's start falls between samples)."""
+        out = []
+        found = self._db.execute(
+            "SELECT id, labels FROM series WHERE metric = ?", (selector.metric,)
+        ).fetchall()
+        for sid, labels_json in found:
+            labels: dict[str, str] = json.loads(labels_json)
+            if not selector.matches(labels):
+                continue
+            rows = self._db.execute(
+                "SELECT ts, adj FROM samples WHERE series = ? AND ts <= ? AND ts >= COALESCE("
+                "(SELECT MAX(ts) FROM samples WHERE series = ? AND ts <= ?), ?) ORDER BY ts",
+                (sid, end, sid, lowest, lowest),
+            ).fetchall()
+            out.append((labels, ([float(t) for t, _ in rows], [float(a) for _, a in rows])))
+        return out
 
     async def aclose(self) -> None:
         """Close the database."""

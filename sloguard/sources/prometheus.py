@@ -8,10 +8,10 @@ Example::
     finally:
         await source.aclose()
 
-One instant query per SLO × window (:func:`sloguard.slo.promql.window_query`) brings back both the
-bad and the total count of every instance, evaluated at the same ``time``. Anything that goes
-wrong is raised as :class:`~sloguard.sources.base.QueryError` naming the SLO, the window and the
-cause; no httpx exception leaves this module.
+One instant query per SLO × window (:func:`sloguard.slo.timeslices.counts_query`: events, or a
+time-slice SLO's slices) brings back bad and total of every instance at the same ``time``.
+Anything that goes wrong is raised as :class:`~sloguard.sources.base.QueryError` naming the SLO,
+the window and the cause; no httpx exception leaves this module.
 
 Every request is bounded: ``timeout`` is a deadline for the whole request, answer included (a
 server trickling one byte at a time never resets it, unlike httpx's per-read timeout), and an
@@ -48,7 +48,7 @@ import json
 import logging
 import math
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +62,14 @@ from sloguard.slo.promql import (
     COVERED,
     PART_LABEL,
     recorded_window_query,
-    window_query,
 )
 from sloguard.slo.spec import SLO, InstanceLabels
-from sloguard.sources.base import QueryError, WindowCounts, instance_key
+from sloguard.slo.timeslices import counts_query
+from sloguard.sources.base import QueryError, Steps, WindowCounts, instance_key
+from sloguard.sources.promrange import matrix_as_vectors, range_form
 
 QUERY_PATH = "/api/v1/query"
+QUERY_RANGE_PATH = "/api/v1/query_range"
 BUILDINFO_PATH = "/api/v1/status/buildinfo"
 #: Relative size of a negative count still taken for float noise (and so read as 0).
 NOISE = 1e-9
@@ -168,7 +170,8 @@ class PrometheusSource:
     async def window_counts(self, slo: SLO, window: float, at: float) -> WindowCounts:
         """Bad/total counts per instance of ``slo`` over ``window`` seconds ending at ``at``."""
         where = f"SLO {slo.name!r}, window {format_duration(window)}"
-        if self.recorded_from is not None and window >= self.recorded_from:
+        recorded_from = None if slo.budgeting.sliced else self.recorded_from  # slices: raw
+        if recorded_from is not None and window >= recorded_from:
             recorded = await self._query(slo, where, recorded_window_query, window, at)
             if recorded[1]:
                 if (slo.name, window) in self._falling_back:
@@ -185,7 +188,7 @@ class PrometheusSource:
                     " reading raw counters",
                     where,
                 )
-        return (await self._query(slo, where, window_query, window, at))[0]
+        return (await self._query(slo, where, counts_query, window, at))[0]
 
     async def _query(
         self,
@@ -207,6 +210,27 @@ class PrometheusSource:
             return _parse_counts(body, slo.group_by)
         except _BadAnswer as exc:
             raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
+
+    async def range_counts(
+        self, slo: SLO, windows: Sequence[float], steps: Steps
+    ) -> Mapping[float, Sequence[WindowCounts]]:
+        """Per window, the counts at each of ``steps.times()``: one ``query_range`` of the raw
+        counters' :func:`~sloguard.slo.promql.window_query` per window (never recorded rates)."""
+
+        async def one(window: float) -> list[WindowCounts]:
+            where = f"SLO {slo.name!r}, window {format_duration(window)} (range)"
+            try:
+                form = {"query": counts_query(slo, window), "timeout": f"{self.timeout:g}"}
+            except ValueError as exc:
+                raise QueryError(f"{where}: cannot build the query: {exc}") from exc
+            self._sent += 1
+            body = await self._call("POST", QUERY_RANGE_PATH, where, {**form, **range_form(steps)})
+            try:
+                return [_parse_counts(v, slo.group_by)[0] for v in matrix_as_vectors(body, steps)]
+            except (_BadAnswer, ValueError) as exc:
+                raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
+
+        return dict(zip(windows, await asyncio.gather(*map(one, windows)), strict=True))
 
     async def check(self) -> None:
         """Raise :class:`QueryError` unless the API answers (``/api/v1/status/buildinfo``)."""

@@ -6,7 +6,8 @@ by default, OpenMetrics (with exemplars such as ``trace_id``) when the scraper a
 in as routers, so this module stays the one place the app is assembled.
 
 With ``auth`` enabled every read (``/metrics`` and ``/openapi.json`` included) needs credentials,
-except the probes and the ingest (:mod:`sloguard.web.auth`). FastAPI's Swagger and ReDoc pages
+except the probes, the ingest (:mod:`sloguard.web.auth`) and the JSON Schemas of the
+files (:mod:`sloguard.web.schemas`). FastAPI's Swagger and ReDoc pages
 (which load scripts from a CDN) are never served; ``docs=True`` serves the daemon's own
 script-free page at ``/docs`` (:func:`sloguard.web.ui.docs_router`).
 
@@ -28,6 +29,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from sloguard.web.auth import OPEN_PATHS, ReadAuth, ReadAuthMiddleware
+from sloguard.web.schemas import SCHEMA_PATHS, schemas_router
 from sloguard.web.ui import docs_router
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -55,10 +57,11 @@ def create_app(
     app = FastAPI(title="sloguard", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     if auth is not None and auth.enabled:
-        opened = OPEN_PATHS | {"/metrics"} if open_metrics else OPEN_PATHS
+        opened = OPEN_PATHS | SCHEMA_PATHS | ({"/metrics"} if open_metrics else set())
         # Added last, so outermost: a refused request costs nothing else.
         app.add_middleware(ReadAuthMiddleware, auth=auth, open_paths=opened)
     app.include_router(probes_router(registry, ready, degraded))
+    app.include_router(schemas_router())  # /schemas/*.json, open like the probes
     for router in routers:
         app.include_router(router)
     if docs:

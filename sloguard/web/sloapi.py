@@ -19,8 +19,27 @@ from sloguard.slo.budget import State
 _STATES = [s.value for s in State]
 
 
-def slo_router(latest: Callable[[], Sequence[InstanceResult]]) -> APIRouter:
-    """Routes answering from ``latest()`` (the engine's latest results)."""
+def _flags(r: InstanceResult, alerts: Sequence[ActiveAlert]) -> dict[str, bool]:
+    """Whether a firing alert of ``r``'s instance is silenced, and whether one is acknowledged."""
+    mine = [
+        a
+        for a in alerts
+        if a.labels.get("slo") == r.slo.name
+        and all(a.labels.get(k) == v for k, v in r.labels.items())
+    ]
+    return {
+        "silenced": any(a.silenced_by for a in mine),
+        "acknowledged": any(a.acked_by for a in mine),
+    }
+
+
+def slo_router(
+    latest: Callable[[], Sequence[InstanceResult]],
+    alerts: Callable[[], Sequence[ActiveAlert]] | None = None,
+) -> APIRouter:
+    """Routes answering from ``latest()`` (the engine's latest results); with ``alerts`` (the
+    firing alerts), each instance also says whether its alert is ``silenced`` or
+    ``acknowledged``."""
     router = APIRouter(prefix="/api/v1", tags=["slos"])
 
     @router.get("/slos")
@@ -32,8 +51,9 @@ def slo_router(latest: Callable[[], Sequence[InstanceResult]]) -> APIRouter:
             raise HTTPException(
                 400, f"query parameter state must be one of {_STATES}, got {state!r}"
             )
+        firing = alerts() if alerts is not None else ()
         items = [
-            result_dict(r)
+            {**result_dict(r), **(_flags(r, firing) if alerts is not None else {})}
             for r in latest()
             if (slo is None or r.slo.name == slo) and (state is None or r.evaluation.state == state)
         ]
@@ -57,6 +77,9 @@ def alerts_router(active: Callable[[], Sequence[ActiveAlert]]) -> APIRouter:
                     "labels": a.labels,
                     "started_at": a.started_at,
                     "notified": a.notified,
+                    "silenced_by": list(a.silenced_by),
+                    "acknowledged_by": a.acked_by,
+                    "acknowledged_at": a.acked_at,
                 }
                 for a in active()
             ]

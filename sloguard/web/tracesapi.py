@@ -48,8 +48,8 @@ from sloguard.analysis.views.svg import sequence_svg
 from sloguard.analysis.views.tree import text_tree
 from sloguard.ingest.anomalywatch import CHAIN_LIMIT
 from sloguard.sdk.trace import ResponseTrace
+from sloguard.tracestore.base import TraceStore
 from sloguard.tracestore.model import STATUSES
-from sloguard.tracestore.store import TraceStore
 
 MAX_LIMIT = 1000
 #: The latest time a query may name: 9999-12-31T23:59:59Z (what a datetime holds; in

@@ -5,7 +5,12 @@ and diagram (DESIGN §3).
 - ``GET /ui/`` serves the page; ``/ui/#/traces/{id}`` shows one trace, so a notification can
   link straight to it (the page uses relative URLs only, so it also works under a path prefix
   behind a reverse proxy);
-- ``GET /ui/static/app.js``, ``style.css`` and ``icon.svg``.
+- ``GET /ui/static/app.js``, ``style.css`` and ``icon.svg`` (and the scripts beside
+  ``app.js``: ``silences.js`` lists firing alerts with "Acknowledge" and "Silence…" buttons,
+  the silences with "Expire", and a form for a silence or maintenance window; its writes are
+  JSON ``POST``/``DELETE`` requests to the silence API; ``history.js`` shows
+  ``/ui/#/slos/{name}?{label}={value}``: an SLO instance's chart, an ``<img>`` of
+  ``/api/v1/slos/{name}/history/svg``, with its numbers as text).
 
 Every route answers ``HEAD`` too. :func:`docs_router` serves ``/docs``, the API documentation
 rendered here from the OpenAPI document (no scripts, nothing from elsewhere; off unless the
@@ -29,7 +34,13 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
 _UI = files("sloguard") / "data" / "ui"
-_STATIC = {"app.js": "text/javascript", "style.css": "text/css", "icon.svg": "image/svg+xml"}
+_STATIC = {
+    "app.js": "text/javascript",
+    "history.js": "text/javascript",  # one SLO instance's history (charts)
+    "silences.js": "text/javascript",  # firing alerts, silences: acknowledge, silence, expire
+    "style.css": "text/css",
+    "icon.svg": "image/svg+xml",
+}
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"

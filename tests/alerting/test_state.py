@@ -128,6 +128,7 @@ def test_a_transition_knows_alertmanagers_status() -> None:
         AlertStatus.FIRING,  # firing
         AlertStatus.FIRING,  # repeat: still firing
         AlertStatus.RESOLVED,
+        AlertStatus.FIRING,  # acknowledged: still firing
     ]
 
 

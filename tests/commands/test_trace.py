@@ -11,6 +11,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from sloguard.cli import main
 from sloguard.commands.trace import TRACE
 from sloguard.tracestore.store import TraceStore
 from sloguard.web.server import create_app
@@ -129,10 +130,13 @@ def test_cli_list_json(store_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert [t["trace_id"] for t in json.loads(capsys.readouterr().out)] == ["bad"]
 
 
-def test_cli_list_table_from_data_dir(store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_list_piped_from_data_dir(store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["list", "--data-dir", str(store_path.parent)]) == 0
-    out = capsys.readouterr().out
-    assert "3 traces" in out and "supervisor" in out
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split("\t") == ["trace_id", "started_at", "agent", "status", "steps", "cost"]
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines}
+    assert sorted(rows) == ["bad", "good", "seed"]
+    assert rows["bad"][2:5] == ["supervisor", "error", "4"]
 
 
 def test_cli_show(store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -147,8 +151,10 @@ def test_cli_diff_with_and_without_b(store_path: Path, capsys: pytest.CaptureFix
     assert json.loads(capsys.readouterr().out)["first_divergence"]["divergence"] == "agent_choice"
     assert run(["diff", "bad", "--store", str(store_path)]) == 0
     out = capsys.readouterr().out
-    assert "A: good  B: bad (chosen: most similar successful run)" in out
+    assert out.startswith("A: good  <- baseline: chosen, the most similar successful run\nB: bad\n")
     assert "agent_choice" in out
+    assert run(["diff", "good", "bad", "--store", str(store_path)]) == 0
+    assert capsys.readouterr().out.startswith("A: good\nB: bad  <- baseline: given\n")
 
 
 def test_cli_mermaid(store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -171,8 +177,9 @@ def test_cli_replay_stop_before(store_path: Path, capsys: pytest.CaptureFixture[
 def test_cli_problems_exit_1(
     store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["show", "nope", "--store", str(store_path)]) == 1
-    assert "no stored trace with id 'nope'" in capsys.readouterr().err
-    assert run(["list", "--store", str(tmp_path / "missing.sqlite")]) == 1
-    assert "no trace store at" in capsys.readouterr().err
-    assert not (tmp_path / "missing.sqlite").exists()
+    assert main(["trace", "show", "nope", "--store", str(store_path)]) == 1
+    assert capsys.readouterr().err == "sloguard: no stored trace with id 'nope'\n"
+    missing = tmp_path / "missing.sqlite"
+    assert main(["trace", "list", "--store", str(missing)]) == 1
+    assert f"sloguard: no trace store at {missing}" in capsys.readouterr().err
+    assert not missing.exists()

@@ -111,6 +111,14 @@ async def test_a_firing_alert_its_repeat_and_its_resolution_are_delivered(rig: R
     assert resolved.outcome is Outcome.OK, resolved.reason
 
 
+async def test_an_acknowledgement_is_delivered(rig: Rig) -> None:
+    """Every receiver takes an ``acknowledged`` notification (Alertmanager: as a no-op)."""
+    fired = await rig.notifier.send(rig.alert("firing", key="a-firing"), None)
+    assert fired.outcome is Outcome.OK, fired.reason
+    acked = await rig.notifier.send(rig.alert("acknowledged", key="a-ack"), fired.ref)
+    assert acked.outcome is Outcome.OK, acked.reason
+
+
 async def test_non_ascii_and_oversized_content_is_delivered(rig: Rig) -> None:
     n = rig.alert(agent="bïlling ✓ 请求", description="预算 🚨 <&> " * 2000)
     delivery = await rig.notifier.send(n, None)

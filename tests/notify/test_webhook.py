@@ -423,9 +423,9 @@ async def test_the_log_receiver_writes_one_readable_block() -> None:
     await console.aclose()
     lines = out.getvalue().splitlines()
     assert lines[0] == (
-        "2026-01-02T03:04:05.000Z sloguard[console] [CRITICAL] SLO checkout-availability "
-        "(agent_name=billing) is burning its error budget"
-    )
+        "2026-01-02T03:04:05.000Z sloguard[console] [CRITICAL] SLOBurnRateHigh: SLO "
+        "checkout-availability (agent_name=billing) is burning its error budget"
+    )  # an alert named by the SLO's alerting.name starts with that name
     assert lines[1].startswith("    critical tier 1h/5m: burn 18.0x")
     assert lines[-2] == (
         "2026-01-02T03:04:05.000Z sloguard[console] [RESOLVED] SLO checkout-availability "

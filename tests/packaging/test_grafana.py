@@ -4,15 +4,24 @@ Structure (no Prometheus): a ``${datasource}`` variable of type prometheus that 
 target uses, no uid but the dashboard's own, unique panel ids and titles, grid positions inside
 the 24 columns and not overlapping, a unit on every panel.
 
-PromQL (a real Prometheus scraping real sloguard processes every second): every expression,
-with its template variables substituted, must parse, name only metrics and labels that sloguard
-exposes (read from the processes' live ``/metrics``, plus Prometheus' own ``up``/``scrape_*``),
-return data, and carry the labels its legend names. The processes:
+Annotations: Grafana's built-in "Annotations & Alerts" plus the sloguard alert annotation.
+Variables ``job``, ``namespace`` and ``cluster`` (multi, "All" = ``.*``, so series without the
+label still match) are applied to every selector of every panel and annotation query.
+
+PromQL (a real Prometheus scraping real sloguard processes every second and evaluating the rules
+``sloguard rules`` compiles from the demo's SLOs): every expression, with its template variables
+substituted, must parse, name only metrics and labels that sloguard exposes (read from the
+processes' live ``/metrics`` and the recorded ``slo:*`` series, plus Prometheus' own
+``up``/``scrape_*``/``ALERTS``), return data, and carry the labels its legend names; the
+``slo:*`` side of each records-or-gauges expression returns data by itself. The processes:
 
 - ``sloguard demo`` with an early incident (tiers fire, notifications go out) and a limit of one
   ``model`` value, so the cardinality guard folds the second model and counts the overflow;
 - ``sloguard run`` whose Prometheus source is a closed port, so its evaluations fail and are
   counted in ``sloguard_slo_evaluation_errors_total``.
+
+The demo's target carries ``namespace`` and ``cluster`` labels, the broken daemon's does not:
+"All" must keep both, a chosen namespace only the demo.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -45,8 +56,13 @@ GRID_COLUMNS = 24
 UNITS = frozenset({"short", "none", "s", "percentunit", "reqps", "ops", "opm", "currencyUSD"})
 #: What Grafana substitutes for its built-in variables, sized for a 1 s scrape interval.
 BUILTINS = {"__rate_interval": "10s", "__interval": "2s", "__range": "5m"}
-#: Labels Prometheus attaches to every scraped series, and the series it makes itself.
-TARGET_LABELS = frozenset({"job", "instance"})
+#: Labels Prometheus attaches to scraped series (namespace and cluster: the demo target's only),
+#: and the series it makes itself.
+TARGET_LABELS = frozenset({"job", "instance", "namespace", "cluster"})
+#: Variables every query must apply (to every selector), and what they become with "All".
+TARGET_VARIABLES = ("job", "namespace", "cluster")
+DEMO_TARGET_LABELS = {"namespace": "agents", "cluster": "kind-sloguard"}
+BUILTIN_ANNOTATION = "Annotations & Alerts"
 PROMETHEUS_SERIES = (
     "up",
     "scrape_duration_seconds",
@@ -115,6 +131,21 @@ def queries(dashboard: Mapping[str, Any]) -> list[Query]:
     ]
 
 
+def annotation_queries(dashboard: Mapping[str, Any]) -> list[Query]:
+    """The PromQL annotations (named ``annotation: <name>``, ref ``A``)."""
+    return [
+        Query(dashboard["uid"], f"annotation: {a['name']}", "A", a["expr"], "")
+        for a in dashboard.get("annotations", {}).get("list", [])
+        if "expr" in a
+    ]
+
+
+def recorded_side(expr: str) -> str | None:
+    """The ``slo:*`` records side of a records-or-gauges expression (``A\nor\nB``), if any."""
+    first, sep, _ = expr.partition("\nor\n")
+    return first if sep and "slo:" in first else None
+
+
 def variables(dashboard: Mapping[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = dashboard.get("templating", {}).get("list", [])
     return found
@@ -141,11 +172,13 @@ def structure_problems(dashboard: Mapping[str, Any]) -> list[str]:
     ds_vars = [v for v in variables(dashboard) if v.get("type") == "datasource"]
     if [(v.get("name"), v.get("query")) for v in ds_vars] != [("datasource", "prometheus")]:
         problems.append("want exactly one datasource variable `datasource` of type prometheus")
-    for path, key, value in _walk(dashboard):
+    for path, key, value in _walk(_without_builtin(dashboard)):
         if key == "datasource" and value != DS:
             problems.append(f"{path}.datasource is {value!r}, want {DS}")
         if key == "uid" and path and value != DS["uid"]:
             problems.append(f"{path}.uid {value!r} is hard-coded")
+    problems.extend(_annotation_problems(dashboard))
+    problems.extend(_target_variable_problems(dashboard))
     ids = [p.get("id") for p in panels(dashboard)]
     if len(ids) != len(set(ids)) or not all(isinstance(i, int) for i in ids):
         problems.append(f"panel ids must be unique integers: {ids}")
@@ -164,6 +197,57 @@ def structure_problems(dashboard: Mapping[str, Any]) -> list[str]:
                 and gb["y"] < ga["y"] + ga["h"]
             ):
                 problems.append(f"panels {a!r} and {b!r} overlap")
+    return problems
+
+
+def _without_builtin(dashboard: Mapping[str, Any]) -> dict[str, Any]:
+    """The dashboard minus Grafana's built-in annotation (its data source is Grafana's own)."""
+    listed = dashboard.get("annotations", {}).get("list", [])
+    kept = [a for a in listed if not a.get("builtIn")]
+    return {**dashboard, "annotations": {**dashboard.get("annotations", {}), "list": kept}}
+
+
+def _annotation_problems(dashboard: Mapping[str, Any]) -> list[str]:
+    listed = dashboard.get("annotations", {}).get("list", [])
+    builtin = [a for a in listed if a.get("builtIn")]
+    problems = []
+    if [(a.get("name"), a.get("type"), a.get("enable")) for a in builtin] != [
+        (BUILTIN_ANNOTATION, "dashboard", True)
+    ]:
+        problems.append(f"want Grafana's built-in {BUILTIN_ANNOTATION!r} annotation, enabled")
+    alerts = [a for a in listed if a.get("name") == "sloguard alerts"]
+    if (
+        len(alerts) != 1
+        or not alerts[0].get("enable")
+        or "sloguard_slo_tier_firing" not in str(alerts[0].get("expr"))
+    ):
+        problems.append("want one enabled `sloguard alerts` annotation over the alert series")
+    return problems
+
+
+def _target_variable_problems(dashboard: Mapping[str, Any]) -> list[str]:
+    """Each of job/namespace/cluster: a multi "All" variable whose "All" also matches series
+    without the label, applied to every selector of every query."""
+    problems: list[str] = []
+    by_name = {v.get("name"): v for v in variables(dashboard)}
+    for name in TARGET_VARIABLES:
+        v = by_name.get(name)
+        if v is None:
+            problems.append(f"no `{name}` variable")
+            continue
+        all_value = str(v.get("allValue"))
+        if not (v.get("includeAll") and v.get("multi") and re.fullmatch(all_value, "")):
+            problems.append(f"variable {name}: want includeAll, multi and an allValue matching ''")
+    for q in [*queries(dashboard), *annotation_queries(dashboard)]:
+        used = names(_VARIABLE.sub("x", q.expr))
+        wrong = [
+            f'{n}=~"${n}"'
+            for n in TARGET_VARIABLES
+            if q.expr.count(f'{n}=~"${n}"') != len(used.selectors)
+            or any(n not in labels for _, labels in used.selectors)
+        ]
+        if wrong:
+            problems.append(f"{q.where}: filter every selector with {', '.join(wrong)}")
     return problems
 
 
@@ -197,7 +281,8 @@ def _panel_problems(p: Mapping[str, Any]) -> list[str]:
 
 # --- PromQL: substitution and the names an expression uses -------------------------------------
 
-_VARIABLE = re.compile(r"\$(?:\{(\w+)(?::\w+)?\}|(\w+))|\[\[(\w+)\]\]")
+# ``$1`` (label_replace's capture group) is no variable: names start with a letter or _.
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_]\w*)(?::\w+)?\}|([A-Za-z_]\w*))|\[\[(\w+)\]\]")
 _TOKEN = re.compile(
     r"""(?P<space>\s+|\#[^\n]*)
     |(?P<string>"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|`[^`]*`)
@@ -306,6 +391,25 @@ def catalog(expositions: Sequence[str], sdk_exposition: str) -> dict[str, frozen
     return {name: frozenset(labels) for name, labels in found.items()}
 
 
+def recorded_catalog(prometheus: str, rules: Path) -> dict[str, frozenset[str]]:
+    """Labels of the ``slo:*`` records Prometheus holds, and of ``ALERTS`` for the compiled
+    alerts. Records keep no target labels (they aggregate them away, unless an SLO groups by
+    them); the dashboards filter them with the target variables, whose "All" matches absence."""
+    found: dict[str, set[str]] = {}
+    r = httpx.get(f"{prometheus}/api/v1/series", params={"match[]": '{__name__=~"slo:.+"}'})
+    for series in r.json()["data"]:
+        found.setdefault(series["__name__"], set(TARGET_LABELS)).update(series)
+    alerts = {"alertname", "alertstate", *TARGET_LABELS}
+    for group in yaml.safe_load(rules.read_text(encoding="utf-8"))["groups"]:
+        for rule in group["rules"]:
+            if "alert" in rule:  # its labels, and the instance labels its expression keeps
+                alerts.update(rule.get("labels", {}))
+                for kept in re.findall(r"by \(([^)]*)\)", rule["expr"]):
+                    alerts.update(n.strip() for n in kept.split(",") if n.strip())
+    found["ALERTS"] = alerts
+    return {name: frozenset(labels - {"__name__"}) for name, labels in found.items()}
+
+
 def name_problems(q: Query, expr: str, known: Catalog) -> list[str]:
     where = q.where
     try:
@@ -372,10 +476,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Prometheus scraping the demo and a daemon with a dead source, once the series exist."""
     demo_dir, broken_dir = tmp_path_factory.mktemp("demo"), tmp_path_factory.mktemp("broken")
     demo_port, broken_port = processes.free_port(), processes.free_port()
-    targets = f"['127.0.0.1:{demo_port}', '127.0.0.1:{broken_port}']"
+    rules = compile_demo_rules(tmp_path_factory.mktemp("rules"))
     config_yaml = (
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
-        f"  - job_name: sloguard\n    static_configs:\n      - targets: {targets}\n"
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"rule_files: ['{rules}']\nscrape_configs:\n"
+        "  - job_name: sloguard\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{demo_port}']\n        labels: {DEMO_TARGET_LABELS}\n"
+        f"      - targets: ['127.0.0.1:{broken_port}']\n"
     )
     with ExitStack() as on_exit:
         prom = on_exit.enter_context(start_prometheus(demo_dir, config_yaml=config_yaml))
@@ -400,8 +507,31 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             if time.monotonic() > deadline:
                 pytest.fail(f"series never appeared: {READY_QUERY}\n{processes._stderr(demo_dir)}")
             time.sleep(0.5)
+        while not s.query("count(slo:period_error_budget_remaining:ratio)")["data"]["result"]:
+            if time.monotonic() > deadline:
+                pytest.fail("Prometheus recorded no slo:* series from the compiled demo rules")
+            time.sleep(0.5)
         texts = [httpx.get(f"{b}/metrics", timeout=5).text for b in bases]
-        yield Stack(prom, catalog(texts, sdk_exposition()))
+        known = {**catalog(texts, sdk_exposition()), **recorded_catalog(prom, rules)}
+        yield Stack(prom, known)
+
+
+SCRAPE = ("--scrape-interval", "1s")
+
+
+def compile_demo_rules(out: Path) -> Path:
+    """``sloguard rules`` for the demo's SLOs (1 s scrapes: the shortest windows stay short)."""
+    from sloguard.commands.workload import demo_slo_file
+
+    done = subprocess.run(
+        [sys.executable, "-m", "sloguard", "rules", str(demo_slo_file()), "-o", str(out), *SCRAPE],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (rules,) = out.glob("*.rules.yaml")
+    return rules
 
 
 def variable_values(s: Stack, dashboard: Mapping[str, Any]) -> dict[str, str]:
@@ -433,7 +563,7 @@ def expression_problems(s: Stack, dashboard: Mapping[str, Any]) -> list[str]:
             if label not in s.known.get(metric, frozenset()):
                 problems.append(f"variable {v['name']}: {metric} has no label {label!r}")
     values = variable_values(s, dashboard)
-    for q in queries(dashboard):
+    for q in [*queries(dashboard), *annotation_queries(dashboard)]:
         try:
             expr = substitute(q.expr, values)
         except KeyError as exc:
@@ -462,7 +592,9 @@ def data_problems(s: Stack, q: Query, values: Mapping[str, str]) -> str | None:
 
 
 def test_there_are_dashboards() -> None:
-    assert {"sloguard-fleet.json", "sloguard-slo.json"} <= {p.name for p in DASHBOARDS}
+    assert {"sloguard-fleet.json", "sloguard-slo.json", "sloguard-slos.json"} <= {
+        p.name for p in DASHBOARDS
+    }
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
@@ -533,10 +665,13 @@ def test_checker_catches_a_broken_dashboard(stack: Stack) -> None:
             "fieldConfig": {"defaults": {"unit": "s"}},
         }
 
+    fleet = load(GRAFANA / "dashboards" / "sloguard-fleet.json")
+    target_vars = [v for v in variables(fleet) if v["name"] in TARGET_VARIABLES]
     bad: dict[str, Any] = {
         "uid": "bad",
         "schemaVersion": 39,
-        "templating": {"list": [ds_variable]},
+        "annotations": fleet["annotations"],
+        "templating": {"list": [ds_variable, *target_vars]},
         "panels": [
             panel(1, "broken", "sum(rate(agent_calls_total[$__rate_interval])"),
             panel(2, "unknown metric", "rate(agent_call_total[$__rate_interval])"),
@@ -544,7 +679,24 @@ def test_checker_catches_a_broken_dashboard(stack: Stack) -> None:
             panel(4, "unknown variable", 'agent_calls_total{agent_name=~"$agnet"}'),
         ],
     }
-    assert structure_problems(bad) == []
+    unfiltered = [
+        f"bad / {p['title']} / A: filter every selector with "
+        'job=~"$job", namespace=~"$namespace", cluster=~"$cluster"'
+        for p in bad["panels"]
+    ]
+    assert structure_problems(bad) == unfiltered
+    swapped = 'sum(up{job=~"$job", namespace=~"$cluster", cluster=~"$cluster"}) or vector(0)'
+    assert structure_problems({**bad, "panels": [panel(1, "swapped", swapped)]}) == [
+        'bad / swapped / A: filter every selector with namespace=~"$namespace"'
+    ]
+    no_alerts = {**bad, "annotations": {"list": []}, "templating": {"list": [ds_variable]}}
+    assert structure_problems(no_alerts)[:5] == [
+        "want Grafana's built-in 'Annotations & Alerts' annotation, enabled",
+        "want one enabled `sloguard alerts` annotation over the alert series",
+        "no `job` variable",
+        "no `namespace` variable",
+        "no `cluster` variable",
+    ]
     problems = "\n".join(expression_problems(stack, bad))
     assert 'bad / broken / A: invalid parameter "query": 1:33: parse error: unclosed' in problems
     assert "bad / unknown metric / A: unknown metric 'agent_call_total'" in problems
@@ -556,8 +708,45 @@ def test_checker_catches_a_broken_dashboard(stack: Stack) -> None:
     assert structure_problems(bad) == [
         f".panels[0].datasource is {bad['panels'][0]['datasource']}, want {DS}",
         ".panels[0].datasource.uid 'P1809F7CD0C75ACF3' is hard-coded",
+        *unfiltered,
         f"panel 'broken': datasource must be {DS}",
         "panel 'unknown metric': gridPos {'x': 6, 'y': 2, 'w': 20, 'h': 4} is outside the "
         "24-column grid",
         "panels 'broken' and 'unknown metric' overlap",
     ]
+
+
+@pytest.mark.prometheus
+def test_the_slo_dashboards_read_the_recorded_series(stack: Stack) -> None:
+    """Each records-or-gauges expression gets data from its ``slo:*`` side alone (so it stays
+    filled while the daemon is down), and every SLO dashboard has such expressions."""
+    checked: dict[str, int] = {}
+    for path in DASHBOARDS:
+        dashboard = load(path)
+        values = variable_values(stack, dashboard)
+        for q in queries(dashboard):
+            recorded = recorded_side(q.expr)
+            if recorded is None:
+                continue
+            checked[dashboard["uid"]] = checked.get(dashboard["uid"], 0) + 1
+            result = stack.query(substitute(recorded, values))["data"]["result"]
+            assert any(math.isfinite(float(r["value"][1])) for r in result), (q.where, result)
+            if "by (slo)" in recorded or "without (" in recorded:  # per SLO (instance)
+                assert all(r["metric"].get("slo") for r in result), (q.where, result)
+    assert checked.get("sloguard-slo", 0) >= 3 and checked.get("sloguard-slos", 0) >= 4, checked
+
+
+@pytest.mark.prometheus
+def test_choosing_a_namespace_keeps_its_series_and_drops_targets_without_it(
+    stack: Stack,
+) -> None:
+    slo = load(GRAFANA / "dashboards" / "sloguard-slo.json")
+    [errors] = [q for q in queries(slo) if q.key == ("sloguard-slo", "Evaluations and errors", "B")]
+    fleet = load(GRAFANA / "dashboards" / "sloguard-fleet.json")
+    [calls] = [q for q in queries(fleet) if q.panel == "Calls / s"]
+    namespace = {"namespace": DEMO_TARGET_LABELS["namespace"]}
+    everything = variable_values(stack, slo)
+    # "All": the broken daemon's errors, although its target has no namespace label
+    assert data_problems(stack, errors, everything) is None
+    assert stack.query(substitute(errors.expr, {**everything, **namespace}))["data"]["result"] == []
+    assert data_problems(stack, calls, {**variable_values(stack, fleet), **namespace}) is None

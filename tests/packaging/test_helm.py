@@ -14,7 +14,9 @@ that fails.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +35,7 @@ CHART = REPO / "helm" / "sloguard"
 SCRIPT = REPO / ".ci" / "helm.sh"
 VALIDATE = REPO / ".ci" / "helm_validate.py"
 CI_VALUES = sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))
+GRAFANA_DASHBOARDS = sorted((REPO / "grafana" / "dashboards").glob("*.json"))
 
 Doc = dict[str, Any]
 
@@ -94,6 +97,12 @@ def one(docs: list[Doc], kind: str, name: str | None = None) -> Doc:
     return found[0]
 
 
+def settings_configmap(docs: list[Doc]) -> Doc:
+    """The ConfigMap of the daemon's files (the others hold Grafana dashboards)."""
+    (found,) = [d for d in docs if d["kind"] == "ConfigMap" and "sloguard.yaml" in d["data"]]
+    return found
+
+
 def values(name: str) -> str:
     return str(CHART / "ci" / name)
 
@@ -118,6 +127,7 @@ def sidecar(pod: Doc) -> Doc:
 
 def test_ci_values_cover_every_shape() -> None:
     assert CI_VALUES == [
+        "alertmanager-values.yaml",
         "default-values.yaml",
         "evaluator-values.yaml",
         "exporter-values.yaml",
@@ -186,6 +196,16 @@ BROKEN_VALUES = {
         "serviceMonitor: {enabled: true, relabelings: [{action: rewrite}]}\n",
         "FAIL validate",
         "CRD schema: spec.endpoints.0.relabelings.0.action",
+    ),
+    "alertmanager duration sloguard cannot read": (
+        "alertmanagerConfig: {enabled: true, route: {receiver: sloguard, groupWait: soon}}\n",
+        "FAIL helm lint",
+        "groupWait",
+    ),
+    "dashboard label not a label name": (
+        "grafanaDashboards: {label: grafana dashboard}\n",
+        "FAIL helm lint",
+        "label",
     ),
     "rules without groups": (
         "prometheusRule: {enabled: true}\n",
@@ -257,6 +277,20 @@ BROKEN_TEMPLATES = {
         "  groups: {{ toYaml $groups | quote }}",
         "PrometheusRule/sloguard: CRD schema: spec.groups:",
     ),
+    "AlertmanagerConfig matcher type the CRD lacks": (
+        "alertmanagerconfig.yaml",
+        'matchType: "=~"',
+        'matchType: "~="',
+        "AlertmanagerConfig/sloguard: CRD schema: spec.route.matchers.0.matchType: '~=' is not "
+        "one of",
+    ),
+    "AlertmanagerConfig inhibit rule of the wrong shape": (
+        "alertmanagerconfig.yaml",
+        "      equal:\n",
+        "      equals:\n",
+        "AlertmanagerConfig/sloguard: CRD schema: spec.inhibitRules.0: Additional properties are "
+        "not allowed ('equals' was unexpected)",
+    ),
     "template syntax error": (
         "service.yaml",
         "{{ .Values.service.type }}",
@@ -266,6 +300,7 @@ BROKEN_TEMPLATES = {
 }
 
 MONITORS = (
+    "alertmanagerConfig: {enabled: true}\n"
     "serviceMonitor: {enabled: true}\npodMonitor: {enabled: true}\n"
     "prometheusRule:\n  enabled: true\n  groups: [{name: g, rules: [{record: 'a:b', expr: up}]}]\n"
 )
@@ -374,7 +409,7 @@ def test_the_evaluator_is_a_singleton_with_its_files_and_secrets(helm: str) -> N
     assert "SLOGUARD_SLACK_TOKEN" in refs
     assert all("value" not in e for e in container["env"] if "TOKEN" in e["name"])
 
-    config = one(docs, "ConfigMap")["data"]
+    config = settings_configmap(docs)["data"]
     settings = yaml.safe_load(config["sloguard.yaml"])
     assert settings["slo_files"] == [
         "/etc/sloguard/slos/agents.yaml",
@@ -600,6 +635,7 @@ def test_the_packaged_chart_leaves_the_ci_schemas_out(helm: str, tmp_path: Path)
         names = tar.getnames()
     assert "sloguard/values.schema.json" in names
     assert "sloguard/ci/sidecar-values.yaml" in names
+    assert {f"sloguard/dashboards/{p.name}" for p in GRAFANA_DASHBOARDS} <= set(names)
     assert not [n for n in names if "/ci/crds/" in n]
 
 
@@ -615,7 +651,7 @@ def test_self_alerts_and_the_watchdog_reach_the_settings(helm: str, tmp_path: Pa
     example = readme.split("# values: hand alerts over to Alertmanager\n")[1].split("```")[0]
     given.write_text(example, encoding="utf-8")
     docs = render(helm, "-f", str(given))
-    data = one(docs, "ConfigMap")["data"]
+    data = settings_configmap(docs)["data"]
     settings = yaml.safe_load(data["sloguard.yaml"])
     assert settings["routing_file"] == "/etc/sloguard/routing.yaml"
     self_alerts = SelfAlertSettings.model_validate(settings["self_alerts"])
@@ -625,3 +661,134 @@ def test_self_alerts_and_the_watchdog_reach_the_settings(helm: str, tmp_path: Pa
     assert dict(routing.resend_intervals) == {"alertmanager": 60.0}  # the watchdog's pace
     error = render_error(helm, "--set", "config.self_alerts.outbox_ages=15m")
     assert "self_alerts" in error
+
+
+# --- Grafana dashboards and the AlertmanagerConfig (kube-prometheus-stack) -------------------
+
+
+def test_the_chart_carries_the_grafana_dashboards_unchanged() -> None:
+    """helm reads files inside the chart only: helm/sloguard/dashboards/ is a copy of
+    grafana/dashboards/ (cp grafana/dashboards/*.json helm/sloguard/dashboards/)."""
+    copies = sorted((CHART / "dashboards").glob("*.json"))
+    assert [p.name for p in copies] == [p.name for p in GRAFANA_DASHBOARDS]
+    for original, copy in zip(GRAFANA_DASHBOARDS, copies, strict=True):
+        assert copy.read_bytes() == original.read_bytes(), f"{copy} differs from {original}"
+
+
+def dashboard_maps(docs: list[Doc]) -> dict[str, Doc]:
+    return {
+        key: d
+        for d in docs
+        if d["kind"] == "ConfigMap"
+        for key in d["data"]
+        if key.endswith(".json")
+    }
+
+
+def test_dashboards_render_as_configmaps_for_the_grafana_sidecar(helm: str) -> None:
+    maps = dashboard_maps(render(helm))
+    assert sorted(maps) == [p.name for p in GRAFANA_DASHBOARDS]
+    for path in GRAFANA_DASHBOARDS:
+        doc = maps[path.name]
+        assert doc["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert doc["metadata"]["namespace"] == "obs"
+        assert "annotations" not in doc["metadata"]
+        assert doc["data"] == {path.name: path.read_text(encoding="utf-8").rstrip("\n")}
+        assert json.loads(doc["data"][path.name])["uid"] == path.stem
+    names = [d["metadata"]["name"] for d in maps.values()]
+    assert sorted(names) == ["sg-sloguard-fleet", "sg-sloguard-slo", "sg-sloguard-slos"]
+
+
+def test_dashboards_follow_the_values(helm: str) -> None:
+    docs = render(helm, "-f", values("alertmanager-values.yaml"))
+    for doc in dashboard_maps(docs).values():
+        assert doc["metadata"]["namespace"] == "monitoring"
+        assert doc["metadata"]["annotations"] == {"grafana_folder": "sloguard"}
+    custom = render(
+        helm,
+        *("--set", "grafanaDashboards.label=dashboards"),
+        *("--set", "grafanaDashboards.labelValue=sloguard"),
+    )
+    labels = [d["metadata"]["labels"] for d in dashboard_maps(custom).values()]
+    assert all(x["dashboards"] == "sloguard" and "grafana_dashboard" not in x for x in labels)
+    assert dashboard_maps(render(helm, "--set", "grafanaDashboards.enabled=false")) == {}
+    # sidecar-only releases (one per agent chart) do not repeat the dashboards
+    assert dashboard_maps(render(helm, "-f", values("sidecar-values.yaml"))) == {}
+
+
+def test_the_alertmanager_config_routes_sloguard_alerts_and_inhibits_warnings(helm: str) -> None:
+    docs = render(helm, "-f", values("alertmanager-values.yaml"))
+    amc = one(docs, "AlertmanagerConfig")
+    assert amc["apiVersion"] == "monitoring.coreos.com/v1alpha1"
+    assert amc["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    spec = amc["spec"]
+    route = spec["route"]
+    assert route["receiver"] == "slack-sre" and route["repeatInterval"] == "2h"
+    assert route["matchers"] == [
+        {"name": "alertname", "matchType": "=~", "value": "SLOBurn|SLONoData|Sloguard.+"}
+    ]
+    assert route["routes"] == [
+        {
+            "receiver": "heartbeat",
+            "matchers": [{"name": "alertname", "matchType": "=", "value": "SloguardWatchdog"}],
+            "groupWait": "0s",
+            "groupInterval": "1m",
+            "repeatInterval": "1m",
+        }
+    ]
+    assert [r["name"] for r in spec["receivers"]] == ["slack-sre", "heartbeat"]
+    (rule,) = spec["inhibitRules"]
+    assert rule["sourceMatch"] == [{"name": "severity", "matchType": "=", "value": "critical"}]
+    assert rule["targetMatch"] == [{"name": "severity", "matchType": "=", "value": "warning"}]
+    # slo + the instance labels: the SLO documents' group_by, plus inhibitEqual
+    assert rule["equal"] == ["alertname", "slo", "cluster", "agent_name", "workflow"]
+    assert not [d for d in render(helm) if d["kind"] == "AlertmanagerConfig"]  # off by default
+
+
+def test_the_alertmanager_route_matches_the_daemons_alert_names() -> None:
+    """The default route's alert names cover every alert sloguard sends."""
+    from sloguard.alerting.selfcheck import CHECKS, WATCHDOG
+    from sloguard.alerting.state import BURN_ALERT, NO_DATA_ALERT
+
+    chart_values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+    pattern = chart_values["alertmanagerConfig"]["route"]["alertnames"]
+    for name in [BURN_ALERT, NO_DATA_ALERT, WATCHDOG, *CHECKS]:
+        assert re.fullmatch(pattern, name), name
+    assert not re.fullmatch(pattern, "KubePodCrashLooping")
+
+
+def test_the_watchdog_stays_out_of_the_route_without_a_heartbeat_receiver(helm: str) -> None:
+    docs = render(helm, "--set", "alertmanagerConfig.enabled=true")
+    route = one(docs, "AlertmanagerConfig")["spec"]["route"]
+    assert {"name": "alertname", "matchType": "!=", "value": "SloguardWatchdog"} in route[
+        "matchers"
+    ]
+    assert "routes" not in route
+    assert one(docs, "AlertmanagerConfig")["spec"]["inhibitRules"][0]["equal"] == [
+        "alertname",
+        "slo",
+    ]
+
+
+def test_an_alertmanager_route_to_an_unknown_receiver_is_refused(helm: str) -> None:
+    error = render_error(
+        helm,
+        *("--set", "alertmanagerConfig.enabled=true"),
+        *("--set", "alertmanagerConfig.route.receiver=pagerduty"),
+    )
+    assert 'alertmanagerConfig.route.receiver "pagerduty" is not one of' in error
+    assert "alertmanagerConfig.receivers (sloguard)" in error
+    error = render_error(
+        helm,
+        *("--set", "alertmanagerConfig.enabled=true"),
+        *("--set", "alertmanagerConfig.watchdog.receiver=hc"),
+    )
+    assert 'alertmanagerConfig.watchdog.receiver "hc" is not one of' in error
+    error = render_error(
+        helm,
+        "--set",
+        "alertmanagerConfig.enabled=true",
+        "--set",
+        "alertmanagerConfig.receivers=null",
+    )
+    assert "receivers" in error

@@ -155,7 +155,7 @@ async def test_async_generator_error_and_early_close(
     get = registry.get_sample_value
     assert get("agent_calls_total", {"agent_name": "broken", "status": "error"}) == 1
     assert get("agent_calls_total", {"agent_name": "endless", "status": "success"}) == 1
-    assert get("active_agents", {"agent_type": "endless"}) == 0
+    assert get("active_agents", {"agent_name": "endless"}) == 0
 
 
 async def test_async_generator_asend_and_athrow_are_forwarded(telemetry: Telemetry) -> None:

@@ -64,7 +64,7 @@ async def test_exact_metric_samples(registry: CollectorRegistry, telemetry: Tele
     assert calls("research", "success") is None  # the HOST root is not an agent call
     for agent in ("supervisor", "researcher", "analyst", "fact_checker"):
         assert get("agent_latency_seconds_count", {"agent_name": agent}) == 1
-        assert get("active_agents", {"agent_type": agent}) == 0
+        assert get("active_agents", {"agent_name": agent}) == 0
 
     def tool(agent: str, name: str, status: str) -> float | None:
         return get(

@@ -72,9 +72,9 @@ def test_seed_metrics_collector_signature_works_on_class_and_instance(
 def test_active_agents_rises_and_falls(registry: CollectorRegistry, recorder: Recorder) -> None:
     recorder.agent_started("worker")
     recorder.agent_started("worker")
-    assert registry.get_sample_value("active_agents", {"agent_type": "worker"}) == 2
+    assert registry.get_sample_value("active_agents", {"agent_name": "worker"}) == 2
     recorder.agent_finished("worker")
-    assert registry.get_sample_value("active_agents", {"agent_type": "worker"}) == 1
+    assert registry.get_sample_value("active_agents", {"agent_name": "worker"}) == 1
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,9 @@ from sloguard import AgentMetrics, CardinalityGuard, Recorder
 from sloguard import conventions as c
 from sloguard.sdk.guard import DEFAULT_FAMILY_SHARES, DEFAULT_SERIES_BUDGET
 
-TOOL = 13 + 4  # one agent × tool pair: a 9-bucket histogram (13 series) and 2 counters (4)
+#: One agent × tool pair: a 9-bucket histogram (12 series: no _created) and 2 counters (2).
+TOOL = 12 + 2
+HIST = 12
 
 
 def series_lines(registry: CollectorRegistry, prefix: str = "") -> list[str]:
@@ -36,7 +38,7 @@ def overflow(registry: CollectorRegistry, family: str) -> float | None:
 def test_a_family_budget_folds_new_combinations_into_other_and_counts_them(
     registry: CollectorRegistry,
 ) -> None:
-    guard = CardinalityGuard(family_series_budgets={c.TOOL_DURATION: 3 * 13})
+    guard = CardinalityGuard(family_series_budgets={c.TOOL_DURATION: 3 * HIST})
     rec = Recorder(AgentMetrics(registry=registry), guard)
     for t in range(10):
         rec.tool_call("planner", f"tool-{t}", "success", 0.2)
@@ -46,8 +48,8 @@ def test_a_family_budget_folds_new_combinations_into_other_and_counts_them(
         ("planner", "tool-2"),
         ("_other", "_other"),
     }
-    assert guard.series(c.TOOL_DURATION) == 3 * 13
-    assert guard.series(c.TOOL_CALLS) == 3 * 4
+    assert guard.series(c.TOOL_DURATION) == 3 * HIST
+    assert guard.series(c.TOOL_CALLS) == 3 * 2
     # every folded observation is counted, once per family it was recorded in
     assert overflow(registry, c.TOOL_DURATION) == 7
     assert overflow(registry, c.TOOL_CALLS) == 7
@@ -58,14 +60,14 @@ def test_a_family_budget_folds_new_combinations_into_other_and_counts_them(
 
 def test_the_overall_budget_caps_the_sum_of_families(registry: CollectorRegistry) -> None:
     roomy = {f: 10_000 for f in c.AGENT_FAMILIES}
-    guard = CardinalityGuard(series_budget=5 * TOOL + 8, family_series_budgets=roomy)
+    guard = CardinalityGuard(series_budget=5 * TOOL + 4, family_series_budgets=roomy)
     rec = Recorder(AgentMetrics(registry=registry), guard)
     for t in range(5):
         rec.tool_call("planner", f"tool-{t}", "success", 0.2)
-    rec.usage("planner", "gpt-4o", input_tokens=1)  # 8 series: fits exactly
+    rec.usage("planner", "gpt-4o", input_tokens=1)  # 4 series: fits exactly
     rec.usage("planner", "claude", input_tokens=2)  # does not
     rec.tool_call("planner", "tool-5", "error", 0.2)  # does not
-    assert guard.series() == guard.series_budget() == 5 * TOOL + 8
+    assert guard.series() == guard.series_budget() == 5 * TOOL + 4
     assert overflow(registry, c.AGENT_TOKENS) == 1
     assert overflow(registry, c.TOOL_CALLS) == 1
     other = {"agent_name": "_other", "model": "_other", "direction": "input"}
@@ -77,7 +79,7 @@ def test_admitted_combinations_stay_and_new_ones_never_evict_them(
 ) -> None:
     # The rule: first come, first admitted. A busy newcomer does not push out an idle series
     # (evicting a counter would lose or double-count its total in rate() and sum()).
-    guard = CardinalityGuard(family_series_budgets={c.TOOL_DURATION: 2 * 13})
+    guard = CardinalityGuard(family_series_budgets={c.TOOL_DURATION: 2 * HIST})
     rec = Recorder(AgentMetrics(registry=registry), guard)
     rec.tool_call("a", "early", "success", 0.1)
     rec.tool_call("a", "idle", "success", 0.1)
@@ -143,9 +145,9 @@ def test_active_agents_fold_consistently_so_started_and_finished_pair_up(
         rec.agent_finished(kind)
     rec.agent_started("d")
     get = registry.get_sample_value
-    assert get(c.ACTIVE_AGENTS, {"agent_type": "a"}) == 0
-    assert get(c.ACTIVE_AGENTS, {"agent_type": "c"}) is None
-    assert get(c.ACTIVE_AGENTS, {"agent_type": "_other"}) == 1
+    assert get(c.ACTIVE_AGENTS, {"agent_name": "a"}) == 0
+    assert get(c.ACTIVE_AGENTS, {"agent_name": "c"}) is None
+    assert get(c.ACTIVE_AGENTS, {"agent_name": "_other"}) == 1
     assert overflow(registry, c.ACTIVE_AGENTS) == 5
 
 
@@ -160,9 +162,9 @@ def test_the_adversarial_label_load_stays_under_the_budget(registry: CollectorRe
         for m in range(100):
             rec.usage(f"agent-{a}", f"model-{m}", input_tokens=5, output_tokens=5, cost=0.001)
     lines = series_lines(registry, "agent_")
-    # the budget, plus one overflow child per family fed (tools: 17 series, models: 8)
+    # the budget, plus one overflow child per family fed (tools: 14 series, models: 4)
     assert guard.series() <= budget
-    assert len(lines) <= budget + TOOL + 8
+    assert len(lines) <= budget + TOOL + 4
     calls = sum(float(ln.rsplit(" ", 1)[1]) for ln in lines if ln.startswith(c.TOOL_CALLS))
     assert calls == 40 * 60
     overflowed = overflow(registry, c.TOOL_CALLS)

@@ -97,7 +97,7 @@ def test_exception_in_body_is_recorded_and_reraised(
         )
         == 1
     )
-    assert registry.get_sample_value("active_agents", {"agent_type": "analysis"}) == 0
+    assert registry.get_sample_value("active_agents", {"agent_name": "analysis"}) == 0
     assert current_step() is None
 
 
@@ -153,10 +153,10 @@ def test_active_agents_is_up_while_the_step_runs(
     registry: CollectorRegistry, telemetry: Telemetry
 ) -> None:
     with TraceStep(None, CallType.AGENT, "w"):
-        assert registry.get_sample_value("active_agents", {"agent_type": "w"}) == 1
+        assert registry.get_sample_value("active_agents", {"agent_name": "w"}) == 1
         with TraceStep(None, CallType.AGENT, "w"):
-            assert registry.get_sample_value("active_agents", {"agent_type": "w"}) == 2
-    assert registry.get_sample_value("active_agents", {"agent_type": "w"}) == 0
+            assert registry.get_sample_value("active_agents", {"agent_name": "w"}) == 2
+    assert registry.get_sample_value("active_agents", {"agent_name": "w"}) == 0
 
 
 async def test_async_with_and_concurrent_tasks_keep_their_parents(telemetry: Telemetry) -> None:

@@ -142,7 +142,7 @@ def test_example_config_loads() -> None:
             "FILE:1: _cli_parse_args: unknown key '_cli_parse_args' (allowed: data_dir, "
             "drain_timeout, evaluation_interval, external_url, host, ingest, log_format, "
             "log_level, metrics, mode, no_data_after, port, prometheus, routing_file, self_alerts, "
-            "slo_files, traces, web)",
+            "silence_retention, slo_files, storage, traces, web)",
             id="private-init-argument",
         ),
         pytest.param(
@@ -166,7 +166,8 @@ def test_odd_top_level_keys(write: Any) -> None:
     assert _problems(write("1: x\n_port: 2\n")) == [
         "FILE:1: [1]: unknown key 1 (allowed: data_dir, drain_timeout, "
         "evaluation_interval, external_url, host, ingest, log_format, log_level, metrics, mode, "
-        "no_data_after, port, prometheus, routing_file, self_alerts, slo_files, traces, web)",
+        "no_data_after, port, prometheus, routing_file, self_alerts, silence_retention, "
+        "slo_files, storage, traces, web)",
         "FILE:2: _port: unknown key '_port', did you mean 'port'?",
     ]
 
@@ -417,6 +418,7 @@ def test_secret_paths_and_env_names() -> None:
         ("prometheus", "bearer_token"),
         ("prometheus", "basic_auth", "password"),
         ("ingest", "token"),
+        ("storage", "password"),
         ("web", "read_token"),
     }
     assert env_name(("prometheus", "basic_auth", "password")) == (

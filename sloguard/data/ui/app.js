@@ -111,7 +111,7 @@ function sloRow(s, alerts) {
   const state = el('td', {}, badge(s.state.replace(/_/g, ' '), s.state));
   if (s.error) state.title = s.error;
   return el('tr', { 'data-slo': s.slo, 'data-state': s.state, 'data-alerts': firing.length },
-    el('td', { title: s.description || '' }, s.slo),
+    el('td', { title: s.description || '' }, el('a', { href: historyHash(s.slo, s.instance) }, s.slo)),
     el('td', {}, instanceText(s.instance)),
     state,
     el('td', { class: 'num' }, pct(s.sli)),

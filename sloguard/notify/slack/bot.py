@@ -2,8 +2,9 @@
 
 The bot posts a firing alert as a new message; its ``ref`` is ``"<channel id>:<ts>"``. With that
 ref, a repeat is a thread reply, and a resolution is a thread reply (the delivery) plus a
-``chat.update`` that turns the original message into its resolved form. The update is best
-effort: when it fails it is logged and the resolution still counts as delivered, so a retry
+``chat.update`` that turns the original message into its resolved form; an acknowledgement is a
+thread reply plus a ``chat.update`` that adds "acknowledged by …" to the original. The update is
+best effort: when it fails it is logged and the resolution still counts as delivered, so a retry
 never posts the reply twice. When the thread is gone (original deleted), the resolution is posted
 to the channel instead. What Slack's answers mean: :mod:`sloguard.notify.slack.api`.
 
@@ -35,15 +36,15 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse, WebClient
 
 from sloguard.notify.delivery import scrubbed
-from sloguard.notify.model import AlertStatus, Delivery, Notification, Outcome
-from sloguard.notify.render import MAX_BLOCKS, rfc3339, slack_message
+from sloguard.notify.model import AlertStatus, Delivery, Notification, Outcome, Transition
+from sloguard.notify.render import MAX_BLOCKS, acknowledgement, rfc3339, slack_message
 from sloguard.notify.slack.api import (
     DEFAULT_MIN_INTERVAL,
     UNANSWERED,
@@ -122,6 +123,18 @@ def _resolved_original(n: Notification) -> tuple[str, list[dict[str, Any]]]:
     return text, [*blocks[: MAX_BLOCKS - 1], note]
 
 
+def _acknowledged_original(n: Notification) -> tuple[str, list[dict[str, Any]]]:
+    """The firing message with a note: ``:eyes: acknowledged by ana at …``."""
+    firing = replace(n, transition=Transition.FIRING)
+    text, blocks = slack_message(firing)
+    said = acknowledgement(n)
+    note = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f":eyes: {said[:1].upper()}{said[1:]}"}],
+    }
+    return f"{text} ({acknowledgement(n)})", [*blocks[: MAX_BLOCKS - 1], note]
+
+
 class SlackBotNotifier:
     """Post to one channel with a bot token (``chat:write``; ``channels:history`` or
     ``groups:history`` to check for a post in doubt); thread and update resolutions.
@@ -172,8 +185,9 @@ class SlackBotNotifier:
         """Post ``notification`` (threaded under ``ref`` for repeats and resolutions)."""
         text, blocks = slack_message(notification)
         original = self._parse(ref)
+        acked = notification.transition is Transition.ACKNOWLEDGED
         if original is None or not (
-            notification.repeat or notification.status is AlertStatus.RESOLVED
+            notification.repeat or acked or notification.status is AlertStatus.RESOLVED
         ):
             return await self._post(notification, text, blocks)
         channel, ts = original
@@ -187,6 +201,8 @@ class SlackBotNotifier:
             return reply.delivery
         if notification.status is AlertStatus.RESOLVED:
             await self._mark_resolved(notification, channel, ts)
+        elif acked:
+            await self._mark_acknowledged(notification, channel, ts)
         return Delivery.ok(ref=f"{channel}:{ts}")
 
     async def _post(self, n: Notification, text: str, blocks: list[dict[str, Any]]) -> Delivery:
@@ -303,6 +319,23 @@ class SlackBotNotifier:
         if isinstance(answer, _Failed):
             _log.warning(
                 "%s: resolution posted in the thread, but the firing message was not updated: %s",
+                self,
+                answer.delivery.reason,
+            )
+
+    async def _mark_acknowledged(self, n: Notification, channel: str, ts: str) -> None:
+        """Best effort, like :meth:`_mark_resolved`: the firing message says who took it."""
+        text, blocks = _acknowledged_original(n)
+        answer = await self._call(
+            "chat.update",
+            functools.partial(
+                self._client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks
+            ),
+        )
+        if isinstance(answer, _Failed):
+            _log.warning(
+                "%s: acknowledgement posted in the thread, but the firing message was not "
+                "updated: %s",
                 self,
                 answer.delivery.reason,
             )

@@ -1,0 +1,141 @@
+"""When an SLO instance's alerts fired and resolved: read-only queries of the alert store.
+
+The store keeps no separate log of transitions; this module reads what it does keep, without
+writing anything:
+
+1. the outbox: every ``firing`` and ``resolved`` notification (one per receiver, counted once),
+   kept for :data:`~sloguard.alerting.runtime.OUTBOX_RETENTION` after delivery;
+2. the suppressed events: transitions recorded but not sent (silenced, acknowledged);
+3. the alert states: a firing alert's start, for an episode announced (not an inhibited
+   warning) whose notification is not in the outbox (no receiver routes it, or it was pruned).
+
+So a moment is missing when its alert reached no receiver and is no longer firing, or when its
+record was pruned. :func:`moments` is the pure part (rows in, moments out); :func:`alert_moments`
+reads the rows of one instance from a :class:`~sloguard.alerting.store.StateStore`.
+
+Example::
+
+    for m in alert_moments(store, SLOInstance.of("availability", {"agent_name": "billing"}),
+                           start=now - 86400, end=now):
+        print(m.at, m.kind, m.severity)        # 1767225600.0 fired critical
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sloguard.alerting.state import AlertState
+from sloguard.notify.model import from_dict
+from sloguard.slo.spec import SLOInstance
+
+if TYPE_CHECKING:  # the page's pure chart imports the moments: no SQLite at run time
+    from sloguard.alerting.store import StateStore
+
+__all__ = ["FIRED", "MAX_ROWS", "RESOLVED", "AlertMoment", "alert_moments", "moments"]
+
+FIRED = "fired"
+RESOLVED = "resolved"
+#: The most rows one query reads from each table (a request's cost stays bounded).
+MAX_ROWS = 2000
+_KINDS = {"firing": FIRED, "resolved": RESOLVED}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMoment:
+    """One alert firing or resolving at ``at``."""
+
+    at: float
+    kind: str  # FIRED or RESOLVED
+    severity: str
+    alertname: str
+    fingerprint: str
+    #: why it was recorded but not sent (``"silenced"``, ``"acknowledged"``); ``""``: sent
+    suppressed: str = ""
+
+
+def _matches(labels: Mapping[str, str], instance: SLOInstance) -> bool:
+    return labels.get("slo") == instance.slo and all(labels.get(k) == v for k, v in instance.labels)
+
+
+def moments(
+    instance: SLOInstance,
+    sent: Iterable[Mapping[str, Any]],
+    suppressed: Iterable[Mapping[str, Any]],
+    states: Iterable[AlertState],
+    start: float,
+    end: float,
+) -> list[AlertMoment]:
+    """The moments of ``instance`` in ``[start, end]``, oldest first. Pure.
+
+    ``sent`` are outbox payloads with their ``created_at``; ``suppressed`` rows as
+    :meth:`StateStore.suppressions` gives them; ``states`` the instance's alert states.
+    """
+    found: dict[tuple[str, str, float], AlertMoment] = {}
+    for row in sent:
+        n = from_dict(row)
+        kind = _KINDS.get(n.transition.value)
+        at = float(row["created_at"])
+        if kind is None or not start <= at <= end or not _matches(n.labels, instance):
+            continue
+        found[(n.fingerprint, kind, at)] = AlertMoment(
+            at, kind, n.severity.value, n.labels.get("alertname", ""), n.fingerprint
+        )
+    for row in suppressed:
+        kind = _KINDS.get(str(row["transition"]))
+        at, labels = float(row["at"]), row["labels"]
+        if kind is None or not start <= at <= end or not _matches(labels, instance):
+            continue
+        found.setdefault(
+            (row["fingerprint"], kind, at),
+            AlertMoment(
+                at, kind, labels.get("severity", ""), labels.get("alertname", ""),
+                row["fingerprint"], str(row["reason"]),
+            ),
+        )  # fmt: skip
+    for state in states:
+        began = state.started_at
+        # notified: its firing event was emitted (an inhibited warning's was not)
+        if not (state.firing and state.notified) or began is None or not start <= began <= end:
+            continue
+        known = any(fp == state.fingerprint and k == FIRED and t >= began for fp, k, t in found)
+        if not known:
+            found[(state.fingerprint, FIRED, began)] = AlertMoment(
+                began, FIRED, state.labels.get("severity", ""),
+                state.labels.get("alertname", ""), state.fingerprint,
+            )  # fmt: skip
+    return sorted(found.values(), key=lambda m: (m.at, m.kind, m.fingerprint))
+
+
+def alert_moments(
+    store: StateStore, instance: SLOInstance, *, start: float, end: float
+) -> list[AlertMoment]:
+    """The moments of ``instance`` in ``[start, end]`` from ``store`` (reads only).
+
+    Runs on the thread that uses the store (the event loop's), like every store call.
+    """
+    db = store._db  # read-only queries beside the store's own; the store has no such reader
+    sent = [
+        {**json.loads(payload), "created_at": created}
+        for payload, created in db.execute(
+            "SELECT payload, created_at FROM outbox WHERE created_at >= ? AND created_at <= ?"
+            " AND json_extract(payload, '$.slo') = ?"
+            " AND json_extract(payload, '$.transition') IN ('firing', 'resolved')"
+            " ORDER BY created_at LIMIT ?",
+            (start, end, instance.slo, MAX_ROWS),
+        )
+    ]
+    suppressed = [
+        {"fingerprint": fp, "labels": json.loads(labels), "transition": t, "reason": r, "at": at}
+        for fp, labels, t, r, at in db.execute(
+            "SELECT fingerprint, labels, transition, reason, at FROM suppressed"
+            " WHERE at >= ? AND at <= ? AND json_extract(labels, '$.slo') = ?"
+            " ORDER BY at LIMIT ?",
+            (start, end, instance.slo, MAX_ROWS),
+        )
+    ]
+    alerts = store.load_alerts().get(instance)
+    states = () if alerts is None else (alerts.critical, alerts.warning, alerts.no_data)
+    return moments(instance, sent, suppressed, states, start, end)
