@@ -18,14 +18,15 @@ import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from fastapi import APIRouter
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from sloguard.alerting.runtime import AlertRuntime
 from sloguard.alerting.selfcheck import SelfCheckRules
-from sloguard.errors import ConfigError, Problem
+from sloguard.errors import ConfigError, MissingExtra, Problem
 from sloguard.evaluation.engine import SLOEngine
 from sloguard.evaluation.selfmetrics import SelfMetrics
 from sloguard.evaluation.slostate import SLOStateCollector
@@ -41,7 +42,8 @@ from sloguard.settings.webconfig import WebConfig
 from sloguard.slo.loader import load_slo_files
 from sloguard.sources.base import SLISource
 from sloguard.sources.embedded import EmbeddedSource
-from sloguard.tracestore.store import TraceStore
+from sloguard.tracestore.base import TraceStore
+from sloguard.tracestore.store import SqliteTraceStore
 from sloguard.tracestore.storehealth import StorageFailures, StoreHealth
 from sloguard.web.auth import ReadAuth
 from sloguard.web.tracesapi import traces_router
@@ -72,7 +74,15 @@ def recording(settings: Settings, registry: CollectorRegistry) -> Recording:
         workflow_cost=m.buckets.workflow_cost,
         workflow_tokens=m.buckets.workflow_tokens,
     )
-    metrics = AgentMetrics(registry=registry, buckets=buckets)
+    metrics = AgentMetrics(
+        registry=registry,
+        buckets=buckets,
+        created_series=m.created_series,
+        gen_ai=m.gen_ai_metrics,
+    )
+    if not m.created_series:
+        # The daemon's own process: its self metrics drop _created as well (process-wide).
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
     guard = CardinalityGuard(
         limits=m.label_limits,
         allowlists=m.label_allowlists,
@@ -137,6 +147,7 @@ def alert_runtime(
         external_url=settings.external_url,
         no_data_after=settings.no_data_after,
         drain_timeout=settings.drain_timeout,
+        silence_retention=settings.silence_retention,
         traces=traces,
         self_check=self_check_rules(settings),
     )
@@ -147,17 +158,36 @@ def alert_runtime(
 
 
 def trace_store(settings: Settings, failures: StorageFailures) -> TraceStore:
-    """The trace store of ``<data_dir>/traces.sqlite``, bounded as the settings say."""
+    """The trace store, bounded as the settings say: on the shared PostgreSQL database when
+    ``storage.url`` is set (every mode: sidecars write there, evaluators read), else
+    ``<data_dir>/traces.sqlite``. An unusable database is a ConfigError."""
     t = settings.traces
-    return TraceStore(
-        settings.data_dir / "traces.sqlite",
-        max_age_seconds=t.max_age,
-        max_steps=t.max_steps,
-        max_decisions=t.max_decisions,
-        max_events=t.max_events,
-        max_bytes=t.max_bytes,
-        min_free_bytes=t.min_free_bytes,
-        on_failure=failures,
+    bounds: dict[str, Any] = {
+        "max_age_seconds": t.max_age,
+        "max_steps": t.max_steps,
+        "max_decisions": t.max_decisions,
+        "max_events": t.max_events,
+        "max_bytes": t.max_bytes,
+        "on_failure": failures,
+    }
+    storage = settings.storage
+    if storage.url is not None:
+        try:  # psycopg is imported only when a database is configured
+            from sloguard.tracestore.pgstore import open_pg_trace_store
+        except ImportError as exc:
+            if not (exc.name or "").startswith("psycopg"):
+                raise
+            raise MissingExtra("storage.url", "postgres", exc.name or "psycopg") from None
+        password = storage.password.get_secret_value() if storage.password else None
+        return open_pg_trace_store(
+            storage.url,
+            password=password,
+            pool_size=storage.pool_size,
+            timeout=storage.timeout,
+            **bounds,
+        )
+    return SqliteTraceStore(
+        settings.data_dir / "traces.sqlite", min_free_bytes=t.min_free_bytes, **bounds
     )
 
 

@@ -1,7 +1,8 @@
 """The ``sloguard`` command line: one subcommand per module of :mod:`sloguard.commands`.
 
 Exit status: 0 ok, 1 problems (every problem on stderr, one per line, ``file:line: field:
-message``), 2 usage errors.
+message``; with ``--json`` one JSON object ``{"error": …, "problems": [...]}`` on stdout
+instead), 2 usage errors.
 """
 
 from __future__ import annotations
@@ -9,18 +10,31 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sloguard.commands import Command
+from sloguard.commands import Command, report_failure
+from sloguard.commands.convert import CONVERT
 from sloguard.commands.demo import DEMO
 from sloguard.commands.rules import RULES
 from sloguard.commands.run import RUN
+from sloguard.commands.silence import ACK, SILENCE
 from sloguard.commands.simulate import SIMULATE
 from sloguard.commands.status import STATUS
 from sloguard.commands.trace import TRACE
 from sloguard.commands.validate import VALIDATE
-from sloguard.errors import ConfigError, SloguardError
+from sloguard.errors import SloguardError
 
 #: Every subcommand, in the order ``sloguard --help`` lists them.
-COMMANDS: tuple[Command, ...] = (RUN, DEMO, VALIDATE, STATUS, SIMULATE, RULES, TRACE)
+COMMANDS: tuple[Command, ...] = (
+    RUN,
+    DEMO,
+    VALIDATE,
+    CONVERT,
+    STATUS,
+    SIMULATE,
+    RULES,
+    TRACE,
+    SILENCE,
+    ACK,
+)
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -59,10 +73,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(handler(args))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_PROBLEMS
-    except SloguardError as exc:
-        print(f"sloguard: {exc}", file=sys.stderr)
+    except SloguardError as exc:  # ConfigError and CommandFailed included
+        report_failure(exc, as_json=bool(getattr(args, "json", False)))
         return EXIT_PROBLEMS

@@ -25,7 +25,8 @@ class Status(StrEnum):
 
 
 class Direction(StrEnum):
-    """Token direction label. ``total`` is used only when a caller gave no input/output split."""
+    """Token direction label. ``total`` is used only when a caller gave no input/output split;
+    each direction's series appears on its first count, so none stays at 0."""
 
     INPUT = "input"
     OUTPUT = "output"
@@ -80,6 +81,13 @@ AGENT_FAMILIES: Final = frozenset(
     }
 )
 
+# OpenTelemetry GenAI client metrics (semantic conventions, as Prometheus names them), recorded
+# beside the agent_* families when ``metrics.gen_ai_metrics`` is on.
+GEN_AI_TOKEN_USAGE: Final = "gen_ai_client_token_usage"
+GEN_AI_OPERATION_DURATION: Final = "gen_ai_client_operation_duration_seconds"
+#: The optional GenAI families (a series budget can name them too).
+GEN_AI_FAMILIES: Final = frozenset({GEN_AI_TOKEN_USAGE, GEN_AI_OPERATION_DURATION})
+
 # self metrics
 LABEL_OVERFLOW: Final = "sloguard_label_overflow_total"
 SERIES_OVERFLOW: Final = "sloguard_series_overflow_total"
@@ -97,6 +105,15 @@ L_DECISION_TYPE: Final = "decision_type"
 L_OUTCOME: Final = "outcome"
 L_ANOMALY: Final = "anomaly"
 L_WORKFLOW: Final = "workflow"
+# GenAI families' labels (OTel attribute keys with dots as underscores).
+L_GEN_AI_OPERATION: Final = "gen_ai_operation_name"
+L_GEN_AI_AGENT: Final = "gen_ai_agent_name"
+L_GEN_AI_MODEL: Final = "gen_ai_request_model"
+L_GEN_AI_TOKEN_TYPE: Final = "gen_ai_token_type"
+L_ERROR_TYPE: Final = "error_type"
+#: ``gen_ai.operation.name`` of an agent call; ``error.type`` when the cause is not known.
+GEN_AI_INVOKE_AGENT: Final = "invoke_agent"
+GEN_AI_OTHER_ERROR: Final = "_OTHER"
 
 #: Label keys whose values come from clients and therefore pass the cardinality guard.
 CLIENT_LABELS: Final = frozenset(
@@ -143,6 +160,9 @@ TOOL_DURATION_BUCKETS: Final[tuple[float, ...]] = (
     10.0,
     30.0,
 )
+#: Bucket bounds the GenAI conventions recommend for token usage and operation duration.
+GEN_AI_TOKEN_BUCKETS: Final[tuple[float, ...]] = tuple(float(4**i) for i in range(14))
+GEN_AI_DURATION_BUCKETS: Final[tuple[float, ...]] = tuple(0.01 * 2**i for i in range(14))
 DECISION_CONFIDENCE_BUCKETS: Final[tuple[float, ...]] = (
     0.1,
     0.2,

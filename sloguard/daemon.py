@@ -29,6 +29,7 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from sloguard.alerting.history import alert_moments
 from sloguard.alerting.runtime import AlertRuntime
 from sloguard.assembly import (
     alert_runtime,
@@ -57,17 +58,20 @@ from sloguard.settings.sections import Mode
 from sloguard.settings.webconfig import WebConfig, load_web_config
 from sloguard.tracestore.pruner import TracePruner
 from sloguard.tracestore.storehealth import StorageFailures
+from sloguard.web.auth import ReadAuth
+from sloguard.web.historyapi import history_router
 from sloguard.web.server import Lifespan, create_app
+from sloguard.web.silenceapi import AnyAuth, WriteAccess, silence_router
 from sloguard.web.sloapi import alerts_router, slo_router
 
 log = structlog.get_logger(__name__)
 
+#: glibc malloc arenas of a serving daemon (:mod:`sloguard.malloc`; ``MALLOC_ARENA_MAX`` wins).
+MALLOC_ARENAS = 2
+
 
 class StartupFailed(SloguardError):
     """The daemon could not start serving (the reason was logged)."""
-
-#: glibc malloc arenas of a serving daemon (:mod:`sloguard.malloc`; ``MALLOC_ARENA_MAX`` wins).
-MALLOC_ARENAS = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,16 +120,31 @@ def build(
     alerts = None
     traces = trace_store(settings, failures)
     routers = data_routers(settings, parts.recorder, traces)
+    reads = read_auth(settings, web)
+    writes = ReadAuth(
+        token=settings.ingest.token.get_secret_value() if settings.ingest.token else None,
+        users=web.users if web is not None else None,
+    )
     if engine is not None:
         alerts = alert_runtime(settings, registry, engine, traces, routing=routing)
-        routers += [slo_router(engine.latest), alerts_router(alerts.center.active)]
+        center = alerts.center
+        routers += [
+            slo_router(engine.latest, lambda: center.active(time.time())),
+            alerts_router(lambda: center.active(time.time())),
+            silence_router(center, WriteAccess(writes)),
+            history_router(
+                lambda: engine.evaluator.slos,
+                engine.source,
+                lambda i, start, end: alert_moments(center.store, i, start=start, end=end),
+            ),
+        ]
     readiness = threading.Event()
     app = create_app(
         registry,
         ready=readiness.is_set,
         degraded=readiness_checks(engine, traces),
         routers=routers,
-        auth=read_auth(settings, web),
+        auth=AnyAuth(reads, writes),
         docs=settings.web.docs,
         open_metrics=settings.web.open_metrics,
         lifespan=_lifespan(

@@ -11,12 +11,16 @@ module named, under ``sloguard.``). ``except SloguardError`` catches all of them
     ├── ConfigError                  errors               a document's problems, every one listed
     ├── MissingExtra (ImportError)   errors               optional dependency missing (names extra)
     ├── QueryError                   sources.base         an SLI source could not answer
+    ├── HistoryRequestError (ValueError) evaluation.history  a history asked beyond its bounds
     ├── StoreVersionError            tracestore.database  trace store written by a newer sloguard
     ├── StorageFailure           tracestore.storehealth   a store cannot write, or keeps free space
     ├── Rejected                     ingest.problems      ingest request refused: status, problems
     ├── SignatureError (ValueError)  notify.signing       webhook signature does not verify
     ├── Unsupported (ValueError)     rules.promtool       no exact promtool test for an SLO
-    └── StartupFailed                daemon               the daemon could not start serving
+    ├── SilenceError (ValueError)    alerting.silences    a matcher or silence that is refused
+    ├── NotFiring (LookupError)      alerting.center      no firing alert to acknowledge
+    ├── StartupFailed                daemon               the daemon could not start serving
+    └── CommandFailed                commands             a command could not do its work
 
 Outside the tree, on purpose: private classes (a leading underscore, such as
 ``sources.prometheus._BadAnswer``) never leave their module, which turns them into a documented

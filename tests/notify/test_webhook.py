@@ -428,8 +428,8 @@ async def test_the_log_receiver_writes_one_readable_block() -> None:
     )  # an alert named by the SLO's alerting.name starts with that name
     assert lines[1].startswith("    critical tier 1h/5m: burn 18.0x")
     assert lines[-2] == (
-        "2026-01-02T03:04:05.000Z sloguard[console] [RESOLVED] SLO checkout-availability "
-        "(agent_name=billing) is back within its error budget"
+        "2026-01-02T03:04:05.000Z sloguard[console] [RESOLVED] SLOBurnRateHigh: SLO "
+        "checkout-availability (agent_name=billing) is back within its error budget"
     )
     out.close()
     failed = await console.send(notification(), None)  # a closed stream: not worth repeating

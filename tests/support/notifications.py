@@ -22,7 +22,7 @@ DEFAULT_KEY = "9f2c1e4ab37d40c1"
 #: How long before ``at`` a notification's alert started firing.
 FIRING_FOR = 2 * MINUTE
 
-Kind = Literal["firing", "repeat", "resolved"]
+Kind = Literal["firing", "repeat", "resolved", "acknowledged"]
 
 
 def notification(
