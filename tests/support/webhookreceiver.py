@@ -106,6 +106,9 @@ class WebhookReceiver:
         self.requests: list[Request] = []
         self.deliveries: list[Request] = []
         self.duplicates: list[Request] = []
+        #: the parsed body of every request as it arrives, before any scripted delay: a
+        #: request is "in flight" from here until it is in ``requests``
+        self.arrivals: list[Any] = []
         self._clock = clock
         self._tolerance = tolerance
         self._scripted: deque[Scripted] = deque()
@@ -164,6 +167,8 @@ class WebhookReceiver:
         except ValueError:
             parsed = None
         with self._changed:
+            self.arrivals.append(parsed)
+            self._changed.notify_all()
             scripted = self._scripted.popleft() if self._scripted else None
         extra: dict[str, str] = {}
         if scripted is not None:
