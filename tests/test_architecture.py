@@ -95,6 +95,7 @@ PURE = (
     "slo/calendar.py",
     "slo/timeslices.py",
     "slo/promql.py",
+    "slo/names.py",
     "slo/peers/base.py",
     "slo/peers/formats.py",
     "slo/peers/located.py",

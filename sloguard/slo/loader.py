@@ -56,6 +56,7 @@ from sloguard.slo.budget import DEFAULT_PERIOD, Policy
 from sloguard.slo.docreader import DocNode, Findings, any_string
 from sloguard.slo.entry import KIND_LABELS, RESERVED_LABELS, read_slo
 from sloguard.slo.histsli import EntryOptions
+from sloguard.slo.names import duplicate_names
 from sloguard.slo.peers.base import Translation
 from sloguard.slo.peers.formats import detect, supported_versions
 from sloguard.slo.peers.located import at_origins, first_line, notes_as_problems, translated_doc
@@ -359,31 +360,6 @@ def load_slo_file(
         resolution=resolution,
         embedded=embedded,
     ).raise_for_problems()
-
-
-def duplicate_names(slos: Iterable[SLO]) -> list[Problem]:
-    """One problem per SLO whose name an earlier SLO (of any file) already uses."""
-    first: dict[str, SLO] = {}
-    index: dict[str, int] = {}
-    problems = []
-    for slo in slos:
-        i = index[slo.source_file] = index.get(slo.source_file, -1) + 1
-        if slo.name in first:
-            prev = first[slo.name]
-            where = (
-                f"{prev.source_file}:{prev.source_line}" if prev.source_line else prev.source_file
-            )
-            problems.append(
-                Problem(
-                    slo.source_file,
-                    slo.source_line,
-                    f"slos[{i}].name",
-                    f"duplicate SLO name {slo.name!r} (also in {where})",
-                )
-            )
-        else:
-            first[slo.name] = slo
-    return problems
 
 
 def load_slo_files(
