@@ -149,6 +149,7 @@ def _resource_name(stem: str) -> str:
 def build(args: argparse.Namespace) -> Plan:
     """Load the SLO files and render every output (no file is written here)."""
     from sloguard.errors import ConfigError, Problem
+    from sloguard.rules.budgetnotes import budget_notes
     from sloguard.rules.compiler import compile_groups, header, prometheus_rule, render, rule_file
     from sloguard.slo.loader import load_slo_files
 
@@ -171,7 +172,9 @@ def build(args: argparse.Namespace) -> Plan:
             groups = compile_groups(mine, _options(args))
         except ValueError as exc:
             raise ConfigError([Problem(str(path), None, "", str(exc))]) from exc
-        head = header(Path(path).name)
+        notes = budget_notes(mine)
+        plan.notes.extend(f"note: {n}" for n in notes)
+        head = header(Path(path).name, *notes)
         if "prometheus" in formats:
             plan.files[stem + FORMATS["prometheus"]] = render(rule_file(groups), head)
         if "prometheus-operator" in formats:
@@ -197,9 +200,14 @@ def _formats(args: argparse.Namespace) -> list[str]:
 async def _tests(
     plan: Plan, slos: Sequence[SLO], rule_files: list[str], args: argparse.Namespace
 ) -> None:
+    from sloguard.rules.budgetnotes import promtool_note
     from sloguard.rules.compiler import header, render
     from sloguard.rules.promtool import Unsupported, unit_test_doc
     from sloguard.rules.scenarios import parse_scenario
+
+    if (note := promtool_note(slos)) is not None:
+        plan.notes.append(note)  # the rule files hold records promtool cannot evaluate
+        return
 
     for slo in sorted(slos, key=lambda s: s.name):
         try:

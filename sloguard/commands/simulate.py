@@ -1,5 +1,9 @@
 """``sloguard simulate``: backtest SLO alert tiers against error-rate scenarios.
 
+``--budget FROM:TO`` (dates, UTC) follows each SLO's error budget over those days instead, with
+the first scenario's incident a third of the way in: a calendar SLO's budget resets at each
+period start (:func:`sloguard.rules.simulate.backtest_budget`).
+
 Evaluates every ``--interval`` seconds; by default every ``evaluation_interval`` of the daemon's
 settings (``--config FILE`` or ``$SLOGUARD_CONFIG``; 30 s without either), so the times shown
 are the daemon's. Shows when each tier fires and resets, and when each alert (SLO instance ×
@@ -20,8 +24,10 @@ from sloguard.commands import Command, reporting_failures
 from sloguard.rules.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
+    from sloguard.rules.scenarios import Scenario
     from sloguard.rules.simulate import AlertOutcome, SimulationResult
     from sloguard.settings.model import Settings
+    from sloguard.slo.spec import SLO
 
 __all__ = ["SIMULATE", "AlertSpan", "alert_spans"]
 
@@ -48,6 +54,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="daemon settings whose evaluation_interval to use (default: $SLOGUARD_CONFIG)",
+    )
+    parser.add_argument(
+        "--budget",
+        metavar="FROM:TO",
+        help="follow each SLO's budget over these dates (UTC, e.g. 2026-01-25:2026-02-05), "
+        "the first scenario's incident a third of the way in; calendar budgets reset",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -162,6 +174,8 @@ def _simulate(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(problems[: len(texts)])
     interval, origin = _interval(args)
+    if args.budget:
+        return _budget(args, runs)
     results = [asyncio.run(simulate(slo, sc, interval=interval)) for slo, sc in runs]
     if args.json:
         print(json.dumps([_result_dict(r) for r in results], indent=2, ensure_ascii=False))
@@ -199,6 +213,69 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _minute(at: float) -> str:
+    from sloguard.durations import format_instant
+
+    return format_instant(at)[:16].replace("T", " ")
+
+
+def _dates(text: str) -> tuple[float, float]:
+    from datetime import UTC, datetime
+
+    from sloguard.commands import CommandFailed
+
+    usage = "--budget takes FROM:TO dates (UTC), e.g. 2026-01-25:2026-02-05"
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise CommandFailed(f"{usage}; got {text!r}")
+    try:
+        start, end = (datetime.fromisoformat(d).replace(tzinfo=UTC) for d in parts)
+    except ValueError as exc:
+        raise CommandFailed(f"{usage}; {exc}") from exc
+    if end <= start:
+        raise CommandFailed(f"--budget: {text}: TO must be after FROM")
+    return start.timestamp(), end.timestamp()
+
+
+def _budget(args: argparse.Namespace, runs: Sequence[tuple[SLO, Scenario]]) -> int:
+    """``--budget``: each SLO's budget over the dates, one row a day and around each reset."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sloguard.durations import DAY, HOUR
+    from sloguard.rules.simulate import backtest_budget
+
+    start, end = _dates(args.budget)
+    incident = start + (end - start) / 3
+    done = []
+    first: dict[str, tuple[SLO, Scenario]] = {}
+    for slo, sc in runs:
+        first.setdefault(slo.name, (slo, sc))  # each SLO with the first scenario
+    for slo, scenario in first.values():
+        traffic = lambda t, sc=scenario: sc.at(t - incident)  # noqa: E731
+        done.append(asyncio.run(backtest_budget(slo, traffic, start=start, end=end, step=HOUR)))
+    if args.json:
+        print(json.dumps([b.as_dict() for b in done], indent=2))
+        return 0
+    for b in done:
+        resets = set(b.resets())
+        table = Table(title=f"{b.slo}: error budget left, UTC (resets: "
+                      f"{', '.join(map(_minute, sorted(resets))) or 'none'})")  # fmt: skip
+        for col in ("time", "period start", "budget left", "SLI", "events"):
+            table.add_column(col)
+        for i, p in enumerate(b.points):
+            around = b.points[max(0, i - 1) : i + 2]
+            near = len({q.period_start for q in around}) > 1  # just before or after a reset
+            if not (near or (p.at - start) % DAY < 1e-6 or i == len(b.points) - 1):
+                continue
+            left = "-" if p.budget_remaining is None else f"{p.budget_remaining:.1%}"
+            sli = "-" if p.sli is None else f"{p.sli:.4%}"
+            start_text = "-" if p.period_start is None else _minute(p.period_start)
+            table.add_row(_minute(p.at), start_text, left, sli, f"{p.events:,.0f}")
+        Console().print(table)
+    return 0
+
+
 def _result_dict(r: SimulationResult) -> dict[str, object]:
     return {**r.as_dict(), "alert_spans": [s.as_dict() for s in alert_spans(r.alerts)]}
 
@@ -229,6 +306,7 @@ SIMULATE = Command(
         "sloguard simulate config/slos.yaml",
         "sloguard simulate config/slos.yaml --scenario outage --scenario spike:duration=2m",
         "sloguard simulate config/slos.yaml --slo tool-success --scenario leak --json",
+        "sloguard simulate config/slos.yaml --budget 2026-01-25:2026-02-05 --scenario outage",
     ),
     add_arguments=_add_arguments,
     handler=reporting_failures(_simulate),

@@ -103,6 +103,15 @@ def _duration(seconds: float | None) -> str:
     return format_duration(seconds) if seconds < 366 * 86400 else "> 1y"
 
 
+def _period(item: Mapping[str, Any]) -> str:
+    """``30d`` (rolling), or a calendar period and the time until its budget resets:
+    ``month (3d left)``."""
+    calendar = item.get("calendar")
+    if not isinstance(calendar, Mapping):
+        return str(item.get("period") or "-")
+    return f"{calendar.get('unit', '?')} ({_duration(item.get('period_left_seconds'))} left)"
+
+
 def burn_pairs(item: Mapping[str, Any], *, wide: bool) -> list[tuple[str, bool]]:
     """The burn rates to show, as (``window rate``, hot) pairs: narrow, each tier's long window
     (once per window); wide, every window the API gives. Hot: above a firing tier's factor."""
@@ -177,7 +186,7 @@ def status_table(items: Sequence[Mapping[str, Any]], width: int, *, title: str =
     for it in items:
         numbers: dict[str, str] = {
             "target": _objective(it.get("objective")),
-            "period": printable(str(it.get("period") or "-")),
+            "period": printable(_period(it)),
             "SLI": _pct(it.get("sli"), 2),
             "events": _count(it.get("events")),
             "budget": _pct(it.get("error_budget_remaining"), 1),

@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 
 from sloguard.evaluation.history import MAX_INSTANCES, InstanceHistory, histories
+from sloguard.slo.calendar import period_window
 from sloguard.slo.spec import SLO
 from sloguard.sources.base import RangeSource, SLISource, Steps, WindowCounts
 
@@ -31,8 +32,28 @@ CONCURRENCY = 8
 async def read_counts(
     source: SLISource, slo: SLO, steps: Steps
 ) -> Mapping[float, Sequence[WindowCounts]]:
-    """Counts of every window of ``slo`` at each of ``steps.times()``; QueryError on failure."""
-    windows = sorted(slo.windows())
+    """Counts of every window of ``slo`` at each of ``steps.times()``; QueryError on failure.
+
+    A calendar SLO's period window differs at every time (the time since its period started):
+    its counts, kept under ``slo.period``, are asked time by time, so the budget resets.
+    """
+    if slo.calendar is not None:
+        rolling = {**await _read(source, slo, sorted(slo.alerting.policy.windows()), steps)}
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def since_start(at: float) -> WindowCounts:
+            async with limit:
+                window = period_window(slo.calendar, slo.period, at).window
+                return await source.window_counts(slo, window, at)
+
+        rolling[slo.period] = await asyncio.gather(*map(since_start, steps.times()))
+        return rolling
+    return await _read(source, slo, sorted(slo.windows()), steps)
+
+
+async def _read(
+    source: SLISource, slo: SLO, windows: Sequence[float], steps: Steps
+) -> Mapping[float, Sequence[WindowCounts]]:
     if isinstance(source, RangeSource):
         return await source.range_counts(slo, windows, steps)
     limit = asyncio.Semaphore(CONCURRENCY)

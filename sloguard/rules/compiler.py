@@ -20,6 +20,10 @@ order at one timestamp, so the alerts always see this evaluation's recorded seri
 ``sloth_slo_info``
     ``vector(1)`` naming the SLO, for Sloth's dashboards.
 
+A time-slice SLO's window records count slices (:func:`sloguard.slo.timeslices.slice_parts`,
+a subquery), as the daemon does. A calendar SLO's period cannot be a PromQL range: its period
+records cover the nominal length, rolling (:mod:`sloguard.rules.budgetnotes` says so).
+
 A second group per SLO, ``sloguard-<slo>/rates``, runs every 5 minutes (its own ``interval``,
 whatever the global evaluation interval) and records the per-instance event rates from which
 the daemon can read long windows (``prometheus.recorded_long_windows``):
@@ -95,6 +99,7 @@ from sloguard.slo.promql import (
     rate_exprs,
 )
 from sloguard.slo.spec import SLO
+from sloguard.slo.timeslices import slice_parts
 
 __all__ = [
     "BUDGET_REMAINING",
@@ -168,9 +173,14 @@ def _indent(text: str, spaces: int = 2) -> str:
     return "\n".join(" " * spaces + line for line in text.splitlines())
 
 
+def _parts(slo: SLO, window: float) -> tuple[str, str]:
+    """(bad, total) over ``window``: events, or a time-slice SLO's slices (a subquery)."""
+    return slice_parts(slo, window) if slo.budgeting.sliced else bad_and_total(slo, window)
+
+
 def ratio_expr(slo: SLO, window: float) -> str:
     """bad / total over ``window`` per instance; no bad series counts as 0 bad events."""
-    bad, total = bad_and_total(slo, window)
+    bad, total = _parts(slo, window)
     return f"(\n  {bad}\n  or\n  0 * {total}\n)\n/\n{total}"
 
 
@@ -229,7 +239,7 @@ def _records(slo: SLO, options: RuleOptions) -> list[Doc]:
             {"record": ratio_record(window), "expr": ratio_expr(slo, window), "labels": labels}
         )
         if window in longs:
-            _, total = bad_and_total(slo, window)
+            _, total = _parts(slo, window)
             rules.append({"record": total_record(window), "expr": total, "labels": labels})
     return rules
 

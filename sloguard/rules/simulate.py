@@ -14,6 +14,10 @@ Timeline: baseline traffic for the longest tier window (so every window is full)
 at t = 0, then evaluation every ``interval`` seconds (coarser after the first hour past the
 incident) until every tier had time to reset (1.5 × its short window after the incident).
 
+:func:`backtest_budget` follows one SLO's error budget over a stretch of calendar time instead
+(``sloguard simulate --budget``): traffic as a function of time, the same source and evaluator,
+the budget read every ``step``; a calendar SLO's budget resets at each period start.
+
 JSON (``as_dict``, ``sloguard simulate --json``): each tier's ``factor`` (F) is also written as
 ``burn_rate``, its name before 0.2.0; that alias is removed in 0.3.0 (``docs/json-aliases.md``).
 """
@@ -21,7 +25,7 @@ JSON (``as_dict``, ``sloguard simulate --json``): each tier's ``factor`` (F) is 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -241,7 +245,7 @@ async def simulate(
         states: dict[str, int] = {s.value: 0 for s in State}
         bad_at_incident: float | None = None
         instance = {g: INSTANCE_VALUE for g in slo.group_by}
-        alerts = new_instance(slo.name, instance, slo.alerting.labels)
+        alerts = new_instance(slo.name, instance, slo.alerting.labels, slo.alerting.name)
         notified: list[AlertOutcome] = []
         prev = T0
         for t in times:
@@ -295,6 +299,91 @@ async def simulate(
         states={k: v for k, v in states.items() if v},
         alerts=tuple(notified),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetPoint:
+    """The budget of a backtested SLO at one time (a calendar period's start, if any)."""
+
+    at: float
+    period_start: float | None
+    budget_remaining: float | None
+    sli: float | None
+    events: float  # events, or slices for a time-slice SLO
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetBacktest:
+    """An SLO's budget over time (:func:`backtest_budget`)."""
+
+    slo: str
+    points: tuple[BudgetPoint, ...]
+
+    def resets(self) -> tuple[float, ...]:
+        """The period starts the backtest crossed (a calendar SLO's budget resets there)."""
+        starts = [p.period_start for p in self.points if p.period_start is not None]
+        return tuple(b for a, b in pairwise(starts) if b != a)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-friendly dict."""
+        return {
+            "slo": self.slo,
+            "resets": list(self.resets()),
+            "points": [
+                {
+                    "at": p.at,
+                    "period_start": p.period_start,
+                    "budget_remaining": p.budget_remaining,
+                    "sli": p.sli,
+                    "events": p.events,
+                }
+                for p in self.points
+            ],
+        }
+
+
+#: Traffic of a budget backtest at a time: (events per second, error ratio).
+Traffic = Callable[[float], tuple[float, float]]
+
+
+async def backtest_budget(
+    slo: SLO,
+    traffic: Traffic,
+    *,
+    start: float,
+    end: float,
+    step: float = HOUR,
+    interval: float = 60.0,
+) -> BudgetBacktest:
+    """Follow ``slo``'s budget from ``start`` to ``end``: the stream emits ``traffic(t)``
+    between samples (every ``interval``), the evaluator reads the budget every ``step``.
+
+    Example::
+
+        steady = lambda t: (1.0, 0.0005)   # one event a second, 0.05 % failing
+        result = await backtest_budget(monthly, steady, start=jan_25, end=feb_5)
+        result.resets()                    # (feb_1,): the budget restarted there
+    """
+    stream = _Stream(slo)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(stream)
+    source = EmbeddedSource(registry, [slo], interval=interval)
+    evaluator = Evaluator([slo], source)
+    points: list[BudgetPoint] = []
+    try:
+        source.sample(start)
+        for t in _grid(start + interval, end, interval):
+            rate, ratio = traffic(t - interval)
+            stream.advance(interval, rate, ratio)
+            source.sample(t)
+            if (t - start) % step < 1e-6:
+                (result,) = await evaluator.evaluate(t)
+                ev = result.evaluation
+                point = BudgetPoint(t, ev.period_start, ev.budget_remaining, ev.sli, ev.events)
+                points.append(point)
+    finally:
+        await source.aclose()
+    return BudgetBacktest(slo.name, tuple(points))
 
 
 def _pieces(a: float, b: float, *edges: float) -> Iterable[tuple[float, float]]:

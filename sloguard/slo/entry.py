@@ -4,7 +4,9 @@ An entry is written in sloguard's form or in the seed's flat ``AgentSLO`` form::
 
     - name: checkout-availability
       objective: 99.5                     # percent, or target: 0.995 (a ratio)
-      period: 30d                         # or the seed's window:; default 30d
+      period: 30d                         # or the seed's window:; default 30d; or calendar-
+                                          # aligned: {calendar: month, time_zone: Europe/Berlin}
+      budgeting: {method: timeslices, slice: 1m, slice_objective: 99}   # optional (budgetread)
       sli: {kind: success_rate}           # latency (+ threshold s), routing_accuracy,
                                           # tool_success_rate, ratio (good|bad + total)
       selector: {agent_name: checkout}
@@ -14,7 +16,9 @@ An entry is written in sloguard's form or in the seed's flat ``AgentSLO`` form::
     - {name: 에이전트 가용성, target: 0.995, window: 24h, metric: success_rate, threshold: 0.995}
 
 Selector and ``group_by`` labels must be labels of the SLI kind's metric (:data:`KIND_LABELS`)
-and none of :data:`RESERVED_LABELS`. Policies are read by :mod:`sloguard.slo.policies`.
+and none of :data:`RESERVED_LABELS`; the SLO's ``labels`` and ``alerting.labels`` none of
+:data:`RESERVED_ALERT_LABELS` (``tier`` is allowed there). Policies are read by
+:mod:`sloguard.slo.policies`.
 
 Example::
 
@@ -52,12 +56,17 @@ from sloguard.slo.policies import NamedPolicies, slo_policy
 from sloguard.slo.spec import SLI, SLO, Alerting, SLIKind
 from sloguard.yamldoc import FieldPath, show, suggest
 
-__all__ = ["KIND_LABELS", "RESERVED_LABELS", "read_slo"]
+__all__ = ["KIND_LABELS", "RESERVED_ALERT_LABELS", "RESERVED_LABELS", "read_slo"]
 
 #: Labels sloguard sets itself on SLO series and alerts; SLOs may not group, select or label by.
 RESERVED_LABELS = frozenset(
     {"slo", "window", "severity", "tier", "state", "sloguard_part", "sloguard_source"}
 )
+#: Those an SLO's ``labels`` and ``alerting.labels`` may not use. ``tier`` is only on the
+#: ``sloguard_slo_tier_firing`` gauges, whose labels are the instance's (``group_by``), never
+#: the alert labels; alerts and recorded series carry no ``tier`` of sloguard's, so Sloth's
+#: ``tier: "2"`` labels them as in Sloth.
+RESERVED_ALERT_LABELS = RESERVED_LABELS - {"tier"}
 #: The labels each built-in SLI kind may select on and group by (its metric's client labels).
 KIND_LABELS: Mapping[SLIKind, frozenset[str]] = types.MappingProxyType(
     {
@@ -261,10 +270,12 @@ def _alert_name(value: Any) -> str:
     return value
 
 
-def _label_problem(label: Any, kind: SLIKind | None) -> str | None:
+def _label_problem(
+    label: Any, kind: SLIKind | None, reserved: frozenset[str] = RESERVED_LABELS
+) -> str | None:
     if not isinstance(label, str) or not _LABEL_NAME.fullmatch(label):
         return f"{show(label)} is not a valid label name"
-    if label in RESERVED_LABELS:
+    if label in reserved:
         return f"label {label!r} is reserved: sloguard sets it on SLO series and alerts"
     allowed = KIND_LABELS.get(kind) if kind is not None else None
     if allowed is not None and label not in allowed:
@@ -273,7 +284,12 @@ def _label_problem(label: Any, kind: SLIKind | None) -> str | None:
 
 
 def _labels(
-    findings: Findings, node: DocNode, key: str, kind: SLIKind | None, check_names: bool = True
+    findings: Findings,
+    node: DocNode,
+    key: str,
+    kind: SLIKind | None,
+    check_names: bool = True,
+    reserved: frozenset[str] = RESERVED_LABELS,
 ) -> Mapping[str, str] | None:
     """A map of label (or annotation) names to string values."""
     value = node.data[key] if key in node else {}
@@ -282,7 +298,7 @@ def _labels(
         return None
     before, out = len(findings.problems), {}
     for name, v in value.items():
-        message = _label_problem(name, kind) if check_names else None
+        message = _label_problem(name, kind, reserved) if check_names else None
         if message is None and not isinstance(v, str):
             message = f"must be a string (got {show(v)}); quote it"
         if message is not None:
@@ -343,8 +359,9 @@ def read_slo(
     alerting_value = s.data["alerting"] if "alerting" in s else {}
     a = DocNode(findings, s.at("alerting"), alerting_value, _ALERTING_KEYS)
     policy = slo_policy(findings, a, objective, period, named, opts.resolution, used)
-    slo_labels = _labels(findings, s, "labels", None)  # Sloth's: on records and alerts
-    labels = _labels(findings, a, "labels", None)
+    # Sloth's: on records and alerts
+    slo_labels = _labels(findings, s, "labels", None, reserved=RESERVED_ALERT_LABELS)
+    labels = _labels(findings, a, "labels", None, reserved=RESERVED_ALERT_LABELS)
     alert_name = a.get("name", _alert_name) or "SLOBurn"
     annotations = _labels(findings, a, "annotations", None, check_names=False)
     runbook, dashboard = a.get("runbook", string), a.get("dashboard", string)

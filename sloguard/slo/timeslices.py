@@ -31,7 +31,7 @@ from sloguard.slo.budget import Counts
 from sloguard.slo.promql import PART_LABEL, bad_and_total, window_query
 from sloguard.slo.spec import SLO, Budgeting, BudgetingMethod
 
-__all__ = ["counts_query", "slice_bad", "slice_counts", "slice_ends", "slice_query"]
+__all__ = ["counts_query", "slice_bad", "slice_counts", "slice_ends", "slice_parts", "slice_query"]
 
 
 def slice_ends(window: float, at: float, size: float) -> tuple[float, ...]:
@@ -63,12 +63,11 @@ def slice_counts(budgeting: Budgeting, slices: Iterable[Counts]) -> Counts | Non
     return Counts(bad=bad, total=total) if total > 0 else None
 
 
-def slice_query(slo: SLO, window: float) -> str:
-    """One PromQL query of bad and all slices per instance over ``window`` (part label as in
-    :func:`sloguard.slo.promql.window_query`): a subquery evaluating the slice's error ratio at
-    every slice end. It costs ``window / slice`` evaluations of the slice's increases per series
-    (43 200 for 30 days of 1-minute slices); Prometheus caps a query at 11 000 points only for
-    ``query_range``, not for subqueries, but keep long windows of short slices in mind.
+def slice_parts(slo: SLO, window: float) -> tuple[str, str]:
+    """PromQL of (bad slices, slices with events) of ``slo`` per instance over ``window``: a
+    subquery evaluating the slice's error ratio at every slice end. It costs ``window / slice``
+    evaluations of the slice's increases per series (43 200 for 30 days of 1-minute slices)
+    every time it runs: mind it in recording rules evaluated every minute.
 
     The range is one second shorter than ``window`` so that a slice ending exactly at the
     window's start is left out whichever way the Prometheus version closes ranges.
@@ -81,11 +80,19 @@ def slice_query(slo: SLO, window: float) -> str:
         ratio = f"({ratio} > bool {1.0 - objective!r})"
     span = format_duration(max(b.slice, window - 1.0))
     step = format_duration(b.slice)
-    bad_slices = f"sum_over_time({ratio}[{span}:{step}])"
-    all_slices = f"count_over_time(({total} > 0)[{span}:{step}])"
     return (
-        f'label_replace({bad_slices}, "{PART_LABEL}", "bad", "", "")'
-        f' or label_replace({all_slices}, "{PART_LABEL}", "total", "", "")'
+        f"sum_over_time({ratio}[{span}:{step}])",
+        f"count_over_time(({total} > 0)[{span}:{step}])",
+    )
+
+
+def slice_query(slo: SLO, window: float) -> str:
+    """One query of bad and all slices per instance over ``window`` (the part label as in
+    :func:`sloguard.slo.promql.window_query`), from :func:`slice_parts`."""
+    bad, total = slice_parts(slo, window)
+    return (
+        f'label_replace({bad}, "{PART_LABEL}", "bad", "", "")'
+        f' or label_replace({total}, "{PART_LABEL}", "total", "", "")'
     )
 
 

@@ -18,7 +18,14 @@ against both rule files, each expecting its own alert labels: the page and ticke
 and resolve at exactly the same evaluations (checked at every rule evaluation from the incident
 until every tier has reset).
 
-What differs, and why the alerts do not care:
+Sloth's alerts are a rule group of their own reading the records of another; promtool runs the
+groups in random order unless told (``group_eval_order``), so the comparison runs Sloth's records
+first, the best case. In Prometheus each group runs on its own schedule, and Sloth's alerts may
+read the previous evaluation's records: then they fire and resolve one rule evaluation later
+than sloguard's, whose records and alerts share one group
+(:func:`test_sloths_alerts_lag_one_evaluation_when_their_group_runs_first`).
+
+What else differs, and why the alerts do not care:
 
 - sloguard reads Sloth's ``rate(x[{{.window}}])`` as ``increase(x[W])`` (counts, for its
   low-traffic guard): ``increase`` is ``rate`` times the range, so every ratio is the same;
@@ -67,6 +74,7 @@ version: prometheus/v1
 service: {SERVICE}
 labels:
   owner: ai-platform
+  tier: "2"
 slos:
   - name: {NAME}
     objective: 99.5
@@ -89,7 +97,7 @@ slos:
           severity: slack
 """
 OBJECTIVE = 99.5
-SPEC_LABELS = {"owner": "ai-platform"}
+SPEC_LABELS = {"owner": "ai-platform", "tier": "2"}
 ALERT_LABELS = {"team": "checkout"}
 ALERT_ANNOTATIONS = {"summary": "Checkout agent calls are failing"}
 IDENT = {"sloth_id": f"{SERVICE}-{NAME}", "sloth_service": SERVICE, "sloth_slo": NAME}
@@ -117,9 +125,14 @@ def _sloth_float(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def sloth_groups() -> list[str]:
+    """Sloth's three rule groups of the SLO: SLI records, metadata records, alerts."""
+    ident = f"{SERVICE}-{NAME}"
+    return [f"sloth-slo-{part}-{ident}" for part in ("sli-recordings", "meta-recordings", "alerts")]
+
+
 def sloth_rule_file() -> Doc:
     """What ``sloth generate`` writes for :data:`SLOTH_SPEC` (three groups, Sloth's names)."""
-    ident = f"{SERVICE}-{NAME}"
     labels = {**SPEC_LABELS, **IDENT}
     records: list[Doc] = []
     for w in WINDOWS:
@@ -143,7 +156,7 @@ def sloth_rule_file() -> Doc:
     objective = OBJECTIVE / 100
     on = "/ on(sloth_id, sloth_slo, sloth_service) group_left"
     budget_of = f"{on}\nslo:error_budget:ratio{_filter()}\n"
-    meta = [
+    meta: list[Doc] = [
         {"record": "slo:objective:ratio", "expr": f"vector({_sloth_float(objective)})"},
         {"record": "slo:error_budget:ratio", "expr": f"vector(1-{_sloth_float(objective)})"},
         {"record": "slo:time_period:days", "expr": "vector(30)"},
@@ -161,11 +174,12 @@ def sloth_rule_file() -> Doc:
         rule["labels"] = dict(labels)
     info = {"sloth_mode": "cli-gen-prom", "sloth_spec": "prometheus/v1", "sloth_version": "test"}
     meta.append({"record": "sloth_slo_info", "expr": "vector(1)", "labels": {**labels, **info}})
+    alerts = [_sloth_alert(a) for a in SLOTH_ALERTS]
+    names = sloth_groups()
     return {
         "groups": [
-            {"name": f"sloth-slo-sli-recordings-{ident}", "rules": records},
-            {"name": f"sloth-slo-meta-recordings-{ident}", "rules": meta},
-            {"name": f"sloth-slo-alerts-{ident}", "rules": [_sloth_alert(a) for a in SLOTH_ALERTS]},
+            {"name": name, "rules": rules}
+            for name, rules in zip(names, (records, meta, alerts), strict=True)
         ]
     }
 
@@ -213,7 +227,7 @@ def sloth_alert(severity: Severity) -> Doc:
 def loaded() -> SLO:
     """:data:`SLOTH_SPEC` as sloguard reads it."""
     check = check_slo_text(SLOTH_SPEC, "checkout.sloth.yaml", resolution=60.0)
-    assert not check.problems, [p.text() for p in check.problems]
+    assert not check.problems, [str(p) for p in check.problems]
     (slo,) = check.raise_for_problems().slos
     return slo
 
@@ -271,9 +285,11 @@ def promtool_doc(
     times: Sequence[tuple[float, tuple[Severity, ...]]],
     expect: Mapping[Severity, Doc],
     rule_files: Sequence[str],
+    order: Sequence[str] = (),
 ) -> Doc:
     """A promtool test of ``rule_files``: the scenario's series, ``expect``-ed alerts at
-    ``times``."""
+    ``times``; ``order`` is the order its rule groups evaluate in at one timestamp (promtool's
+    ``group_eval_order``; without it, groups run in random order)."""
     grid = Grid(LEAD, STEP)
     steps = round((LEAD + times[-1][0]) / STEP) + 1
     counts = _counts(scenario, steps)
@@ -299,6 +315,7 @@ def promtool_doc(
                 "alert_rule_test": cases,
             }
         ],
+        **({"group_eval_order": list(order)} if order else {}),
     }
 
 
@@ -357,8 +374,9 @@ def test_sloth_and_sloguard_rules_fire_at_the_same_evaluations(tmp_path: Path, t
     (tmp_path / "sloth.rules.yaml").write_text(render(sloth_rule_file()), encoding="utf-8")
     ours = {s: sloguard_alert(slo, s) for s in Severity}
     theirs = {s: sloth_alert(s) for s in Severity}
-    for name, expect in (("sloguard", ours), ("sloth", theirs)):
-        doc = promtool_doc(sim, scenario, times, expect, [f"{name}.rules.yaml"])
+    # Sloth's alerts read records of other groups: records first (see test_sloths_alerts_lag…)
+    for name, expect, order in (("sloguard", ours, []), ("sloth", theirs, sloth_groups())):
+        doc = promtool_doc(sim, scenario, times, expect, [f"{name}.rules.yaml"], order)
         (tmp_path / f"{name}.test.yaml").write_text(render(doc), encoding="utf-8")
         out = _promtool(tmp_path, f"{name}.test.yaml")
         assert out.returncode == 0, f"{name}: {out.stdout}{out.stderr}"
@@ -375,19 +393,40 @@ def test_a_shifted_expectation_fails_against_sloths_rules(tmp_path: Path) -> Non
     shifted = [(x - STEP, sev) for x, sev in times[1:]]
     (tmp_path / "sloth.rules.yaml").write_text(render(sloth_rule_file()), encoding="utf-8")
     theirs = {s: sloth_alert(s) for s in Severity}
-    doc = promtool_doc(sim, scenario, shifted, theirs, ["sloth.rules.yaml"])
+    doc = promtool_doc(sim, scenario, shifted, theirs, ["sloth.rules.yaml"], sloth_groups())
     (tmp_path / "shifted.test.yaml").write_text(render(doc), encoding="utf-8")
     out = _promtool(tmp_path, "shifted.test.yaml")
     assert out.returncode != 0
     assert ALERT in out.stdout + out.stderr
 
 
+@pytest.mark.e2e  # promtool
+def test_sloths_alerts_lag_one_evaluation_when_their_group_runs_first(tmp_path: Path) -> None:
+    """Sloth writes its alerts in a group of their own, reading the records of another group;
+    Prometheus runs groups on their own schedules, so the alerts may read the records of the
+    previous evaluation: they then fire and resolve one rule evaluation (5 minutes here) after
+    sloguard's, whose records and alerts share one group (evaluated in order at one timestamp).
+    Shown with the alert group first: every expected state moves one evaluation later."""
+    slo = loaded()
+    sim = twin(slo)
+    scenario = parse_scenario(SCENARIOS[0], error_budget=slo.error_budget)
+    times = firing_times(asyncio.run(_run(sim, scenario)), Grid(LEAD, STEP))
+    late = [(0.0, ())] + [(x + STEP, sev) for x, sev in times]
+    (tmp_path / "sloth.rules.yaml").write_text(render(sloth_rule_file()), encoding="utf-8")
+    theirs = {s: sloth_alert(s) for s in Severity}
+    alerts_first = sloth_groups()[::-1]
+    doc = promtool_doc(sim, scenario, late, theirs, ["sloth.rules.yaml"], alerts_first)
+    (tmp_path / "late.test.yaml").write_text(render(doc), encoding="utf-8")
+    out = _promtool(tmp_path, "late.test.yaml")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_the_period_ratio_differs_only_when_traffic_varies() -> None:
     """Sloth's 30-day ratio is the mean of the 5-minute ratios, sloguard's is bad / total.
 
     Steady traffic: a day at 10 calls/s with a 1 % error hour gives 1/24 % either way.
-    Varying traffic: the same errors (3600 bad at 1/s) during a night hour at 1 call/s while
-    the other 23 hours run at 10 calls/s: bad / total = 3600 / 831600 = 0.433 % (the budget
+    Varying traffic: a night hour at 1 call/s, every call failing (3600 bad), while the other
+    23 hours run at 10 calls/s without errors: bad / total = 3600 / 831600 = 0.433 % (the budget
     burnt by the errors users saw), the mean of 288 five-minute ratios = 12 × 1 / 288 = 4.17 %
     (every 5-minute ratio weighs the same, however few calls it had): Sloth's period burn rate is
     9.6 times sloguard's there. Alerts never read the 30-day ratio.

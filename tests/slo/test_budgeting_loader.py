@@ -85,8 +85,8 @@ def test_calendar_mistakes_are_located() -> None:
             sli: {kind: success_rate}
         """) == [
         f"{FILE}:4: slos[0].period.calendar: unknown calendar period 'fortnight' "
-        "(expected one of: week, month, quarter)",
-        f"{FILE}:8: slos[1].period.day: unknown key 'day'",
+        "(allowed: month, quarter, week)",
+        f"{FILE}:8: slos[1].period.day: unknown key 'day' (allowed: calendar, time_zone)",
         f"{FILE}:8: slos[1].period.time_zone: unknown time zone 'Europe/Atlantis' "
         "(use an IANA name, e.g. UTC or Europe/Berlin)",
         f"{FILE}:12: slos[2].period.calendar: required field is missing",
@@ -120,9 +120,8 @@ def test_budgeting_mistakes_are_located() -> None:
         """,
         resolution=120.0,
     ) == [
-        f"{FILE}:5: slos[0].budgeting.method: unknown budgeting method 'timeslice' "
-        "(expected one of: occurrences, timeslices, ratio_timeslices; did you mean "
-        "'timeslices'?)",
+        f"{FILE}:5: slos[0].budgeting.method: unknown budgeting method 'timeslice', "
+        "did you mean 'timeslices'?",
         f"{FILE}:9: slos[1].budgeting.slice: method timeslices needs slice: the slice length, "
         "e.g. slice: 1m",
         f"{FILE}:9: slos[1].budgeting.slice_objective: method timeslices needs "

@@ -85,6 +85,12 @@ def test_the_schema_has_exactly_the_kinds_severities_and_reserved_labels() -> No
     assert DEFS["sli"]["properties"]["kind"]["enum"] == [k.value for k in SLIKind]
     assert DEFS["tier"]["properties"]["severity"]["enum"] == [s.value for s in Severity]
     assert set(DEFS["labelName"]["not"]["enum"]) == entry.RESERVED_LABELS
+    # an SLO's labels and alert labels may use tier (Sloth's specs do); selectors may not
+    assert set(DEFS["alertLabelName"]["not"]["enum"]) == entry.RESERVED_ALERT_LABELS
+    assert DEFS["alertLabelName"]["pattern"] == DEFS["labelName"]["pattern"]
+    assert DEFS["slo"]["properties"]["labels"]["$ref"] == "#/$defs/alertLabels"
+    assert DEFS["alerting"]["properties"]["labels"]["$ref"] == "#/$defs/alertLabels"
+    assert DEFS["slo"]["properties"]["selector"]["$ref"] == "#/$defs/labels"
 
 
 def test_the_seed_metrics_are_the_readers() -> None:

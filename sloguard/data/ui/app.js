@@ -71,7 +71,17 @@ function alertsFor(slo, alerts) {
   });
 }
 
-function budgetCell(remaining) {
+// A calendar SLO's budget resets when its period ends: "month, resets 1 Apr 00:00 (in 3d)".
+function periodNote(s) {
+  if (!s.calendar || !s.period_end) return '';
+  const end = new Date(s.period_end * 1000).toLocaleString([], { timeZone: s.calendar.time_zone,
+    day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+  const days = (s.period_left_seconds || 0) / 86400;
+  const left = days >= 1 ? `${Math.floor(days)}d` : `${Math.round(days * 24)}h`;
+  return `${s.calendar.unit}, resets ${end} (in ${left})`;
+}
+
+function budgetCell(remaining, note = '') {
   const fill = el('div', { class: 'fill' });
   const label = el('span', { class: 'label' });
   if (remaining === null || remaining === undefined) {
@@ -85,7 +95,12 @@ function budgetCell(remaining) {
   }
   const bar = el('div', { class: 'bar', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': 1,
     'aria-valuenow': remaining ?? '', 'data-remaining': remaining ?? '' }, fill);
-  return el('td', {}, el('div', { class: 'budget' }, bar, label));
+  const cell = el('td', {}, el('div', { class: 'budget' }, bar, label));
+  if (note) {
+    cell.title = note;
+    cell.append(el('div', { class: 'period-note' }, note));
+  }
+  return cell;
 }
 
 const burnAll = (rates) => Object.entries(rates || {})
@@ -116,7 +131,7 @@ function sloRow(s, alerts) {
     state,
     el('td', { class: 'num' }, pct(s.sli)),
     el('td', { class: 'num' }, pct(s.objective)),
-    budgetCell(s.error_budget_remaining),
+    budgetCell(s.error_budget_remaining, periodNote(s)),
     el('td', { title: burnAll(s.burn_rates) }, burnText(s)),
     alertCell);
 }

@@ -15,8 +15,8 @@ that are not DNS labels); ``metadata.labels`` and ``spec.service`` (label ``serv
 ``timeWindows`` count × unit) → ``period``; indicators → :mod:`~sloguard.slo.peers.openslosli`;
 alert policies → an inline policy (:mod:`~sloguard.slo.peers.opensloalert`).
 
-Not supported yet (see :func:`unsupported_budget`): calendar-aligned windows and time-slice
-budgets; each is a problem naming the field.
+Calendar-aligned windows and the time-slice budgeting methods are translated by
+:mod:`~sloguard.slo.peers.openslobudget` (``period: {calendar: ...}``, ``budgeting:``).
 
 Example::
 
@@ -33,6 +33,12 @@ from typing import Any
 from sloguard.durations import format_duration
 from sloguard.slo.peers.base import Origin, Translation, TranslationBuilder
 from sloguard.slo.peers.opensloalert import alert_tiers
+from sloguard.slo.peers.openslobudget import (
+    budgeting_fields,
+    budgeting_method,
+    calendar_fields,
+    is_calendar,
+)
 from sloguard.slo.peers.openslokind import kind_fields
 from sloguard.slo.peers.openslonode import Objects, PeerNode, shorthand
 from sloguard.slo.peers.openslosli import (
@@ -44,7 +50,7 @@ from sloguard.slo.peers.openslosli import (
 )
 from sloguard.yamldoc import YamlDoc, show, suggest
 
-__all__ = ["SLOGUARD_ANNOTATIONS", "VERSIONS", "translate", "unsupported_budget"]
+__all__ = ["SLOGUARD_ANNOTATIONS", "VERSIONS", "translate"]
 
 VERSIONS: tuple[str, ...] = ("openslo/v1", "openslo/v1alpha")
 KINDS = (
@@ -84,39 +90,6 @@ ANCHOR: Any = object()
 Fields = list[tuple[tuple[Any, ...], Any, Origin]]
 
 
-def unsupported_budget(spec: PeerNode, window: PeerNode | None) -> bool:
-    """Problems for what sloguard's evaluator cannot do yet: calendar-aligned windows and
-    time-slice budgets (kept here, in one place, for when they land). True when any."""
-    found = False
-    method = spec.data.get("budgetingMethod") if isinstance(spec.data, dict) else None
-    if method in ("Timeslices", "RatioTimeslices"):
-        spec.problem(
-            f"budgetingMethod {method} is not supported yet (issue: time-slice budgets); "
-            "sloguard counts events: use budgetingMethod: Occurrences",
-            "budgetingMethod",
-        )
-        found = True
-    elif method is None:
-        spec.notice("no budgetingMethod: read as Occurrences (events are counted)")
-    elif method != "Occurrences":
-        spec.problem(
-            f"unknown budgetingMethod {show(method)}"
-            f"{suggest(str(method), ('Occurrences', 'Timeslices', 'RatioTimeslices'))}",
-            "budgetingMethod",
-        )
-        found = True
-    rolling = window.data.get("isRolling") if window and isinstance(window.data, dict) else None
-    if window is not None and (window.has("calendar") or rolling is False):
-        key = "isRolling" if window.has("isRolling") else "calendar"
-        window.problem(
-            "calendar-aligned windows are not supported yet (issue: calendar budgets); "
-            "use isRolling: true (a rolling window)",
-            key,
-        )
-        found = True
-    return found
-
-
 def _window(spec: PeerNode, alpha: bool) -> tuple[PeerNode | None, str | None]:
     """The single time window and its period as a sloguard duration."""
     key = "timeWindows" if alpha else "timeWindow"
@@ -130,7 +103,8 @@ def _window(spec: PeerNode, alpha: bool) -> tuple[PeerNode | None, str | None]:
     if alpha:
         if not w.keys(("unit", "count", "isRolling", "calendar")):
             return w, None
-        w.flag("isRolling")
+        if w.flag("isRolling") is False or w.has("calendar"):
+            return w, None  # calendar-aligned: openslobudget.calendar_fields
         unit, count = w.text("unit", required=True), w.number("count", required=True)
         if unit in _CALENDAR_DAYS and count is not None:
             w.notice(f"{count:g} {unit} is read as {count * _CALENDAR_DAYS[unit]:g}d", "unit")
@@ -143,7 +117,8 @@ def _window(spec: PeerNode, alpha: bool) -> tuple[PeerNode | None, str | None]:
         return w, format_duration(count * _UNITS[unit])
     if not w.keys(("duration", "isRolling", "calendar")):
         return w, None
-    w.flag("isRolling")
+    if w.flag("isRolling") is False or w.has("calendar"):
+        return w, None  # calendar-aligned: openslobudget.calendar_fields
     return w, shorthand(w, "duration", required=True)
 
 
@@ -266,9 +241,6 @@ def _objective(
         b.put(("slos", i, "target"), obj.data["target"], obj.at("target"))
     else:
         obj.problem("required field is missing: target (ratio) or targetPercent", "target")
-    for key in ("timeSliceTarget", "timeSliceWindow"):
-        if obj.has(key):
-            obj.notice(f"{key} is not used: the budget counts events (Occurrences)", key)
     fields = sli_fields(ind, obj) if ind is not None else None
     if fields is None:  # a problem says why; a stand-in keeps the reader from saying it twice
         fields = [("kind", "success_rate", obj.origin)]
@@ -293,8 +265,10 @@ def _slo(root: PeerNode, objects: Objects, first: int) -> int:
     if service := spec.text("service"):
         objects.used.add(("Service", service))
     window, period = _window(spec, alpha)
-    unsupported_budget(spec, window)
-    if period is not None and window is not None:
+    method = budgeting_method(spec)
+    if window is not None and is_calendar(window):
+        shared.extend(calendar_fields(window, alpha=alpha))
+    elif period is not None and window is not None:
         shared.append((("period",), period, window.at("timeWindows" if alpha else "duration")))
     tiers = alert_tiers(spec, objects)
     for t, tier in enumerate(tiers or ()):
@@ -314,7 +288,7 @@ def _slo(root: PeerNode, objects: Objects, first: int) -> int:
             ind = _objective_indicator(obj, indicator, objects, alpha, has)
             where = obj.at("displayName") if obj.has("displayName") else obj.origin
             named = (names[j], root.at("metadata", "name") if len(names) == 1 else where)
-            _objective(obj, i, named, shared, ind)
+            _objective(obj, i, named, shared + budgeting_fields(obj, method, alpha=alpha), ind)
             i += 1
     return i
 

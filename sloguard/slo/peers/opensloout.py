@@ -1,9 +1,11 @@
 """sloguard SLOs → OpenSLO ``openslo/v1`` documents (the reverse of
 :mod:`~sloguard.slo.peers.openslo`). Pure.
 
-Each SLO becomes one ``kind: SLO`` object with an inline indicator, one objective and one rolling
-time window; each tier of its policy (the default policy too, resolved for its period) becomes an
-inline ``AlertPolicy`` with one ``burnrate`` condition (``lookbackWindow`` = long window,
+Each SLO becomes one ``kind: SLO`` object with an inline indicator, one objective and one time
+window (rolling, or calendar-aligned in its time zone; time-slice budgeting as
+``budgetingMethod`` with the objective's ``timeSliceWindow`` and ``timeSliceTarget``); each
+tier of its policy (the default policy too, resolved for its period) becomes an inline
+``AlertPolicy`` with one ``burnrate`` condition (``lookbackWindow`` = long window,
 ``alertAfter`` = short window, ``threshold`` = factor, ``op: gt``), all notifying one
 ``AlertNotificationTarget`` named ``sloguard`` (sloguard's routing file decides where alerts go).
 
@@ -30,7 +32,7 @@ from typing import Any
 
 from sloguard.slo.budget import Tier
 from sloguard.slo.promql import CounterSLI, Terms, counter_sli
-from sloguard.slo.spec import SLO
+from sloguard.slo.spec import SLO, BudgetingMethod
 
 __all__ = ["API_VERSION", "NOTIFICATION_TARGET", "shorthand", "to_openslo"]
 
@@ -38,6 +40,11 @@ API_VERSION = "openslo/v1"
 NOTIFICATION_TARGET = "sloguard"
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _UNITS = (("d", 86_400), ("h", 3_600), ("m", 60))
+_METHODS = {
+    BudgetingMethod.OCCURRENCES: "Occurrences",
+    BudgetingMethod.TIMESLICES: "Timeslices",
+    BudgetingMethod.RATIO_TIMESLICES: "RatioTimeslices",
+}
 
 Doc = dict[str, Any]
 
@@ -158,13 +165,33 @@ def _slo_doc(slo: SLO, taken: set[str]) -> Doc:
     spec |= {
         "service": service,
         "indicator": {"metadata": {"name": f"{name}-sli"}, "spec": {"ratioMetric": ratio}},
-        "timeWindow": [{"duration": shorthand(slo.period), "isRolling": True}],
-        "budgetingMethod": "Occurrences",
-        "objectives": [{"target": slo.objective}],
+        "timeWindow": [_time_window(slo)],
+        "budgetingMethod": _METHODS[slo.budgeting.method],
+        "objectives": [_objective(slo)],
     }
     if slo.alerting.policy.tiers:
         spec["alertPolicies"] = [_alert_policy(name, t) for t in slo.alerting.policy.tiers]
     return {"apiVersion": API_VERSION, "kind": "SLO", "metadata": metadata, "spec": spec}
+
+
+def _time_window(slo: SLO) -> Doc:
+    """A rolling window, or a calendar-aligned one (``startTime`` the first Monday of 2024,
+    which starts a week, a month and a quarter: sloguard's periods start there)."""
+    if slo.calendar is None:
+        return {"duration": shorthand(slo.period), "isRolling": True}
+    duration = {"week": "1w", "month": "1M", "quarter": "1Q"}[slo.calendar.unit]
+    calendar = {"startTime": "2024-01-01 00:00:00", "timeZone": slo.calendar.time_zone}
+    return {"duration": duration, "isRolling": False, "calendar": calendar}
+
+
+def _objective(slo: SLO) -> Doc:
+    objective: Doc = {"target": slo.objective}
+    b = slo.budgeting
+    if b.slice_objective is not None:
+        objective["timeSliceTarget"] = b.slice_objective
+    if b.sliced:
+        objective["timeSliceWindow"] = shorthand(b.slice)
+    return objective
 
 
 def to_openslo(slos: Sequence[SLO]) -> list[Doc]:

@@ -20,7 +20,8 @@ How each field translates:
 - Alerting: Sloth's page and ticket alerts are sloguard's critical and warning tiers, with the
   same windows and factors (1h/5m 14.4, 6h/30m 6; 1d/2h 3, 3d/6h 1 = sloguard's default policy
   at 30 days); ``disable`` of one alert keeps only the other's tiers as an inline policy, of both
-  is a problem (a sloguard SLO always alerts). Spec, SLO and ``alerting`` labels become the SLO's
+  is a problem (a sloguard SLO always alerts). Spec and SLO labels become the SLO's ``labels``
+  (on its recorded series and alerts, as in Sloth; ``tier`` too), ``alerting`` labels its
   alert labels; per-alert labels and annotations are kept when both alerts carry the same value
   (or the other alert is disabled), a ``severity`` label is replaced by sloguard's (notice), and
   any other per-alert label is a problem (sloguard's alert labels are per SLO). Annotations
@@ -189,7 +190,9 @@ def _slo(
     own = [
         ((*src, "labels", k), k, v) for k, v in r.labels((*src, "labels"), s.get("labels")).items()
     ]
-    _alerting(r, (*src, "alerting"), s.get("alerting"), to, [*common, *own], crd)
+    for where, k, v in [*common, *own]:  # Sloth's: on every record and alert of the SLO
+        r.put((*to, "labels", k), v, where)
+    _alerting(r, (*src, "alerting"), s.get("alerting"), to, [], crd)
     return True
 
 

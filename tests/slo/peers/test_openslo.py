@@ -197,22 +197,22 @@ def test_the_base_document_of_the_mistakes_is_valid() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "line", "field", "message"),
     [
-        (  # calendar-aligned window
+        (  # a calendar-aligned window of 28 days: not a week, month or quarter
             "      isRolling: true\n",
             "      isRolling: false\n"
             "      calendar: {startTime: 2024-01-01 00:00:00, timeZone: UTC}\n",
-            22,
-            "spec.timeWindow[0].isRolling",
-            "calendar-aligned windows are not supported yet (issue: calendar budgets); use "
-            "isRolling: true (a rolling window)",
+            21,
+            "spec.timeWindow[0].duration",
+            "a calendar-aligned window must be one week, month or quarter (1w, 1M or 1Q): "
+            "sloguard resets the budget at the start of each (got 28d)",
         ),
-        (  # time slices
-            "budgetingMethod: Occurrences",
-            "budgetingMethod: Timeslices",
-            23,
-            "spec.budgetingMethod",
-            "budgetingMethod Timeslices is not supported yet (issue: time-slice budgets); "
-            "sloguard counts events: use budgetingMethod: Occurrences",
+        (  # time slices without their window
+            "budgetingMethod: Occurrences\n  objectives:\n    - target: 0.99",
+            "budgetingMethod: Timeslices\n  objectives:\n    - target: 0.99\n"
+            "      timeSliceTarget: 0.95",
+            25,
+            "spec.objectives[0].timeSliceWindow",
+            "required field is missing",
         ),
         (  # a data source that is not Prometheus
             "            type: Prometheus\n            spec: {query: api_requests_total}",
@@ -467,12 +467,13 @@ spec:
         ),
         (
             "{unit: Day, count: 7, isRolling: true}",
-            "{unit: Month, count: 1, isRolling: false, calendar: {startTime: "
+            "{unit: Month, count: 2, isRolling: false, calendar: {startTime: "
             "2024-01-01 00:00:00, timeZone: UTC}}",
             8,
-            "spec.timeWindows[0].isRolling",
-            "calendar-aligned windows are not supported yet (issue: calendar budgets); use "
-            "isRolling: true (a rolling window)",
+            "spec.timeWindows[0].unit",
+            "a calendar-aligned window must be one week, month or quarter (count: 1 with unit "
+            "Week, Month or Quarter): sloguard resets the budget at the start of each (got 2 "
+            "Month)",
         ),
         (
             "{unit: Day, count: 7, isRolling: true}",

@@ -11,7 +11,7 @@ import pytest
 
 from sloguard.cli import main
 from sloguard.durations import DAY
-from sloguard.rules.compiler import compile_groups, render, rule_file
+from sloguard.rules.compiler import compile_group, compile_groups, render, rule_file
 from sloguard.slo.budget import Severity, default_policy
 from sloguard.slo.loader import check_slo_file, check_slo_text
 from sloguard.slo.peers.slothplugins import PLUGINS, plugin_events
@@ -274,10 +274,10 @@ MISTAKES = {
         ],
     ),
     "reserved label": (
-        spec(extra='labels: {tier: "1"}\n'),
+        spec(extra='labels: {slo: "1"}\n'),
         [
-            "f.yaml:12: labels.tier: label 'tier' is reserved: sloguard sets it on SLO series and "
-            "alerts (sloguard field slos[0].alerting.labels.tier)"
+            "f.yaml:12: labels.slo: label 'slo' is reserved: sloguard sets it on SLO series and "
+            "alerts (sloguard field slos[0].labels.slo)"
         ],
     ),
     "CRD of another kind": (
@@ -298,6 +298,33 @@ MISTAKES = {
         ],
     ),
 }
+
+
+def test_sloths_tier_label_loads_onto_records_and_alerts() -> None:
+    """Sloth's getting-started spec labels its SLOs ``tier: "2"``; sloguard sets no ``tier`` on
+    alerts or recorded series (only on its ``sloguard_slo_tier_firing`` gauges, which carry no
+    SLO labels), so the label is kept as Sloth keeps it."""
+    check = check_slo_text(spec(extra='labels: {tier: "2", owner: myteam}\n'), "f.yaml")
+    assert not check.problems, [str(p) for p in check.problems]
+    (slo,) = check.raise_for_problems().slos
+    assert slo.alerting.labels["tier"] == "2"
+    group = compile_group(slo)
+    records = [r for r in group["rules"] if "record" in r]
+    alerts = [r for r in group["rules"] if "alert" in r]
+    assert records and alerts
+    assert all(r["labels"]["tier"] == "2" for r in records)
+    assert all(r["labels"]["tier"] == "2" for r in alerts)
+
+
+def test_a_tier_label_is_still_refused_where_it_would_collide() -> None:
+    text = (
+        "apiVersion: sloguard/v1\nslos:\n  - name: a\n    objective: 99\n"
+        "    sli: {kind: ratio, bad: b, total: t}\n    group_by: [tier]\n"
+    )
+    assert [str(p) for p in check_slo_text(text, "f.yaml").problems] == [
+        "f.yaml:6: slos[0].group_by[0]: label 'tier' is reserved: sloguard sets it on SLO series "
+        "and alerts"
+    ]
 
 
 @pytest.mark.parametrize("case", MISTAKES)
