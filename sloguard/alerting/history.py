@@ -11,7 +11,7 @@ writing anything:
 
 So a moment is missing when its alert reached no receiver and is no longer firing, or when its
 record was pruned. :func:`moments` is the pure part (rows in, moments out); :func:`alert_moments`
-reads the rows of one instance from a :class:`~sloguard.alerting.store.StateStore`.
+reads the rows of one instance from a :class:`~sloguard.alerting.storebase.AlertStore`.
 
 Example::
 
@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,7 +31,7 @@ from sloguard.notify.model import from_dict
 from sloguard.slo.spec import SLOInstance
 
 if TYPE_CHECKING:  # the page's pure chart imports the moments: no SQLite at run time
-    from sloguard.alerting.store import StateStore
+    from sloguard.alerting.storebase import AlertStore
 
 __all__ = ["FIRED", "MAX_ROWS", "RESOLVED", "AlertMoment", "alert_moments", "moments"]
 
@@ -110,32 +109,13 @@ def moments(
 
 
 def alert_moments(
-    store: StateStore, instance: SLOInstance, *, start: float, end: float
+    store: AlertStore, instance: SLOInstance, *, start: float, end: float
 ) -> list[AlertMoment]:
     """The moments of ``instance`` in ``[start, end]`` from ``store`` (reads only).
 
     Runs on the thread that uses the store (the event loop's), like every store call.
     """
-    db = store._db  # read-only queries beside the store's own; the store has no such reader
-    sent = [
-        {**json.loads(payload), "created_at": created}
-        for payload, created in db.execute(
-            "SELECT payload, created_at FROM outbox WHERE created_at >= ? AND created_at <= ?"
-            " AND json_extract(payload, '$.slo') = ?"
-            " AND json_extract(payload, '$.transition') IN ('firing', 'resolved')"
-            " ORDER BY created_at LIMIT ?",
-            (start, end, instance.slo, MAX_ROWS),
-        )
-    ]
-    suppressed = [
-        {"fingerprint": fp, "labels": json.loads(labels), "transition": t, "reason": r, "at": at}
-        for fp, labels, t, r, at in db.execute(
-            "SELECT fingerprint, labels, transition, reason, at FROM suppressed"
-            " WHERE at >= ? AND at <= ? AND json_extract(labels, '$.slo') = ?"
-            " ORDER BY at LIMIT ?",
-            (start, end, instance.slo, MAX_ROWS),
-        )
-    ]
+    sent, suppressed = store.history_rows(instance.slo, start, end, MAX_ROWS)
     alerts = store.load_alerts().get(instance)
     states = () if alerts is None else (alerts.critical, alerts.warning, alerts.no_data)
     return moments(instance, sent, suppressed, states, start, end)

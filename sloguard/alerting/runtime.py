@@ -1,4 +1,5 @@
-"""The daemon's alerting side: state store, routing, alert center, outbox worker, reloads.
+"""The daemon's alerting side: state store, routing, alert center, outbox worker, reloads, and
+on a shared store the leadership loop (only the leader commits alert states and delivers).
 
 The routing file is reloaded on SIGHUP and when it changes on disk; a bad file keeps the last
 good routing running and logs every problem.
@@ -14,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from sloguard.alerting.center import AlertCenter
+from sloguard.alerting.leader import LeaseTiming
+from sloguard.alerting.leading import Elector, LeaseStore, leader_gauge
 from sloguard.alerting.selfcheck import (
     SelfCheckRules,
     SelfProblem,
@@ -29,6 +31,7 @@ from sloguard.alerting.selfcheck import (
     track_errors,
 )
 from sloguard.alerting.store import StateStore
+from sloguard.alerting.storebase import AlertStore, NotLeader
 from sloguard.errors import ConfigError
 from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.config import AlertRouting, build_notifiers, default_routing, load_routing
@@ -76,9 +79,14 @@ class AlertRuntime:
         traces: TraceStore | None = None,
         self_check: SelfCheckRules | None = None,
         silence_retention: float = SILENCE_RETENTION,
+        store: AlertStore | None = None,
+        lease: LeaseTiming | None = None,
     ) -> None:
         """``self_check``: thresholds of the alerts about sloguard itself (None: none);
-        ``silence_retention``: seconds an expired silence is kept for audit."""
+        ``silence_retention``: seconds an expired silence is kept for audit; ``store``: the
+        alert store (default: ``<data_dir>/alerts.sqlite``); ``lease``: compete for the
+        leadership lease with this timing (a shared store: ``store`` is then a
+        :class:`~sloguard.alerting.leading.LeaseStore`; None: always the leader)."""
         self.silence_retention = silence_retention
         self.routing_file = routing_file
         self.env = env if env is not None else os.environ
@@ -89,7 +97,9 @@ class AlertRuntime:
                 load_routing(str(routing_file), self.env) if routing_file else default_routing()
             )
         self.routing = routing
-        self.store = StateStore(data_dir / "alerts.sqlite")
+        self.store: AlertStore = (
+            store if store is not None else StateStore(data_dir / "alerts.sqlite")
+        )
         self._pruned_at = float("-inf")
         self.center = AlertCenter(
             self.store,
@@ -104,6 +114,7 @@ class AlertRuntime:
             self.store,
             build_notifiers(routing, external_url=external_url),
             metrics=NotifyMetrics(registry),
+            may_send=self.store.still_leader,
         )
         self.center.on_queued = self.worker.wake
         if traces is not None:
@@ -115,6 +126,54 @@ class AlertRuntime:
         self._mtime = self._file_mtime()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._elector_task: asyncio.Task[None] | None = None
+        #: The leadership loop (None: a store of one replica, always the leader).
+        self.elector: Elector | None = None
+        if lease is not None:
+            lease_store: LeaseStore = self.store  # type: ignore[assignment]
+            self.elector = Elector(
+                lease_store,
+                lease,
+                registry=registry,
+                on_acquired=self._took_over,
+            )
+        else:
+            leader_gauge(registry).set(1)  # one replica on its own store: always the leader
+
+    def leads(self) -> bool:
+        """Does this replica lead (evaluate alerts and deliver)? Always without a lease."""
+        return self.elector is None or self.elector.leads()
+
+    def leadership(self) -> dict[str, object]:
+        """``/readyz`` details: this replica's role (a follower is ready: it serves)."""
+        if self.elector is None:
+            return {"role": "leader", "shared": False}
+        return {**self.elector.details(), "shared": True}
+
+    def _took_over(self) -> None:
+        """A new term: read what other leaders committed before the first commit, and look
+        at the outbox now."""
+        self.center.reload()
+        self.worker.wake()
+
+    def after_tick(self, results: Sequence[InstanceResult], now: float) -> None:
+        """The leader commits the tick's alert states and notifications (and sloguard's alerts
+        about itself); a follower commits nothing and reloads the states the leader committed,
+        so its API and page show them. A commit the lease no longer covers is refused
+        (:class:`NotLeader`): logged, the next leader decides again."""
+        if not self.leads():
+            try:
+                self.center.reload()
+            except Exception as exc:  # a follower's view may lag; it keeps serving
+                _log.warning("cannot read the alert states from the store: %s", exc)
+            return
+        try:
+            if self.elector is not None:  # silences made through a follower's API count too
+                self.center.silences.by_id = {s.id: s for s in self.store.silences()}
+            self.center.process(results, now)
+            self.check_self(results, now)
+        except NotLeader as exc:
+            _log.warning("alert states not committed: %s", exc)
 
     def watch(self, component: str, failing: Callable[[], str | None]) -> None:
         """Raise ``SloguardStorageFailure{component=…}`` while ``failing()`` answers a reason
@@ -156,14 +215,14 @@ class AlertRuntime:
             self._pruned_at = now
             try:
                 pruned = self.store.prune(now - OUTBOX_RETENTION)
-            except sqlite3.Error as exc:
+            except Exception as exc:  # SQLite or PostgreSQL: pruning waits an hour
                 _log.warning("cannot prune the outbox: %s", exc)
             else:
                 if pruned:
                     _log.info("outbox pruned: %d notifications older than a week", pruned)
             try:
                 gone = self.center.silences.prune(now - self.silence_retention)
-            except sqlite3.Error as exc:
+            except Exception as exc:  # SQLite or PostgreSQL: pruning waits an hour
                 _log.warning("cannot prune expired silences: %s", exc)
             else:
                 if gone:
@@ -218,13 +277,21 @@ class AlertRuntime:
     def start(self) -> None:
         """Start delivering in the background."""
         self._stop.clear()
-        self._task = asyncio.get_running_loop().create_task(self.worker.run(self._stop))
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self.worker.run(self._stop))
+        if self.elector is not None:
+            self._elector_task = loop.create_task(self.elector.run(self._stop))
 
     async def stop(self) -> None:
         """Stop the loops, deliver what can be delivered in time, keep the rest."""
         self._stop.set()
         if self._task is not None:
             await self._task
-        await self.worker.drain(self.drain_timeout)
+        if self._elector_task is not None:
+            await self._elector_task
+        if self.leads():  # a follower's claims would be refused: nothing to drain
+            await self.worker.drain(self.drain_timeout)
+        if self.elector is not None:
+            await asyncio.to_thread(self.elector.release)
         await self.worker.aclose()
         self.store.close()

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from sloguard.alerting.silences import Matcher, Silence, expire, new_silence, silenced_by
 from sloguard.alerting.state import Silencer
-from sloguard.alerting.store import StateStore
+from sloguard.alerting.storebase import AlertStore
 
 __all__ = ["SilenceBook"]
 
@@ -31,7 +31,7 @@ __all__ = ["SilenceBook"]
 class SilenceBook:
     """Every stored silence by id: pending, active, and expired ones until pruned."""
 
-    def __init__(self, store: StateStore, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, store: AlertStore, registry: CollectorRegistry | None = None) -> None:
         """``registry`` gets ``sloguard_notifications_suppressed_total`` (None: no metric)."""
         self.store = store
         self.by_id: dict[str, Silence] = {s.id: s for s in store.silences()}

@@ -5,7 +5,9 @@ notifications they cause. A crash before the commit loses nothing (the next eval
 the same again); a crash after it loses nothing either (the outbox still holds the
 notifications). Delivered notifications are kept for a while (idempotency, audit) and pruned.
 
-The store is the outbox worker's :class:`~sloguard.notify.outbox.OutboxStore`. Alert states are
+The store is the outbox worker's :class:`~sloguard.notify.outbox.OutboxStore` and implements
+:class:`~sloguard.alerting.storebase.AlertStore` for one replica (no leadership: it is always
+its own leader; the shared PostgreSQL store is :mod:`sloguard.alerting.pgstore`). Alert states are
 keyed by :class:`~sloguard.slo.spec.SLOInstance`; only here does it become the two columns
 ``slo`` (the name) and ``instance`` (the labels as JSON with sorted keys).
 """
@@ -25,6 +27,8 @@ from sloguard.errors import ConfigError, Problem
 from sloguard.notify.model import Notification, from_dict, to_dict
 from sloguard.notify.outbox import OutboxItem
 from sloguard.slo.spec import SLOInstance
+
+__all__ = ["StateStore", "alert_from", "alert_json", "instance_column", "instance_from"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -59,15 +63,15 @@ CREATE INDEX IF NOT EXISTS suppressed_at ON suppressed (at);
 _TUPLES = ("firing_tiers", "silenced_by")
 
 
-def _instance_column(instance: SLOInstance) -> str:
+def instance_column(instance: SLOInstance) -> str:
     return json.dumps(instance.labels_dict, sort_keys=True)
 
 
-def _instance_from(slo: str, column: str) -> SLOInstance:
+def instance_from(slo: str, column: str) -> SLOInstance:
     return SLOInstance.of(slo, json.loads(column))
 
 
-def _alert_json(a: InstanceAlerts) -> str:
+def alert_json(a: InstanceAlerts) -> str:
     return json.dumps({k: {**asdict(getattr(a, k)), "labels": dict(getattr(a, k).labels)}
                        for k in ("critical", "warning", "no_data")})  # fmt: skip
 
@@ -78,7 +82,7 @@ def _state_from(v: dict[str, Any]) -> AlertState:
     return AlertState(**fields)
 
 
-def _alert_from(text: str) -> InstanceAlerts:
+def alert_from(text: str) -> InstanceAlerts:
     d = json.loads(text)
     return InstanceAlerts(**{k: _state_from(v) for k, v in d.items()})
 
@@ -111,7 +115,7 @@ class StateStore:
     def load_alerts(self) -> dict[SLOInstance, InstanceAlerts]:
         """Every instance's alerts."""
         rows = self._db.execute("SELECT slo, instance, data FROM alerts")
-        return {_instance_from(slo, inst): _alert_from(data) for slo, inst, data in rows}
+        return {instance_from(slo, inst): alert_from(data) for slo, inst, data in rows}
 
     def commit(
         self,
@@ -132,7 +136,7 @@ class StateStore:
         try:
             self._db.executemany(
                 "INSERT OR REPLACE INTO alerts (slo, instance, data) VALUES (?, ?, ?)",
-                [(i.slo, _instance_column(i), _alert_json(a)) for i, a in alerts.items()],
+                [(i.slo, instance_column(i), alert_json(a)) for i, a in alerts.items()],
             )
             for n in notifications:
                 cur = self._db.execute(
@@ -164,6 +168,10 @@ class StateStore:
                 self._db.execute("ROLLBACK")
             raise
         return queued
+
+    def still_leader(self) -> bool:
+        """Always: one replica on its own file is its own leader."""
+        return True
 
     def last_sent(self, receiver: str, fp: str, started_at: float) -> float | None:
         """When ``receiver`` was last told about this alert episode."""
@@ -329,6 +337,33 @@ class StateStore:
         self._db.execute("DELETE FROM suppressed WHERE at < ?", (before,))
         self._db.execute("COMMIT")
         return gone
+
+    def history_rows(
+        self, slo: str, start: float, end: float, limit: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """An SLO's firing/resolved notifications queued in ``[start, end]`` (payload and
+        ``created_at``) and its suppressions then, each at most ``limit`` rows."""
+        sent = [
+            {**json.loads(payload), "created_at": created}
+            for payload, created in self._db.execute(
+                "SELECT payload, created_at FROM outbox WHERE created_at >= ? AND created_at <= ?"
+                " AND json_extract(payload, '$.slo') = ?"
+                " AND json_extract(payload, '$.transition') IN ('firing', 'resolved')"
+                " ORDER BY created_at LIMIT ?",
+                (start, end, slo, limit),
+            )
+        ]
+        suppressed = [
+            {"fingerprint": fp, "labels": json.loads(labels), "transition": t, "reason": r,
+             "at": at}
+            for fp, labels, t, r, at in self._db.execute(
+                "SELECT fingerprint, labels, transition, reason, at FROM suppressed"
+                " WHERE at >= ? AND at <= ? AND json_extract(labels, '$.slo') = ?"
+                " ORDER BY at LIMIT ?",
+                (start, end, slo, limit),
+            )
+        ]  # fmt: skip
+        return sent, suppressed
 
     def close(self) -> None:
         """Close the database."""

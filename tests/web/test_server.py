@@ -123,3 +123,12 @@ async def test_not_started_wins_over_degraded() -> None:
     async with _client(app) as client:
         r = await client.get("/readyz")
     assert (r.status_code, r.json()) == (503, {"status": "not ready"})
+
+
+async def test_readiness_carries_the_leadership_details() -> None:
+    # a follower is ready (it serves) and says it follows, and who leads
+    role = {"role": "follower", "replica": "pod-2", "leader": "pod-1", "token": 3}
+    app = create_app(CollectorRegistry(), ready=lambda: True, details=lambda: {"leadership": role})
+    async with _client(app) as client:
+        r = await client.get("/readyz")
+    assert (r.status_code, r.json()) == (200, {"status": "ready", "leadership": role})
