@@ -24,8 +24,11 @@ import structlog
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from sloguard.alerting.leader import LeaseTiming
+from sloguard.alerting.leading import replica_id
 from sloguard.alerting.runtime import AlertRuntime
 from sloguard.alerting.selfcheck import SelfCheckRules
+from sloguard.alerting.storebase import AlertStore
 from sloguard.errors import ConfigError, MissingExtra, Problem
 from sloguard.evaluation.engine import SLOEngine
 from sloguard.evaluation.selfmetrics import SelfMetrics
@@ -138,7 +141,10 @@ def alert_runtime(
     *,
     routing: AlertRouting | None,
 ) -> AlertRuntime:
-    """Alert state, routing and delivery, watching the trace store and embedded samples."""
+    """Alert state, routing and delivery, watching the trace store and embedded samples; on
+    the shared PostgreSQL database when ``storage.url`` is set (replicas then compete for the
+    leadership lease, timed from the evaluation interval)."""
+    store, lease = alert_store(settings)
     alerts = AlertRuntime(
         settings.data_dir,
         registry=registry,
@@ -150,11 +156,41 @@ def alert_runtime(
         silence_retention=settings.silence_retention,
         traces=traces,
         self_check=self_check_rules(settings),
+        store=store,
+        lease=lease,
     )
     alerts.watch("traces", traces.health.degraded)
     if engine.embedded is not None:
         alerts.watch("samples", engine.embedded.health.degraded)
     return alerts
+
+
+def alert_store(settings: Settings) -> tuple[AlertStore | None, LeaseTiming | None]:
+    """The alert store on the shared database and its lease timing, or (None, None): SQLite
+    in ``data_dir``, one replica, always the leader. Its own small pool (the trace store keeps
+    its own). An unusable database is a ConfigError."""
+    storage = settings.storage
+    if storage.url is None:
+        return None, None
+    try:  # psycopg is imported only when a database is configured
+        from sloguard.alerting.pgstore import ALERTS, PgAlertStore
+        from sloguard.postgres.pool import connect
+    except ImportError as exc:
+        if not (exc.name or "").startswith("psycopg"):
+            raise
+        raise MissingExtra("storage.url", "postgres", exc.name or "psycopg") from None
+    password = storage.password.get_secret_value() if storage.password else None
+    db = connect(
+        storage.url,
+        password=password,
+        components=[ALERTS],
+        max_size=min(4, storage.pool_size),
+        timeout=storage.timeout,
+        application_name="sloguard-alerts",
+    )
+    lease = LeaseTiming.of(settings.evaluation_interval)
+    store = PgAlertStore(db, holder=replica_id(), claim_ttl=lease.ttl, owns_db=True)
+    return store, lease
 
 
 def trace_store(settings: Settings, failures: StorageFailures) -> TraceStore:

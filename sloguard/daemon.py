@@ -143,6 +143,7 @@ def build(
         registry,
         ready=readiness.is_set,
         degraded=readiness_checks(engine, traces),
+        details=(lambda: {"leadership": alerts.leadership()}) if alerts is not None else None,
         routers=routers,
         auth=AnyAuth(reads, writes),
         docs=settings.web.docs,
@@ -193,9 +194,8 @@ def _lifespan(
                     await engine.tick(now)
                     return
                 alerts.reload_if_changed()
-                results = await engine.tick(now)
-                alerts.center.process(results, now)
-                alerts.check_self(results, now)
+                results = await engine.tick(now)  # followers too: their gauges and API
+                alerts.after_tick(results, now)  # only the leader commits alert states
 
             schedule = EvaluationSchedule(tick, interval, self_metrics=engine.self_metrics)
             schedule.start()

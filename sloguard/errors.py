@@ -19,6 +19,7 @@ module named, under ``sloguard.``). ``except SloguardError`` catches all of them
     ├── Unsupported (ValueError)     rules.promtool       no exact promtool test for an SLO
     ├── SilenceError (ValueError)    alerting.silences    a matcher or silence that is refused
     ├── NotFiring (LookupError)      alerting.center      no firing alert to acknowledge
+    ├── NotLeader                    alerting.storebase   a fenced write by a replica not leading
     ├── StartupFailed                daemon               the daemon could not start serving
     └── CommandFailed                commands             a command could not do its work
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import quote
 
+import structlog
 from prometheus_client import CollectorRegistry
 
 from sloguard.alerting.selfcheck import (
@@ -36,24 +37,45 @@ from sloguard.alerting.state import (
     acknowledge,
     acknowledged_event,
     advance,
+    downgrades,
     fingerprint,
     new_instance,
     step,
 )
-from sloguard.alerting.store import StateStore
+from sloguard.alerting.storebase import AlertStore
 from sloguard.durations import format_duration
 from sloguard.errors import SloguardError
 from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.config import AlertRouting
 from sloguard.notify.model import Notification, Transition
 from sloguard.notify.render import rfc3339
-from sloguard.notify.routing import shortest_repeat, targets
+from sloguard.notify.routing import Target, shortest_repeat, targets
 from sloguard.slo.budget import Evaluation, Severity
 from sloguard.slo.spec import SLOInstance
 
 #: The ``slo`` column under which self-alert states are stored (not a valid SLO's instance).
 SELF_SLO = "@sloguard"
 _IDLE = AlertState("", {})
+log = structlog.get_logger(__name__)
+_LOGGED = {Transition.FIRING: "alert fired", Transition.RESOLVED: "alert resolved",
+           Transition.DOWNGRADED: "alert downgraded"}  # fmt: skip
+
+
+def log_event(event: AlertEvent, receivers: Sequence[str]) -> None:
+    """One log line for an alert that fires, resolves or is downgraded (not for reminders):
+    ``alert resolved alertname=SLOBurn slo=… severity=critical duration_seconds=1800.0 …``."""
+    what = _LOGGED.get(event.transition)
+    if what is None:
+        return
+    began = min(event.started_at, event.incident_started_at or event.started_at)
+    log.info(
+        what, alertname=event.labels.get("alertname", ""), slo=event.labels.get("slo", ""),
+        severity=event.severity.value, fingerprint=event.fingerprint,
+        labels=dict(event.labels), since=rfc3339(began),
+        duration_seconds=event.at - began if event.transition is not Transition.FIRING else None,
+        previous_fingerprint=event.previous_fingerprint, suppressed=event.suppressed or None,
+        receivers=sorted(set(receivers)),
+    )  # fmt: skip
 
 
 def trace_page(external_url: str, trace_id: str) -> str:
@@ -95,7 +117,7 @@ class AlertCenter:
 
     def __init__(
         self,
-        store: StateStore,
+        store: AlertStore,
         routing: AlertRouting,
         *,
         no_data_after: float | None = 600.0,
@@ -131,6 +153,15 @@ class AlertCenter:
         self.silences = SilenceBook(store, registry)
         #: The latest result of each instance (the numbers of an acknowledgement's message).
         self._latest: dict[SLOInstance, InstanceResult] = {}
+
+    def reload(self) -> None:
+        """Read the alert states and silences from the store again: a new leader before its
+        first commit (another replica led meanwhile), a follower to serve what the leader
+        committed."""
+        loaded = self.store.load_alerts()
+        self._alerts = {k: v for k, v in loaded.items() if k.slo != SELF_SLO}
+        self._self = {k: v for k, v in loaded.items() if k.slo == SELF_SLO}
+        self.silences.by_id = {s.id: s for s in self.store.silences()}
 
     def replace_routing(self, routing: AlertRouting, min_repeat: float | None = None) -> None:
         """Use a new routing from the next evaluation on (config reload)."""
@@ -170,16 +201,13 @@ class AlertCenter:
                 r.slo.name, r.labels, r.slo.alerting.labels, r.slo.alerting.name
             )
             after, events = step(before, r.evaluation, self.rules, now, silencer)
+            events = downgrades(events)  # one update instead of critical resolved + warning firing
             if after != before or key not in self._alerts:
                 changed[key] = after
-            for event in events:
-                routed = [
-                    t
-                    for t in targets(self.routing.route, event.labels)
-                    if t.receiver in self.routing.receivers
-                ]
-                going = self._going(event, [t.receiver for t in routed], suppressed)
-                for target in (t for t in routed if t.receiver in going):
+            for announced in events:
+                pairs = self._fanout(announced, suppressed)
+                log_event(announced, [t.receiver for _, t in pairs])
+                for event, target in pairs:
                     if event.transition is Transition.REPEAT:
                         last = self.store.last_sent(
                             target.receiver, event.fingerprint, event.started_at
@@ -198,6 +226,28 @@ class AlertCenter:
         if notifications and self.on_queued is not None:
             self.on_queued()
         return notifications
+
+    def _routed(self, event: AlertEvent) -> list[Target]:
+        return [
+            t for t in targets(self.routing.route, event.labels)
+            if t.receiver in self.routing.receivers
+        ]  # fmt: skip
+
+    def _fanout(self, event: AlertEvent, held: list[AlertEvent]) -> list[tuple[AlertEvent, Target]]:
+        """(event, target) pairs to notify. A ``downgraded`` goes as such to the receivers routed
+        both alerts, but Alertmanager ones: those, like the receivers routed only one of the two,
+        get the critical's ``resolved`` and the warning's ``firing`` it stands for."""
+        if event.transition is Transition.DOWNGRADED and len(event.replaces) == 2:
+            resolved, firing = event.replaces
+            crit, warn = self._routed(resolved), self._routed(firing)
+            both = {t.receiver for t in crit} & {t.receiver for t in warn} - self.resend.keys()
+            return [
+                *((resolved, t) for t in crit if t.receiver not in both),
+                *((event if t.receiver in both else firing, t) for t in warn),
+            ]
+        routed = self._routed(event)
+        going = self._going(event, [t.receiver for t in routed], held)
+        return [(event, t) for t in routed if t.receiver in going]
 
     def _going(
         self, event: AlertEvent, receivers: Sequence[str], held: list[AlertEvent]
@@ -248,6 +298,8 @@ class AlertCenter:
         for receiver in sorted(self.routing.receivers):
             if self.store.last_sent(receiver, state.fingerprint, event.started_at) is None:
                 continue
+            if latest is None and key.slo != SELF_SLO:
+                break  # not evaluated since this process started: no numbers to send
             n = (
                 self._notification(event, latest, receiver)
                 if latest is not None and key.slo != SELF_SLO
@@ -261,7 +313,11 @@ class AlertCenter:
         slo = r.slo
         resolved = event.transition is Transition.RESOLVED
         summary = f"SLO {slo.name} ({slo.objective:.3%} over {format_duration(slo.period)}) " + (
-            "is back within budget" if resolved else "is burning its error budget"
+            "is back within budget"
+            if resolved
+            else "is no longer critical but still burning its error budget"
+            if event.transition is Transition.DOWNGRADED
+            else "is burning its error budget"
         )
         annotations = {
             "summary": summary,
@@ -305,6 +361,9 @@ class AlertCenter:
             trace_urls=tuple(trace_page(self.external_url, t) for t in evidence)
             if self.external_url
             else (),
+            previous_fingerprint=event.previous_fingerprint,
+            incident_starts_at=event.incident_started_at,
+            at=event.at,
         )
 
     def check_self(self, state: SelfState, now: float) -> list[Notification]:
@@ -344,9 +403,10 @@ class AlertCenter:
             if after != before or key not in self._self:
                 changed[key] = after
             for event in events:
-                for receiver in self._going(
-                    event, self._self_targets(event, state, bad, rules), suppressed
-                ):
+                going = self._going(event, self._self_targets(event, state, bad, rules), suppressed)
+                if event.labels.get("alertname") != WATCHDOG:  # always fires: not news
+                    log_event(event, going)
+                for receiver in going:
                     if event.transition is Transition.REPEAT:
                         last = self.store.last_sent(receiver, event.fingerprint, event.started_at)
                         every = min(rules.repeat_interval, self.resend.get(receiver, math.inf))
@@ -396,4 +456,5 @@ class AlertCenter:
             ends_at=event.at if resolved else None,
             objective=0.0,
             generator_url=f"{self.external_url}/api/v1/alerts" if self.external_url else None,
+            at=event.at,
         )

@@ -11,9 +11,13 @@ Per SLO instance there is one alert per severity (named by the SLO's ``alerting.
   tier that fired keeps its severity firing, one that did not cannot page
   (``AlertState.firing_tiers`` remembers which tiers fired);
 - a firing critical inhibits the warning of the same instance: the warning is not notified
-  (and not repeated) while the critical fires; if it still fires afterwards it is notified then;
+  (and not repeated) while the critical fires; if it still fires afterwards it is notified then:
+  when the critical resolves in that same evaluation, its ``firing`` carries the critical's
+  start (``incident_started_at``, kept by the warning until it resolves) and :func:`downgrades`
+  makes the pair one ``downgraded`` event for the receivers (``step`` itself keeps the two);
 - a firing alert is re-notified every ``repeat_interval``;
-- ``no_data`` for longer than ``no_data_after`` fires ``SLONoData`` (warning); data resolves it;
+- ``no_data`` for longer than ``no_data_after`` fires ``SLONoData`` (warning), its episode
+  starting when the data stopped (not at the evaluation that noticed); data resolves it;
 - a **silenced** alert (muted by the silences named in ``silenced_by``, see
   :mod:`sloguard.alerting.silences`) is not announced: its firing and its reminders become
   events with ``suppressed="silenced"`` (recorded, not sent); when the silence ends while it
@@ -30,7 +34,7 @@ the same identity in sloguard, its webhooks and Alertmanager.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sloguard.notify.model import Transition
@@ -75,6 +79,8 @@ class AlertState:
     #: who acknowledged the current episode, and when (None: not acknowledged)
     acked_by: str | None = None
     acked_at: float | None = None
+    #: a warning downgraded from a critical: the critical episode's start (the incident's)
+    incident_started_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,12 @@ class AlertEvent:
     suppressed: str = ""
     #: the silences that muted it (when ``suppressed`` is ``"silenced"``)
     silences: tuple[str, ...] = ()
+    #: ``downgraded``: the critical alert that resolved
+    previous_fingerprint: str | None = None
+    #: when the incident began, if before ``started_at`` (a downgraded warning's episode)
+    incident_started_at: float | None = None
+    #: ``downgraded``: the critical's ``resolved`` and the warning's ``firing`` it stands for
+    replaces: tuple[AlertEvent, ...] = ()
 
 
 SILENCED = "silenced"
@@ -137,6 +149,7 @@ def _event(
         at=now,
         suppressed=suppressed,
         silences=state.silenced_by if suppressed == SILENCED else (),
+        incident_started_at=state.incident_started_at,
     )
 
 
@@ -185,13 +198,16 @@ def _advance(
     severity: Severity,
     rules: AlertRules,
     now: float,
+    since: float | None = None,
 ) -> tuple[AlertState, list[AlertEvent]]:
-    """One alert, one judged evaluation (``state.silenced_by`` already brought up to date)."""
+    """One alert, one judged evaluation (``state.silenced_by`` already brought up to date);
+    a new episode starts at ``since`` (default ``now``)."""
     if active:
         if not state.firing:
             state = replace(
-                state, firing=True, notified=False, started_at=now, last_sent_at=None, held=False,
-                acked_by=None, acked_at=None,
+                state, firing=True, notified=False, started_at=now if since is None else since,
+                last_sent_at=None, held=False, acked_by=None, acked_at=None,
+                incident_started_at=None,
             )  # fmt: skip
         if inhibited:
             return state, []
@@ -213,7 +229,7 @@ def _advance(
         events = [_event(state, Transition.RESOLVED, severity, now, SILENCED)]
     resolved = replace(
         state, firing=False, notified=False, last_sent_at=None, held=False, acked_by=None,
-        acked_at=None,
+        acked_at=None, incident_started_at=None,
     )  # fmt: skip
     return resolved, events
 
@@ -287,7 +303,7 @@ def step(
         since = nod.no_data_since if nod.no_data_since is not None else now
         nod = replace(nod, no_data_since=since)
         if rules.no_data_after is not None and now - since >= rules.no_data_after:
-            nod, e = _advance(nod, True, False, Severity.WARNING, rules, now)
+            nod, e = _advance(nod, True, False, Severity.WARNING, rules, now, since)
             events += e
     elif ev.state is not State.ERROR:
         nod = replace(nod, no_data_since=None)
@@ -297,9 +313,9 @@ def step(
     if ev.state in (State.OK, State.BURNING):
         crit, crit_active = _judge(crit, ev.tiers, Severity.CRITICAL)
         crit, e = _advance(crit, crit_active, False, Severity.CRITICAL, rules, now)
-        events += e
         warn, warn_active = _judge(warn, ev.tiers, Severity.WARNING)
-        warn, e = _advance(warn, warn_active, crit_active, Severity.WARNING, rules, now)
+        warn, w = _advance(warn, warn_active, crit_active, Severity.WARNING, rules, now)
+        warn, e = _downgrade(warn, e, w)
         events += e
     else:
         # unjudged: nothing resolves; firing alerts keep their reminders
@@ -308,6 +324,54 @@ def step(
         warn, e = _repeat_only(warn, crit.firing, Severity.WARNING, rules, now)
         events += e
     return InstanceAlerts(crit, warn, nod), events
+
+
+def _downgrade(
+    warn: AlertState, crit_events: list[AlertEvent], warn_events: list[AlertEvent]
+) -> tuple[AlertState, list[AlertEvent]]:
+    """The critical's and the warning's events of one evaluation. When a sent ``resolved`` of
+    the critical meets a sent ``firing`` of the warning (a downgrade), the warning remembers the
+    critical episode's start for the rest of its episode, and its ``firing`` carries it too."""
+    if not (
+        len(crit_events) == 1 and len(warn_events) == 1
+        and crit_events[0].transition is Transition.RESOLVED and not crit_events[0].suppressed
+        and warn_events[0].transition is Transition.FIRING and not warn_events[0].suppressed
+    ):  # fmt: skip
+        return warn, crit_events + warn_events
+    began = crit_events[0].started_at
+    warn = replace(warn, incident_started_at=began)
+    return warn, [*crit_events, replace(warn_events[0], incident_started_at=began)]
+
+
+def downgrades(events: Sequence[AlertEvent]) -> list[AlertEvent]:
+    """``events`` of one instance's :func:`step` with each downgrade — the critical's
+    ``resolved`` and the warning's ``firing`` that continues it (``incident_started_at``) — as
+    one ``downgraded`` event of the warning (``previous_fingerprint`` the critical's,
+    ``replaces`` the two, for receivers that need them). What notifies uses this; what counts
+    alert spans (``simulate``) keeps the two.
+
+    Example: ``downgrades([resolved_critical, firing_warning])`` is ``[downgraded_warning]``."""
+    out = list(events)
+    for firing in [e for e in events if e.transition is Transition.FIRING]:
+        if firing.incident_started_at is None or firing.suppressed:
+            continue
+        critical = {**firing.labels, "severity": Severity.CRITICAL.value}
+        resolved = next(
+            (e for e in out if e.transition is Transition.RESOLVED and not e.suppressed
+             and dict(e.labels) == critical and e.started_at == firing.incident_started_at),
+            None,
+        )  # fmt: skip
+        if resolved is None:
+            continue
+        merged = replace(
+            firing,
+            id=event_id(firing.fingerprint, Transition.DOWNGRADED, firing.started_at, firing.at),
+            transition=Transition.DOWNGRADED,
+            previous_fingerprint=resolved.fingerprint,
+            replaces=(resolved, firing),
+        )
+        out = [merged if e is firing else e for e in out if e is not resolved]
+    return out
 
 
 def _judge(

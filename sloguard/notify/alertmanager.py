@@ -24,6 +24,13 @@ A resolved notification is posted with ``endsAt`` = the notification's ``ends_at
 it resolved, in the past), which resolves the alert at once; its receivers hear about it at the
 next ``group_interval`` (when they have ``send_resolved``).
 
+A ``downgraded`` notification (the critical resolved while its warning still fires) keeps
+Alertmanager's own semantics, where the two are different label sets: the alerting layer sends
+Alertmanager receivers the critical's ``resolved`` and the warning's ``firing`` instead; one that
+arrives here anyway is posted as both alerts in one request (the critical ending at the
+downgrade, the warning firing). Alertmanager's inhibit rule (critical ⇒ warning) then lets the
+warning through, and its receivers group and word it as they are configured to.
+
 Answers map to deliveries like the webhook's (through :class:`sloguard.notify.delivery.Poster`):
 2xx ok; 408/429/5xx and no answer retry; 400 (Alertmanager refused the alert as invalid) and
 other 4xx permanent; a send after :meth:`AlertmanagerNotifier.aclose` answers retry (the
@@ -41,7 +48,7 @@ import httpx
 
 from sloguard.notify.delivery import Poster, check_url, json_body, origin
 from sloguard.notify.model import AlertStatus, Delivery, Notification, Transition
-from sloguard.notify.render import alertmanager_alert
+from sloguard.notify.render import alertmanager_alert, previous_alert
 
 ALERTS_PATH = "api/v2/alerts"
 #: A firing alert lives this many ``resend_after`` intervals past its last post (Prometheus: 4).
@@ -117,7 +124,12 @@ class AlertmanagerNotifier:
         An acknowledgement is not an alert (Alertmanager has none): nothing is posted."""
         if notification.transition is Transition.ACKNOWLEDGED:
             return Delivery.ok()
-        return await self._poster.post(ALERTS_PATH, json_body([self.alert(notification)]))
+        alerts = [self.alert(notification)]
+        previous = previous_alert(notification)
+        if previous is not None:  # the critical a downgrade replaces: resolved
+            keys = ("labels", "annotations", "startsAt", "endsAt", "generatorURL")
+            alerts.insert(0, {k: previous[k] for k in keys})
+        return await self._poster.post(ALERTS_PATH, json_body(alerts))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

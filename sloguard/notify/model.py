@@ -2,8 +2,9 @@
 :class:`Notifier` protocol between them. Pure.
 
 A :class:`Notification` is one alert :class:`Transition` (``firing``, ``repeat`` — a reminder of
-a still-firing alert —, ``resolved``, or ``acknowledged`` — someone took the page) of one SLO
-instance and severity, addressed to one receiver. Its ``id`` is the idempotency key (the Standard
+a still-firing alert —, ``resolved``, ``acknowledged`` — someone took the page —, or
+``downgraded`` — the critical resolved while its warning still fires) of one SLO instance and
+severity, addressed to one receiver. Its ``id`` is the idempotency key (the Standard
 Webhooks ``webhook-id``): a retry or a redelivery after a restart carries the same id, so
 receivers can drop duplicates.
 
@@ -50,6 +51,10 @@ class Transition(StrEnum):
     RESOLVED = "resolved"
     #: someone acknowledged the still-firing alert (``annotations["acknowledged_by"]``)
     ACKNOWLEDGED = "acknowledged"
+    #: the critical resolved while the warning it inhibited still fires: one update of the
+    #: critical's messages instead of "critical resolved" plus a new "warning firing"; the
+    #: notification is the warning's (``previous_fingerprint``: the critical's)
+    DOWNGRADED = "downgraded"
 
     @property
     def status(self) -> AlertStatus:
@@ -83,6 +88,36 @@ class Notification:
     trace_ids: tuple[str, ...] = ()
     #: The web page of each of ``trace_ids`` (empty without an ``external_url``).
     trace_urls: tuple[str, ...] = ()
+    #: ``downgraded``: the fingerprint of the critical alert that resolved (its messages are the
+    #: ones this notification continues).
+    previous_fingerprint: str | None = None
+    #: When the incident began, if before ``starts_at``: the critical episode's start, on a
+    #: ``downgraded`` and on the warning's later notifications of the same episode.
+    incident_starts_at: float | None = None
+    #: When the transition happened (the evaluation that decided it); None in older outboxes.
+    at: float | None = None
+
+    @property
+    def thread(self) -> tuple[str, float]:
+        """(fingerprint, start) of the episode whose message reference this notification uses:
+        its own, but the critical's for a ``downgraded`` (it replies in the critical's thread).
+
+        ``Notification(..., fingerprint="w", starts_at=5.0).thread`` is ``("w", 5.0)``.
+        """
+        if (
+            self.transition is Transition.DOWNGRADED
+            and self.previous_fingerprint is not None
+            and self.incident_starts_at is not None
+        ):
+            return self.previous_fingerprint, self.incident_starts_at
+        return self.fingerprint, self.starts_at
+
+    @property
+    def began(self) -> float:
+        """When the incident began: ``incident_starts_at`` when earlier, else ``starts_at``."""
+        if self.incident_starts_at is None:
+            return self.starts_at
+        return min(self.starts_at, self.incident_starts_at)
 
     @property
     def status(self) -> AlertStatus:
@@ -139,7 +174,8 @@ def to_dict(n: Notification) -> dict[str, object]:
         "tiers": [_tier_dict(t) for t in n.tiers],
         "runbook_url": n.runbook_url, "dashboard_url": n.dashboard_url,
         "generator_url": n.generator_url, "trace_ids": list(n.trace_ids),
-        "trace_urls": list(n.trace_urls),
+        "trace_urls": list(n.trace_urls), "previous_fingerprint": n.previous_fingerprint,
+        "incident_starts_at": n.incident_starts_at, "at": n.at,
     }  # fmt: skip
 
 
@@ -165,6 +201,8 @@ def from_dict(d: Mapping[str, Any]) -> Notification:
         runbook_url=d.get("runbook_url"), dashboard_url=d.get("dashboard_url"),
         generator_url=d.get("generator_url"), trace_ids=tuple(d.get("trace_ids", [])),
         trace_urls=tuple(d.get("trace_urls", [])),  # absent in older outboxes
+        previous_fingerprint=d.get("previous_fingerprint"),
+        incident_starts_at=d.get("incident_starts_at"), at=d.get("at"),
     )  # fmt: skip
 
 

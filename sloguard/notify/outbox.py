@@ -7,7 +7,9 @@ backoff; a ``Retry-After`` is honoured; permanent failures are recorded and coun
 that is gone (410, revoked credentials) is disabled. On shutdown :meth:`drain` delivers what it
 can within a deadline; the rest stays in the store for the next start. The store is any
 :class:`OutboxStore`, the protocol below: the daemon's is the alerting SQLite store
-(``sloguard.alerting.store.StateStore``), so ``notify`` never depends on ``alerting``.
+(``sloguard.alerting.store.StateStore``, or ``pgstore.PgAlertStore`` shared by replicas: its
+``due`` claims rows for the leader, and ``may_send`` asks right before each send whether this
+replica still leads), so ``notify`` never depends on ``alerting``.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from sloguard.notify.model import Delivery, Notification, Notifier, Outcome, Transition
 
 _log = logging.getLogger(__name__)
+#: One structured line per delivered notification ("notification delivered").
+_events = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,10 @@ def _reason(d: Delivery) -> str:
     return "receiver_gone" if d.disable else "rejected"
 
 
+class _Fenced(Exception):
+    """``may_send`` said no: this replica no longer leads."""
+
+
 class OutboxWorker:
     """Deliver the outbox to the receivers."""
 
@@ -116,11 +125,15 @@ class OutboxWorker:
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         """``clock`` dates the outbox (wall time); ``monotonic`` and ``sleep`` pace a receiver to
         one notification per ``min_interval`` (tests pass a simulated pair). Retries back off
         from ``base_delay`` to ``max_delay`` (a minute: a receiver that is back is found within
-        a minute, and an alert's later notifications wait behind its oldest)."""
+        a minute, and an alert's later notifications wait behind its oldest). ``may_send`` is
+        asked immediately before each send (replicas: does this one still lead?); when it
+        answers False nothing is sent or recorded and the receiver's loop stops until its next
+        poll (the notification stays claimed until its claim expires)."""
         self.store = store
         self.notifiers = dict(notifiers)
         self.metrics = metrics
@@ -131,6 +144,7 @@ class OutboxWorker:
         self.rng = rng or random.Random()
         self._monotonic = monotonic
         self._sleep = sleep
+        self.may_send = may_send
         self._last_sent: dict[str, float] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._waiting: dict[str, tuple[str, float]] = {}  # id → (receiver, first attempt)
@@ -173,10 +187,14 @@ class OutboxWorker:
         if wait > 0:
             await self._sleep(wait)
         ref = (
-            self.store.ref(n.receiver, n.fingerprint, n.starts_at)
+            self.store.ref(n.receiver, *n.thread)  # a downgrade: the critical's thread
             if n.transition is not Transition.FIRING
             else None
         )
+        if self.may_send is not None and not self.may_send():
+            _log.warning("not the leader any more: %s to %s not sent", n.id, n.receiver)
+            self._count(n.receiver, "fenced", "not_leader")
+            raise _Fenced(n.id)
         try:
             result = await notifier.send(n, ref)
         except Exception as exc:  # a notifier bug must not stop the worker
@@ -189,6 +207,12 @@ class OutboxWorker:
         if result.outcome is Outcome.OK:
             self.store.delivered(n, now, result.ref)
             self._count(n.receiver, "delivered", "delivered")
+            _events.info(
+                "notification delivered", receiver=n.receiver, id=n.id,
+                transition=n.transition.value, alertname=n.labels.get("alertname", ""),
+                slo=n.slo, severity=n.severity.value, fingerprint=n.fingerprint,
+                attempts=item.attempts + 1, ref=result.ref,
+            )  # fmt: skip
         elif result.outcome is Outcome.RETRY:
             delay = result.after if result.after is not None else self.backoff(item.attempts)
             self.store.retry(n, now + delay, result.reason)
@@ -225,7 +249,10 @@ class OutboxWorker:
             if not items:
                 return tried
             for item in items:
-                result = await self.deliver_one(item)
+                try:
+                    result = await self.deliver_one(item)
+                except _Fenced:
+                    return tried
                 tried += 1
                 if result is not None and result.outcome is Outcome.RETRY:
                     return tried  # keep order: later ones wait for this one

@@ -9,6 +9,12 @@ Window lengths are seconds in the model and become ``1h``-style text here. In th
 ``sloguard.tiers`` each tier's factor F is ``factor``; ``threshold``, its name before 0.2.0, is
 still written as an alias and is removed in 0.3.0 (``docs/json-aliases.md``). The Slack text is
 unchanged ("threshold 14.4x").
+
+Times read at 3 am: "since" is when the incident began (the episode's start, or the critical's
+for a warning downgraded from it — :attr:`Notification.began`), a resolved message says how long
+it lasted, and its burn rates are labelled as taken at resolution (the long windows still hold
+the incident and decay as it ages out), never shown like those of an ongoing incident. A
+``downgraded`` notification (the critical resolved, its warning still fires) says both.
 """
 
 from __future__ import annotations
@@ -89,6 +95,11 @@ def title(n: Notification) -> str:
         return f"[RESOLVED] {named}SLO {n.slo}{inst} is back within its error budget"
     if n.transition is Transition.ACKNOWLEDGED:
         return f"[ACKNOWLEDGED] {named}SLO {n.slo}{inst}: {acknowledgement(n)}"
+    if n.transition is Transition.DOWNGRADED:
+        return (
+            f"[DOWNGRADED] {named}SLO {n.slo}{inst} is no longer critical, still burning its "
+            "error budget (warning)"
+        )
     again = " (still)" if n.transition is Transition.REPEAT else ""
     return f"[{n.severity.upper()}] {named}SLO {n.slo}{inst} is burning its error budget{again}"
 
@@ -101,6 +112,40 @@ def acknowledgement(n: Notification) -> str:
     return (
         f"acknowledged by {who}" + (f" at {at}" if at else "") + (f": {comment}" if comment else "")
     )
+
+
+def _span(n: Notification) -> tuple[str, float] | None:
+    """("Lasted", seconds) on a resolved notification, ("Critical lasted", seconds) on a
+    downgraded one; None otherwise or when the end is unknown."""
+    if n.transition is Transition.RESOLVED:
+        end, what = (n.ends_at if n.ends_at is not None else n.at), "Lasted"
+    elif n.transition is Transition.DOWNGRADED:
+        end, what = n.at, "Critical lasted"
+    else:
+        return None
+    return None if end is None else (what, max(0.0, end - n.began))
+
+
+def lasted(n: Notification) -> str:
+    """How long the incident lasted, on a resolved notification:
+    ``lasted 35m (since 2026-01-02T02:01:00.000Z)``; on a downgraded one, how long the critical
+    lasted; ``""`` otherwise (or when the end is unknown)."""
+    span = _span(n)
+    if span is None:
+        return ""
+    return f"{span[0].lower()} {human_duration(span[1])} (since {rfc3339(n.began)})"
+
+
+def burn_rates_text(n: Notification) -> str:
+    """``5m 0.1x · 1h 3.2x · …``, prefixed ``at resolution, decaying:`` on a resolved
+    notification (the long windows still hold the incident)."""
+    rates = " · ".join(
+        f"{format_duration(w)} {'n/a' if b is None else f'{b:.1f}x'}"
+        for w, b in sorted(n.burn_rates.items())
+    )
+    if not rates or n.transition is not Transition.RESOLVED:
+        return rates
+    return f"at resolution, decaying: {rates}"
 
 
 def _tier_lines(n: Notification) -> list[str]:
@@ -118,12 +163,16 @@ def _tier_lines(n: Notification) -> list[str]:
 def fallback_text(n: Notification) -> str:
     """Plain text for notifications and clients without Block Kit."""
     parts = [title(n)]
+    if lasted(n):
+        parts.append(lasted(n))
     if n.transition is not Transition.RESOLVED:
         parts += _tier_lines(n)
         parts.append(
             f"budget left {_pct(n.budget_remaining, 1)}, exhausted in "
             f"{human_duration(n.time_to_exhaustion)}"
         )
+    elif n.burn_rates:
+        parts.append(f"burn rates {burn_rates_text(n)}")
     if n.runbook_url:
         parts.append(f"runbook: {n.runbook_url}")
     return _clip("\n".join(parts), 4000)
@@ -161,6 +210,9 @@ def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
     ]
     if n.transition is not Transition.RESOLVED:
         fields.append(f"*Exhausted in*\n{human_duration(n.time_to_exhaustion)}")
+    span = _span(n)
+    if span is not None:
+        fields.append(f"*{span[0]}*\n{human_duration(span[1])}")
     blocks.append(
         {
             "type": "section",
@@ -176,6 +228,12 @@ def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
                 "type": "section",
                 "text": {"type": "mrkdwn", "text": _clip(f"*Fired*\n{text}", MAX_SECTION)},
             }
+        )
+    if n.transition is Transition.RESOLVED and n.burn_rates:
+        rates = burn_rates_text(n).removeprefix("at resolution, decaying: ")
+        text = f"*Burn rates at resolution (decaying)*\n{rates}"
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}}
         )
     if n.trace_ids:
         ids = ", ".join(_trace_link(n, i) for i in range(min(len(n.trace_ids), 3)))
@@ -194,7 +252,7 @@ def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
         )
         if url
     ]
-    context = [f"fingerprint `{n.fingerprint}`", f"since {rfc3339(n.starts_at)}", *links]
+    context = [f"fingerprint `{n.fingerprint}`", f"since {rfc3339(n.began)}", *links]
     blocks.append(
         {
             "type": "context",
@@ -229,8 +287,47 @@ def _alert(n: Notification) -> dict[str, Any]:
     }
 
 
+def previous_alert(n: Notification) -> dict[str, Any] | None:
+    """A downgraded notification's critical alert, resolved at the downgrade (Alertmanager
+    webhook shape); None for other notifications or rows without the critical's identity."""
+    if (
+        n.transition is not Transition.DOWNGRADED
+        or n.previous_fingerprint is None
+        or n.incident_starts_at is None
+    ):
+        return None
+    end = n.at if n.at is not None else n.starts_at
+    return {
+        "status": "resolved",
+        "labels": {**n.labels, "severity": Severity.CRITICAL.value},
+        "annotations": dict(n.annotations),
+        "startsAt": rfc3339(n.incident_starts_at),
+        "endsAt": rfc3339(end),
+        "generatorURL": n.generator_url or "",
+        "fingerprint": n.previous_fingerprint,
+    }
+
+
+def _previous(n: Notification) -> dict[str, Any] | None:
+    alert, span = previous_alert(n), _span(n)
+    if alert is None:
+        return None
+    return {
+        "fingerprint": alert["fingerprint"], "severity": Severity.CRITICAL.value,
+        "started_at": alert["startsAt"], "ended_at": alert["endsAt"],
+        "duration_seconds": span[1] if span is not None else None,
+    }  # fmt: skip
+
+
 def numbers(n: Notification) -> dict[str, Any]:
-    """The ``sloguard`` object: every number behind the alert."""
+    """The ``sloguard`` object: every number behind the alert.
+
+    ``since`` is when the incident began; ``duration_seconds`` how long it lasted (resolved
+    only); ``burn_rates_decaying`` says the ``burn_rates`` were taken at resolution (the long
+    windows still hold the incident); ``previous`` is the critical a ``downgraded`` replaces.
+    """
+    span = _span(n)
+    resolved = n.transition is Transition.RESOLVED
     return {
         "id": n.id,
         "slo": n.slo,
@@ -260,17 +357,23 @@ def numbers(n: Notification) -> dict[str, Any]:
         "trace_urls": list(n.trace_urls),
         "repeat": n.transition is Transition.REPEAT,
         "transition": n.transition.value,
+        "since": rfc3339(n.began),
+        "duration_seconds": span[1] if resolved and span is not None else None,
+        "burn_rates_decaying": resolved,
+        "previous": _previous(n),
     }
 
 
 def webhook_payload(n: Notification, *, external_url: str = "") -> dict[str, Any]:
-    """The Alertmanager v4 webhook body for one alert, plus ``sloguard``."""
+    """The Alertmanager v4 webhook body for one alert, plus ``sloguard``; a ``downgraded``
+    carries two alerts: the warning firing and the critical it replaces, resolved (what an
+    Alertmanager-only consumer needs), still one delivery."""
     group = {"alertname": n.labels.get("alertname", "SLOBurn"), "slo": n.slo}
     group_key = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(group.items())) + "}"
     return {
         "receiver": n.receiver,
         "status": n.status.value,
-        "alerts": [_alert(n)],
+        "alerts": [_alert(n), *filter(None, [previous_alert(n)])],
         "groupLabels": group,
         "commonLabels": dict(n.labels),
         "commonAnnotations": dict(n.annotations),

@@ -218,12 +218,14 @@ class PrometheusSettings(_Section):
     scrape_interval: Seconds = 15.0
     """How often Prometheus scrapes the agents: windows below 4 intervals are raised."""
     recorded_long_windows: (
-        Literal[False] | Annotated[float, Field(ge=3600, allow_inf_nan=False)]
-    ) = False
-    """Read windows at least this long (seconds or a duration such as ``1d``) from the rates
-    that ``sloguard rules`` records (``slo:sli_total:rate5m``, …) instead of raw counters;
-    false (the default): always raw counters. Needs those rules loaded in Prometheus; an SLO
-    whose records are missing is read from raw counters (logged, counted)."""
+        Literal["auto", False] | Annotated[float, Field(ge=3600, allow_inf_nan=False)]
+    ) = "auto"
+    """Where long windows are read from. ``auto`` (the default): from the rates that
+    ``sloguard rules`` records (``slo:sli_total:rate5m``, …) for the SLOs whose records are in
+    Prometheus (checked every 10 minutes), windows of 6h and more, as far as the records reach
+    back; raw counters otherwise. A duration (seconds or e.g. ``1d``): every window at least
+    this long is asked of the records first (an SLO whose records are missing is read from raw
+    counters, logged as a warning, counted). ``false``: always raw counters."""
 
     @field_validator("recorded_long_windows", mode="before")
     @classmethod
@@ -232,6 +234,8 @@ class PrometheusSettings(_Section):
             text = value.strip()
             if text.lower() in ("false", "off", "no"):
                 return False
+            if text.lower() == "auto":
+                return "auto"
             try:
                 return float(text)
             except ValueError:

@@ -2,11 +2,11 @@
 
 Unset (the default): SQLite files in ``data_dir``. ``storage.url: postgresql://user@host:5432/db``:
 the shared PostgreSQL database (extra ``postgres``), which every replica and sidecar given the
-same URL shares; today the trace store lives there. The password is a secret: set
-``SLOGUARD_STORAGE__PASSWORD`` (or libpq's ``PGPASSWORD`` / ``~/.pgpass``). A password written
-in the URL is accepted from the environment (``SLOGUARD_STORAGE__URL``), moved out of the URL
-into ``password`` as the settings are read (so no ``repr`` or message shows it), and refused in a
-settings file.
+same URL shares: the trace store and the alert store (replicas elect one leader). The password
+is a secret: set ``SLOGUARD_STORAGE__PASSWORD`` (or libpq's ``PGPASSWORD`` / ``~/.pgpass``).
+A password written in the URL is accepted from the environment (``SLOGUARD_STORAGE__URL``),
+moved out of the URL into ``password`` as the settings are read (so no ``repr`` or message shows
+it), and refused in a settings file.
 
 Example::
 

@@ -71,6 +71,9 @@ CREATE TABLE IF NOT EXISTS samples (
 ) WITHOUT ROWID;
 """
 
+#: One time-slice SLO's event counts per slice, by the slice's end.
+_Slices = dict[float, WindowCounts]
+
 #: (age beyond which, keep one sample per this many seconds)
 DOWNSAMPLING = ((DAY, 600.0), (2 * HOUR, 60.0))
 
@@ -113,8 +116,7 @@ class EmbeddedSource:
         self._retention = retention
         self._finest: float | None = None  # the SLOs' finest time slice: never thinned below
         #: a slice's event counts per instance, once a sample at or after its end is stored
-        self._slice_cache: dict[tuple[CounterSLI, tuple[str, ...], float, float], WindowCounts]
-        self._slice_cache = {}
+        self._slice_cache: dict[tuple[CounterSLI, tuple[str, ...], float], _Slices] = {}
         self.samples_written = 0
         self.set_slos(slos)
 
@@ -244,7 +246,9 @@ class EmbeddedSource:
                 (lower, upper, lower, upper, step),
             ).rowcount
         self._db.execute("COMMIT")
-        self._slice_cache = {k: v for k, v in self._slice_cache.items() if k[3] >= now - retention}
+        for cache in self._slice_cache.values():
+            for end in [e for e in cache if e < now - retention]:
+                del cache[end]
         return deleted
 
     def sample_count(self) -> int:
@@ -330,9 +334,9 @@ class EmbeddedSource:
         once and kept when final (a sample at or after its end is stored); slices ending
         before the first sample hold nothing and are skipped."""
         b = slo.budgeting
-        ends = [e for e in slice_ends(window, at, b.slice) if e > self._first]
-        base = (counters, slo.group_by, b.slice)
-        missing = [e for e in ends if (*base, e) not in self._slice_cache]
+        ends = [e for e in slice_ends(window, at, b.slice) if e >= self._first]
+        cache = self._slice_cache.setdefault((counters, slo.group_by, b.slice), {})
+        missing = [e for e in ends if e not in cache]
         fresh: dict[float, WindowCounts] = {}
         if missing:
             lowest, sampled = (
@@ -345,8 +349,8 @@ class EmbeddedSource:
             for end in missing:
                 fresh[end] = slice_events(counters, series, slo.group_by, end, b.slice)
                 if end <= sampled:
-                    self._slice_cache[(*base, end)] = fresh[end]
-        return sliced(b, (fresh[e] if e in fresh else self._slice_cache[(*base, e)] for e in ends))
+                    cache[end] = fresh[end]
+        return sliced(b, (fresh[e] if e in fresh else cache[e] for e in ends))
 
     def _counters(self, slo: SLO) -> CounterSLI:
         """The SLO's counters; :class:`QueryError` when this source cannot answer it."""

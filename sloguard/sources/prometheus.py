@@ -38,6 +38,10 @@ it, and
 reported to ``on_fallback`` (the daemon counts it in a self metric). Never an empty answer
 in place of data.
 
+With ``recorded_from="auto"`` (the daemon's default) the records are used where they exist;
+which windows are asked of them, and the bookkeeping of those read from raw counters instead,
+is :class:`~sloguard.sources.recorded.RecordedWindows`.
+
 Secrets (bearer token, basic-auth password, URL user info) never appear in ``repr`` or messages.
 """
 
@@ -58,15 +62,16 @@ from sloguard.durations import format_duration
 from sloguard.httpanswer import read_capped
 from sloguard.slo.budget import Counts
 from sloguard.slo.promql import (
-    COVERAGE_SLACK,
     COVERED,
     PART_LABEL,
+    SLO_LABEL,
     recorded_window_query,
 )
 from sloguard.slo.spec import SLO, InstanceLabels
 from sloguard.slo.timeslices import counts_query
 from sloguard.sources.base import QueryError, Steps, WindowCounts, instance_key
 from sloguard.sources.promrange import matrix_as_vectors, range_form
+from sloguard.sources.recorded import RecordedFrom, RecordedWindows, detection_query
 
 QUERY_PATH = "/api/v1/query"
 QUERY_RANGE_PATH = "/api/v1/query_range"
@@ -99,7 +104,8 @@ class PrometheusSource:
     network (httpx transports such as ``MockTransport``); ``resolution`` is the shortest window
     worth asking for, about four scrape intervals. ``timeout`` is the deadline of a whole
     request; ``max_answer_bytes`` the longest answer body read (decoded). ``recorded_from``
-    (seconds, or None for never) is the shortest window read from recorded rates;
+    (seconds, or None for never) is the shortest window read from recorded rates, or
+    ``"auto"`` to use them where they exist (:mod:`sloguard.sources.recorded`);
     ``on_fallback(slo_name)`` is called for every such window read from raw counters instead.
     """
 
@@ -116,7 +122,7 @@ class PrometheusSource:
         cert: Cert | None = None,
         headers: Mapping[str, str] | None = None,
         resolution: float = 60.0,
-        recorded_from: float | None = None,
+        recorded_from: RecordedFrom = None,
         on_fallback: Callable[[str], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -129,12 +135,9 @@ class PrometheusSource:
             )
         if bearer_token is not None and basic_auth is not None:
             raise ValueError("set either bearer_token or basic_auth, not both")
-        if recorded_from is not None and recorded_from <= COVERAGE_SLACK:
-            raise ValueError(f"recorded_from must be longer than {format_duration(COVERAGE_SLACK)}")
+        self._windows = RecordedWindows(recorded_from, on_fallback)
         self.recorded_from = recorded_from
-        self._on_fallback = on_fallback
-        self._falling_back: set[tuple[str, float]] = set()
-        self._fallbacks = 0
+        self._detecting = asyncio.Lock()
         self.url = _display_url(base)
         self.timeout = timeout
         self.max_answer_bytes = max_answer_bytes
@@ -165,30 +168,40 @@ class PrometheusSource:
     @property
     def fallback_count(self) -> int:
         """Windows read from raw counters because their recorded rates were missing."""
-        return self._fallbacks
+        return self._windows.fallbacks
 
     async def window_counts(self, slo: SLO, window: float, at: float) -> WindowCounts:
         """Bad/total counts per instance of ``slo`` over ``window`` seconds ending at ``at``."""
         where = f"SLO {slo.name!r}, window {format_duration(window)}"
-        recorded_from = None if slo.budgeting.sliced else self.recorded_from  # slices: raw
-        if recorded_from is not None and window >= recorded_from:
+        windows = self._windows
+        if windows.asks(slo, window):
+            await self.recorded_slos(at)
+        if windows.use(slo, window, at, where):
+            kept = windows.kept(slo, window, at)
+            if kept is not None:
+                return kept
             recorded = await self._query(slo, where, recorded_window_query, window, at)
             if recorded[1]:
-                if (slo.name, window) in self._falling_back:
-                    self._falling_back.discard((slo.name, window))
-                    _log.info("%s: read from recorded rates (again)", where)
+                windows.covered(slo, window, at, recorded[0], where)
                 return recorded[0]
-            self._fallbacks += 1
-            if self._on_fallback is not None:
-                self._on_fallback(slo.name)
-            if (slo.name, window) not in self._falling_back:
-                self._falling_back.add((slo.name, window))
-                _log.warning(
-                    "%s: recorded rates missing or younger than the window (rules not loaded?);"
-                    " reading raw counters",
-                    where,
-                )
+            windows.fell_back(slo, window, at, where)
         return (await self._query(slo, where, counts_query, window, at))[0]
+
+    async def recorded_slos(self, at: float) -> frozenset[str]:
+        """The SLOs with records in Prometheus (auto mode), asked again every
+        :data:`~sloguard.sources.recorded.RECHECK` seconds of ``at``; one query whatever the
+        number of SLOs and concurrent callers."""
+        async with self._detecting:
+            if self._windows.detection_due(at):
+                where = "detecting recorded rates"
+                form = {"query": detection_query(), "time": f"{at:.3f}"}
+                self._sent += 1
+                body = await self._call("POST", QUERY_PATH, where, data=form)
+                try:
+                    self._windows.detected(at, _slo_names(body))
+                except _BadAnswer as exc:
+                    raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
+            return self._windows.names
 
     async def _query(
         self,
@@ -287,6 +300,15 @@ class PrometheusSource:
             if body is None:
                 raise too_long
             return response.status_code, body
+
+
+def _slo_names(body: object) -> frozenset[str]:
+    """The ``sloguard_slo`` values of a :func:`detection_query` answer."""
+    data = body.get("data") if isinstance(body, dict) else None
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, list):
+        raise _BadAnswer("answer without a result list")
+    return frozenset(_sample(item)[0].get(SLO_LABEL, "") for item in result) - {""}
 
 
 def _read_answer(status: int, content: bytes) -> object:

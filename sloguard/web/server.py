@@ -19,7 +19,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -42,6 +42,7 @@ def create_app(
     degraded: Sequence[Callable[[], str | None]] = (),
     routers: Sequence[APIRouter] = (),
     lifespan: Lifespan | None = None,
+    details: Callable[[], Mapping[str, object]] | None = None,
     auth: ReadAuth | None = None,
     docs: bool = False,
     open_metrics: bool = False,
@@ -51,6 +52,7 @@ def create_app(
     ``ready`` answers ``/readyz`` (always ready without it); each of ``degraded`` says why the
     daemon cannot do its job right now (or None), which also makes ``/readyz`` answer 503;
     ``lifespan`` runs around serving (the daemon starts and stops its background work there);
+    ``details`` adds fields to ``/readyz``'s answer (leadership among replicas);
     ``auth`` (default: none) guards reads (``/metrics`` too unless ``open_metrics``); ``docs``
     serves the API documentation at ``/docs``.
     """
@@ -60,7 +62,7 @@ def create_app(
         opened = OPEN_PATHS | SCHEMA_PATHS | ({"/metrics"} if open_metrics else set())
         # Added last, so outermost: a refused request costs nothing else.
         app.add_middleware(ReadAuthMiddleware, auth=auth, open_paths=opened)
-    app.include_router(probes_router(registry, ready, degraded))
+    app.include_router(probes_router(registry, ready, degraded, details))
     app.include_router(schemas_router())  # /schemas/*.json, open like the probes
     for router in routers:
         app.include_router(router)
@@ -73,8 +75,10 @@ def probes_router(
     registry: CollectorRegistry,
     ready: Callable[[], bool] | None = None,
     degraded: Sequence[Callable[[], str | None]] = (),
+    details: Callable[[], Mapping[str, object]] | None = None,
 ) -> APIRouter:
-    """Return the router with ``/metrics``, ``/healthz`` and ``/readyz``."""
+    """Return the router with ``/metrics``, ``/healthz`` and ``/readyz`` (``details``: more
+    fields of its answer, e.g. ``{"leadership": {"role": "follower", ...}}``)."""
     router = APIRouter()
 
     # Plain ``def``: FastAPI runs it in a worker thread, so a large scrape never blocks the loop.
@@ -91,13 +95,14 @@ def probes_router(
     @router.get("/readyz")
     def readyz() -> JSONResponse:
         """Readiness: 200 once started; 503 before, while shutting down and while degraded."""
+        extra = dict(details()) if details is not None else {}
         if ready is not None and not ready():
-            return JSONResponse({"status": "not ready"}, status_code=503)
+            return JSONResponse({"status": "not ready", **extra}, status_code=503)
         reasons = [reason for reason in (check() for check in degraded) if reason]
         if reasons:
             return JSONResponse(
-                {"status": "degraded", "reason": "; ".join(reasons)}, status_code=503
+                {"status": "degraded", "reason": "; ".join(reasons), **extra}, status_code=503
             )
-        return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "ready", **extra})
 
     return router

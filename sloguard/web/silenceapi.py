@@ -50,6 +50,7 @@ from sloguard.alerting.silences import (
     parse_matcher,
     silence_dict,
 )
+from sloguard.alerting.storebase import NotLeader
 from sloguard.durations import parse_duration
 from sloguard.web.auth import ReadAuth
 
@@ -275,6 +276,8 @@ def silence_router(
             alert = center.acknowledge(fp, by, comment, clock())
         except NotFiring as exc:
             raise HTTPException(404, str(exc)) from None
+        except NotLeader as exc:  # a follower of replicas sharing a database commits nothing
+            raise HTTPException(503, f"{exc}; acknowledge through the leader (/readyz)") from None
         return {"alert": alert_dict(alert)}
 
     return router

@@ -45,7 +45,7 @@ def notifications(slo: SLO) -> tuple[AlertCenter, list[Notification]]:
 
 
 def test_a_named_slo_fires_and_resolves_under_its_name_in_every_receiver() -> None:
-    center, sent = notifications(NAMED)
+    _, sent = notifications(NAMED)
     firing = [n for n in sent if n.transition is Transition.FIRING]
     resolved = [n for n in sent if n.transition is Transition.RESOLVED]
     assert firing and resolved

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from sloguard.alerting.center import AlertCenter
 from sloguard.alerting.silences import parse_matcher
 from sloguard.alerting.store import StateStore
+from sloguard.alerting.storebase import AlertStore
 from sloguard.notify.config import AlertRouting, LogSpec, Receiver
 from sloguard.notify.routing import Route
 from tests.alerting.test_store import COLUMN, T0, result
@@ -30,7 +31,7 @@ CREATE TABLE disabled (receiver TEXT PRIMARY KEY, reason TEXT, at REAL);
 """
 
 
-def center(store: StateStore) -> AlertCenter:
+def center(store: AlertStore) -> AlertCenter:
     routing = AlertRouting({"log": Receiver("log", "log", LogSpec())}, Route("log"))
     return AlertCenter(store, routing, registry=CollectorRegistry())
 

@@ -129,6 +129,7 @@ def test_a_transition_knows_alertmanagers_status() -> None:
         AlertStatus.FIRING,  # repeat: still firing
         AlertStatus.RESOLVED,
         AlertStatus.FIRING,  # acknowledged: still firing
+        AlertStatus.FIRING,  # downgraded: the warning still fires
     ]
 
 

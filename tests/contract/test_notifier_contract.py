@@ -6,7 +6,9 @@ What a receiver must do (the outbox worker, :mod:`sloguard.notify.outbox`, relie
    seconds >= 0 (the worker's pacing).
 2. **Delivery.** ``send(firing, None)``, then ``send(repeat, ref)`` and ``send(resolved, ref)``
    with the ``ref`` the firing delivery returned, are each ``ok``; so is a notification with
-   non-ASCII labels and a description far over every receiver's limit (receivers clip).
+   non-ASCII labels and a description far over every receiver's limit (receivers clip); so is a
+   ``downgraded`` (the critical resolved, its warning still fires) sent with the critical's
+   ``ref``, and the warning's ``resolved`` sent with the ref the downgrade returned.
 3. **Redelivery is safe.** Sending the same notification (same idempotency key) twice is ``ok``
    both times; a receiver that can deduplicate holds it once (the webhook consumer by
    ``webhook-id``, Alertmanager by label set). Slack has no idempotency key: a redelivery is a
@@ -117,6 +119,18 @@ async def test_an_acknowledgement_is_delivered(rig: Rig) -> None:
     assert fired.outcome is Outcome.OK, fired.reason
     acked = await rig.notifier.send(rig.alert("acknowledged", key="a-ack"), fired.ref)
     assert acked.outcome is Outcome.OK, acked.reason
+
+
+async def test_a_downgrade_and_the_warnings_later_resolve_are_delivered(rig: Rig) -> None:
+    """Every receiver takes a ``downgraded`` notification (Alertmanager: the critical resolved
+    and the warning firing, in one post)."""
+    fired = await rig.notifier.send(rig.alert("firing", key="d-firing"), None)
+    assert fired.outcome is Outcome.OK, fired.reason
+    down = await rig.notifier.send(rig.alert("downgraded", key="d-down"), fired.ref)
+    assert down.outcome is Outcome.OK, down.reason
+    assert down.ref is None or isinstance(down.ref, str)  # becomes the warning's ref
+    resolved = await rig.notifier.send(rig.alert("resolved", key="d-resolved"), down.ref)
+    assert resolved.outcome is Outcome.OK, resolved.reason
 
 
 async def test_non_ascii_and_oversized_content_is_delivered(rig: Rig) -> None:

@@ -94,7 +94,7 @@ def test_sigkill_after_the_receiver_took_it_before_the_answer(spawn: Spawn, tmp_
         port = free_port()
         first = spawn("demo", "--port", str(port), "--incident-after", "3", *args, env=env)
         _wait_healthy(first, f"http://127.0.0.1:{port}", tmp_path)
-        hook.wait_for(lambda h: any(billing_critical_firing(b) for b in h.arrivals), 90)
+        hook.wait_for(lambda h: any(billing_critical_firing(b) for b in h.arrived), 90)
         first.send_signal(signal.SIGKILL)  # while the receiver holds the request
         first.wait(timeout=STOP_DEADLINE)
         hook.unscript()

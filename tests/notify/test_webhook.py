@@ -427,10 +427,14 @@ async def test_the_log_receiver_writes_one_readable_block() -> None:
         "checkout-availability (agent_name=billing) is burning its error budget"
     )  # an alert named by the SLO's alerting.name starts with that name
     assert lines[1].startswith("    critical tier 1h/5m: burn 18.0x")
-    assert lines[-2] == (
+    assert lines[-4:-1] == [
         "2026-01-02T03:04:05.000Z sloguard[console] [RESOLVED] SLOBurnRateHigh: SLO "
-        "checkout-availability (agent_name=billing) is back within its error budget"
-    )
+        "checkout-availability (agent_name=billing) is back within its error budget",
+        # how long it lasted, since the alert started (not since this evaluation)
+        "    lasted 2m (since 2026-01-02T03:02:05.000Z)",
+        # burn rates at resolution are labelled, not shown like an ongoing incident's
+        "    burn rates at resolution, decaying: 5m 20.5x · 1h 18.0x",
+    ]
     out.close()
     failed = await console.send(notification(), None)  # a closed stream: not worth repeating
     assert failed.outcome is Outcome.PERMANENT

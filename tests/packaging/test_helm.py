@@ -131,6 +131,7 @@ def test_ci_values_cover_every_shape() -> None:
         "default-values.yaml",
         "evaluator-values.yaml",
         "exporter-values.yaml",
+        "ha-values.yaml",
         "monitors-values.yaml",
         "sidecar-classic-values.yaml",
         "sidecar-values.yaml",

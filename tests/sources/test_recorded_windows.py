@@ -15,6 +15,8 @@ the events of those two 60 s edges, and the error ratios agree within 1 % (relat
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -30,7 +32,9 @@ from sloguard.settings.model import load_settings
 from sloguard.slo.budget import Counts
 from sloguard.slo.promql import BAD_RATE, RATE_INTERVAL, RATE_WINDOW, TOTAL_RATE, rate_exprs
 from sloguard.slo.spec import InstanceLabels
+from sloguard.sources.base import QueryError
 from sloguard.sources.prometheus import PrometheusSource
+from sloguard.sources.recorded import AUTO_RECORDED_FROM, RECHECK, REUSE, detection_query
 from tests.support.promserver import (
     Family,
     Series,
@@ -43,6 +47,7 @@ from tests.support.slos import make_slo
 STEP = 15
 HOURS = 26
 STEPS = HOURS * 3600 // STEP
+SEVEN_HOURS = 7 * HOUR
 SHIFT = 60  # records sit this long before ``at``, on the rule group's own clock
 AGENTS = ("billing", "search")
 BILLING: InstanceLabels = (("agent_name", "billing"),)
@@ -220,16 +225,162 @@ async def test_an_slo_without_records_is_read_from_raw_counters_never_as_no_data
     assert len(warnings) == 1 and "'unrecorded'" in warnings[0].getMessage()
 
 
-def test_the_setting_takes_a_duration_and_defaults_to_off() -> None:
-    assert load_settings(None, {}).prometheus.recorded_long_windows is False
+def test_the_setting_defaults_to_auto_and_takes_false_or_a_duration() -> None:
+    assert load_settings(None, {}).prometheus.recorded_long_windows == "auto"
     env = {"SLOGUARD_PROMETHEUS__RECORDED_LONG_WINDOWS": "1d"}
     assert load_settings(None, env).prometheus.recorded_long_windows == DAY
     off = {"SLOGUARD_PROMETHEUS__RECORDED_LONG_WINDOWS": "false"}
     assert load_settings(None, off).prometheus.recorded_long_windows is False
+    auto = {"SLOGUARD_PROMETHEUS__RECORDED_LONG_WINDOWS": "AUTO"}
+    assert load_settings(None, auto).prometheus.recorded_long_windows == "auto"
     with pytest.raises(ConfigError, match="recorded_long_windows"):
         load_settings(None, {"SLOGUARD_PROMETHEUS__RECORDED_LONG_WINDOWS": "5m"})
+    with pytest.raises(ConfigError, match="recorded_long_windows"):
+        load_settings(None, {"SLOGUARD_PROMETHEUS__RECORDED_LONG_WINDOWS": "sometimes"})
 
 
 def test_too_short_a_recorded_window_is_refused() -> None:
     with pytest.raises(ValueError, match="recorded_from"):
         PrometheusSource("http://127.0.0.1:9", recorded_from=300.0)
+    with pytest.raises(ValueError, match="recorded_from"):
+        PrometheusSource("http://127.0.0.1:9", recorded_from="always")  # type: ignore[arg-type]
+
+
+@pytest.mark.prometheus
+async def test_auto_reads_long_windows_from_records_where_they_exist(
+    prometheus: str, history: History, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Auto: 6h and 1d of the recorded SLO from records, 1h raw; the other SLO all raw with
+    no second query and nothing logged; the records are looked for once per RECHECK."""
+    caplog.set_level(logging.INFO, logger="sloguard.sources.prometheus")
+    at = history.at
+    async with (
+        PrometheusSource(prometheus) as raw,
+        PrometheusSource(prometheus, recorded_from=6 * HOUR) as forced,
+        PrometheusSource(prometheus, recorded_from="auto") as auto,
+    ):
+        for window in (HOUR, 6 * HOUR, DAY):
+            got = await auto.window_counts(SLO, window, at)
+            want = await (raw if window < AUTO_RECORDED_FROM else forced).window_counts(
+                SLO, window, at
+            )
+            assert got == want, window
+            assert await auto.window_counts(OTHER, window, at) == await raw.window_counts(
+                OTHER, window, at
+            )
+        assert await auto.recorded_slos(at) == frozenset({SLO.name})
+        assert auto.query_count == 1 + 6  # one detection, one query per SLO × window
+        assert auto.fallback_count == 0
+        await auto.window_counts(SLO, DAY, at + RECHECK)  # detection asked again
+        assert auto.query_count == 7 + 2
+    assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+@pytest.mark.prometheus
+async def test_auto_reads_what_records_do_not_cover_from_raw_counters_and_asks_again_later(
+    prometheus: str, history: History, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The records reach back 26 h: 3d is raw; asked of the records once per RECHECK only."""
+    caplog.set_level(logging.INFO, logger="sloguard.sources.prometheus")
+    fallbacks: list[str] = []
+    start = history.at - RECHECK
+    async with (
+        PrometheusSource(prometheus) as raw,
+        PrometheusSource(prometheus, recorded_from="auto", on_fallback=fallbacks.append) as auto,
+    ):
+        sent = []
+        for at in (start, start + 60, start + 120, history.at):
+            assert await auto.window_counts(SLO, 3 * DAY, at) == await raw.window_counts(
+                SLO, 3 * DAY, at
+            )
+            sent.append(auto.query_count)
+    # detection + records + raw; raw; raw; detection + records + raw
+    assert sent == [3, 4, 5, 8]
+    assert fallbacks == [SLO.name] * 4
+    infos = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(infos) == 1 and "window 3d" in infos[0] and "reading raw counters" in infos[0]
+    assert all(r.levelno == logging.INFO for r in caplog.records)
+
+
+def _detection_stub(answers: list[bytes], seen: list[str]) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        query = dict(httpx.QueryParams(request.content.decode()))["query"]
+        seen.append(query)
+        if query == detection_query():
+            return httpx.Response(200, content=answers.pop(0))
+        empty = {"status": "success", "data": {"resultType": "vector", "result": []}}
+        return httpx.Response(200, json=empty)
+
+    return httpx.MockTransport(handle)
+
+
+async def test_auto_detection_is_one_query_for_concurrent_callers() -> None:
+    seen: list[str] = []
+    found = {"metric": {"sloguard_slo": OTHER.name}, "value": [0, "2"]}
+    answer = {"status": "success", "data": {"resultType": "vector", "result": [found]}}
+    stub = _detection_stub([json.dumps(answer).encode()], seen)
+    async with PrometheusSource("http://prom:9090", recorded_from="auto", transport=stub) as src:
+        slos = [make_slo(f"s{i}", group_by=("agent_name",)) for i in range(5)]
+        await asyncio.gather(*(src.window_counts(s, DAY, 1e9) for s in [*slos, OTHER]))
+    assert seen.count(detection_query()) == 1
+    assert sum("slo:sli_total:rate5m{" in q for q in seen) == 1  # only OTHER's window
+    assert len(seen) == 1 + 6 + 1
+
+
+async def test_a_malformed_detection_answer_is_a_query_error() -> None:
+    stub = _detection_stub([b'{"status": "success", "data": {}}'], [])
+    async with PrometheusSource("http://prom:9090", recorded_from="auto", transport=stub) as src:
+        with pytest.raises(QueryError, match=r"detecting recorded rates: .*without a result"):
+            await src.window_counts(SLO, DAY, 1e9)
+
+
+async def test_auto_keeps_one_coverage_note_per_slo_whatever_the_windows(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A calendar period's window grows every cycle: no new record query (nor log line) for
+    each; a shorter window is still asked; after RECHECK everything is asked again."""
+    caplog.set_level(logging.INFO, logger="sloguard.sources.prometheus")
+    seen: list[str] = []
+    found = {"metric": {"sloguard_slo": SLO.name}, "value": [0, "2"]}
+    answer = json.dumps(
+        {"status": "success", "data": {"resultType": "vector", "result": [found]}}
+    ).encode()
+    stub = _detection_stub([answer, answer], seen)
+    t0 = 1e9
+    async with PrometheusSource("http://prom:9090", recorded_from="auto", transport=stub) as src:
+        sent = []
+        for at, window in (
+            (t0, 3 * DAY),
+            (t0 + 60, 3 * DAY + 60),  # longer than one not covered: raw only
+            (t0 + 120, DAY),  # shorter: asked of the records
+            (t0 + 180, 2 * DAY),  # longer than 1d, not covered either: raw only
+            (t0 + 120 + RECHECK, 3 * DAY),  # stale: detection, records, raw
+        ):
+            await src.window_counts(SLO, window, at)
+            sent.append(src.query_count)
+        assert sent == [3, 4, 6, 7, 10]
+        assert src.fallback_count == 5
+    assert len(caplog.records) == 1 and "reading raw counters" in caplog.records[0].getMessage()
+
+
+@pytest.mark.prometheus
+async def test_a_window_read_from_records_is_answered_again_for_reuse_seconds(
+    prometheus: str, history: History
+) -> None:
+    """The records change once per 5 minutes: a 30 s evaluation interval need not re-read
+    them every cycle; a raw window is read every time. (7h: not a multiple of the traffic's
+    3-hour cycle, so a record entering and one leaving change the counts.)"""
+    at = history.at - 600
+    async with PrometheusSource(prometheus, recorded_from="auto") as auto:
+        first = await auto.window_counts(SLO, SEVEN_HOURS, at)
+        assert auto.query_count == 2  # detection + records
+        assert await auto.window_counts(SLO, SEVEN_HOURS, at + 30) == first
+        assert await auto.window_counts(SLO, SEVEN_HOURS, at + REUSE - 1) == first
+        assert auto.query_count == 2
+        assert await auto.window_counts(SLO, SEVEN_HOURS, at + REUSE) == first  # no new record
+        assert auto.query_count == 3
+        later = await auto.window_counts(SLO, SEVEN_HOURS, at + 300)
+        assert auto.query_count == 4 and later != first  # a record entered, one left
+        await auto.window_counts(SLO, HOUR, at)
+        await auto.window_counts(SLO, HOUR, at + 30)
+        assert auto.query_count == 6

@@ -22,7 +22,12 @@ DEFAULT_KEY = "9f2c1e4ab37d40c1"
 #: How long before ``at`` a notification's alert started firing.
 FIRING_FOR = 2 * MINUTE
 
-Kind = Literal["firing", "repeat", "resolved", "acknowledged"]
+Kind = Literal["firing", "repeat", "resolved", "acknowledged", "downgraded"]
+#: The critical alert a ``downgraded`` notification continues, and how long before ``at`` it
+#: began (a downgraded notification is the warning's; its own episode starts ``FIRING_FOR``
+#: before ``at``).
+PREVIOUS_FINGERPRINT = "c1c1c1c1c1c1c1c1"
+CRITICAL_FOR = 30 * MINUTE
 
 
 def notification(
@@ -39,12 +44,16 @@ def notification(
 
     ``key`` is the idempotency key; ``at`` is when the transition happened: the alert started
     firing ``FIRING_FOR`` before it and, when resolved, ended at it. ``description`` is the
-    alert's description annotation (receivers clip it to their limits).
+    alert's description annotation (receivers clip it to their limits). A ``downgraded`` is
+    the warning's, continuing a critical (``PREVIOUS_FINGERPRINT``) that began ``CRITICAL_FOR``
+    before ``at``.
     """
+    down = transition == "downgraded"
+    severity = Severity.WARNING if down else Severity.CRITICAL
     labels = {
         "alertname": "SLOBurn",
         "slo": slo,
-        "severity": Severity.CRITICAL.value,
+        "severity": severity.value,
         **(instance if instance is not None else {"agent_name": "billing"}),
     }
     tier = Tier(Severity.CRITICAL, HOUR, 5 * MINUTE, 14.4)
@@ -54,7 +63,7 @@ def notification(
         transition=Transition(transition),
         fingerprint="5c0ffee5c0ffee55",
         slo=slo,
-        severity=Severity.CRITICAL,
+        severity=severity,
         labels=labels,
         annotations={"summary": f"{slo} burns its budget", "description": description},
         starts_at=at - FIRING_FOR,
@@ -68,4 +77,7 @@ def notification(
         runbook_url="https://runbooks.example/checkout",
         generator_url=f"http://sloguard:9464/slos/{slo}",
         trace_ids=("4bf92f3577b34da6a3ce929d0e0e4736",),
+        previous_fingerprint=PREVIOUS_FINGERPRINT if down else None,
+        incident_starts_at=at - CRITICAL_FOR if down else None,
+        at=at,
     )

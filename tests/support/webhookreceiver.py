@@ -108,7 +108,7 @@ class WebhookReceiver:
         self.duplicates: list[Request] = []
         #: the parsed body of every request as it arrives, before any scripted delay: a
         #: request is "in flight" from here until it is in ``requests``
-        self.arrivals: list[Any] = []
+        self.arrived: list[Any] = []
         self._clock = clock
         self._tolerance = tolerance
         self._scripted: deque[Scripted] = deque()
@@ -167,7 +167,7 @@ class WebhookReceiver:
         except ValueError:
             parsed = None
         with self._changed:
-            self.arrivals.append(parsed)
+            self.arrived.append(parsed)
             self._changed.notify_all()
             scripted = self._scripted.popleft() if self._scripted else None
         extra: dict[str, str] = {}

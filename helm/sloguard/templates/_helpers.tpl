@@ -63,15 +63,57 @@ app.kubernetes.io/component: server
 {{- end }}
 
 {{/*
-Replicas of the daemon: the evaluator (modes all and evaluator) is a singleton, two would
-evaluate and notify twice. values.schema.json says so too; this also holds when the schema is
-skipped.
+The shared store's URL: storage.url, else config.storage.url; "" for none (SQLite files).
+*/}}
+{{- define "sloguard.storageUrl" -}}
+{{- $cfg := default dict .Values.config }}
+{{- $fromConfig := "" }}
+{{- if kindIs "map" $cfg.storage }}
+{{- $fromConfig = default "" $cfg.storage.url }}
+{{- end }}
+{{- default $fromConfig ((.Values.storage).url) }}
+{{- end }}
+
+{{/* "true" when the stores are a shared PostgreSQL database. */}}
+{{- define "sloguard.sharedStore" -}}
+{{- if regexMatch "^postgres(ql)?://" (include "sloguard.storageUrl" .) }}true{{ end }}
+{{- end }}
+
+{{/*
+Replicas of the daemon: the evaluator (modes all and evaluator) keeps its alert state and outbox
+in SQLite files of its own unless the stores are a shared PostgreSQL (storage.url); only then
+do replicas elect one leader that evaluates and notifies, otherwise two would notify twice.
+values.schema.json says so too; this also holds when the schema is skipped.
 */}}
 {{- define "sloguard.replicas" -}}
-{{- if and (ne .Values.mode "exporter") (ne (int .Values.replicaCount) 1) }}
-{{- fail (printf "replicaCount must be 1 in mode %q: the evaluator is a singleton (use mode exporter or the sidecar to scale ingest)" .Values.mode) }}
+{{- $n := int .Values.replicaCount }}
+{{- if and (ne .Values.mode "exporter") (ne $n 1) (not (include "sloguard.sharedStore" .)) }}
+{{- fail (printf "replicaCount %d in mode %q needs a shared PostgreSQL store: set storage.url: postgresql://user@host:5432/db (the password in existingSecret, key storage-password); without one the evaluator is a singleton (use mode exporter or the sidecar to scale ingest)" $n .Values.mode) }}
 {{- end }}
-{{- int .Values.replicaCount }}
+{{- if and (gt $n 1) .Values.persistence.enabled (not .Values.persistence.existingClaim) (has "ReadWriteOnce" .Values.persistence.accessModes) }}
+{{- fail (printf "replicaCount %d with persistence.enabled: one ReadWriteOnce volume cannot serve every replica; the shared stores live in PostgreSQL, set persistence.enabled: false" $n) }}
+{{- end }}
+{{- $n }}
+{{- end }}
+
+{{/*
+Pod affinity of the daemon: .Values.affinity when set, else the podAntiAffinity preset
+(soft: preferred, hard: required) spreading replicas over .Values.podAntiAffinityTopologyKey.
+*/}}
+{{- define "sloguard.affinity" -}}
+{{- if .Values.affinity }}
+{{- toYaml .Values.affinity }}
+{{- else if .Values.podAntiAffinity }}
+{{- $term := dict "topologyKey" .Values.podAntiAffinityTopologyKey "labelSelector" (dict "matchLabels" (include "sloguard.serverSelectorLabels" . | fromYaml)) }}
+podAntiAffinity:
+{{- if eq .Values.podAntiAffinity "hard" }}
+  requiredDuringSchedulingIgnoredDuringExecution:
+    {{- toYaml (list $term) | nindent 4 }}
+{{- else }}
+  preferredDuringSchedulingIgnoredDuringExecution:
+    {{- toYaml (list (dict "weight" 100 "podAffinityTerm" $term)) | nindent 4 }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -107,6 +149,11 @@ host, port, mode and data_dir are command-line flags of the container.
 {{- end }}
 {{- if .Values.routing }}
 {{- $_ := set $cfg "routing_file" "/etc/sloguard/routing.yaml" }}
+{{- end }}
+{{- with (.Values.storage).url }}
+{{- $storage := deepCopy (default dict $cfg.storage) }}
+{{- $_ := set $storage "url" . }}
+{{- $_ := set $cfg "storage" $storage }}
 {{- end }}
 {{- if $cfg }}
 {{- toYaml $cfg }}
@@ -152,6 +199,11 @@ sidecar); otherwise under containers.
   env:
     - name: SLOGUARD_PORT
       value: {{ $port | quote }}
+    {{- if and .Values.sidecar.sharedStore (include "sloguard.sharedStore" .) }}
+    # Traces go to the shared store, so alerts and the page of any replica link them.
+    - name: SLOGUARD_STORAGE__URL
+      value: {{ include "sloguard.storageUrl" . | quote }}
+    {{- end }}
     {{- with $secretEnv }}
     {{- trim . | nindent 4 }}
     {{- end }}

@@ -3,10 +3,14 @@
 The bot posts a firing alert as a new message; its ``ref`` is ``"<channel id>:<ts>"``. With that
 ref, a repeat is a thread reply, and a resolution is a thread reply (the delivery) plus a
 ``chat.update`` that turns the original message into its resolved form; an acknowledgement is a
-thread reply plus a ``chat.update`` that adds "acknowledged by …" to the original. The update is
-best effort: when it fails it is logged and the resolution still counts as delivered, so a retry
-never posts the reply twice. When the thread is gone (original deleted), the resolution is posted
-to the channel instead. What Slack's answers mean: :mod:`sloguard.notify.slack.api`.
+thread reply plus a ``chat.update`` that adds "acknowledged by …" to the original. A downgrade
+(the critical resolved, its warning still fires) arrives with the critical's ref: a thread reply
+plus a ``chat.update`` that adds "downgraded to warning at …" to the critical's message; its ref
+(the same thread) becomes the warning's, so the warning's reminders and resolution go there too.
+The update is best effort: when it fails it is logged and the resolution still counts as
+delivered, so a retry never posts the reply twice. When the thread is gone (original deleted),
+the resolution is posted to the channel instead. What Slack's answers mean:
+:mod:`sloguard.notify.slack.api`.
 
 Slack has no idempotency key, and a post it accepted may still fail for the sender: an answer
 later than the deadline, a connection dropped after the request was sent
@@ -44,7 +48,7 @@ from slack_sdk.web import SlackResponse, WebClient
 
 from sloguard.notify.delivery import scrubbed
 from sloguard.notify.model import AlertStatus, Delivery, Notification, Outcome, Transition
-from sloguard.notify.render import MAX_BLOCKS, acknowledgement, rfc3339, slack_message
+from sloguard.notify.render import MAX_BLOCKS, acknowledgement, lasted, rfc3339, slack_message
 from sloguard.notify.slack.api import (
     DEFAULT_MIN_INTERVAL,
     UNANSWERED,
@@ -55,6 +59,7 @@ from sloguard.notify.slack.api import (
     unanswered,
     whole_seconds,
 )
+from sloguard.slo.budget import Severity
 
 __all__ = ["DEFAULT_BASE_URL", "EVENT_TYPE", "MAX_IN_DOUBT", "THREAD_GONE", "SlackBotNotifier"]
 
@@ -135,6 +140,20 @@ def _acknowledged_original(n: Notification) -> tuple[str, list[dict[str, Any]]]:
     return f"{text} ({acknowledgement(n)})", [*blocks[: MAX_BLOCKS - 1], note]
 
 
+def _downgraded_original(n: Notification) -> tuple[str, list[dict[str, Any]]]:
+    """The critical's message, marked: ``:arrow_down: Downgraded to warning at …``."""
+    critical = replace(
+        n, transition=Transition.FIRING, severity=Severity.CRITICAL, tiers=(),
+        labels={**n.labels, "severity": Severity.CRITICAL.value},
+        starts_at=n.began, incident_starts_at=None,
+    )  # fmt: skip
+    text, blocks = slack_message(critical)
+    when = rfc3339(n.at) if n.at is not None else "now"
+    said = f"Downgraded to warning at {when}: {lasted(n)}; the warning still fires, see the thread."
+    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": f":arrow_down: {said}"}]}
+    return f"{text} (downgraded to warning at {when})", [*blocks[: MAX_BLOCKS - 1], note]
+
+
 class SlackBotNotifier:
     """Post to one channel with a bot token (``chat:write``; ``channels:history`` or
     ``groups:history`` to check for a post in doubt); thread and update resolutions.
@@ -186,9 +205,11 @@ class SlackBotNotifier:
         text, blocks = slack_message(notification)
         original = self._parse(ref)
         acked = notification.transition is Transition.ACKNOWLEDGED
+        downgraded = notification.transition is Transition.DOWNGRADED
         if original is None or not (
-            notification.repeat or acked or notification.status is AlertStatus.RESOLVED
-        ):
+            notification.repeat or acked or downgraded
+            or notification.status is AlertStatus.RESOLVED
+        ):  # fmt: skip
             return await self._post(notification, text, blocks)
         channel, ts = original
         reply = await self._post_once(notification, _Where(channel, ts), text, blocks)
@@ -203,6 +224,10 @@ class SlackBotNotifier:
             await self._mark_resolved(notification, channel, ts)
         elif acked:
             await self._mark_acknowledged(notification, channel, ts)
+        elif downgraded:
+            await self._update(
+                channel, ts, _downgraded_original(notification), "downgrade posted in the thread"
+            )
         return Delivery.ok(ref=f"{channel}:{ts}")
 
     async def _post(self, n: Notification, text: str, blocks: list[dict[str, Any]]) -> Delivery:
@@ -309,23 +334,19 @@ class SlackBotNotifier:
 
     async def _mark_resolved(self, n: Notification, channel: str, ts: str) -> None:
         """Best effort: the resolution was delivered as a reply whatever happens here."""
-        text, blocks = _resolved_original(n)
-        answer = await self._call(
-            "chat.update",
-            functools.partial(
-                self._client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks
-            ),
-        )
-        if isinstance(answer, _Failed):
-            _log.warning(
-                "%s: resolution posted in the thread, but the firing message was not updated: %s",
-                self,
-                answer.delivery.reason,
-            )
+        await self._update(channel, ts, _resolved_original(n), "resolution posted in the thread")
 
     async def _mark_acknowledged(self, n: Notification, channel: str, ts: str) -> None:
         """Best effort, like :meth:`_mark_resolved`: the firing message says who took it."""
-        text, blocks = _acknowledged_original(n)
+        await self._update(
+            channel, ts, _acknowledged_original(n), "acknowledgement posted in the thread"
+        )
+
+    async def _update(
+        self, channel: str, ts: str, message: tuple[str, list[dict[str, Any]]], what: str
+    ) -> None:
+        """Best effort ``chat.update`` of the original message (logged when it fails)."""
+        text, blocks = message
         answer = await self._call(
             "chat.update",
             functools.partial(
@@ -334,9 +355,9 @@ class SlackBotNotifier:
         )
         if isinstance(answer, _Failed):
             _log.warning(
-                "%s: acknowledgement posted in the thread, but the firing message was not "
-                "updated: %s",
+                "%s: %s, but the original message was not updated: %s",
                 self,
+                what,
                 answer.delivery.reason,
             )
 

@@ -1,0 +1,62 @@
+"""``bench/scale.py`` at a tiny size against a real Prometheus: every part is measured and the
+numbers hang together (timings are whatever the machine gives; only their shape is checked).
+
+The history is backfilled by bench/scaledata.py (promtool, per 2 h block) in a child process;
+Prometheus must be installed (``binary`` fails under ``CI`` when it is not).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import scale
+from bench.scaledata import Shape, burning
+from tests.support.promserver import promtool_binary
+
+TINY = Shape(slos=3, agents=4, days=1)
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    promtool_binary()  # skip, or fail under CI, when Debian's prometheus package is missing
+    opts = scale.Options(cycles=1, settle=0, rule_interval=2, rounds=1)
+    return scale.run(TINY, opts, tmp_path_factory.mktemp("scale"))
+
+
+@pytest.mark.e2e
+def test_the_tiny_scale_run_measures_every_part(result: dict[str, Any]) -> None:
+    assert result["instances"] == 12
+    assert result["samples"] == TINY.samples - 2 * TINY.instances
+    want_burning = sum(burning(i, j, TINY.agents) for i in range(3) for j in range(4))
+    for mode in ("raw", "auto"):
+        m = result[mode]
+        assert m["instances"] == 12 and m["errors"] == 0
+        assert m["burning"] == want_burning
+        assert m["cycle_s"] > 0 and m["prometheus_cpu_s"] >= 0
+    # one query per SLO × window; auto: the 6h and 1d windows read from the records by the
+    # warm-up cycle 30 s before are answered again (REUSE), no detection this cycle
+    assert result["raw"]["queries"] == 3 * 8
+    assert result["auto"]["queries"] == 3 * 6
+    # 1 d of records: 3d and 30d are not covered and fall back, the 6h and 1d windows do not.
+    assert result["raw"]["fallbacks"] == 0
+    assert result["auto"]["fallbacks"] == 3 * 2 * 2  # SLOs × windows × (warm-up + 1 cycle)
+    rules = result["rules"]
+    assert rules["groups"] == 3 * 2 and rules["round_sum_s"] > 0
+    assert result["notify"]["delivered"] == want_burning == result["notify"]["queued"]
+    assert 0 < result["rss_mb"] < 1000
+    assert set(result["ratios"]) == {
+        "auto_vs_raw_cycle",
+        "auto_cycle_vs_rules_round",
+        "auto_cpu_vs_rules_cpu",
+    }
+    assert "| queries per cycle | 24 | 18 | — |" in scale.render_result(result)
+
+
+def test_the_shapes_of_the_documented_runs() -> None:
+    assert scale.FULL.instances == 10_000 and scale.FULL.days == 30
+    assert scale.QUICK.instances == 1_000
+    assert sum(burning(i, j, 100) for i in range(100) for j in range(100)) == 2_500
+    assert Path(scale.__file__).with_name("scaledata.py").exists()
