@@ -124,6 +124,7 @@ PURE = (
     "notify/render.py",
     "notify/signing.py",
     "alerting/state.py",
+    "alerting/compose.py",
     "alerting/selfcheck.py",
     "alerting/silences.py",
     "alerting/leader.py",

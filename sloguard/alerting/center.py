@@ -7,15 +7,14 @@ states plus the notifications are committed to the outbox in one transaction.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from urllib.parse import quote
 
 import structlog
 from prometheus_client import CollectorRegistry
 
+from sloguard.alerting.compose import self_notification, slo_notification
 from sloguard.alerting.selfcheck import (
     WATCHDOG,
     SelfAlert,
@@ -24,12 +23,10 @@ from sloguard.alerting.selfcheck import (
     broken,
     firing,
     receivers,
-    summary,
 )
 from sloguard.alerting.silencebook import SilenceBook
 from sloguard.alerting.state import (
     ACKNOWLEDGED,
-    NO_DATA_ALERT,
     AlertEvent,
     AlertRules,
     AlertState,
@@ -43,14 +40,13 @@ from sloguard.alerting.state import (
     step,
 )
 from sloguard.alerting.storebase import AlertStore
-from sloguard.durations import format_duration
 from sloguard.errors import SloguardError
 from sloguard.evaluation.evaluator import InstanceResult
 from sloguard.notify.config import AlertRouting
 from sloguard.notify.model import Notification, Transition
 from sloguard.notify.render import rfc3339
 from sloguard.notify.routing import Target, shortest_repeat, targets
-from sloguard.slo.budget import Evaluation, Severity
+from sloguard.slo.budget import Severity
 from sloguard.slo.spec import SLOInstance
 
 #: The ``slo`` column under which self-alert states are stored (not a valid SLO's instance).
@@ -76,15 +72,6 @@ def log_event(event: AlertEvent, receivers: Sequence[str]) -> None:
         previous_fingerprint=event.previous_fingerprint, suppressed=event.suppressed or None,
         receivers=sorted(set(receivers)),
     )  # fmt: skip
-
-
-def trace_page(external_url: str, trace_id: str) -> str:
-    """The web page of a stored trace under the daemon's ``external_url``.
-
-    ``trace_page("https://sloguard.example.com", "4bf92f35")`` is
-    ``'https://sloguard.example.com/ui/#/traces/4bf92f35'``.
-    """
-    return f"{external_url.rstrip('/')}/ui/#/traces/{quote(trace_id, safe='')}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,62 +296,9 @@ class AlertCenter:
         return out
 
     def _notification(self, event: AlertEvent, r: InstanceResult, receiver: str) -> Notification:
-        ev: Evaluation = r.evaluation
-        slo = r.slo
         resolved = event.transition is Transition.RESOLVED
-        summary = f"SLO {slo.name} ({slo.objective:.3%} over {format_duration(slo.period)}) " + (
-            "is back within budget"
-            if resolved
-            else "is no longer critical but still burning its error budget"
-            if event.transition is Transition.DOWNGRADED
-            else "is burning its error budget"
-        )
-        annotations = {
-            "summary": summary,
-            "description": slo.description or summary,
-            **dict(slo.alerting.annotations),
-        }
-        if slo.alerting.runbook:
-            annotations["runbook_url"] = slo.alerting.runbook
-        if slo.alerting.dashboard:
-            annotations["dashboard_url"] = slo.alerting.dashboard
-        tiers = tuple(
-            t
-            for t in ev.firing
-            if t.tier.severity is event.severity or event.labels["alertname"] == NO_DATA_ALERT
-        )
-        nid = hashlib.sha256(f"{event.id}|{receiver}".encode()).hexdigest()[:32]
         evidence = tuple(self.evidence(r))[:3] if self.evidence is not None and not resolved else ()
-        return Notification(
-            id=nid,
-            receiver=receiver,
-            transition=event.transition,
-            fingerprint=event.fingerprint,
-            slo=slo.name,
-            severity=event.severity,
-            labels=dict(event.labels),
-            annotations=annotations,
-            starts_at=event.started_at,
-            ends_at=event.at if resolved else None,
-            objective=slo.objective,
-            sli=ev.sli,
-            budget_remaining=ev.budget_remaining,
-            time_to_exhaustion=ev.time_to_exhaustion,
-            burn_rates=dict(sorted(ev.burn_rates.items())),
-            tiers=tiers,
-            runbook_url=slo.alerting.runbook,
-            dashboard_url=slo.alerting.dashboard,
-            generator_url=(
-                f"{self.external_url}/api/v1/slos?slo={slo.name}" if self.external_url else None
-            ),
-            trace_ids=evidence,
-            trace_urls=tuple(trace_page(self.external_url, t) for t in evidence)
-            if self.external_url
-            else (),
-            previous_fingerprint=event.previous_fingerprint,
-            incident_starts_at=event.incident_started_at,
-            at=event.at,
-        )
+        return slo_notification(event, r, receiver, evidence, self.external_url)
 
     def check_self(self, state: SelfState, now: float) -> list[Notification]:
         """Advance sloguard's alerts about itself (:mod:`~sloguard.alerting.selfcheck`) from a
@@ -439,22 +373,4 @@ class AlertCenter:
     def _self_notification(
         self, event: AlertEvent, alert: SelfAlert | None, receiver: str
     ) -> Notification:
-        labels = dict(event.labels)
-        resolved = event.transition is Transition.RESOLVED
-        text = summary(labels) + (" (resolved)" if resolved else "")
-        description = text if alert is None or resolved else alert.description
-        return Notification(
-            id=hashlib.sha256(f"{event.id}|{receiver}".encode()).hexdigest()[:32],
-            receiver=receiver,
-            transition=event.transition,
-            fingerprint=event.fingerprint,
-            slo=labels.get("slo", "sloguard"),
-            severity=event.severity,
-            labels=labels,
-            annotations={"summary": text, "description": description},
-            starts_at=event.started_at,
-            ends_at=event.at if resolved else None,
-            objective=0.0,
-            generator_url=f"{self.external_url}/api/v1/alerts" if self.external_url else None,
-            at=event.at,
-        )
+        return self_notification(event, alert, receiver, self.external_url)

@@ -3,7 +3,8 @@
 The store keeps no separate log of transitions; this module reads what it does keep, without
 writing anything:
 
-1. the outbox: every ``firing`` and ``resolved`` notification (one per receiver, counted once),
+1. the outbox: every ``firing``, ``resolved`` and ``downgraded`` (a critical resolving while its
+   warning fires on) notification (one per receiver, counted once),
    kept for :data:`~sloguard.alerting.runtime.OUTBOX_RETENTION` after delivery;
 2. the suppressed events: transitions recorded but not sent (silenced, acknowledged);
 3. the alert states: a firing alert's start, for an episode announced (not an inhibited
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sloguard.alerting.state import AlertState
-from sloguard.notify.model import from_dict
+from sloguard.notify.model import Notification, Transition, from_dict
+from sloguard.slo.budget import Severity
 from sloguard.slo.spec import SLOInstance
 
 if TYPE_CHECKING:  # the page's pure chart imports the moments: no SQLite at run time
@@ -59,6 +61,18 @@ def _matches(labels: Mapping[str, str], instance: SLOInstance) -> bool:
     return labels.get("slo") == instance.slo and all(labels.get(k) == v for k, v in instance.labels)
 
 
+def _sent_moments(n: Notification) -> list[tuple[str, str, str]]:
+    """(fingerprint, kind, severity) of what a notification announced: a ``downgraded`` one is
+    the critical resolving (``previous_fingerprint``) and its warning firing, at once."""
+    if n.transition is Transition.DOWNGRADED:
+        out = [(n.fingerprint, FIRED, n.severity.value)]
+        if n.previous_fingerprint is not None:
+            out.append((n.previous_fingerprint, RESOLVED, Severity.CRITICAL.value))
+        return out
+    kind = _KINDS.get(n.transition.value)
+    return [] if kind is None else [(n.fingerprint, kind, n.severity.value)]
+
+
 def moments(
     instance: SLOInstance,
     sent: Iterable[Mapping[str, Any]],
@@ -75,13 +89,13 @@ def moments(
     found: dict[tuple[str, str, float], AlertMoment] = {}
     for row in sent:
         n = from_dict(row)
-        kind = _KINDS.get(n.transition.value)
         at = float(row["created_at"])
-        if kind is None or not start <= at <= end or not _matches(n.labels, instance):
+        if not start <= at <= end or not _matches(n.labels, instance):
             continue
-        found[(n.fingerprint, kind, at)] = AlertMoment(
-            at, kind, n.severity.value, n.labels.get("alertname", ""), n.fingerprint
-        )
+        for fingerprint, what, severity in _sent_moments(n):
+            found[(fingerprint, what, at)] = AlertMoment(
+                at, what, severity, n.labels.get("alertname", ""), fingerprint
+            )
     for row in suppressed:
         kind = _KINDS.get(str(row["transition"]))
         at, labels = float(row["at"]), row["labels"]

@@ -347,14 +347,14 @@ class PgAlertStore:
     def history_rows(
         self, slo: str, start: float, end: float, limit: int
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """An SLO's firing/resolved notifications queued in ``[start, end]`` and its
+        """An SLO's firing/resolved/downgraded notifications queued in ``[start, end]`` and its
         suppressions then, each at most ``limit`` rows."""
         sent = [
             {**json.loads(payload), "created_at": created}
             for payload, created in self._all(
                 "SELECT payload, created_at FROM outbox WHERE created_at >= %s"
                 " AND created_at <= %s AND payload::jsonb->>'slo' = %s"
-                " AND payload::jsonb->>'transition' IN ('firing', 'resolved')"
+                " AND payload::jsonb->>'transition' IN ('firing', 'resolved', 'downgraded')"
                 " ORDER BY created_at, seq LIMIT %s",
                 (start, end, slo, limit),
             )

@@ -341,14 +341,14 @@ class StateStore:
     def history_rows(
         self, slo: str, start: float, end: float, limit: int
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """An SLO's firing/resolved notifications queued in ``[start, end]`` (payload and
+        """An SLO's firing/resolved/downgraded notifications queued in ``[start, end]`` (payload and
         ``created_at``) and its suppressions then, each at most ``limit`` rows."""
         sent = [
             {**json.loads(payload), "created_at": created}
             for payload, created in self._db.execute(
                 "SELECT payload, created_at FROM outbox WHERE created_at >= ? AND created_at <= ?"
                 " AND json_extract(payload, '$.slo') = ?"
-                " AND json_extract(payload, '$.transition') IN ('firing', 'resolved')"
+                " AND json_extract(payload, '$.transition') IN ('firing', 'resolved', 'downgraded')"
                 " ORDER BY created_at LIMIT ?",
                 (start, end, slo, limit),
             )

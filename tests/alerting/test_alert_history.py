@@ -110,3 +110,23 @@ def test_a_state_adds_nothing_when_its_episode_was_notified() -> None:
     assert [(m.at, m.kind) for m in moments(BILLING, [], [], [state], T0 - 10, T0 + 10)] == [
         (T0, FIRED)
     ]
+
+
+def test_a_downgrade_is_the_critical_resolving_and_the_warning_firing() -> None:
+    # burn 50 pages (critical; the warning is inhibited), burn 4 keeps only the warning's
+    # tiers: one "downgraded" notification per receiver stands for both moments
+    store = StateStore()
+    center = AlertCenter(store, two_receivers())
+    center.process([result(BILLING, 0.05, T0)], T0)
+    center.process([result(BILLING, 0.004, T0 + 600)], T0 + 600)
+    sent, _ = store.history_rows("checkout", T0 - 1, T0 + 3600, 100)
+    assert [r["transition"] for r in sent] == ["firing"] * 2 + ["downgraded"] * 2
+    got = alert_moments(store, BILLING, start=T0 - 1, end=T0 + 3600)
+    assert [(m.at, m.kind, m.severity) for m in got] == [
+        (T0, FIRED, "critical"),
+        (T0 + 600, FIRED, "warning"),
+        (T0 + 600, RESOLVED, "critical"),
+    ]
+    critical = fingerprint({**BILLING.labels_dict, "alertname": "SLOBurn", "slo": "checkout",
+                            "severity": "critical"})  # fmt: skip
+    assert [m.fingerprint for m in got if m.severity == "critical"] == [critical, critical]
