@@ -46,6 +46,7 @@ HEADER = (
     "burn_rates",
     "events",
     "time_to_exhaustion_seconds",
+    "muted",
 )
 _COLORS = {
     "ok": "green",
@@ -261,6 +262,7 @@ def status_lines(items: Sequence[Mapping[str, Any]]) -> str:
                 " ".join(f"{w}={'-' if r is None else r}" for w, r in rates.items()),
                 it.get("events"),
                 it.get("time_to_exhaustion_seconds"),
+                ",".join(f for f in ("silenced", "acknowledged") if it.get(f)) or None,
             ]
         )
     return tsv(HEADER, rows)

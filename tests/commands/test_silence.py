@@ -128,6 +128,7 @@ def test_ack_a_firing_alert(
     )
     now = time.time()
     [n] = center.process([InstanceResult(SLO, SLOInstance.of("checkout", {}), ev, now)], now)
+    capsys.readouterr()  # the center's own log line ("alert fired") is not the command's output
     status, out, err = run(
         capsys,
         "ack",
@@ -214,3 +215,9 @@ def test_status_shows_silenced_and_acknowledged(
     console.print(status_table(items, 80))
     text = console.export_text()
     assert "silenced" in text and "acknowledged" in text
+    # piped: the same flags in the last field of the instance's tab-separated line
+    from sloguard.commands.statusview import HEADER, status_lines
+
+    header, line = status_lines(items).splitlines()
+    assert header.split("\t")[-1] == "muted" and len(HEADER) == len(line.split("\t"))
+    assert line.split("\t")[-1] == "silenced,acknowledged"
