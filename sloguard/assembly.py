@@ -44,7 +44,7 @@ from sloguard.settings.sections import Mode, SelfAlertSettings
 from sloguard.settings.webconfig import WebConfig
 from sloguard.slo.loader import load_slo_files
 from sloguard.sources.base import SLISource
-from sloguard.sources.embedded import EmbeddedSource
+from sloguard.sources.embedded import EmbeddedSource, open_sample_store
 from sloguard.tracestore.base import TraceStore
 from sloguard.tracestore.store import SqliteTraceStore
 from sloguard.tracestore.storehealth import StorageFailures, StoreHealth
@@ -277,17 +277,18 @@ def slo_engine(
     )
     self_metrics = SelfMetrics(registry)
     source: SLISource
-    if embedded:
-        samples = settings.data_dir / "samples.sqlite"
-        try:
-            health = StoreHealth("samples", on_failure=failures)
-            source = EmbeddedSource(registry, slos, path=samples, interval=interval, health=health)
-        except sqlite3.Error as exc:  # the source opens its file unmapped: say which file
-            message = (
-                f"cannot open the embedded samples: {exc}; check that the user sloguard runs "
-                "as can write this file and its directory"
-            )
-            raise ConfigError([Problem(str(samples), None, "", message)]) from exc
+    if embedded:  # samples in data_dir, or shared: each replica writes as host:port
+        s = settings.storage
+        store = open_sample_store(
+            settings.data_dir / "samples.sqlite",
+            url=s.url,
+            password=s.password.get_secret_value() if s.password else None,
+            pool_size=min(2, s.pool_size),
+            timeout=s.timeout,
+            process=f"{socket.gethostname()}:{settings.port}",
+        )
+        health = StoreHealth("samples", on_failure=failures)
+        source = EmbeddedSource(registry, slos, interval=interval, health=health, store=store)
     else:
         source = prometheus_source(settings, resolution, self_metrics)
     engine = SLOEngine(slos, source, self_metrics=self_metrics)

@@ -11,6 +11,7 @@ module named, under ``sloguard.``). ``except SloguardError`` catches all of them
     ├── ConfigError                  errors               a document's problems, every one listed
     ├── MissingExtra (ImportError)   errors               optional dependency missing (names extra)
     ├── QueryError                   sources.base         an SLI source could not answer
+    ├── SampleStoreError       sources.samplestore    embedded samples cannot be written or read
     ├── HistoryRequestError (ValueError) evaluation.history  a history asked beyond its bounds
     ├── StoreVersionError            tracestore.database  trace store written by a newer sloguard
     ├── StorageFailure           tracestore.storehealth   a store cannot write, or keeps free space

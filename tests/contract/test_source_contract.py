@@ -23,9 +23,10 @@ real :class:`~sloguard.Recorder` during the minute before ``AT``. The Prometheus
 from a real Prometheus serving that registry's counters backfilled with promtool (0 at
 ``AT - 60``, final at ``AT``: ``increase`` extrapolates nothing, so counts are exact; see
 ``tests/support/promserver.py``); the embedded source samples the registry itself at
-``AT - 60`` and ``AT``; the fake is told the expected answers (``FakeSource(answer=...)``).
+``AT - 60`` and ``AT`` (into SQLite, and into a real PostgreSQL as ``embedded-postgres``); the
+fake is told the expected answers (``FakeSource(answer=...)``).
 A "broken" source of each kind has a backend that fails: a Prometheus port nobody listens on, an
-embedded store whose table was dropped, a fake with ``error=``.
+embedded store whose samples table was dropped, a fake with ``error=``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from itertools import count
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,7 @@ from sloguard.sources.base import QueryError, SLISource, WindowCounts
 from sloguard.sources.embedded import EmbeddedSource
 from sloguard.sources.fake import FakeSource
 from sloguard.sources.prometheus import PrometheusSource
+from sloguard.sources.samplestore import SampleStore
 from tests.support.promserver import (
     Family,
     Series,
@@ -214,9 +217,9 @@ def victoria_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def embedded_world(path: Path) -> EmbeddedSource:
+def embedded_world(path: Path, store: SampleStore | None = None) -> EmbeddedSource:
     registry = CollectorRegistry()
-    source = EmbeddedSource(registry, EVERY_SLO, path=path, interval=15)
+    source = EmbeddedSource(registry, EVERY_SLO, path=path, interval=15, store=store)
     source.sample(START)
     record_world(Recorder(AgentMetrics(registry=registry)))
     source.sample(AT)
@@ -232,8 +235,36 @@ SUBJECTS = [
     pytest.param("prometheus", marks=[pytest.mark.e2e, pytest.mark.prometheus]),
     pytest.param("victoriametrics", marks=[pytest.mark.e2e]),
     "embedded",
+    pytest.param("embedded-postgres", marks=[pytest.mark.e2e]),  # samples in PostgreSQL
     "fake",
 ]
+_databases = count()
+
+
+@pytest.fixture(scope="module")
+def pg_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server (its URL)."""
+    from tests.support.pgserver import start_postgres
+
+    with start_postgres(tmp_path_factory.mktemp("pg")) as url:
+        yield url
+
+
+def pg_samples(admin_url: str, *, broken: bool = False) -> SampleStore:
+    """A sample store on a new database of that server; ``broken``: its samples table dropped."""
+    import psycopg
+
+    from sloguard.sources.pgsamples import open_pg_sample_store
+
+    name = f"source_{next(_databases)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    store = open_pg_sample_store(url, process="contract:9464")
+    if broken:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(b"DROP TABLE samples")
+    return store
 
 
 @pytest.fixture(params=SUBJECTS)
@@ -261,6 +292,11 @@ async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             db.execute("DROP TABLE samples")
         kinds = ALL_KINDS - {SLIKind.RATIO}  # raw PromQL needs Prometheus
         found = Subject(name, kinds, embedded_world(tmp_path / "samples.sqlite"), broken)
+    elif name == "embedded-postgres":
+        admin: str = request.getfixturevalue("pg_admin")
+        source = embedded_world(tmp_path / "unused.sqlite", pg_samples(admin))
+        broken = embedded_world(tmp_path / "unused.sqlite", pg_samples(admin, broken=True))
+        found = Subject(name, ALL_KINDS - {SLIKind.RATIO}, source, broken)
     else:
         found = Subject(
             name, ALL_KINDS, FakeSource(answer=fake_world), FakeSource(error="backend down")
