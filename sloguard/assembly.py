@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-import sqlite3
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from sloguard.errors import ConfigError, MissingExtra, Problem
 from sloguard.evaluation.engine import SLOEngine
 from sloguard.evaluation.selfmetrics import SelfMetrics
 from sloguard.evaluation.slostate import SLOStateCollector
+from sloguard.ingest.forward import TraceForwarder
 from sloguard.ingest.pricing import ModelPrice, load_pricing
 from sloguard.ingest.router import ingest_router
 from sloguard.notify.config import AlertRouting
@@ -227,8 +228,15 @@ def trace_store(settings: Settings, failures: StorageFailures) -> TraceStore:
     )
 
 
-def data_routers(settings: Settings, recorder: Recorder, traces: TraceStore) -> list[APIRouter]:
-    """The traces API, the web page and (but in evaluator mode) the ingest router."""
+def data_routers(
+    settings: Settings,
+    recorder: Recorder,
+    traces: TraceStore,
+    forwarder: TraceForwarder | None = None,
+) -> list[APIRouter]:
+    """The traces API, the web page and (but in evaluator mode) the ingest router, which tells
+    ``forwarder`` of every trace it stores; an evaluator with an ingest token serves only the
+    store-only endpoint of forwarded traces."""
     routers = [
         traces_router(
             traces,
@@ -238,12 +246,31 @@ def data_routers(settings: Settings, recorder: Recorder, traces: TraceStore) -> 
         ui_router(),
     ]
     if settings.mode is not Mode.EVALUATOR:
-        routers.append(ingest(settings, recorder, traces))
+        routers.append(ingest(settings, recorder, traces, forwarder))
+    elif settings.ingest.token is not None:
+        routers.append(ingest(settings, recorder, traces, store_only=True))
     return routers
 
 
-def ingest(settings: Settings, recorder: Recorder, traces: TraceStore) -> APIRouter:
-    """The ingest router (A2A traces, OTLP traces, events); pricing file errors are ConfigErrors."""
+def trace_forwarder(settings: Settings, registry: CollectorRegistry) -> TraceForwarder | None:
+    """What sends stored traces to ``ingest.forward_traces_to`` (None: not set, or evaluator)."""
+    i = settings.ingest
+    if i.forward_traces_to is None or settings.mode is Mode.EVALUATOR:
+        return None
+    token = i.forward_token.get_secret_value() if i.forward_token is not None else None
+    return TraceForwarder(i.forward_traces_to, token=token, registry=registry)
+
+
+def ingest(
+    settings: Settings,
+    recorder: Recorder,
+    traces: TraceStore,
+    forwarder: TraceForwarder | None = None,
+    *,
+    store_only: bool = False,
+) -> APIRouter:
+    """The ingest router (A2A traces, OTLP traces, events, forwarded traces; ``store_only``:
+    the last alone); pricing file errors are ConfigErrors."""
     i = settings.ingest
     overrides = {model: ModelPrice(p.input, p.output) for model, p in i.prices.items()}
     return ingest_router(
@@ -257,6 +284,8 @@ def ingest(settings: Settings, recorder: Recorder, traces: TraceStore) -> APIRou
         max_tool_calls=i.max_tool_calls,
         otlp_window=i.otlp_window,
         otlp_max_waiting_spans=i.otlp_max_waiting_spans,
+        on_stored=forwarder.forward if forwarder is not None else None,
+        store_only=store_only,
     )
 
 

@@ -39,11 +39,13 @@ from sloguard.assembly import (
     readiness_checks,
     recording,
     slo_engine,
+    trace_forwarder,
     trace_store,
 )
 from sloguard.errors import SloguardError
 from sloguard.evaluation.engine import SLOEngine
 from sloguard.evaluation.scheduler import EvaluationSchedule
+from sloguard.ingest.forward import TraceForwarder
 from sloguard.ingest.otlpassembly import OtlpAssembly
 from sloguard.ingest.router import IngestRouter
 from sloguard.logs import configure_logging
@@ -119,7 +121,8 @@ def build(
     )
     alerts = None
     traces = trace_store(settings, failures)
-    routers = data_routers(settings, parts.recorder, traces)
+    forwarder = trace_forwarder(settings, registry)
+    routers = data_routers(settings, parts.recorder, traces, forwarder)
     reads = read_auth(settings, web)
     writes = ReadAuth(
         token=settings.ingest.token.get_secret_value() if settings.ingest.token else None,
@@ -155,6 +158,7 @@ def build(
             settings.evaluation_interval,
             TracePruner(traces, settings.traces.prune_interval),
             [r.assembly for r in routers if isinstance(r, IngestRouter)],
+            (forwarder, settings.drain_timeout),
         ),
     )
     return Daemon(
@@ -178,6 +182,7 @@ def _lifespan(
     interval: float,
     pruner: TracePruner,
     assemblies: list[OtlpAssembly],
+    forwarding: tuple[TraceForwarder | None, float] = (None, 0.0),
 ) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -199,6 +204,9 @@ def _lifespan(
 
             schedule = EvaluationSchedule(tick, interval, self_metrics=engine.self_metrics)
             schedule.start()
+        forwarder, drain_timeout = forwarding
+        if forwarder is not None:
+            forwarder.start()
         pruner.start()  # every mode: retention runs in its own thread, off the event loop
         flusher = asyncio.create_task(_flush_assemblies(assemblies)) if assemblies else None
         readiness.set()
@@ -212,6 +220,8 @@ def _lifespan(
                     await flusher
             for assembly in assemblies:  # no request comes any more: read what still waits
                 await asyncio.to_thread(assembly.drain, time.time())
+            if forwarder is not None:  # after the assemblies: the traces they stored go too
+                await asyncio.to_thread(forwarder.close, drain_timeout)
             if schedule is not None:
                 schedule.shutdown()
             if alerts is not None:

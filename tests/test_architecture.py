@@ -86,6 +86,7 @@ PURE = (
     "ingest/tracereading.py",
     "ingest/spanassembly.py",
     "ingest/updates.py",
+    "ingest/forwardqueue.py",
     "tracestore/model.py",
     "tracestore/records.py",
     "tracestore/queries.py",

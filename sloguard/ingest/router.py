@@ -1,4 +1,5 @@
-"""The ingest router: ``POST /v1/a2a/traces``, ``POST /v1/events``, ``POST /v1/traces`` (OTLP).
+"""The ingest router: ``POST /v1/a2a/traces``, ``POST /v1/events``, ``POST /v1/traces`` (OTLP),
+and ``POST /v1/traces/store`` (traces forwarded by sidecars, stored only: :mod:`.forwardintake`).
 
 Example::
 
@@ -9,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -23,6 +25,7 @@ from sloguard.ingest.a2a import TraceLimits, TraceResult, plan_traces
 from sloguard.ingest.anomalywatch import AnomalyWatch
 from sloguard.ingest.auth import BearerAuth
 from sloguard.ingest.events import EventResult, KeptEvents, plan_events
+from sloguard.ingest.forwardintake import STORE, add_store_route, store_intake
 from sloguard.ingest.intake import IngestRoute, Intake
 from sloguard.ingest.metrics import IngestMetrics
 from sloguard.ingest.otlpassembly import (
@@ -76,6 +79,8 @@ def ingest_router(
     max_tool_calls: int = MAX_TOOL_CALLS,
     otlp_window: float = DEFAULT_WINDOW,
     otlp_max_waiting_spans: int = DEFAULT_MAX_WAITING_SPANS,
+    on_stored: Callable[[Sequence[ResponseTrace]], None] | None = None,
+    store_only: bool = False,
 ) -> IngestRouter:
     """Return the router with the three ingest endpoints, recording into ``recorder``.
 
@@ -89,10 +94,14 @@ def ingest_router(
     ``agent_anomalies_total`` (see :mod:`sloguard.ingest.anomalywatch`). OTLP spans wait up
     to ``otlp_window`` seconds for the rest of their trace, at most ``otlp_max_waiting_spans``
     in all (see :mod:`sloguard.ingest.otlpassembly`); the router's ``assembly`` must be flushed
-    every second or so, and drained at shutdown.
+    every second or so, and drained at shutdown. ``on_stored`` is called with every trace
+    stored (A2A and OTLP, after storing; the forwarder). With ``traces``, the store-only
+    endpoint ``/v1/traces/store`` is added; ``store_only``: it is the only endpoint.
     """
     if max_items < 1:
         raise ValueError(f"max_items must be >= 1, got {max_items}")
+    if store_only and traces is None:
+        raise ValueError("store_only needs a trace store (traces=...)")
     table = pricing if pricing is not None else load_pricing()
     counters = metrics if metrics is not None else IngestMetrics(recorder.metrics.registry)
     counters.pricing.info({"version": table.version})
@@ -110,9 +119,10 @@ def ingest_router(
         assembly=assembly,
     )
     results = [r.value for r in Result if auth.enabled or r is not Result.UNAUTHORIZED]
-    for endpoint in (A2A, EVENTS, OTLP):
+    endpoints = (A2A, EVENTS, OTLP) if traces is None else (A2A, EVENTS, OTLP, STORE)
+    for endpoint in (STORE,) if store_only else endpoints:
         counters.declare(endpoint, results)
-    watch = _anomaly_watch(traces, recorder, counters, low_confidence, max_tool_calls)
+    watch = _anomaly_watch(traces, recorder, counters, low_confidence, max_tool_calls, on_stored)
     documented_auth: list[Any] = (
         [Security(HTTPBearer(auto_error=False, description="The ingest token."))]
         if auth.enabled
@@ -123,6 +133,10 @@ def ingest_router(
         assembly, tags=["ingest"], dependencies=documented_auth, route_class=IngestRoute
     )
     limits = TraceLimits(max_items=max_items, max_depth=max_depth, max_steps=max_steps)
+    if traces is not None:
+        add_store_route(router, store_intake(intake), limits, traces, counters, auth=auth.enabled)
+    if store_only:
+        return router
     _add_a2a_route(router, intake, limits, watch, auth=auth.enabled)
     _add_events_route(router, intake, max_items, watch, auth=auth.enabled)
     writer = (
@@ -142,17 +156,41 @@ def _anomaly_watch(
     counters: IngestMetrics,
     low_confidence: float,
     max_tool_calls: int,
+    on_stored: Callable[[Sequence[ResponseTrace]], None] | None,
 ) -> AnomalyWatch | None:
-    """What stores committed traces and counts their anomalies (None without a store)."""
+    """What stores committed traces and counts their anomalies (None without a store);
+    ``on_stored`` hears of every trace it stores."""
     if traces is None:
         return None
-    return AnomalyWatch(
+    kind = AnomalyWatch if on_stored is None else partial(_TellingWatch, on_stored=on_stored)
+    return kind(
         traces,
         recorder,
         low_confidence=low_confidence,
         max_tool_calls=max_tool_calls,
         on_failure=lambda what: counters.store_failures.labels(what).inc(),
     )
+
+
+class _TellingWatch(AnomalyWatch):
+    """An anomaly watch that tells ``on_stored`` of every trace it stores."""
+
+    def __init__(
+        self, *args: Any, on_stored: Callable[[Sequence[ResponseTrace]], None], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_stored = on_stored
+
+    def store_traces(
+        self,
+        traces: Sequence[ResponseTrace],
+        now: float,
+        stored: Mapping[str, ResponseTrace | None] | None = None,
+    ) -> list[Any]:
+        """Store and count as :class:`AnomalyWatch` does, then call ``on_stored``."""
+        counted = super().store_traces(traces, now, stored)
+        self._on_stored(traces)
+        return counted
 
 
 def _add_a2a_route(

@@ -8,9 +8,10 @@ A variable that looks like a setting but names none (``SLOGUARD_INGEST_TOKEN``) 
 the closest setting's variable; other ``SLOGUARD_*`` names (routing secrets such as
 ``SLOGUARD_SLACK_TOKEN``) are left alone (the rule: :mod:`sloguard.settings.envlayer`).
 
-Secrets (``ingest.token``, ``prometheus.bearer_token``, ``prometheus.basic_auth.password``) are
-``SecretStr``, come only from the environment (a settings file is reviewed and committed like
-code, so a secret in it is a problem) and are never shown: not in ``repr``, logs or messages.
+Secrets (``ingest.token``, ``ingest.forward_token``, ``prometheus.bearer_token``,
+``prometheus.basic_auth.password``) are ``SecretStr``, come only from the environment (a settings
+file is reviewed and committed like code, so a secret in it is a problem) and are never shown:
+not in ``repr``, logs or messages.
 
 The HTTP port defaults to 9464 (the port the OpenTelemetry Prometheus exporter uses; scrape
 configs written for an OTel exporter find sloguard there too). The sections (``metrics``,

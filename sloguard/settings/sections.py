@@ -280,6 +280,11 @@ class IngestSettings(_Section):
     parents, in several requests); a trace whose spans all arrived is read at once."""
     otlp_max_waiting_spans: PositiveInt = 100_000
     """Spans that may wait in all; beyond, the oldest traces are read as they are."""
+    forward_traces_to: Annotated[str, AfterValidator(_http_url)] | None = None
+    """A sidecar without a shared database sends every trace it stores to this central
+    daemon (``http://central:9464``; its ``/v1/traces/store``, counting nothing again)."""
+    forward_token: SecretStr | None = None
+    """The central daemon's ingest token, sent with forwarded traces."""
 
 
 def _duration(value: object) -> object:

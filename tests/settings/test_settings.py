@@ -418,6 +418,7 @@ def test_secret_paths_and_env_names() -> None:
         ("prometheus", "bearer_token"),
         ("prometheus", "basic_auth", "password"),
         ("ingest", "token"),
+        ("ingest", "forward_token"),
         ("storage", "password"),
         ("web", "read_token"),
     }
