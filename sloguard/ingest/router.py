@@ -118,20 +118,9 @@ def ingest_router(
         metrics=counters,
         assembly=assembly,
     )
-    results = [r.value for r in Result if auth.enabled or r is not Result.UNAUTHORIZED]
-    endpoints = (A2A, EVENTS, OTLP) if traces is None else (A2A, EVENTS, OTLP, STORE)
-    for endpoint in (STORE,) if store_only else endpoints:
-        counters.declare(endpoint, results)
+    _declare(counters, auth, traces is not None, store_only)
     watch = _anomaly_watch(traces, recorder, counters, low_confidence, max_tool_calls, on_stored)
-    documented_auth: list[Any] = (
-        [Security(HTTPBearer(auto_error=False, description="The ingest token."))]
-        if auth.enabled
-        else []
-    )
-    # IngestRoute: the endpoints do the whole request themselves (see its docstring)
-    router = IngestRouter(
-        assembly, tags=["ingest"], dependencies=documented_auth, route_class=IngestRoute
-    )
+    router = _router(assembly, auth)
     limits = TraceLimits(max_items=max_items, max_depth=max_depth, max_steps=max_steps)
     if traces is not None:
         add_store_route(router, store_intake(intake), limits, traces, counters, auth=auth.enabled)
@@ -148,6 +137,26 @@ def ingest_router(
         assembly.on_traces = writer.write
     _add_otlp_route(router, intake, writer, auth=auth.enabled)
     return router
+
+
+def _declare(counters: IngestMetrics, auth: BearerAuth, stored: bool, store_only: bool) -> None:
+    """Every endpoint's request counters at 0, with the results its auth can give."""
+    results = [r.value for r in Result if auth.enabled or r is not Result.UNAUTHORIZED]
+    endpoints = (A2A, EVENTS, OTLP, STORE) if stored else (A2A, EVENTS, OTLP)
+    for endpoint in (STORE,) if store_only else endpoints:
+        counters.declare(endpoint, results)
+
+
+def _router(assembly: OtlpAssembly, auth: BearerAuth) -> IngestRouter:
+    documented_auth: list[Any] = (
+        [Security(HTTPBearer(auto_error=False, description="The ingest token."))]
+        if auth.enabled
+        else []
+    )
+    # IngestRoute: the endpoints do the whole request themselves (see its docstring)
+    return IngestRouter(
+        assembly, tags=["ingest"], dependencies=documented_auth, route_class=IngestRoute
+    )
 
 
 def _anomaly_watch(

@@ -221,28 +221,7 @@ def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
             ],
         }
     )
-    if n.transition is not Transition.RESOLVED and n.tiers:
-        text = "\n".join(f"• {line}" for line in _tier_lines(n))
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": _clip(f"*Fired*\n{text}", MAX_SECTION)},
-            }
-        )
-    if n.transition is Transition.RESOLVED and n.burn_rates:
-        rates = burn_rates_text(n).removeprefix("at resolution, decaying: ")
-        text = f"*Burn rates at resolution (decaying)*\n{rates}"
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}}
-        )
-    if n.trace_ids:
-        ids = ", ".join(_trace_link(n, i) for i in range(min(len(n.trace_ids), 3)))
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": f"*Recent failing traces*\n{ids}"},
-            }
-        )
+    blocks += _detail_sections(n)
     links = [
         f"<{url}|{label}>"
         for label, url in (
@@ -260,6 +239,24 @@ def slack_message(n: Notification) -> tuple[str, list[dict[str, Any]]]:
         }
     )
     return fallback_text(n), blocks[:MAX_BLOCKS]
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}}
+
+
+def _detail_sections(n: Notification) -> list[dict[str, Any]]:
+    """The fired tiers, the decaying burn rates of a resolve, the failing traces."""
+    out = []
+    if n.transition is not Transition.RESOLVED and n.tiers:
+        out.append(_section("*Fired*\n" + "\n".join(f"• {line}" for line in _tier_lines(n))))
+    if n.transition is Transition.RESOLVED and n.burn_rates:
+        rates = burn_rates_text(n).removeprefix("at resolution, decaying: ")
+        out.append(_section(f"*Burn rates at resolution (decaying)*\n{rates}"))
+    if n.trace_ids:
+        ids = ", ".join(_trace_link(n, i) for i in range(min(len(n.trace_ids), 3)))
+        out.append(_section(f"*Recent failing traces*\n{ids}"))
+    return out
 
 
 def _trace_link(n: Notification, i: int) -> str:

@@ -13,10 +13,9 @@ time-slice SLO's slices) brings back bad and total of every instance at the same
 Anything that goes wrong is raised as :class:`~sloguard.sources.base.QueryError` naming the SLO,
 the window and the cause; no httpx exception leaves this module.
 
-Every request is bounded: ``timeout`` is a deadline for the whole request, answer included (a
-server trickling one byte at a time never resets it, unlike httpx's per-read timeout), and an
-answer longer than ``max_answer_bytes`` (:data:`MAX_ANSWER_BYTES` by default) is not read further:
-both are a :class:`QueryError`.
+Every request is bounded (a :class:`QueryError` past either): ``timeout`` is a deadline for the
+whole request, answer included (a trickle never resets it, unlike httpx's per-read timeout), and
+an answer is read up to ``max_answer_bytes`` (:data:`MAX_ANSWER_BYTES` by default).
 
 Answers are judged strictly:
 
@@ -29,14 +28,11 @@ Answers are judged strictly:
   its total series, and silently clamping would report a broken SLO as perfectly healthy.
 
 Long windows from recorded rates: with ``recorded_from=W0`` every window of at least ``W0``
-is read from the rates ``sloguard rules`` records
-(:func:`sloguard.slo.promql.recorded_window_query`,
-still one query per SLO × window). When the answer has no ``covered`` series (the rules are
-not loaded, or were loaded less than the window ago) that SLO's window is read from the raw
-counters instead, with a second query: logged once per SLO × window until the records cover
-it, and
-reported to ``on_fallback`` (the daemon counts it in a self metric). Never an empty answer
-in place of data.
+is read from the rates ``sloguard rules`` records (:func:`sloguard.slo.promql.
+recorded_window_query`, still one query per SLO × window). Without a ``covered`` series in the
+answer (rules not loaded, or loaded less than the window ago) the window is read from the raw
+counters with a second query, logged once per SLO × window until the records cover it, and
+reported to ``on_fallback`` (a self metric). Never an empty answer in place of data.
 
 With ``recorded_from="auto"`` (the daemon's default) the records are used where they exist;
 which windows are asked of them, and the bookkeeping of those read from raw counters instead,
@@ -51,9 +47,7 @@ import asyncio
 import json
 import logging
 import math
-import ssl
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -70,6 +64,7 @@ from sloguard.slo.promql import (
 from sloguard.slo.spec import SLO, InstanceLabels
 from sloguard.slo.timeslices import counts_query
 from sloguard.sources.base import QueryError, Steps, WindowCounts, instance_key
+from sloguard.sources.promclient import Cert, display_url, tls_context
 from sloguard.sources.promrange import matrix_as_vectors, range_form
 from sloguard.sources.recorded import RecordedFrom, RecordedWindows, detection_query
 
@@ -83,7 +78,6 @@ SNIPPET = 200
 #: Longest answer read by default (a vector of ~100k instances); a longer one is a QueryError.
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
-Cert = str | tuple[str, str]
 _log = logging.getLogger(__name__)
 
 
@@ -138,7 +132,7 @@ class PrometheusSource:
         self._windows = RecordedWindows(recorded_from, on_fallback)
         self.recorded_from = recorded_from
         self._detecting = asyncio.Lock()
-        self.url = _display_url(base)
+        self.url = display_url(base)
         self.timeout = timeout
         self.max_answer_bytes = max_answer_bytes
         self.resolution = resolution
@@ -152,7 +146,7 @@ class PrometheusSource:
             timeout=httpx.Timeout(timeout),
             headers=all_headers,
             auth=httpx.BasicAuth(*basic_auth) if basic_auth is not None else None,
-            verify=_tls_context(verify, cert),
+            verify=tls_context(verify, cert),
             transport=transport,
             limits=httpx.Limits(max_connections=max_concurrency),
         )
@@ -404,29 +398,3 @@ def _snippet(content: bytes) -> str:
     """The start of an unexpected answer body, on one line."""
     text = " ".join(content.decode("utf-8", "replace").split())
     return (text[:SNIPPET] + "…" if len(text) > SNIPPET else text) or "(empty body)"
-
-
-def _display_url(url: httpx.URL) -> str:
-    """``url`` without user info or query string, safe to print."""
-    return str(url.copy_with(userinfo=b"", query=None, fragment=None)).rstrip("/")
-
-
-def _tls_context(verify: bool | str, cert: Cert | None) -> ssl.SSLContext | bool:
-    """What httpx's ``verify=`` needs for a CA bundle path and/or client certificate."""
-    if cert is None and isinstance(verify, bool):
-        return verify
-    try:
-        if isinstance(verify, str):
-            is_dir = Path(verify).is_dir()
-            ctx = ssl.create_default_context(
-                cafile=None if is_dir else verify, capath=verify if is_dir else None
-            )
-        else:
-            ctx = httpx.create_ssl_context(verify=verify)
-        if isinstance(cert, str):
-            ctx.load_cert_chain(cert)
-        elif cert is not None:
-            ctx.load_cert_chain(*cert)
-    except (OSError, ssl.SSLError) as exc:  # ssl.SSLError is an OSError; both named for clarity
-        raise QueryError(f"cannot load the TLS files for Prometheus: {exc}") from exc
-    return ctx
