@@ -97,7 +97,8 @@ def test_status_against_nothing_says_so(free_port: int) -> None:
         check=False,
     )
     assert out.returncode == 1
-    assert f"sloguard status: cannot read http://127.0.0.1:{free_port}/api/v1/slos" in out.stderr
+    # every command reports a failure the same way: "sloguard: ..." (or JSON with --json)
+    assert f"sloguard: cannot read http://127.0.0.1:{free_port}/api/v1/slos" in out.stderr
 
 
 def test_demo_alerts_reach_slack_when_configured(
