@@ -82,7 +82,11 @@ def wait(what: str, done: Callable[[], bool], tmp_path: Path, procs: int = 5) ->
         if done():
             return
         time.sleep(0.1)
-    logs = "\n".join(f"--- process {i}\n" + _stderr(tmp_path, i)[-3000:] for i in range(procs))
+    logs = "\n".join(
+        f"--- process {i}\n" + _stderr(tmp_path, i)[-3000:]
+        for i in range(procs)
+        if (tmp_path / f"stderr-{i}.log").exists()
+    )
     pytest.fail(f"timed out waiting for {what}\n{logs}")
 
 
