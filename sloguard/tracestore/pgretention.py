@@ -26,18 +26,16 @@ Example::
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Any
 
 from sloguard.postgres.pool import Postgres
-from sloguard.tracestore.retention import PRUNE_AT, PRUNE_TO, Pruned, Retention
+from sloguard.tracestore.retention import PRUNE_AT, PRUNE_TO, Pruned, Retention, shed_oldest
 
 __all__ = ["CHUNK", "prune", "used_bytes"]
 
 #: Rows deleted per transaction.
 CHUNK = 500
-_ROUNDS = 8
 
 _USED = (
     "SELECT (SELECT COALESCE(SUM(bytes), 0) FROM traces)"
@@ -142,22 +140,12 @@ def prune(
 def _by_bytes(p: _Pass, max_bytes: int) -> None:
     if used_bytes(p.db) <= max_bytes * PRUNE_AT:
         return
-    target = max_bytes * PRUNE_TO
-    for _ in range(_ROUNDS):
-        used = used_bytes(p.db)
-        if used <= target or p.cancelled:
-            return
-        share = min(1.0, (used - target) / used + 0.01)
-        dropped = 0
-        for table in ("traces", "decisions", "events"):
-            span = p.id_range(table)
-            if span is None:
-                continue
-            lo, hi = span
-            cut = lo + math.ceil(share * (hi - lo + 1)) - 1
-            if table == "traces":
-                dropped += p.drop_traces("seq <= %s", [cut], "bytes")
-            else:
-                dropped += p.drop_rows(table, "id <= %s", [cut], "bytes")
-        if not dropped:
-            return
+
+    def drop(table: str, cut: int) -> int:
+        if table == "traces":
+            return p.drop_traces("seq <= %s", [cut], "bytes")
+        return p.drop_rows(table, "id <= %s", [cut], "bytes")
+
+    shed_oldest(
+        lambda: used_bytes(p.db), max_bytes * PRUNE_TO, lambda: p.cancelled, p.id_range, drop
+    )

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,22 +235,38 @@ def _by_steps(p: _Pass, max_steps: int) -> None:
 def _by_bytes(p: _Pass, retention: Retention) -> None:
     if p.db.used_bytes() <= retention.high_water:
         return
-    target = retention.db_bytes * PRUNE_TO
+
+    def drop(table: str, cut: int) -> int:
+        if table == "traces":
+            return p.drop_traces("seq <= ?", [cut], "bytes")
+        return p.drop_rows(table, "id <= ?", [cut], "bytes")
+
+    shed_oldest(
+        p.db.used_bytes, retention.db_bytes * PRUNE_TO, lambda: p.cancelled, p.id_range, drop
+    )
+
+
+def shed_oldest(
+    used_bytes: Callable[[], int],
+    target: float,
+    cancelled: Callable[[], bool],
+    id_range: Callable[[str], tuple[int, int] | None],
+    drop: Callable[[str, int], int],
+) -> None:
+    """Drop the same oldest share of traces, decisions and events, in rounds, until the store
+    uses ``target`` bytes or less (both stores' byte bound: SQLite here, PostgreSQL in
+    :mod:`~sloguard.tracestore.pgretention`). ``drop(table, cut)`` removes the rows with an id
+    (``seq`` for traces) up to ``cut`` and says how many went."""
     for _ in range(_ROUNDS):
-        used = p.db.used_bytes()
-        if used <= target or p.cancelled:
+        used = used_bytes()
+        if used <= target or cancelled():
             return
         share = min(1.0, (used - target) / used + 0.01)
         dropped = 0
         for table in ("traces", "decisions", "events"):
-            span = p.id_range(table)
-            if span is None:
-                continue
-            lo, hi = span
-            cut = lo + math.ceil(share * (hi - lo + 1)) - 1
-            if table == "traces":
-                dropped += p.drop_traces("seq <= ?", [cut], "bytes")
-            else:
-                dropped += p.drop_rows(table, "id <= ?", [cut], "bytes")
+            span = id_range(table)
+            if span is not None:
+                lo, hi = span
+                dropped += drop(table, lo + math.ceil(share * (hi - lo + 1)) - 1)
         if not dropped:
             return
