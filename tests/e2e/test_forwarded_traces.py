@@ -12,65 +12,17 @@ down are retried and arrive once it is up, each once.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
-from tests.support.processes import Spawn, _stderr, _wait_healthy, free_port
+from tests.support.fleet import SLOS, billing_firing, trace, two_targets, wait
+from tests.support.processes import Spawn, _wait_healthy, free_port
 from tests.support.promserver import start_prometheus
 from tests.support.webhookreceiver import WebhookReceiver
 
 TOKEN = "forwarded-traces-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-DEADLINE = 120.0
-
-SLOS = """\
-slos:
-  - name: availability
-    objective: 99
-    period: 1h
-    sli: {kind: success_rate}
-    group_by: [agent_name]
-"""
-
-
-def trace(trace_id: str, agent: str, *, failed: bool) -> dict[str, Any]:
-    step: dict[str, Any] = {"step_id": "s1", "call_type": "AGENT", "name": agent, "latency": 100}
-    if failed:
-        step["error"] = "upstream timeout"
-    return {"trace_id": trace_id, "steps": [step]}
-
-
-def two_targets(a: int, b: int) -> str:
-    return (
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: sidecars\n    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{a}', '127.0.0.1:{b}']\n"
-    )
-
-
-def billing_firing(hook: WebhookReceiver) -> list[dict[str, Any]]:
-    return [
-        r.json
-        for r in hook.deliveries
-        if isinstance(r.json, dict)
-        and r.json.get("status") == "firing"
-        and any(a["labels"].get("agent_name") == "billing" for a in r.json.get("alerts", []))
-    ]
-
-
-def wait(what: str, done: Callable[[], bool], tmp_path: Path, procs: int) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if done():
-            return
-        time.sleep(0.5)
-    logs = "\n".join(_stderr(tmp_path, i)[-2000:] for i in range(procs))
-    pytest.fail(f"timed out waiting for {what}\n{logs}")
 
 
 def sample(base: str, line_start: str) -> float:

@@ -42,9 +42,10 @@ from typing import Any
 
 import httpx
 import psycopg
-import pytest
 
+from tests.support import fleet
 from tests.support.fakeslack import DEFAULT_TOKEN, FakeSlack
+from tests.support.fleet import SLOS, trace
 from tests.support.pgserver import start_postgres
 from tests.support.processes import Spawn, _stderr, _wait_healthy, free_port
 from tests.support.promserver import scrape_config, start_prometheus
@@ -59,35 +60,9 @@ OBSERVED_WITHIN = 1.0
 HOLD = 8.0  # seconds the receiver holds a request: a delivery in flight
 DEADLINE = 150.0
 
-SLOS = """\
-slos:
-  - name: availability
-    objective: 99
-    period: 1h
-    sli: {kind: success_rate}
-    group_by: [agent_name]
-"""
-
-
-def trace(trace_id: str, agent: str, *, failed: bool) -> dict[str, Any]:
-    step: dict[str, Any] = {"step_id": "s1", "call_type": "AGENT", "name": agent, "latency": 100}
-    if failed:
-        step["error"] = "upstream timeout"
-    return {"trace_id": trace_id, "steps": [step]}
-
 
 def wait(what: str, done: Callable[[], bool], tmp_path: Path, procs: int = 5) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if done():
-            return
-        time.sleep(0.1)
-    logs = "\n".join(
-        f"--- process {i}\n" + _stderr(tmp_path, i)[-3000:]
-        for i in range(procs)
-        if (tmp_path / f"stderr-{i}.log").exists()
-    )
-    pytest.fail(f"timed out waiting for {what}\n{logs}")
+    fleet.wait(what, done, tmp_path, procs, deadline=DEADLINE, every=0.1)
 
 
 def leadership(base: str) -> dict[str, Any] | None:
