@@ -87,6 +87,14 @@ def test_sidecars_forward_traces_the_evaluators_alert_links(spawn: Spawn, tmp_pa
             },
         )  # fmt: skip
         _wait_healthy(proc, evaluator, tmp_path)
+        # the queued trace arrives once its backoff (up to 30 s) runs out; an alert fired
+        # before then would find no forwarded trace to link (known, see the README)
+        wait(
+            "the early trace at the evaluator",
+            lambda: httpx.get(f"{evaluator}/api/v1/traces/early", timeout=5).status_code == 200,
+            tmp_path,
+            3,
+        )
 
         stop = threading.Event()
         sent: list[str] = []
