@@ -197,20 +197,28 @@ def rate_exprs(slo: SLO) -> tuple[str, str]:
     return f"(\n  {bad}\n  or\n  0 * {total}\n)\n/ {per}", f"{total}\n/ {per}"
 
 
-def recorded_window_query(slo: SLO, window: float) -> str:
-    """Like :func:`window_query`, from the recorded rates; plus a ``covered`` series (the
-    number of instances recorded within :data:`COVERAGE_SLACK` of the window's start) that is
-    absent when the records do not reach back that far (rules not loaded, or loaded lately)."""
-    if window <= COVERAGE_SLACK:
+def recorded_window_query(slo: SLO, window: float, *, covered: bool = True) -> str:
+    """Like :func:`window_query`, from the recorded rates: the events of the records in
+    ``(t - window, t]`` at evaluation time ``t``; with ``covered``, plus a ``covered`` series
+    (the number of instances recorded within :data:`COVERAGE_SLACK` of the window's start) that
+    is absent when the records do not reach back that far (rules not loaded, or loaded lately).
+
+    The range is written in milliseconds and 1 ms short of ``window``, so a record on the
+    window's start is left out by Prometheus 2 (closed ranges) as by Prometheus 3 and
+    VictoriaMetrics (open on the left): windows read in adjacent pieces
+    (:mod:`sloguard.sources.splitwindow`) never count a record twice.
+    """
+    if window <= (COVERAGE_SLACK if covered else 0.002):
         raise ValueError(f"window {format_duration(window)} is too short for the recorded rates")
     ident = f'{{{SLO_LABEL}="{escape(slo.name)}"}}'
-    w = format_duration(window)
+    w = f"{round(window * 1000) - 1}ms"
     parts = []
     for name, metric in (("bad", BAD_RATE), ("total", TOTAL_RATE)):
         events = f"{_sum(f'sum_over_time({metric}{ident}[{w}])', slo.group_by)} * {RATE_INTERVAL:g}"
         parts.append(f'label_replace({events}, "{PART_LABEL}", "{name}", "", "")')
-    start = format_duration(window - COVERAGE_SLACK)
-    slack = format_duration(COVERAGE_SLACK)
-    covered = f"count(last_over_time({TOTAL_RATE}{ident}[{slack}] offset {start}))"
-    parts.append(f'label_replace({covered}, "{PART_LABEL}", "{COVERED}", "", "")')
+    if covered:
+        start = f"{round((window - COVERAGE_SLACK) * 1000)}ms"
+        slack = format_duration(COVERAGE_SLACK)
+        have = f"count(last_over_time({TOTAL_RATE}{ident}[{slack}] offset {start}))"
+        parts.append(f'label_replace({have}, "{PART_LABEL}", "{COVERED}", "", "")')
     return " or ".join(parts)

@@ -29,7 +29,8 @@ Answers are judged strictly:
 
 Long windows from recorded rates: with ``recorded_from=W0`` every window of at least ``W0``
 is read from the rates ``sloguard rules`` records (:func:`sloguard.slo.promql.
-recorded_window_query`, still one query per SLO × window). Without a ``covered`` series in the
+recorded_window_query`; a long one in hour-aligned pieces, most of it read once an hour:
+:mod:`sloguard.sources.splitwindow`). Without a ``covered`` series in the head's
 answer (rules not loaded, or loaded less than the window ago) the window is read from the raw
 counters with a second query, logged once per SLO × window until the records cover it, and
 reported to ``on_fallback`` (a self metric). Never an empty answer in place of data.
@@ -44,49 +45,32 @@ Secrets (bearer token, basic-auth password, URL user info) never appear in ``rep
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import httpx
 
 from sloguard.durations import format_duration
 from sloguard.httpanswer import read_capped
-from sloguard.slo.budget import Counts
 from sloguard.slo.promql import (
-    COVERED,
-    PART_LABEL,
-    SLO_LABEL,
     recorded_window_query,
 )
-from sloguard.slo.spec import SLO, InstanceLabels
+from sloguard.slo.spec import SLO
 from sloguard.slo.timeslices import counts_query
-from sloguard.sources.base import QueryError, Steps, WindowCounts, instance_key
+from sloguard.sources.base import QueryError, Steps, WindowCounts
+from sloguard.sources.promanswer import BadAnswer, parse_counts, read_answer, slo_names
 from sloguard.sources.promclient import Cert, display_url, tls_context
 from sloguard.sources.promrange import matrix_as_vectors, range_form
 from sloguard.sources.recorded import RecordedFrom, RecordedWindows, detection_query
+from sloguard.sources.splitwindow import Piece, PieceReads, ReadPiece
 
 QUERY_PATH = "/api/v1/query"
 QUERY_RANGE_PATH = "/api/v1/query_range"
 BUILDINFO_PATH = "/api/v1/status/buildinfo"
-#: Relative size of a negative count still taken for float noise (and so read as 0).
-NOISE = 1e-9
-#: How much of an unexpected (non-JSON) answer body an error message quotes.
-SNIPPET = 200
 #: Longest answer read by default (a vector of ~100k instances); a longer one is a QueryError.
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 _log = logging.getLogger(__name__)
-
-
-class _BadAnswer(Exception):
-    """An answer that cannot be read as window counts.
-
-    Private: ``_call`` and ``_query`` turn every one into a :class:`QueryError` naming the SLO,
-    window and URL, so it never leaves this module.
-    """
 
 
 class PrometheusSource:
@@ -130,6 +114,7 @@ class PrometheusSource:
         if bearer_token is not None and basic_auth is not None:
             raise ValueError("set either bearer_token or basic_auth, not both")
         self._windows = RecordedWindows(recorded_from, on_fallback)
+        self._pieces = PieceReads()
         self.recorded_from = recorded_from
         self._detecting = asyncio.Lock()
         self.url = display_url(base)
@@ -174,12 +159,19 @@ class PrometheusSource:
             kept = windows.kept(slo, window, at)
             if kept is not None:
                 return kept
-            recorded = await self._query(slo, where, recorded_window_query, window, at)
+            recorded = await self._pieces.window(slo, window, at, self._read_piece(where))
             if recorded[1]:
                 windows.covered(slo, window, at, recorded[0], where)
                 return recorded[0]
             windows.fell_back(slo, window, at, where)
         return (await self._query(slo, where, counts_query, window, at))[0]
+
+    def _read_piece(self, where: str) -> ReadPiece:
+        async def read(slo: SLO, piece: Piece) -> tuple[WindowCounts, bool]:
+            build = recorded_window_query if piece.head else _uncovered
+            return await self._query(slo, f"{where}, {piece.kind}", build, piece.length, piece.at)
+
+        return read
 
     async def recorded_slos(self, at: float) -> frozenset[str]:
         """The SLOs with records in Prometheus (auto mode), asked again every
@@ -192,8 +184,8 @@ class PrometheusSource:
                 self._sent += 1
                 body = await self._call("POST", QUERY_PATH, where, data=form)
                 try:
-                    self._windows.detected(at, _slo_names(body))
-                except _BadAnswer as exc:
+                    self._windows.detected(at, slo_names(body))
+                except BadAnswer as exc:
                     raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
             return self._windows.names
 
@@ -214,8 +206,8 @@ class PrometheusSource:
         self._sent += 1
         body = await self._call("POST", QUERY_PATH, where, data=form)
         try:
-            return _parse_counts(body, slo.group_by)
-        except _BadAnswer as exc:
+            return parse_counts(body, slo.group_by)
+        except BadAnswer as exc:
             raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
 
     async def range_counts(
@@ -233,8 +225,8 @@ class PrometheusSource:
             self._sent += 1
             body = await self._call("POST", QUERY_RANGE_PATH, where, {**form, **range_form(steps)})
             try:
-                return [_parse_counts(v, slo.group_by)[0] for v in matrix_as_vectors(body, steps)]
-            except (_BadAnswer, ValueError) as exc:
+                return [parse_counts(v, slo.group_by)[0] for v in matrix_as_vectors(body, steps)]
+            except (BadAnswer, ValueError) as exc:
                 raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
 
         return dict(zip(windows, await asyncio.gather(*map(one, windows)), strict=True))
@@ -275,20 +267,20 @@ class PrometheusSource:
                 # e.g. the server rejecting a missing client certificate).
                 detail = f": {exc}" if str(exc) else " (connection closed)"
                 raise QueryError(f"{prefix}: request failed: {type(exc).__name__}{detail}") from exc
-            except _BadAnswer as exc:
+            except BadAnswer as exc:
                 raise QueryError(f"{prefix}: {exc}") from exc
         try:
-            return _read_answer(status, content)
-        except _BadAnswer as exc:
+            return read_answer(status, content)
+        except BadAnswer as exc:
             raise QueryError(f"{prefix}: {exc}") from exc
 
     async def _fetch(
         self, method: str, path: str, data: Mapping[str, str] | None
     ) -> tuple[int, bytes]:
-        """Status and body of one answer; ``_BadAnswer`` past ``max_answer_bytes`` (the rest is
+        """Status and body of one answer; ``BadAnswer`` past ``max_answer_bytes`` (the rest is
         not read: the connection is dropped)."""
         limit = self.max_answer_bytes
-        too_long = _BadAnswer(f"answer longer than {limit} bytes (max_answer_bytes)")
+        too_long = BadAnswer(f"answer longer than {limit} bytes (max_answer_bytes)")
         async with self._client.stream(method, path, data=data) as response:
             body = await read_capped(response, limit)
             if body is None:
@@ -296,105 +288,5 @@ class PrometheusSource:
             return response.status_code, body
 
 
-def _slo_names(body: object) -> frozenset[str]:
-    """The ``sloguard_slo`` values of a :func:`detection_query` answer."""
-    data = body.get("data") if isinstance(body, dict) else None
-    result = data.get("result") if isinstance(data, dict) else None
-    if not isinstance(result, list):
-        raise _BadAnswer("answer without a result list")
-    return frozenset(_sample(item)[0].get(SLO_LABEL, "") for item in result) - {""}
-
-
-def _read_answer(status: int, content: bytes) -> object:
-    """The JSON body of a successful API answer; ``_BadAnswer`` with Prometheus' words if not."""
-    try:
-        body: Any = json.loads(content)
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("status") == "error":
-        kind = body.get("errorType") or "error"
-        raise _BadAnswer(f"HTTP {status}: {kind}: {body.get('error') or 'no message'}")
-    if status >= 300:
-        raise _BadAnswer(f"HTTP {status}: {_snippet(content)}")
-    if not isinstance(body, dict):
-        raise _BadAnswer(f"answer is not a JSON object: {_snippet(content)}")
-    if body.get("status") != "success":
-        raise _BadAnswer(f"unexpected answer status {body.get('status')!r}")
-    return body
-
-
-def _parse_counts(
-    body: object, group_by: tuple[str, ...]
-) -> tuple[dict[InstanceLabels, Counts], bool]:
-    """Counts per instance from a ``window_query`` answer (see the module docstring), and
-    whether it had a ``covered`` series (recorded window queries only)."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict):
-        raise _BadAnswer("answer without a data object")
-    if data.get("resultType") != "vector":
-        raise _BadAnswer(f"expected a vector result, got {data.get('resultType')!r}")
-    result = data.get("result")
-    if not isinstance(result, list):
-        raise _BadAnswer("vector result is not a list")
-    parts: dict[str, dict[InstanceLabels, float]] = {"bad": {}, "total": {}}
-    covered = False
-    for item in result:
-        labels, value = _sample(item)
-        if labels.get(PART_LABEL) == COVERED:
-            covered = True
-            continue
-        part = parts.get(labels.get(PART_LABEL, ""))
-        if part is None:
-            raise _BadAnswer(f"series {labels} has no {PART_LABEL} label of bad or total")
-        key = instance_key(labels, group_by)
-        if key in part:
-            raise _BadAnswer(f"two {labels[PART_LABEL]} series for instance {_show(key)}")
-        if not math.isfinite(value):
-            raise _BadAnswer(f"{labels[PART_LABEL]} of instance {_show(key)} is {value}")
-        part[key] = value
-    counts: dict[InstanceLabels, Counts] = {}
-    for key, raw_total in parts["total"].items():
-        tolerance = NOISE * max(1.0, raw_total)
-        total = _not_negative(raw_total, tolerance, "total", key)
-        bad = _not_negative(parts["bad"].get(key, 0.0), tolerance, "bad", key)
-        counts[key] = Counts(bad=bad, total=total)
-    return counts, covered
-
-
-def _sample(item: object) -> tuple[dict[str, str], float]:
-    """Labels and value of one vector element."""
-    if isinstance(item, dict):
-        labels, value = item.get("metric"), item.get("value")
-        if (
-            isinstance(labels, dict)
-            and all(isinstance(v, str) for v in labels.values())
-            and isinstance(value, list)
-            and len(value) == 2
-            and isinstance(value[1], str)
-        ):
-            try:
-                return labels, float(value[1])
-            except ValueError:
-                pass
-    raise _BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
-
-
-def _not_negative(value: float, tolerance: float, part: str, key: InstanceLabels) -> float:
-    if value >= 0:
-        return value
-    if -value <= tolerance:
-        return 0.0
-    raise _BadAnswer(
-        f"{part} of instance {_show(key)} is negative ({value:g}): the SLI's bad/good series "
-        "are not a subset of its total series"
-    )
-
-
-def _show(key: InstanceLabels) -> str:
-    return "{" + ", ".join(f'{k}="{v}"' for k, v in key) + "}" if key else "(all)"
-
-
-def _snippet(content: bytes) -> str:
-    """The start of an unexpected answer body, on one line."""
-    text = " ".join(content.decode("utf-8", "replace").split())
-    return (text[:SNIPPET] + "…" if len(text) > SNIPPET else text) or "(empty body)"
+def _uncovered(slo: SLO, window: float) -> str:
+    return recorded_window_query(slo, window, covered=False)

@@ -30,9 +30,17 @@ from sloguard.durations import DAY, HOUR
 from sloguard.errors import ConfigError
 from sloguard.settings.model import load_settings
 from sloguard.slo.budget import Counts
-from sloguard.slo.promql import BAD_RATE, RATE_INTERVAL, RATE_WINDOW, TOTAL_RATE, rate_exprs
+from sloguard.slo.promql import (
+    BAD_RATE,
+    RATE_INTERVAL,
+    RATE_WINDOW,
+    TOTAL_RATE,
+    rate_exprs,
+    recorded_window_query,
+)
 from sloguard.slo.spec import InstanceLabels
 from sloguard.sources.base import QueryError
+from sloguard.sources.promanswer import parse_counts
 from sloguard.sources.prometheus import PrometheusSource
 from sloguard.sources.recorded import AUTO_RECORDED_FROM, RECHECK, REUSE, detection_query
 from tests.support.promserver import (
@@ -181,7 +189,9 @@ async def test_long_windows_from_records_agree_with_raw_counters(
         day = from_records[BILLING]  # the last window: 1d
         assert abs(day.bad / day.total - mean_of_ratios) > 0.5 * mean_of_ratios
         assert recorded.fallback_count == 0
-        assert recorded.query_count == raw.query_count == 2
+        assert raw.query_count == 2
+        # 6h: head, middle and tail (splitwindow); 1d: its own head and middle, the same tail
+        assert recorded.query_count == 5
 
 
 @pytest.mark.prometheus
@@ -220,7 +230,9 @@ async def test_an_slo_without_records_is_read_from_raw_counters_never_as_no_data
             assert got == await raw.window_counts(OTHER, DAY, history.at)
             assert got[BILLING].total > 0
         assert rec.fallback_count == 2
-        assert rec.query_count == 4  # recorded, then raw, per window
+        # records (head, middle, tail: no coverage), then raw; the second cycle, at the same
+        # time, knows the pieces' answers: raw only
+        assert rec.query_count == 5
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "'unrecorded'" in warnings[0].getMessage()
 
@@ -269,10 +281,12 @@ async def test_auto_reads_long_windows_from_records_where_they_exist(
                 OTHER, window, at
             )
         assert await auto.recorded_slos(at) == frozenset({SLO.name})
-        assert auto.query_count == 1 + 6  # one detection, one query per SLO × window
+        # one detection; SLO: 1h raw, 6h in three pieces, 1d in two more (the same tail);
+        # OTHER: one raw query per window
+        assert auto.query_count == 1 + 1 + 3 + 2 + 3
         assert auto.fallback_count == 0
         await auto.window_counts(SLO, DAY, at + RECHECK)  # detection asked again
-        assert auto.query_count == 7 + 2
+        assert auto.query_count == 10 + 2
     assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
 
 
@@ -294,8 +308,8 @@ async def test_auto_reads_what_records_do_not_cover_from_raw_counters_and_asks_a
                 SLO, 3 * DAY, at
             )
             sent.append(auto.query_count)
-    # detection + records + raw; raw; raw; detection + records + raw
-    assert sent == [3, 4, 5, 8]
+    # detection + records (head, middle, tail) + raw; raw; raw; detection + records + raw
+    assert sent == [5, 6, 7, 11]
     assert fallbacks == [SLO.name] * 4
     infos = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert len(infos) == 1 and "window 3d" in infos[0] and "reading raw counters" in infos[0]
@@ -323,8 +337,9 @@ async def test_auto_detection_is_one_query_for_concurrent_callers() -> None:
         slos = [make_slo(f"s{i}", group_by=("agent_name",)) for i in range(5)]
         await asyncio.gather(*(src.window_counts(s, DAY, 1e9) for s in [*slos, OTHER]))
     assert seen.count(detection_query()) == 1
-    assert sum("slo:sli_total:rate5m{" in q for q in seen) == 1  # only OTHER's window
-    assert len(seen) == 1 + 6 + 1
+    # only OTHER's window, in three pieces (head, middle, tail), then raw
+    assert sum("slo:sli_total:rate5m{" in q for q in seen) == 3
+    assert len(seen) == 1 + 5 + 3 + 1
 
 
 async def test_a_malformed_detection_answer_is_a_query_error() -> None:
@@ -358,7 +373,7 @@ async def test_auto_keeps_one_coverage_note_per_slo_whatever_the_windows(
         ):
             await src.window_counts(SLO, window, at)
             sent.append(src.query_count)
-        assert sent == [3, 4, 6, 7, 10]
+        assert sent == [5, 6, 10, 11, 16]  # records: three pieces each time
         assert src.fallback_count == 5
     assert len(caplog.records) == 1 and "reading raw counters" in caplog.records[0].getMessage()
 
@@ -373,14 +388,47 @@ async def test_a_window_read_from_records_is_answered_again_for_reuse_seconds(
     at = history.at - 600
     async with PrometheusSource(prometheus, recorded_from="auto") as auto:
         first = await auto.window_counts(SLO, SEVEN_HOURS, at)
-        assert auto.query_count == 2  # detection + records
+        assert auto.query_count == 4  # detection + records: head, middle, tail
         assert await auto.window_counts(SLO, SEVEN_HOURS, at + 30) == first
         assert await auto.window_counts(SLO, SEVEN_HOURS, at + REUSE - 1) == first
-        assert auto.query_count == 2
-        assert await auto.window_counts(SLO, SEVEN_HOURS, at + REUSE) == first  # no new record
-        assert auto.query_count == 3
+        assert auto.query_count == 4
+        # no new record; the middle (whole hours) is kept: head and tail only
+        assert await auto.window_counts(SLO, SEVEN_HOURS, at + REUSE) == first
+        assert auto.query_count == 6
         later = await auto.window_counts(SLO, SEVEN_HOURS, at + 300)
-        assert auto.query_count == 4 and later != first  # a record entered, one left
+        assert auto.query_count == 8 and later != first  # a record entered, one left
         await auto.window_counts(SLO, HOUR, at)
         await auto.window_counts(SLO, HOUR, at + 30)
-        assert auto.query_count == 6
+        assert auto.query_count == 10
+
+
+def _records_in(history: History, agent: str, start: float, end: float) -> Counts:
+    """The events of the records in ``(start, end]`` (each holds its 5 minutes)."""
+    times = [t for t in history.record_times() if start < t <= end]
+    return history.counts(agent, times[0] - RATE_WINDOW, times[-1])
+
+
+@pytest.mark.prometheus
+async def test_a_window_read_in_hour_pieces_is_exactly_the_window_read_whole(
+    prometheus: str, history: History
+) -> None:
+    """Head, middle and tail add up to the records of ``(at - W, at]``, read whole in one
+    query or counted from the history, at times on, near and off the hour and the records."""
+    async with (
+        PrometheusSource(prometheus, recorded_from=6 * HOUR) as split,
+        httpx.AsyncClient(base_url=prometheus) as client,
+    ):
+        for offset in (0, 1, 59, 60, 61, 299, 300, 301, 417, 1799, 3540, 3599, 3600, 5000):
+            at = history.at - offset
+            for window in (6 * HOUR, SEVEN_HOURS, DAY - 600):
+                got = await split.window_counts(SLO, window, at)
+                form = {"query": recorded_window_query(SLO, window), "time": f"{at:.3f}"}
+                answer = await client.post("/api/v1/query", data=form)
+                whole, covered = parse_counts(answer.json(), SLO.group_by)
+                assert covered and sorted(got) == sorted(whole) == [BILLING, SEARCH]
+                for key, agent in ((BILLING, "billing"), (SEARCH, "search")):
+                    exact = _records_in(history, agent, at - window, at)
+                    for counts in (got[key], whole[key]):
+                        assert counts.bad == pytest.approx(exact.bad, rel=1e-9, abs=1e-6)
+                        assert counts.total == pytest.approx(exact.total, rel=1e-9)
+        assert split.fallback_count == 0

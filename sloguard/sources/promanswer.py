@@ -1,0 +1,133 @@
+"""Prometheus HTTP API answers read strictly (:mod:`sloguard.sources.prometheus` sends the
+queries): the JSON body of a successful answer, the counts per instance of a window query, the
+SLO names of the recorded-rates detection. Pure.
+
+Every way an answer can be wrong is a :class:`BadAnswer`, which the source turns into a
+:class:`~sloguard.sources.base.QueryError` naming the SLO, the window and the URL; the rules
+(NaN, negative counts, a ``total`` without twin) are the source's module docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from sloguard.slo.budget import Counts
+from sloguard.slo.promql import COVERED, PART_LABEL, SLO_LABEL
+from sloguard.slo.spec import InstanceLabels
+
+__all__ = ["NOISE", "SNIPPET", "BadAnswer", "parse_counts", "read_answer", "slo_names"]
+
+#: Relative size of a negative count still taken for float noise (and so read as 0).
+NOISE = 1e-9
+#: How much of an unexpected (non-JSON) answer body an error message quotes.
+SNIPPET = 200
+
+
+class BadAnswer(Exception):
+    """An answer that cannot be read as what was asked (never leaves :mod:`sloguard.sources`)."""
+
+
+def slo_names(body: object) -> frozenset[str]:
+    """The ``sloguard_slo`` values of a :func:`detection_query` answer."""
+    data = body.get("data") if isinstance(body, dict) else None
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, list):
+        raise BadAnswer("answer without a result list")
+    return frozenset(_sample(item)[0].get(SLO_LABEL, "") for item in result) - {""}
+
+
+def read_answer(status: int, content: bytes) -> object:
+    """The JSON body of a successful API answer; ``BadAnswer`` with Prometheus' words if not."""
+    try:
+        body: Any = orjson.loads(content)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("status") == "error":
+        kind = body.get("errorType") or "error"
+        raise BadAnswer(f"HTTP {status}: {kind}: {body.get('error') or 'no message'}")
+    if status >= 300:
+        raise BadAnswer(f"HTTP {status}: {_snippet(content)}")
+    if not isinstance(body, dict):
+        raise BadAnswer(f"answer is not a JSON object: {_snippet(content)}")
+    if body.get("status") != "success":
+        raise BadAnswer(f"unexpected answer status {body.get('status')!r}")
+    return body
+
+
+def parse_counts(
+    body: object, group_by: tuple[str, ...]
+) -> tuple[dict[InstanceLabels, Counts], bool]:
+    """Counts per instance from a ``window_query`` answer (see the module docstring), and
+    whether it had a ``covered`` series (recorded window queries only)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise BadAnswer("answer without a data object")
+    if data.get("resultType") != "vector":
+        raise BadAnswer(f"expected a vector result, got {data.get('resultType')!r}")
+    result = data.get("result")
+    if not isinstance(result, list):
+        raise BadAnswer("vector result is not a list")
+    parts: dict[str, dict[InstanceLabels, float]] = {"bad": {}, "total": {}}
+    covered = False
+    order = sorted(group_by)
+    for item in result:
+        labels, value = _sample(item)
+        name = labels.get(PART_LABEL)
+        if name == COVERED:
+            covered = True
+            continue
+        part = parts.get(name) if type(name) is str else None
+        if part is None:
+            raise BadAnswer(f"series {labels} has no {PART_LABEL} label of bad or total")
+        key = tuple([(g, labels.get(g, "")) for g in order])
+        if any(type(v) is not str for _, v in key):
+            raise BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
+        if key in part:
+            raise BadAnswer(f"two {name} series for instance {_show(key)}")
+        if not math.isfinite(value):
+            raise BadAnswer(f"{name} of instance {_show(key)} is {value}")
+        part[key] = value
+    counts: dict[InstanceLabels, Counts] = {}
+    for key, raw_total in parts["total"].items():
+        tolerance = NOISE * max(1.0, raw_total)
+        total = _not_negative(raw_total, tolerance, "total", key)
+        bad = _not_negative(parts["bad"].get(key, 0.0), tolerance, "bad", key)
+        counts[key] = Counts(bad=bad, total=total)
+    return counts, covered
+
+
+def _sample(item: Any) -> tuple[dict[str, Any], float]:
+    """Labels and value of one vector element (the labels' values are checked where read)."""
+    try:
+        labels, pair = item["metric"], item["value"]
+        if type(labels) is dict and type(pair) is list and len(pair) == 2:
+            text = pair[1]
+            if type(text) is str:
+                return labels, float(text)
+    except (KeyError, TypeError, ValueError, IndexError):
+        pass
+    raise BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
+
+
+def _not_negative(value: float, tolerance: float, part: str, key: InstanceLabels) -> float:
+    if value >= 0:
+        return value
+    if -value <= tolerance:
+        return 0.0
+    raise BadAnswer(
+        f"{part} of instance {_show(key)} is negative ({value:g}): the SLI's bad/good series "
+        "are not a subset of its total series"
+    )
+
+
+def _show(key: InstanceLabels) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in key) + "}" if key else "(all)"
+
+
+def _snippet(content: bytes) -> str:
+    """The start of an unexpected answer body, on one line."""
+    text = " ".join(content.decode("utf-8", "replace").split())
+    return (text[:SNIPPET] + "…" if len(text) > SNIPPET else text) or "(empty body)"

@@ -1,0 +1,115 @@
+"""Long recorded windows in hour pieces (sloguard.sources.splitwindow): the split itself, and the
+shared reads. The pieces' queries against a real Prometheus are in test_recorded_windows.py."""
+
+from __future__ import annotations
+
+import asyncio
+from itertools import pairwise
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sloguard.durations import DAY, HOUR
+from sloguard.slo.budget import Counts
+from sloguard.slo.promql import COVERAGE_SLACK
+from sloguard.slo.spec import SLO
+from sloguard.sources.base import WindowCounts
+from sloguard.sources.splitwindow import SETTLED, Piece, PieceReads, add_counts, pieces
+from tests.support.slos import make_slo
+
+H = 3_600_000
+A = (("agent_name", "a"),)
+B = (("agent_name", "b"),)
+SLO_A = make_slo("a", group_by=("agent_name",))
+
+
+@given(
+    window=st.floats(min_value=COVERAGE_SLACK + 0.01, max_value=40 * DAY),
+    at=st.floats(min_value=1e9, max_value=2e9),
+)
+def test_the_pieces_cover_the_window_exactly_and_the_middle_is_whole_settled_hours(
+    window: float, at: float
+) -> None:
+    parts = pieces(window, at)
+    end = round(at * 1000)
+    assert parts[0].start == end - round(window * 1000) and parts[-1].end == end
+    assert all(a.end == b.start for a, b in pairwise(parts))
+    assert parts[0].kind == "head" and parts[0].length > COVERAGE_SLACK
+    if len(parts) == 1:  # no whole hour fits between the head's slack and the settled tail
+        assert window < COVERAGE_SLACK + SETTLED + 2 * HOUR
+        return
+    head, middle, tail = parts
+    assert (middle.kind, tail.kind) == ("middle", "tail")
+    assert middle.start % H == 0 and middle.end % H == 0 and middle.end > middle.start
+    assert head.length <= COVERAGE_SLACK + HOUR
+    assert SETTLED <= tail.length < SETTLED + HOUR
+    assert middle.end == (end - round(SETTLED * 1000)) // H * H
+
+
+def test_a_day_at_half_past_is_half_an_hour_22_hours_and_an_hour_and_a_half() -> None:
+    at = 1_700_000_000 // 3600 * 3600 + 1800.0
+    head, middle, tail = pieces(DAY, at)
+    assert (head.length, middle.length, tail.length) == (HOUR / 2, 22 * HOUR, 1.5 * HOUR)
+    assert tail.at == at and middle.at == at - 1.5 * HOUR
+    head, middle, tail = pieces(DAY, at - 1800)  # on the hour
+    assert (head.length, middle.length, tail.length) == (HOUR, 22 * HOUR, HOUR)
+    head, middle, tail = pieces(DAY, at + 1200)  # at 50 past, the middle moves on an hour
+    assert (head.length, middle.length, tail.length) == (HOUR + 600, 22 * HOUR, HOUR - 600)
+
+
+def test_counts_of_the_pieces_add_up_per_instance() -> None:
+    got = add_counts(
+        [{A: Counts(bad=1, total=10)}, {A: Counts(bad=2, total=5), B: Counts(bad=0, total=3)}, {}]
+    )
+    assert got == {A: Counts(bad=3, total=15), B: Counts(bad=0, total=3)}
+
+
+class Reader:
+    """A stand-in for Prometheus (these tests are about sharing, not PromQL): each piece's
+    counts are its length in hours; ``fail`` pieces raise once."""
+
+    def __init__(self, covered: bool = True) -> None:
+        self.asked: list[Piece] = []
+        self.covered = covered
+        self.fail: set[str] = set()
+
+    async def __call__(self, slo: SLO, piece: Piece) -> tuple[WindowCounts, bool]:
+        self.asked.append(piece)
+        await asyncio.sleep(0)
+        if piece.kind in self.fail:
+            self.fail.discard(piece.kind)
+            raise RuntimeError(f"{piece.kind} failed")
+        return {A: Counts(bad=0, total=piece.length / HOUR)}, self.covered or not piece.head
+
+
+async def test_windows_at_one_time_share_the_tail_and_a_middle_is_read_once_an_hour() -> None:
+    reads, read = PieceReads(), Reader()
+    at = 1_700_000_000 // 3600 * 3600 + 1800.0
+    got = await asyncio.gather(*(reads.window(SLO_A, w, at, read) for w in (DAY, 3 * DAY)))
+    assert [g[0][A].total for g in got] == [24, 72] and all(g[1] for g in got)
+    assert [p.kind for p in read.asked].count("tail") == 1 and len(read.asked) == 5
+    for step in (150, 300, 1199):  # later, before 50 past: heads and the tail again
+        read.asked.clear()
+        (counts, _), _ = await asyncio.gather(
+            reads.window(SLO_A, DAY, at + step, read), reads.window(SLO_A, 3 * DAY, at + step, read)
+        )
+        assert counts[A].total == 24
+        assert sorted(p.kind for p in read.asked) == ["head", "head", "tail"]
+    read.asked.clear()
+    await asyncio.gather(*(reads.window(SLO_A, w, at + 1200, read) for w in (DAY, 3 * DAY)))
+    assert sorted(p.kind for p in read.asked) == ["head", "head", "middle", "middle", "tail"]
+    assert len(reads) == 5  # the last hour's middles, the heads and tails before are gone
+
+
+async def test_a_failed_piece_is_not_kept_and_uncovered_records_give_nothing() -> None:
+    reads, read = PieceReads(), Reader()
+    at = 1_700_000_000.0
+    read.fail.add("middle")
+    with pytest.raises(RuntimeError, match="middle failed"):
+        await reads.window(SLO_A, DAY, at, read)
+    counts, covered = await reads.window(SLO_A, DAY, at, read)  # asked again: now it answers
+    assert covered and counts[A].total == pytest.approx(24)
+    assert [p.kind for p in read.asked].count("middle") == 2
+    empty = PieceReads()
+    assert await empty.window(SLO_A, DAY, at, Reader(covered=False)) == ({}, False)
