@@ -11,7 +11,9 @@ Measured in one run, up to one evaluation time ``at`` (the end of the history):
 
 - **sloguard, raw** (``recorded_long_windows: false``) and **sloguard, auto** (the default:
   records where they exist): ``SLOEngine(slos, PrometheusSource(url)).tick(at)``: wall time of
-  a cycle (mean and median of ``--cycles``, 30 s of evaluation time apart, after one warm-up),
+  a cycle (mean, median and max of ``--cycles`` raw and ``--auto-cycles`` auto cycles, 30 s of
+  evaluation time apart, after one warm-up; 120 auto cycles are an hour, so the hourly reads of
+  the long windows' middles are in the mean and the max),
   queries per cycle, Prometheus CPU per cycle
   (``process_cpu_seconds_total`` of Prometheus before/after), instances burning;
 - **rules**: the same SLOs as ``sloguard rules`` output (Sloth-style windows + alert groups, and
@@ -31,6 +33,8 @@ Usage (from the repository root)::
     .venv/bin/python bench/scale.py --quick            # 1 000 instances, 3 days
     .venv/bin/python bench/scale.py                    # 10 000 instances, 30 days
     .venv/bin/python bench/scale.py --slos 100 --agents 100 --days 7 --json
+    .venv/bin/python bench/scaledata.py DIR AT 100 100 30   # write a history once, then
+    .venv/bin/python bench/scale.py --history DIR --at AT    # measure it (as often as wanted)
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,12 +174,12 @@ async def measure(
     url: str, shape: Shape, at: int, opts: Options, rules: Path, pg: str | None
 ) -> dict[str, Any]:
     slos = scale_slos(shape)
-    cycles = opts.cycles
     out: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=url, timeout=600.0) as client:
         out["tsdb"] = await compacted(url, limit=opts.settle) if opts.settle else {}
         last: tuple[InstanceResult, ...] = ()
         for name in ("raw", "auto"):
+            cycles = opts.auto_cycles if name == "auto" else opts.cycles
             out[name], last = await measure_cycles(name, slos, url, at, cycles, client)
         out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         out["rules"] = await measure_rules(slos, rules, client, opts.rule_interval, opts.rounds)
@@ -202,20 +206,26 @@ class Options:
     rule_interval: int = RULE_INTERVAL
     rounds: int = 2
     postgres: bool = False  # also two replicas on a PostgreSQL started for the run
+    auto_cycles: int = 120  # with records: one hour of evaluation time, the hourly reads in it
 
 
-def run(shape: Shape, opts: Options, workdir: Path | None = None) -> dict[str, Any]:
-    """Backfill, start Prometheus, measure; the result as a JSON-able mapping."""
+def run(
+    shape: Shape,
+    opts: Options,
+    workdir: Path | None = None,
+    history: tuple[Path, int] | None = None,
+) -> dict[str, Any]:
+    """Backfill (or take ``history``: a TSDB directory and its end), start Prometheus,
+    measure; the result as a JSON-able mapping."""
     with tempfile.TemporaryDirectory(prefix="sloguard-scale-", dir=workdir) as tmp:
         root = Path(tmp)
-        at = int(time.time()) // 300 * 300
         started = time.perf_counter()
-        child = [sys.executable, str(Path(__file__).with_name("scaledata.py")), str(root / "data")]
-        args = [str(at), str(shape.slos), str(shape.agents), str(shape.days)]
-        done = subprocess.run([*child, *args], capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"backfill failed:\n{done.stderr[-3000:]}")
-        samples = int(done.stdout.split()[-1])
+        if history is None:
+            at = int(time.time()) // 300 * 300
+            written = replace(shape, days=shape.days + span(opts) / 86400)
+            data, samples = root / "data", backfill(written, at, root / "data")
+        else:
+            (data, at), samples = history, shape.samples
         prepared = time.perf_counter() - started
         rules = root / "rules.yaml"
         rules.write_text("groups: []\n", encoding="utf-8")
@@ -230,7 +240,7 @@ def run(shape: Shape, opts: Options, workdir: Path | None = None) -> dict[str, A
                 start_prometheus(
                     root,
                     config_yaml=prometheus_config(rules, opts.rule_interval),
-                    storage=root / "data",
+                    storage=data,
                     extra_args=flags,
                     lifecycle=True,
                     ready_timeout=600.0,
@@ -245,6 +255,23 @@ def run(shape: Shape, opts: Options, workdir: Path | None = None) -> dict[str, A
         "backfill_s": prepared,
         **result,
     }
+
+
+def span(opts: Options) -> float:
+    """Seconds of history the timed cycles need before the SLO period: the cycles reach back
+    from ``at``, and a window starting before the records would be read from raw counters
+    (a daemon whose Prometheus holds months of records never does that)."""
+    return (max(opts.cycles, opts.auto_cycles) + 1) * INTERVAL + 900.0
+
+
+def backfill(shape: Shape, at: int, data: Path) -> int:
+    """Write the history in a child process (so this process's RSS is the evaluator's)."""
+    child = [sys.executable, str(Path(__file__).with_name("scaledata.py")), str(data)]
+    args = [str(at), str(shape.slos), str(shape.agents), str(shape.days)]
+    done = subprocess.run([*child, *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"backfill failed:\n{done.stderr[-3000:]}")
+    return int(done.stdout.split()[-1])
 
 
 def render_result(r: dict[str, Any]) -> str:
@@ -292,7 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slos", type=int, default=None)
     parser.add_argument("--agents", type=int, default=None)
     parser.add_argument("--days", type=float, default=None)
-    parser.add_argument("--cycles", type=int, default=10, help="timed cycles per mode")
+    parser.add_argument("--cycles", type=int, default=10, help="timed raw-counter cycles")
+    parser.add_argument(
+        "--auto-cycles", type=int, default=120, help="timed cycles with records (120: an hour)"
+    )
+    parser.add_argument(
+        "--history", type=Path, default=None, help="a TSDB bench/scaledata.py wrote (no backfill)"
+    )
+    parser.add_argument("--at", type=int, default=None, help="the end of that history")
     parser.add_argument("--settle", type=float, default=1800.0, help="max s to wait for compaction")
     parser.add_argument("--rule-interval", type=int, default=RULE_INTERVAL)
     parser.add_argument("--rounds", type=int, default=2, help="rule evaluation rounds read")
@@ -304,9 +338,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = QUICK if args.quick else FULL
     shape = Shape(args.slos or base.slos, args.agents or base.agents, args.days or base.days)
-    opts = Options(args.cycles, args.settle, args.rule_interval, args.rounds, args.postgres)
+    opts = Options(
+        args.cycles, args.settle, args.rule_interval, args.rounds, args.postgres, args.auto_cycles
+    )
+    if (args.history is None) != (args.at is None):
+        parser.error("--history and --at go together")
+    history = None if args.history is None else (args.history, args.at)
+    if history is not None and shape.days * 86400 < 30 * 86400 + span(opts):
+        print(
+            f"warning: --days {shape.days:g} of history: the timed cycles need "
+            f"{(30 * 86400 + span(opts)) / 86400:.3f} for 30-day windows to be read from records",
+            file=sys.stderr,
+        )
     with contextlib.redirect_stdout(sys.stderr):  # alert log lines: keep stdout the result's
-        result = run(shape, opts, args.dir)
+        result = run(shape, opts, args.dir, history)
     print(json.dumps(result, indent=2) if args.json else render_result(result))
     return 0
 

@@ -199,7 +199,12 @@ def _lifespan(
                     await engine.tick(now)
                     return
                 alerts.reload_if_changed()
-                results = await engine.tick(now)  # followers too: their gauges and API
+                slos = engine.evaluator.slos
+                leaders = alerts.leader_results(now, slos, stale_after=2 * interval)
+                if leaders is None:  # the leader, or a follower without fresh results
+                    results = await engine.tick(now)
+                else:  # a follower serves the leader's evaluations
+                    results = await engine.follow(leaders, now)
                 alerts.after_tick(results, now)  # only the leader commits alert states
 
             schedule = EvaluationSchedule(tick, interval, self_metrics=engine.self_metrics)

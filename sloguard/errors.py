@@ -25,7 +25,7 @@ module named, under ``sloguard.``). ``except SloguardError`` catches all of them
     └── CommandFailed                commands             a command could not do its work
 
 Outside the tree, on purpose: private classes (a leading underscore, such as
-``sources.promanswer.BadAnswer``) never leave their module, which turns them into a documented
+``sources.promanswer._BadAnswer``) never leave their module, which turns them into a documented
 error with context (a QueryError naming the SLO and window); and
 ``commands.workload.WorkerError`` is the failure the demo's simulated *agent code* raises, an
 application error the SDK records like any other, not an error of sloguard.

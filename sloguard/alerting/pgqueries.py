@@ -50,6 +50,13 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at TIMESTAMPTZ NOT NULL
     )
     """,
+    # The leader's latest evaluation results, for followers (sloguard.alerting.pgresults).
+    """
+    CREATE TABLE results (
+        board TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, holder TEXT NOT NULL,
+        token BIGINT NOT NULL, payload BYTEA NOT NULL
+    )
+    """,
 )
 
 #: Acquire or renew the lease ``name`` for ``holder`` in one statement, by the database's

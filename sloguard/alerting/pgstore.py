@@ -32,6 +32,7 @@ from typing import Any
 
 from sloguard.alerting import pgqueries as q
 from sloguard.alerting.leader import Fence, Lease
+from sloguard.alerting.pgresults import SharedResults
 from sloguard.alerting.silences import Silence, silence_dict, silence_from_dict
 from sloguard.alerting.state import AlertEvent, InstanceAlerts
 from sloguard.alerting.store import alert_from, alert_json, instance_column, instance_from
@@ -50,7 +51,7 @@ ALERTS = Component("alerts", tuple(Migration(i + 1, sql) for i, sql in enumerate
 LEASE = "alerts"
 
 
-class PgAlertStore:
+class PgAlertStore(SharedResults):
     """Alert states and the outbox in PostgreSQL (see the module docstring). ``holder``: this
     replica's id in claims and the lease; ``claim_ttl``: seconds a claim keeps other leaders
     off a row; ``owns_db``: close the pool with the store."""

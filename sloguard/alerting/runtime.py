@@ -21,8 +21,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from sloguard.alerting.center import AlertCenter
+from sloguard.alerting.following import ResultSharing
 from sloguard.alerting.leader import LeaseTiming
 from sloguard.alerting.leading import Elector, LeaseStore, leader_gauge
+from sloguard.alerting.pgresults import SharedResults
 from sloguard.alerting.selfcheck import (
     SelfCheckRules,
     SelfProblem,
@@ -38,6 +40,7 @@ from sloguard.notify.config import AlertRouting, build_notifiers, default_routin
 from sloguard.notify.model import Notification, Notifier
 from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
 from sloguard.slo.budget import State
+from sloguard.slo.spec import SLO
 from sloguard.tracestore.base import TraceStore
 from sloguard.tracestore.storehealth import StorageFailure
 
@@ -139,6 +142,20 @@ class AlertRuntime:
             )
         else:
             leader_gauge(registry).set(1)  # one replica on its own store: always the leader
+        #: Leader's results for followers (a shared store that can hold them; else None).
+        self.sharing = (
+            ResultSharing(self.store)
+            if self.elector is not None and isinstance(self.store, SharedResults)
+            else None
+        )
+
+    def leader_results(
+        self, now: float, slos: Sequence[SLO], stale_after: float
+    ) -> tuple[InstanceResult, ...] | None:
+        """A follower's view: the leader's latest results when fresh (None: evaluate here)."""
+        if self.sharing is None or self.leads():
+            return None
+        return self.sharing.read(now, slos, stale_after)
 
     def leads(self) -> bool:
         """Does this replica lead (evaluate alerts and deliver)? Always without a lease."""
@@ -148,7 +165,8 @@ class AlertRuntime:
         """``/readyz`` details: this replica's role (a follower is ready: it serves)."""
         if self.elector is None:
             return {"role": "leader", "shared": False}
-        return {**self.elector.details(), "shared": True}
+        serving = {} if self.sharing is None else {"evaluations": self.sharing.serving}
+        return {**self.elector.details(), "shared": True, **serving}
 
     def _took_over(self) -> None:
         """A new term: read what other leaders committed before the first commit, and look
@@ -172,6 +190,8 @@ class AlertRuntime:
                 self.center.silences.by_id = {s.id: s for s in self.store.silences()}
             self.center.process(results, now)
             self.check_self(results, now)
+            if self.sharing is not None:
+                self.sharing.publish(results, now)
         except NotLeader as exc:
             _log.warning("alert states not committed: %s", exc)
 

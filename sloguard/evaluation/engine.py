@@ -3,7 +3,8 @@
 A tick samples the embedded source (when that is the source), evaluates every SLO at ``now``,
 times the cycle and returns the results; every ``compact_every`` ticks it thins the embedded
 samples. What happens to the results (alerts) is the caller's: the daemon's tick is
-``alerts.process(await engine.tick(now), now)``.
+``alerts.process(await engine.tick(now), now)``. A follower of a shared store ticks with
+:meth:`SLOEngine.follow` instead: the leader's results, and its own only for what they leave out.
 
 Every tick also updates :attr:`SLOEngine.health`: when every SLO evaluation fails (the source is
 down) one warning is logged, when evaluations succeed again one info line, never one per tick;
@@ -60,12 +61,35 @@ class SLOEngine:
     async def tick(self, now: float) -> tuple[InstanceResult, ...]:
         """Sample (embedded), evaluate every SLO at ``now``, record the cycle time."""
         started = time.perf_counter()
+        self._sample(now)
+        results = await self.evaluator.evaluate(now)
+        self._observe(results, now, started)
+        return results
+
+    async def follow(
+        self, leader: Sequence[InstanceResult], now: float
+    ) -> tuple[InstanceResult, ...]:
+        """A follower's tick: sample (embedded: every replica samples its own counters), take
+        the leader's results, evaluate here only the SLOs they leave out (unknown to the leader
+        or configured differently); return the tick's results."""
+        started = time.perf_counter()
+        self._sample(now)
+        covered = {r.slo.name for r in leader}
+        missing = [s.name for s in self.evaluator.slos if s.name not in covered]
+        own = await self.evaluator.evaluate(now, only=missing) if missing else ()
+        self.evaluator.adopt(leader)
+        results = (*leader, *own)
+        self._observe(results, now, started)
+        return results
+
+    def _sample(self, now: float) -> None:
         embedded = self.embedded
         if embedded is not None:
             embedded.sample(now)
             if self.ticks % self.compact_every == self.compact_every - 1:
                 embedded.compact(now)
-        results = await self.evaluator.evaluate(now)
+
+    def _observe(self, results: Sequence[InstanceResult], now: float, started: float) -> None:
         self.ticks += 1
         change = self.health.observe(results, now)
         if change is not None:
@@ -73,7 +97,6 @@ class SLOEngine:
         if self.self_metrics is not None:
             self.self_metrics.cycle_seconds.observe(time.perf_counter() - started)
             self.self_metrics.last_cycle.set(now)
-        return results
 
     async def aclose(self) -> None:
         """Close the source."""

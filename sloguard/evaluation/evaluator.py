@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sloguard.evaluation.selfmetrics import SelfMetrics
@@ -56,29 +56,35 @@ class Evaluator:
         self.slos = tuple(slos)
         self.source = source
         self.self_metrics = self_metrics
-        self._latest: dict[SLOInstance, InstanceResult] = {}
+        self._latest: dict[str, dict[SLOInstance, InstanceResult]] = {}  # by SLO name
 
     @property
     def latest(self) -> tuple[InstanceResult, ...]:
         """The latest result of every instance, in SLO order."""
-        order = {slo.name: i for i, slo in enumerate(self.slos)}
         return tuple(
-            sorted(
-                self._latest.values(),
-                key=lambda r: (order.get(r.slo.name, 0), r.instance.labels),
-            )
+            r
+            for slo in self.slos
+            for r in sorted(self._latest.get(slo.name, {}).values(), key=_by_labels)
         )
 
-    async def evaluate(self, at: float) -> tuple[InstanceResult, ...]:
-        """Evaluate every SLO at ``at`` (unix seconds); return this cycle's results."""
-        per_slo = await asyncio.gather(*(self._evaluate_slo(slo, at) for slo in self.slos))
+    async def evaluate(
+        self, at: float, only: Collection[str] | None = None
+    ) -> tuple[InstanceResult, ...]:
+        """Evaluate every SLO (or those named in ``only``) at ``at`` (unix seconds); return
+        this cycle's results."""
+        slos = self.slos if only is None else [s for s in self.slos if s.name in only]
+        per_slo = await asyncio.gather(*(self._evaluate_slo(slo, at) for slo in slos))
         results = tuple(r for rs in per_slo for r in rs)
-        for slo, rs in zip(self.slos, per_slo, strict=True):
-            for key in [k for k in self._latest if k.slo == slo.name]:
-                del self._latest[key]
-            for r in rs:
-                self._latest[r.instance] = r
+        self.adopt(results)
         return results
+
+    def adopt(self, results: Sequence[InstanceResult]) -> None:
+        """Take ``results`` as the latest of their SLOs (a tick's own, or the leader's for a
+        follower), replacing those SLOs' previous instances."""
+        fresh: dict[str, dict[SLOInstance, InstanceResult]] = {}
+        for r in results:
+            fresh.setdefault(r.slo.name, {})[r.instance] = r
+        self._latest.update(fresh)
 
     async def _evaluate_slo(self, slo: SLO, at: float) -> list[InstanceResult]:
         current = period_window(slo.calendar, slo.period, at)
@@ -93,7 +99,7 @@ class Evaluator:
             message = str(failure) if isinstance(failure, QueryError) else repr(failure)
             if self.self_metrics is not None:
                 self.self_metrics.evaluation_errors.labels(slo.name).inc()
-            instances = [i for i in self._latest if i.slo == slo.name] or [SLOInstance(slo.name)]
+            instances = list(self._latest.get(slo.name, {})) or [SLOInstance(slo.name)]
             error = [
                 InstanceResult(
                     slo,
@@ -125,6 +131,10 @@ class Evaluator:
             )
             for key in keys
         ]
+
+
+def _by_labels(r: InstanceResult) -> InstanceLabels:
+    return r.instance.labels
 
 
 def instance_evaluation(

@@ -2,7 +2,7 @@
 queries): the JSON body of a successful answer, the counts per instance of a window query, the
 SLO names of the recorded-rates detection. Pure.
 
-Every way an answer can be wrong is a :class:`BadAnswer`, which the source turns into a
+Every way an answer can be wrong is a :class:`_BadAnswer`, which the source turns into a
 :class:`~sloguard.sources.base.QueryError` naming the SLO, the window and the URL; the rules
 (NaN, negative counts, a ``total`` without twin) are the source's module docstring.
 """
@@ -18,7 +18,7 @@ from sloguard.slo.budget import Counts
 from sloguard.slo.promql import COVERED, PART_LABEL, SLO_LABEL
 from sloguard.slo.spec import InstanceLabels
 
-__all__ = ["NOISE", "SNIPPET", "BadAnswer", "parse_counts", "read_answer", "slo_names"]
+__all__ = ["NOISE", "SNIPPET", "parse_counts", "read_answer", "slo_names"]
 
 #: Relative size of a negative count still taken for float noise (and so read as 0).
 NOISE = 1e-9
@@ -26,7 +26,7 @@ NOISE = 1e-9
 SNIPPET = 200
 
 
-class BadAnswer(Exception):
+class _BadAnswer(Exception):
     """An answer that cannot be read as what was asked (never leaves :mod:`sloguard.sources`)."""
 
 
@@ -35,25 +35,25 @@ def slo_names(body: object) -> frozenset[str]:
     data = body.get("data") if isinstance(body, dict) else None
     result = data.get("result") if isinstance(data, dict) else None
     if not isinstance(result, list):
-        raise BadAnswer("answer without a result list")
+        raise _BadAnswer("answer without a result list")
     return frozenset(_sample(item)[0].get(SLO_LABEL, "") for item in result) - {""}
 
 
 def read_answer(status: int, content: bytes) -> object:
-    """The JSON body of a successful API answer; ``BadAnswer`` with Prometheus' words if not."""
+    """The JSON body of a successful API answer; ``_BadAnswer`` with Prometheus' words if not."""
     try:
         body: Any = orjson.loads(content)
     except ValueError:
         body = None
     if isinstance(body, dict) and body.get("status") == "error":
         kind = body.get("errorType") or "error"
-        raise BadAnswer(f"HTTP {status}: {kind}: {body.get('error') or 'no message'}")
+        raise _BadAnswer(f"HTTP {status}: {kind}: {body.get('error') or 'no message'}")
     if status >= 300:
-        raise BadAnswer(f"HTTP {status}: {_snippet(content)}")
+        raise _BadAnswer(f"HTTP {status}: {_snippet(content)}")
     if not isinstance(body, dict):
-        raise BadAnswer(f"answer is not a JSON object: {_snippet(content)}")
+        raise _BadAnswer(f"answer is not a JSON object: {_snippet(content)}")
     if body.get("status") != "success":
-        raise BadAnswer(f"unexpected answer status {body.get('status')!r}")
+        raise _BadAnswer(f"unexpected answer status {body.get('status')!r}")
     return body
 
 
@@ -64,12 +64,12 @@ def parse_counts(
     whether it had a ``covered`` series (recorded window queries only)."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
-        raise BadAnswer("answer without a data object")
+        raise _BadAnswer("answer without a data object")
     if data.get("resultType") != "vector":
-        raise BadAnswer(f"expected a vector result, got {data.get('resultType')!r}")
+        raise _BadAnswer(f"expected a vector result, got {data.get('resultType')!r}")
     result = data.get("result")
     if not isinstance(result, list):
-        raise BadAnswer("vector result is not a list")
+        raise _BadAnswer("vector result is not a list")
     parts: dict[str, dict[InstanceLabels, float]] = {"bad": {}, "total": {}}
     covered = False
     order = sorted(group_by)
@@ -81,14 +81,14 @@ def parse_counts(
             continue
         part = parts.get(name) if type(name) is str else None
         if part is None:
-            raise BadAnswer(f"series {labels} has no {PART_LABEL} label of bad or total")
+            raise _BadAnswer(f"series {labels} has no {PART_LABEL} label of bad or total")
         key = tuple([(g, labels.get(g, "")) for g in order])
         if any(type(v) is not str for _, v in key):
-            raise BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
+            raise _BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
         if key in part:
-            raise BadAnswer(f"two {name} series for instance {_show(key)}")
+            raise _BadAnswer(f"two {name} series for instance {_show(key)}")
         if not math.isfinite(value):
-            raise BadAnswer(f"{name} of instance {_show(key)} is {value}")
+            raise _BadAnswer(f"{name} of instance {_show(key)} is {value}")
         part[key] = value
     counts: dict[InstanceLabels, Counts] = {}
     for key, raw_total in parts["total"].items():
@@ -109,7 +109,7 @@ def _sample(item: Any) -> tuple[dict[str, Any], float]:
                 return labels, float(text)
     except (KeyError, TypeError, ValueError, IndexError):
         pass
-    raise BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
+    raise _BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
 
 
 def _not_negative(value: float, tolerance: float, part: str, key: InstanceLabels) -> float:
@@ -117,7 +117,7 @@ def _not_negative(value: float, tolerance: float, part: str, key: InstanceLabels
         return value
     if -value <= tolerance:
         return 0.0
-    raise BadAnswer(
+    raise _BadAnswer(
         f"{part} of instance {_show(key)} is negative ({value:g}): the SLI's bad/good series "
         "are not a subset of its total series"
     )

@@ -58,7 +58,7 @@ from sloguard.slo.promql import (
 from sloguard.slo.spec import SLO
 from sloguard.slo.timeslices import counts_query
 from sloguard.sources.base import QueryError, Steps, WindowCounts
-from sloguard.sources.promanswer import BadAnswer, parse_counts, read_answer, slo_names
+from sloguard.sources.promanswer import _BadAnswer, parse_counts, read_answer, slo_names
 from sloguard.sources.promclient import Cert, display_url, tls_context
 from sloguard.sources.promrange import matrix_as_vectors, range_form
 from sloguard.sources.recorded import RecordedFrom, RecordedWindows, detection_query
@@ -185,7 +185,7 @@ class PrometheusSource:
                 body = await self._call("POST", QUERY_PATH, where, data=form)
                 try:
                     self._windows.detected(at, slo_names(body))
-                except BadAnswer as exc:
+                except _BadAnswer as exc:
                     raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
             return self._windows.names
 
@@ -207,7 +207,7 @@ class PrometheusSource:
         body = await self._call("POST", QUERY_PATH, where, data=form)
         try:
             return parse_counts(body, slo.group_by)
-        except BadAnswer as exc:
+        except _BadAnswer as exc:
             raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
 
     async def range_counts(
@@ -226,7 +226,7 @@ class PrometheusSource:
             body = await self._call("POST", QUERY_RANGE_PATH, where, {**form, **range_form(steps)})
             try:
                 return [parse_counts(v, slo.group_by)[0] for v in matrix_as_vectors(body, steps)]
-            except (BadAnswer, ValueError) as exc:
+            except (_BadAnswer, ValueError) as exc:
                 raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
 
         return dict(zip(windows, await asyncio.gather(*map(one, windows)), strict=True))
@@ -267,20 +267,20 @@ class PrometheusSource:
                 # e.g. the server rejecting a missing client certificate).
                 detail = f": {exc}" if str(exc) else " (connection closed)"
                 raise QueryError(f"{prefix}: request failed: {type(exc).__name__}{detail}") from exc
-            except BadAnswer as exc:
+            except _BadAnswer as exc:
                 raise QueryError(f"{prefix}: {exc}") from exc
         try:
             return read_answer(status, content)
-        except BadAnswer as exc:
+        except _BadAnswer as exc:
             raise QueryError(f"{prefix}: {exc}") from exc
 
     async def _fetch(
         self, method: str, path: str, data: Mapping[str, str] | None
     ) -> tuple[int, bytes]:
-        """Status and body of one answer; ``BadAnswer`` past ``max_answer_bytes`` (the rest is
+        """Status and body of one answer; ``_BadAnswer`` past ``max_answer_bytes`` (the rest is
         not read: the connection is dropped)."""
         limit = self.max_answer_bytes
-        too_long = BadAnswer(f"answer longer than {limit} bytes (max_answer_bytes)")
+        too_long = _BadAnswer(f"answer longer than {limit} bytes (max_answer_bytes)")
         async with self._client.stream(method, path, data=data) as response:
             body = await read_capped(response, limit)
             if body is None:

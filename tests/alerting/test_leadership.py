@@ -284,3 +284,49 @@ def test_replicas_racing_for_an_expired_lease_elect_exactly_one(replicas: Any) -
             t.join()
         assert len({(a.holder, a.token) for a in answers}) == 1, answers
         assert answers[0].token == term
+
+
+@pytest.mark.e2e
+async def test_followers_serve_the_leaders_results_and_evaluate_only_what_they_leave_out(
+    replicas: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The leader's tick, published fenced, is what a follower serves while fresh; an SLO the
+    leader does not share is evaluated by the follower; stale or missing: all evaluated here."""
+    from sloguard.alerting.following import ResultSharing
+    from sloguard.evaluation.engine import SLOEngine
+    from sloguard.slo.budget import Counts
+    from sloguard.sources.fake import FakeSource
+    from tests.support.slos import make_slo
+
+    one, two, raw = replicas
+    shared, own = make_slo("shared"), make_slo("own")
+    asked: list[str] = []
+
+    def answer(slo: Any, window: float, at: float) -> dict[Any, Counts]:
+        asked.append(slo.name)
+        return {(): Counts(bad=1, total=100)}
+
+    leader = SLOEngine([shared], FakeSource(answer=answer))
+    follower = SLOEngine([shared, own], FakeSource(answer=answer))
+    leading, following = ResultSharing(one), ResultSharing(two)
+    assert following.read(T0, follower.evaluator.slos, stale_after=60) is None  # none yet
+    lead(one)
+    results = await leader.tick(T0)
+    leading.publish(results, T0)
+    asked.clear()
+    caplog.set_level("INFO", logger="sloguard.alerting.following")
+    got = following.read(T0 + 30, follower.evaluator.slos, stale_after=60)
+    assert got == results and following.serving == "leader"
+    served = await follower.follow(got, T0 + 30)
+    assert set(asked) == {"own"}  # the shared SLO was not asked of the source
+    assert [r.slo.name for r in follower.latest()] == ["shared", "own"]
+    assert follower.latest()[0] == results[0]
+    assert len(served) == 2
+    assert "serving the leader's evaluations" in caplog.text
+    assert following.read(T0 + 61, follower.evaluator.slos, stale_after=60) is None
+    assert following.serving == "own" and "results are 61s old; evaluating here" in caplog.text
+    expire(raw)
+    lead(two)  # r1 paused: its results are refused, the last published stay r1's
+    leading.publish(await leader.tick(T0 + 90), T0 + 90)
+    assert "evaluation results not published" in caplog.text
+    assert one.latest_results()[0] == T0

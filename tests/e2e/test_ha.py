@@ -10,7 +10,8 @@ fake Slack Web API.
 
 The scenario:
 
-1. One replica leads (``/readyz`` says so), the other two follow.
+1. One replica leads (``/readyz`` says so), the other two follow: they serve the leader's
+   evaluations (``/readyz`` says so) and evaluate nothing themselves.
 2. The outage fires; the webhook receiver holds the leader's request (a slow receiver: the
    delivery is in flight) and the leader is SIGKILLed; another replica is SIGSTOPped at once.
    The third takes over (measured from the kill: within two evaluation intervals) and
@@ -78,6 +79,13 @@ def leader_of(bases: list[str]) -> str | None:
     roles = {b: leadership(b) for b in bases}
     leaders = [b for b, r in roles.items() if r is not None and r["role"] == "leader"]
     return leaders[0] if len(leaders) == 1 else None
+
+
+def evaluations(base: str) -> float:
+    """SLO evaluations the replica made itself (``sloguard_slo_evaluations_total``)."""
+    text = httpx.get(f"{base}/metrics", timeout=5).text
+    found = re.findall(r"^sloguard_slo_evaluations_total\{[^}]*\} (\S+)$", text, re.M)
+    return sum(float(v) for v in found)
 
 
 def slack_ids(slack: FakeSlack) -> list[str]:
@@ -200,6 +208,16 @@ def test_three_replicas_page_exactly_once_through_a_kill_and_a_pause(
             re.search(r"^sloguard_leader_changes_total (\S+)$", m, re.M) for m in metrics.values()
         ]
         assert all(c is not None and float(c.group(1)) >= 1 for c in changes), changes
+        # followers serve the leader's evaluations and stop querying Prometheus themselves
+        followers = [b for b in bases if b != first]
+        serving = [(leadership(b) or {}).get("evaluations") for b in followers]
+        wait("the followers to serve the leader's evaluations", lambda: all(
+            (leadership(b) or {}).get("evaluations") == "leader" for b in followers
+        ), tmp_path)  # fmt: skip
+        assert set(serving) <= {"leader", "own"}
+        before = {b: evaluations(b) for b in bases}
+        wait("two more leader ticks", lambda: evaluations(first) > before[first] + 1, tmp_path)
+        assert [evaluations(b) for b in followers] == [before[b] for b in followers]
 
         # --- 2. the outage; the leader is killed with the webhook delivery in flight
         hook.script(200, count=1, delay=HOLD)

@@ -432,3 +432,29 @@ async def test_a_window_read_in_hour_pieces_is_exactly_the_window_read_whole(
                         assert counts.bad == pytest.approx(exact.bad, rel=1e-9, abs=1e-6)
                         assert counts.total == pytest.approx(exact.total, rel=1e-9)
         assert split.fallback_count == 0
+
+
+@pytest.mark.prometheus
+async def test_records_on_the_hour_are_counted_once_where_the_pieces_meet(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Records whose rule group runs on the 5-minute marks fall exactly on the pieces' hour
+    boundaries: each is counted in one piece only (the ranges are 1 ms short on the left)."""
+    end = (int(time.time()) // 3600 - 1) * 3600
+    times = list(range(end - 9 * 3600, end + 1, int(RATE_INTERVAL)))  # on the 5-minute marks
+    value = {t: float(1 + (t // 300) % 7) for t in times}  # events per second, never constant
+    labels = {"sloguard_slo": SLO.name, "agent_name": "billing"}
+    series = [
+        Series(m, labels, [(float(t), value[t] / (10 if m == BAD_RATE else 1)) for t in times])
+        for m in (BAD_RATE, TOTAL_RATE)
+    ]
+    families = [Family("slo_rates", "gauge", series)]
+    root = tmp_path_factory.mktemp("hourly")
+    backfill_openmetrics(openmetrics_text(families), root / "data")
+    with start_prometheus(root, storage=root / "data") as url:
+        async with PrometheusSource(url, recorded_from=6 * HOUR) as source:
+            for at in (end, end - 300, end - 1800, end - 3300, end - 3600, end - 17):
+                got = (await source.window_counts(SLO, 6 * HOUR, at))[BILLING]
+                total = sum(value[t] for t in times if at - 6 * HOUR < t <= at) * RATE_INTERVAL
+                assert got.total == pytest.approx(total, rel=1e-12), at
+                assert got.bad == pytest.approx(total / 10, rel=1e-12), at

@@ -7,6 +7,7 @@ Prometheus must be installed (``binary`` fails under ``CI`` when it is not).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +20,22 @@ from tests.support.promserver import promtool_binary
 TINY = Shape(slos=3, agents=4, days=1)
 
 
+OPTS = scale.Options(cycles=1, settle=0, rule_interval=2, rounds=1, auto_cycles=1)
+
+
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     promtool_binary()  # skip, or fail under CI, when Debian's prometheus package is missing
-    opts = scale.Options(cycles=1, settle=0, rule_interval=2, rounds=1)
-    return scale.run(TINY, opts, tmp_path_factory.mktemp("scale"))
+    return scale.run(TINY, OPTS, tmp_path_factory.mktemp("scale"))
 
 
 @pytest.mark.e2e
 def test_the_tiny_scale_run_measures_every_part(result: dict[str, Any]) -> None:
     assert result["instances"] == 12
-    assert result["samples"] == TINY.samples - 2 * TINY.instances
+    # the history reaches back the timed cycles' span before the day the SLOs look at
+    written = replace(TINY, days=TINY.days + scale.span(OPTS) / 86400)
+    assert written.days > TINY.days
+    assert result["samples"] == written.samples - 2 * TINY.instances
     want_burning = sum(burning(i, j, TINY.agents) for i in range(3) for j in range(4))
     for mode in ("raw", "auto"):
         m = result[mode]
