@@ -9,7 +9,10 @@ with :func:`~sloguard.slo.promql.recorded_window_query` evaluated at the piece's
   :data:`~sloguard.slo.promql.COVERAGE_SLACK` after the window's start (so the head also carries
   the check that the records reach back to the start); at most 70 minutes of records;
 - **middle** ``(h1, h2]``: whole hours only, the same for a whole hour of evaluations, so its
-  answer is kept (the bulk of the window, read once an hour);
+  answer is kept; the next hour's is derived from it, minus the hour it lost and plus the hour
+  it gained (two one-hour reads, the gained one shared by all the SLO's windows), and read
+  whole again only every 12 to 35 hours: the bulk of a 30-day window is read once a day or so,
+  and no cycle reads the 30 days of every SLO at once;
 - **tail** ``(h2, at]``: ``h2`` is the last whole hour at least :data:`SETTLED` (50 minutes)
   before ``at``, so the tail holds 50 to 110 minutes of records: a window of whole hours then
   changes its middle once an hour, when its head gives up a whole hour (at minute 50, the head
@@ -31,9 +34,10 @@ Example::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+import zlib
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sloguard.durations import HOUR
 from sloguard.slo.budget import Counts
@@ -46,17 +50,24 @@ __all__ = ["SETTLED", "Piece", "PieceReads", "add_counts", "pieces"]
 HOUR_MS = 3_600_000
 #: The shortest tail: a kept middle ends at least this long before the evaluation time.
 SETTLED = HOUR - COVERAGE_SLACK
+#: A middle is derived from the one before at most about this many times in a row (12 to 35,
+#: by SLO and window, so that the whole reads of many SLOs do not fall in one cycle), then
+#: read whole again: float error and instances gone from it stay bounded.
+REREAD_AFTER = 12
+#: Relative size of a negative count left by a subtraction still taken for float noise.
+NOISE = 1e-9
 _SLACK_MS = round(COVERAGE_SLACK * 1000)
 _SETTLED_MS = round(SETTLED * 1000)
 
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """Records in ``(start, end]`` (milliseconds), the window's head, middle or tail."""
+    """Records in ``(start, end]`` (milliseconds): a window's head, middle or tail, or the
+    hours a middle gained or lost since the last one (``edge``)."""
 
     start: int
     end: int
-    kind: Literal["head", "middle", "tail"]
+    kind: Literal["head", "middle", "tail", "edge"]
 
     @property
     def head(self) -> bool:
@@ -107,6 +118,7 @@ class PieceReads:
 
     def __init__(self) -> None:
         self._reads: dict[tuple[str, Piece], asyncio.Future[tuple[WindowCounts, bool]]] = {}
+        self._depth: dict[tuple[str, Piece], int] = {}  # middles: derivations in a row
         self._now: int | None = None
 
     def __len__(self) -> int:
@@ -131,10 +143,64 @@ class PieceReads:
         key = (slo.name, piece)
         found = self._reads.get(key)
         if found is None:
-            found = asyncio.ensure_future(read(slo, piece))
+            derived = self._derive(slo, piece, read) if piece.kind == "middle" else None
+            found = asyncio.ensure_future(derived if derived is not None else read(slo, piece))
             self._reads[key] = found
             found.add_done_callback(lambda done: self._forget_failed(key, done))
         return await asyncio.shield(found)
+
+    def _derive(
+        self, slo: SLO, piece: Piece, read: ReadPiece
+    ) -> Coroutine[Any, Any, tuple[WindowCounts, bool]] | None:
+        """Computing a middle from a kept one of the same SLO it overlaps (the previous hour's):
+        minus the hours it lost, plus those it gained; None when there is none to start from."""
+        for (name, old), kept in self._reads.items():
+            if (
+                name != slo.name
+                or old.kind != "middle"
+                or not kept.done()
+                or kept.cancelled()
+                or kept.exception() is not None
+                or not old.start <= piece.start < old.end <= piece.end
+                or piece.start - old.start > 2 * HOUR_MS
+                or piece.end - old.end > 2 * HOUR_MS
+            ):
+                continue
+            depth = self._depth.get((name, old), 0) + 1
+            spread = zlib.crc32(f"{name}/{piece.length}".encode()) % 24
+            if depth > REREAD_AFTER + spread:
+                return None
+            return self._derived(slo, piece, (old, kept.result()[0]), depth, read)
+        return None
+
+    async def _derived(
+        self,
+        slo: SLO,
+        piece: Piece,
+        old: tuple[Piece, WindowCounts],
+        depth: int,
+        read: ReadPiece,
+    ) -> tuple[WindowCounts, bool]:
+        before, counts = old
+        lost = Piece(before.start, piece.start, "edge") if piece.start > before.start else None
+        gained = Piece(before.end, piece.end, "edge") if piece.end > before.end else None
+        out = dict(counts)
+        for edge, sign in ((lost, -1.0), (gained, 1.0)):
+            if edge is None:
+                continue
+            for key, c in (await self._read(slo, edge, read))[0].items():
+                seen = out.get(key, Counts(0.0, 0.0))
+                out[key] = Counts(seen.bad + sign * c.bad, seen.total + sign * c.total)
+        for key, c in list(out.items()):
+            tolerance = NOISE * max(1.0, counts[key].total if key in counts else c.total)
+            if c.bad < -tolerance or c.total < -tolerance or c.bad > c.total + tolerance:
+                return await read(slo, piece)  # the records changed under the kept middle
+            if c.total <= tolerance:
+                del out[key]  # no events left in the middle (as a whole read leaves it out)
+            elif c.bad < 0 or c.bad > c.total:
+                out[key] = Counts(min(max(c.bad, 0.0), c.total), c.total)
+        self._depth[(slo.name, piece)] = depth
+        return out, True
 
     def _forget_failed(
         self, key: tuple[str, Piece], done: asyncio.Future[tuple[WindowCounts, bool]]
@@ -143,11 +209,13 @@ class PieceReads:
             del self._reads[key]
 
     def _sweep(self, now: int) -> None:
-        """A new evaluation time: keep the middles that still end the hour before it, and the
-        reads still under way; heads and tails served their evaluation time."""
+        """A new evaluation time: keep the middles that end the hour before it (and the one
+        before, to derive the next from), and the reads still under way; heads, tails and edges
+        served their evaluation time."""
         self._now = now
+        settled = (now - _SETTLED_MS) // HOUR_MS * HOUR_MS
         for key, read in list(self._reads.items()):
             piece = key[1]
-            settled = (now - _SETTLED_MS) // HOUR_MS * HOUR_MS
-            if read.done() and (piece.kind != "middle" or piece.end != settled):
+            if read.done() and (piece.kind != "middle" or piece.end < settled - HOUR_MS):
                 del self._reads[key]
+                self._depth.pop(key, None)

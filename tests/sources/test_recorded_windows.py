@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 import httpx
 import pytest
@@ -373,7 +373,9 @@ async def test_auto_keeps_one_coverage_note_per_slo_whatever_the_windows(
         ):
             await src.window_counts(SLO, window, at)
             sent.append(src.query_count)
-        assert sent == [5, 6, 10, 11, 16]  # records: three pieces each time
+        # records: head, middle and tail; the last time the middle is derived from the one kept
+        # from the first (the hour it gained and the one it lost): one query more
+        assert sent == [5, 6, 10, 11, 17]
         assert src.fallback_count == 5
     assert len(caplog.records) == 1 and "reading raw counters" in caplog.records[0].getMessage()
 
@@ -458,3 +460,33 @@ async def test_records_on_the_hour_are_counted_once_where_the_pieces_meet(
                 total = sum(value[t] for t in times if at - 6 * HOUR < t <= at) * RATE_INTERVAL
                 assert got.total == pytest.approx(total, rel=1e-12), at
                 assert got.bad == pytest.approx(total / 10, rel=1e-12), at
+
+
+@pytest.mark.prometheus
+async def test_middles_derived_hour_after_hour_equal_the_window_read_whole(
+    prometheus: str, history: History
+) -> None:
+    """Five hours of 20-minute cycles: each new middle is the last one minus the hour it lost
+    plus the hour it gained, and every window still counts exactly its records."""
+    async with (
+        PrometheusSource(prometheus, recorded_from=6 * HOUR) as split,
+        httpx.AsyncClient(base_url=prometheus) as client,
+    ):
+        sent = []
+        for k in range(16):
+            at = history.at - 5 * HOUR + k * 1200
+            for window in (6 * HOUR, SEVEN_HOURS):
+                got = await split.window_counts(SLO, window, at)
+                form = {"query": recorded_window_query(SLO, window), "time": f"{at:.3f}"}
+                answer = await client.post("/api/v1/query", data=form)
+                whole, _ = parse_counts(answer.json(), SLO.group_by)
+                for key in (BILLING, SEARCH):
+                    assert got[key].bad == pytest.approx(whole[key].bad, rel=1e-9, abs=1e-6)
+                    assert got[key].total == pytest.approx(whole[key].total, rel=1e-9)
+            sent.append(split.query_count)
+    # the first cycle: 6h in three pieces, 7h's head and middle (the tail is shared); then two
+    # heads and the tail per cycle; once an hour two one-hour edges more instead of two whole
+    # middles: the hour both gained (shared) and the hour the 6h middle lost; the new 7h
+    # middle starts where the old 6h one did, so it is derived from that one, losing nothing
+    steps = [b - a for a, b in pairwise(sent)]
+    assert sent[0] == 5 and steps == [3, 3, 5] * 5, sent

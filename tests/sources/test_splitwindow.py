@@ -65,9 +65,15 @@ def test_counts_of_the_pieces_add_up_per_instance() -> None:
     assert got == {A: Counts(bad=3, total=15), B: Counts(bad=0, total=3)}
 
 
+def events(start: int, end: int) -> float:
+    """Events of the 5-minute records in ``(start, end]`` (ms): a different number each."""
+    first, last = start // 300_000 + 1, end // 300_000
+    return float(sum(k % 7 + 1 for k in range(first, last + 1)))
+
+
 class Reader:
-    """A stand-in for Prometheus (these tests are about sharing, not PromQL): each piece's
-    counts are its length in hours; ``fail`` pieces raise once."""
+    """A stand-in for Prometheus (these tests are about sharing and sums, not PromQL): each
+    piece's counts are those of :func:`events`, one in ten bad; ``fail`` pieces raise once."""
 
     def __init__(self, covered: bool = True) -> None:
         self.asked: list[Piece] = []
@@ -80,26 +86,35 @@ class Reader:
         if piece.kind in self.fail:
             self.fail.discard(piece.kind)
             raise RuntimeError(f"{piece.kind} failed")
-        return {A: Counts(bad=0, total=piece.length / HOUR)}, self.covered or not piece.head
+        total = events(piece.start, piece.end)
+        return {A: Counts(bad=total / 10, total=total)}, self.covered or not piece.head
 
 
 async def test_windows_at_one_time_share_the_tail_and_a_middle_is_read_once_an_hour() -> None:
     reads, read = PieceReads(), Reader()
     at = 1_700_000_000 // 3600 * 3600 + 1800.0
     got = await asyncio.gather(*(reads.window(SLO_A, w, at, read) for w in (DAY, 3 * DAY)))
-    assert [g[0][A].total for g in got] == [24, 72] and all(g[1] for g in got)
+    end = round(at * 1000)
+    assert [g[0][A].total for g in got] == [events(end - 24 * H, end), events(end - 72 * H, end)]
+    assert all(g[1] for g in got)
     assert [p.kind for p in read.asked].count("tail") == 1 and len(read.asked) == 5
     for step in (150, 300, 1199):  # later, before 50 past: heads and the tail again
         read.asked.clear()
         (counts, _), _ = await asyncio.gather(
             reads.window(SLO_A, DAY, at + step, read), reads.window(SLO_A, 3 * DAY, at + step, read)
         )
-        assert counts[A].total == 24
+        end = round((at + step) * 1000)
+        assert counts[A].total == pytest.approx(events(end - 86_400_000, end), rel=1e-12)
         assert sorted(p.kind for p in read.asked) == ["head", "head", "tail"]
     read.asked.clear()
-    await asyncio.gather(*(reads.window(SLO_A, w, at + 1200, read) for w in (DAY, 3 * DAY)))
-    assert sorted(p.kind for p in read.asked) == ["head", "head", "middle", "middle", "tail"]
-    assert len(reads) == 5  # the last hour's middles, the heads and tails before are gone
+    got = await asyncio.gather(*(reads.window(SLO_A, w, at + 1200, read) for w in (DAY, 3 * DAY)))
+    # the new middles are derived: each loses its first hour, both gain the same last hour
+    kinds = sorted(p.kind for p in read.asked)
+    assert kinds == ["edge", "edge", "edge", "head", "head", "tail"]
+    end = round((at + 1200) * 1000)
+    for (counts, _), days in zip(got, (1, 3), strict=True):
+        assert counts[A].total == pytest.approx(events(end - days * 24 * H, end), rel=1e-12)
+        assert counts[A].bad == pytest.approx(counts[A].total / 10, rel=1e-12)
 
 
 async def test_a_failed_piece_is_not_kept_and_uncovered_records_give_nothing() -> None:
@@ -109,7 +124,45 @@ async def test_a_failed_piece_is_not_kept_and_uncovered_records_give_nothing() -
     with pytest.raises(RuntimeError, match="middle failed"):
         await reads.window(SLO_A, DAY, at, read)
     counts, covered = await reads.window(SLO_A, DAY, at, read)  # asked again: now it answers
-    assert covered and counts[A].total == pytest.approx(24)
+    end = round(at * 1000)
+    assert covered and counts[A].total == pytest.approx(events(end - 24 * H, end))
     assert [p.kind for p in read.asked].count("middle") == 2
     empty = PieceReads()
     assert await empty.window(SLO_A, DAY, at, Reader(covered=False)) == ({}, False)
+
+
+async def test_a_middle_is_derived_hour_after_hour_then_read_whole_again() -> None:
+    reads, read = PieceReads(), Reader()
+    at = 1_700_000_000 // 3600 * 3600 + 1800.0
+    whole = []
+    for hour in range(40):
+        read.asked.clear()
+        t = at + hour * 3600
+        (counts, covered) = await reads.window(SLO_A, 30 * DAY, t, read)
+        end = round(t * 1000)
+        assert covered and counts[A].total == pytest.approx(events(end - 720 * H, end), rel=1e-9)
+        if any(p.kind == "middle" for p in read.asked):
+            whole.append(hour)
+        else:
+            assert sorted(p.kind for p in read.asked) == ["edge", "edge", "head", "tail"]
+    assert whole[0] == 0 and len(whole) == 2  # read whole again after 12 to 35 derivations
+    assert 13 <= whole[1] <= 36
+
+
+async def test_a_middle_whose_records_changed_is_read_whole() -> None:
+    """A derived middle that would count fewer events than its last hour (records deleted or
+    rewritten under the kept answer) is not believed: the middle is read whole."""
+    reads, read = PieceReads(), Reader()
+    at = 1_700_000_000 // 3600 * 3600 + 1800.0
+    await reads.window(SLO_A, DAY, at, read)
+
+    async def shrunk(slo: SLO, piece: Piece) -> tuple[WindowCounts, bool]:
+        counts, covered = await read(slo, piece)
+        grow = 1e6 if piece.kind == "edge" and piece.end < round(at * 1000) - 2 * H else 1.0
+        return {k: Counts(c.bad * grow, c.total * grow) for k, c in counts.items()}, covered
+
+    read.asked.clear()
+    counts, _ = await reads.window(SLO_A, DAY, at + 3600, shrunk)
+    assert "middle" in [p.kind for p in read.asked]
+    end = round((at + 3600) * 1000)
+    assert counts[A].total == pytest.approx(events(end - 24 * H, end), rel=1e-12)
