@@ -30,6 +30,8 @@ from sloguard.durations import format_duration
 from sloguard.slo.spec import SLI, SLO, SLIKind
 
 PART_LABEL = "sloguard_part"
+#: The label naming each window's part of a query for several windows (seconds, as ``%g``).
+WINDOW_LABEL = "sloguard_window"
 SLO_LABEL = "sloguard_slo"
 #: The recorded rates: per SLO instance, bad and total events per second over the last
 #: RATE_WINDOW, recorded every RATE_INTERVAL (equal: each event is counted in one record).

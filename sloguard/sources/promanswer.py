@@ -10,15 +10,16 @@ Every way an answer can be wrong is a :class:`_BadAnswer`, which the source turn
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from sloguard.slo.budget import Counts
-from sloguard.slo.promql import COVERED, PART_LABEL, SLO_LABEL
+from sloguard.slo.promql import COVERED, PART_LABEL, SLO_LABEL, WINDOW_LABEL
 from sloguard.slo.spec import InstanceLabels
 
-__all__ = ["NOISE", "SNIPPET", "parse_counts", "read_answer", "slo_names"]
+__all__ = ["NOISE", "SNIPPET", "parse_counts", "parse_windows", "read_answer", "slo_names"]
 
 #: Relative size of a negative count still taken for float noise (and so read as 0).
 NOISE = 1e-9
@@ -31,12 +32,15 @@ class _BadAnswer(Exception):
 
 
 def slo_names(body: object) -> frozenset[str]:
-    """The ``sloguard_slo`` values of a :func:`detection_query` answer."""
+    """The ``sloguard_slo`` values of a detection query's answer (sources.recorded)."""
     data = body.get("data") if isinstance(body, dict) else None
     result = data.get("result") if isinstance(data, dict) else None
     if not isinstance(result, list):
         raise _BadAnswer("answer without a result list")
-    return frozenset(_sample(item)[0].get(SLO_LABEL, "") for item in result) - {""}
+    names = [_sample(item)[0].get(SLO_LABEL, "") for item in result]
+    if any(type(n) is not str for n in names):
+        raise _BadAnswer(f"a {SLO_LABEL} label that is not a string")
+    return frozenset(names) - {""}
 
 
 def read_answer(status: int, content: bytes) -> object:
@@ -62,6 +66,26 @@ def parse_counts(
 ) -> tuple[dict[InstanceLabels, Counts], bool]:
     """Counts per instance from a ``window_query`` answer (see the module docstring), and
     whether it had a ``covered`` series (recorded window queries only)."""
+    return _counts(_vector(body), group_by)
+
+
+def parse_windows(
+    body: object, group_by: tuple[str, ...], windows: Sequence[float]
+) -> dict[float, dict[InstanceLabels, Counts]]:
+    """Counts per window and instance from a query for several windows (each window's series
+    labelled ``sloguard_window``)."""
+    parts: dict[str, list[Any]] = {f"{w:g}": [] for w in windows}
+    for item in _vector(body):
+        labels = item.get("metric") if type(item) is dict else None
+        name = labels.get(WINDOW_LABEL) if type(labels) is dict else None
+        part = parts.get(name) if type(name) is str else None
+        if part is None:
+            raise _BadAnswer(f"series without a {WINDOW_LABEL} of the windows asked: {item!s:.200}")
+        part.append(item)
+    return {w: _counts(parts[f"{w:g}"], group_by)[0] for w in windows}
+
+
+def _vector(body: object) -> list[Any]:
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
         raise _BadAnswer("answer without a data object")
@@ -70,6 +94,12 @@ def parse_counts(
     result = data.get("result")
     if not isinstance(result, list):
         raise _BadAnswer("vector result is not a list")
+    return result
+
+
+def _counts(
+    result: list[Any], group_by: tuple[str, ...]
+) -> tuple[dict[InstanceLabels, Counts], bool]:
     parts: dict[str, dict[InstanceLabels, float]] = {"bad": {}, "total": {}}
     covered = False
     order = sorted(group_by)

@@ -52,15 +52,20 @@ import httpx
 
 from sloguard.durations import format_duration
 from sloguard.httpanswer import read_capped
-from sloguard.slo.promql import (
-    recorded_window_query,
-)
+from sloguard.slo.promql import recorded_window_query
 from sloguard.slo.spec import SLO
 from sloguard.slo.timeslices import counts_query
 from sloguard.sources.base import QueryError, Steps, WindowCounts
-from sloguard.sources.promanswer import _BadAnswer, parse_counts, read_answer, slo_names
+from sloguard.sources.promanswer import (
+    _BadAnswer,
+    parse_counts,
+    parse_windows,
+    read_answer,
+    slo_names,
+)
 from sloguard.sources.promclient import Cert, display_url, tls_context
 from sloguard.sources.promrange import matrix_as_vectors, range_form
+from sloguard.sources.rawbatch import RawBatches, batch_query
 from sloguard.sources.recorded import RecordedFrom, RecordedWindows, detection_query
 from sloguard.sources.splitwindow import Piece, PieceReads, ReadPiece
 
@@ -115,6 +120,7 @@ class PrometheusSource:
             raise ValueError("set either bearer_token or basic_auth, not both")
         self._windows = RecordedWindows(recorded_from, on_fallback)
         self._pieces = PieceReads()
+        self._raw = RawBatches(self._read_windows)
         self.recorded_from = recorded_from
         self._detecting = asyncio.Lock()
         self.url = display_url(base)
@@ -164,7 +170,27 @@ class PrometheusSource:
                 windows.covered(slo, window, at, recorded[0], where)
                 return recorded[0]
             windows.fell_back(slo, window, at, where)
-        return (await self._query(slo, where, counts_query, window, at))[0]
+        return await self._raw.counts(slo, window, at)
+
+    async def _read_windows(
+        self, slo: SLO, windows: Sequence[float], at: float
+    ) -> Mapping[float, WindowCounts]:
+        """Raw-counter windows of ``slo`` asked together: one query (:mod:`.rawbatch`)."""
+        names = ", ".join(format_duration(w) for w in windows)
+        where = f"SLO {slo.name!r}, window{'s' if len(windows) > 1 else ''} {names}"
+        if len(windows) == 1:
+            return {windows[0]: (await self._query(slo, where, counts_query, windows[0], at))[0]}
+        try:
+            query = batch_query(slo, windows)
+        except ValueError as exc:
+            raise QueryError(f"{where}: cannot build the query: {exc}") from exc
+        form = {"query": query, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}"}
+        self._sent += 1
+        body = await self._call("POST", QUERY_PATH, where, data=form)
+        try:
+            return parse_windows(body, slo.group_by, windows)
+        except _BadAnswer as exc:
+            raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
 
     def _read_piece(self, where: str) -> ReadPiece:
         async def read(slo: SLO, piece: Piece) -> tuple[WindowCounts, bool]:

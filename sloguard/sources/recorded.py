@@ -19,11 +19,13 @@ Three modes (``prometheus.recorded_long_windows``):
 Every window read from raw counters for want of records is counted and reported to
 ``on_fallback(slo_name)`` (the daemon's ``sloguard_recorded_window_fallbacks_total``).
 
-A window read from the records is kept and answered again, without a query, for :data:`REUSE`
-seconds of evaluation time: the records change once per :data:`~sloguard.slo.promql.
-RATE_INTERVAL` (5 minutes), so a 30 s evaluation interval would otherwise read the same long
-windows ten times for the same answer. It adds at most :data:`REUSE` to their lag (the records
-already lag up to 5 minutes): ≤ 2 % of a 6h window.
+A window read from the records is kept and answered again, without a query, until its SLO's
+next refresh: once per :data:`REUSE` seconds of evaluation time, at an offset of its own
+(:func:`refresh_offset`, from its name), so that the SLOs' long windows are read again spread
+over the cycles rather than all in one. The records change once per
+:data:`~sloguard.slo.promql.RATE_INTERVAL` (5 minutes), so a 30 s evaluation interval would
+otherwise read the same long windows ten times for the same answer. It adds at most
+:data:`REUSE` to their lag (the records already lag up to 5 minutes): ≤ 2 % of a 6h window.
 
 Example::
 
@@ -36,6 +38,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Callable
 from typing import Literal
 
@@ -52,6 +55,7 @@ __all__ = [
     "RecordedFrom",
     "RecordedWindows",
     "detection_query",
+    "refresh_offset",
 ]
 
 #: ``recorded_from`` value: use the records where they exist (detected, cached).
@@ -67,6 +71,11 @@ REUSE = RATE_INTERVAL / 2
 
 RecordedFrom = float | Literal["auto"] | None
 _log = logging.getLogger("sloguard.sources.prometheus")  # where users look for these lines
+
+
+def refresh_offset(name: str) -> float:
+    """Seconds past each :data:`REUSE` period at which an SLO's kept windows expire."""
+    return float(zlib.crc32(name.encode()) % int(REUSE))
 
 
 def detection_query() -> str:
@@ -128,10 +137,13 @@ class RecordedWindows:
         return False
 
     def kept(self, slo: SLO, window: float, at: float) -> WindowCounts | None:
-        """This window's counts as the records gave them less than :data:`REUSE` ago."""
+        """This window's counts as the records gave them since the SLO's last refresh time
+        (less than :data:`REUSE` ago)."""
         found = self._kept.get((slo.name, window))
-        if found is not None and 0 <= at - found[0] < REUSE:
-            return found[1]
+        if found is not None and found[0] <= at:
+            offset = refresh_offset(slo.name)
+            if (at - offset) // REUSE == (found[0] - offset) // REUSE:
+                return found[1]
         return None
 
     def covered(self, slo: SLO, window: float, at: float, counts: WindowCounts, where: str) -> None:

@@ -45,7 +45,7 @@ from sloguard.slo.promql import COVERAGE_SLACK
 from sloguard.slo.spec import SLO, InstanceLabels
 from sloguard.sources.base import WindowCounts
 
-__all__ = ["SETTLED", "Piece", "PieceReads", "add_counts", "pieces"]
+__all__ = ["SETTLED", "Piece", "PieceReads", "add_counts", "phase", "pieces"]
 
 HOUR_MS = 3_600_000
 #: The shortest tail: a kept middle ends at least this long before the evaluation time.
@@ -85,12 +85,23 @@ class Piece:
         return self.end / 1000
 
 
-def pieces(window: float, at: float) -> tuple[Piece, ...]:
-    """``(at - window, at]`` as head[, middle], tail (see the module docstring), or whole."""
+def phase(name: str) -> int:
+    """Where an SLO's hours start (ms past the clock's hour, whole minutes, from its name):
+    SLOs move their middles on at different minutes, not all in one cycle."""
+    return zlib.crc32(name.encode()) % 60 * 60_000
+
+
+def _floor(t: int, offset: int) -> int:
+    return (t - offset) // HOUR_MS * HOUR_MS + offset
+
+
+def pieces(window: float, at: float, offset: int = 0) -> tuple[Piece, ...]:
+    """``(at - window, at]`` as head[, middle], tail (see the module docstring), or whole;
+    the hours start ``offset`` ms past the clock's (:func:`phase`)."""
     end = round(at * 1000)
     start = end - round(window * 1000)
-    h1 = -(-(start + _SLACK_MS + 1) // HOUR_MS) * HOUR_MS  # ceiling: head longer than the slack
-    h2 = (end - _SETTLED_MS) // HOUR_MS * HOUR_MS
+    h1 = -_floor(-(start + _SLACK_MS + 1), -offset)  # ceiling: a head longer than the slack
+    h2 = _floor(end - _SETTLED_MS, offset)
     if h2 <= h1:
         return (Piece(start, end, "head"),)
     return Piece(start, h1, "head"), Piece(h1, h2, "middle"), Piece(h2, end, "tail")
@@ -128,7 +139,7 @@ class PieceReads:
         self, slo: SLO, window: float, at: float, read: ReadPiece
     ) -> tuple[WindowCounts, bool]:
         """The window's counts, and whether its records reach back to its start."""
-        parts = pieces(window, at)
+        parts = pieces(window, at, phase(slo.name))
         now = round(at * 1000)
         if now != self._now:
             self._sweep(now)
@@ -213,9 +224,9 @@ class PieceReads:
         before, to derive the next from), and the reads still under way; heads, tails and edges
         served their evaluation time."""
         self._now = now
-        settled = (now - _SETTLED_MS) // HOUR_MS * HOUR_MS
         for key, read in list(self._reads.items()):
             piece = key[1]
+            settled = _floor(now - _SETTLED_MS, phase(key[0]))
             if read.done() and (piece.kind != "middle" or piece.end < settled - HOUR_MS):
                 del self._reads[key]
                 self._depth.pop(key, None)

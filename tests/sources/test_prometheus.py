@@ -314,17 +314,23 @@ async def test_an_instance_with_bad_events_but_no_total_is_ignored(
 
 
 @pytest.mark.prometheus
-async def test_one_query_per_slo_and_window_whatever_the_instances(
+async def test_one_query_per_slo_whatever_the_instances_and_windows(
     source: PrometheusSource, history: History
 ) -> None:
+    """The windows of an SLO asked together are one query (rawbatch); each window's counts are
+    those it has asked alone."""
     grouped = make_slo("calls", group_by=("agent_name",))
     ungrouped = make_slo("all calls")
     assert source.query_count == 0
     got = await all_windows(source, grouped, history.at)
+    assert len(got) == len(grouped.windows()) == 8
     assert all(len(counts) == 2 for counts in got.values())
-    assert source.query_count == len(grouped.windows()) == 8
+    assert source.query_count == 1
     await all_windows(source, ungrouped, history.at)
-    assert source.query_count == 16
+    assert source.query_count == 2
+    for window, counts in got.items():
+        assert await source.window_counts(grouped, window, history.at) == counts, window
+    assert source.query_count == 2 + 8
 
 
 @pytest.mark.prometheus
@@ -446,6 +452,29 @@ async def test_answers_are_read_into_counts(body: bytes, expected: WindowCounts)
             "malformed vector element",
             id="value not a number",
         ),
+        pytest.param(
+            Answer(
+                200,
+                b'{"status":"success","data":{"resultType":"vector","result":[{"metric":'
+                b'{"sloguard_part":"total","agent_name":{"a":1}},"value":[1,"1"]}]}}',
+            ),
+            "malformed vector element",
+            id="label value not a string",
+        ),
+        pytest.param(
+            Answer(200, b'{"status":"success","data":{"resultType":"vector","result":[7]}}'),
+            "malformed vector element: 7",
+            id="element not an object",
+        ),
+        pytest.param(
+            Answer(
+                200,
+                b'{"status":"success","data":{"resultType":"vector","result":'
+                b'[{"metric":{"sloguard_part":"total"},"value":{"1":0,"2":0}}]}}',
+            ),
+            "malformed vector element",
+            id="value not a pair",
+        ),
     ],
 )
 async def test_bad_answers_are_query_errors(answer: Answer, cause: str) -> None:
@@ -544,9 +573,9 @@ async def test_credentials_are_sent_and_never_shown(
 async def test_concurrency_is_bounded() -> None:
     with StubPrometheus(Answer(body=vector(), delay=0.25)) as stub:
         async with PrometheusSource(stub.url, max_concurrency=3) as src:
-            windows = [MINUTE * (i + 1) for i in range(9)]
-            await asyncio.gather(*(src.window_counts(GROUPED, w, AT) for w in windows))
-            assert src.query_count == 9
+            slos = [make_slo(f"calls-{i}", group_by=("agent_name",)) for i in range(9)]
+            await asyncio.gather(*(src.window_counts(s, HOUR, AT) for s in slos))
+            assert src.query_count == 9  # one per SLO (an SLO's windows are one query)
     assert len(stub.received) == 9
     assert stub.max_in_flight == 3
 
@@ -667,3 +696,18 @@ async def test_a_trickling_answer_is_a_query_error_at_the_deadline() -> None:
                 await src.window_counts(GROUPED, HOUR, AT)
             assert time.monotonic() - started < 2
     assert 1 <= server.sent < 100
+
+
+async def test_a_batch_answer_without_its_window_labels_is_a_query_error_for_each_window() -> None:
+    with StubPrometheus(Answer(200, vector((part("total", "a"), "10")))) as stub:
+        async with PrometheusSource(stub.url) as src:
+            got = await asyncio.gather(
+                src.window_counts(GROUPED, 5 * MINUTE, AT),
+                src.window_counts(GROUPED, HOUR, AT),
+                return_exceptions=True,
+            )
+    assert len(stub.received) == 1
+    for error in got:
+        assert isinstance(error, QueryError)
+        assert str(error).startswith(f"SLO 'calls', windows 5m, 1h: Prometheus at {stub.url}: ")
+        assert "series without a sloguard_window of the windows asked" in str(error)

@@ -15,23 +15,34 @@ from sloguard.slo.budget import Counts
 from sloguard.slo.promql import COVERAGE_SLACK
 from sloguard.slo.spec import SLO
 from sloguard.sources.base import WindowCounts
-from sloguard.sources.splitwindow import SETTLED, Piece, PieceReads, add_counts, pieces
+from sloguard.sources.splitwindow import (
+    SETTLED,
+    Piece,
+    PieceReads,
+    add_counts,
+    phase,
+    pieces,
+)
 from tests.support.slos import make_slo
 
 H = 3_600_000
 A = (("agent_name", "a"),)
 B = (("agent_name", "b"),)
 SLO_A = make_slo("a", group_by=("agent_name",))
+#: An hour of SLO_A's (its hours start at its phase past the clock's).
+START = 1_700_000_000 // 3600 * 3600 + phase("a") / 1000
 
 
 @given(
     window=st.floats(min_value=COVERAGE_SLACK + 0.01, max_value=40 * DAY),
     at=st.floats(min_value=1e9, max_value=2e9),
+    minutes=st.integers(min_value=0, max_value=59),
 )
 def test_the_pieces_cover_the_window_exactly_and_the_middle_is_whole_settled_hours(
-    window: float, at: float
+    window: float, at: float, minutes: int
 ) -> None:
-    parts = pieces(window, at)
+    offset = minutes * 60_000
+    parts = pieces(window, at, offset)
     end = round(at * 1000)
     assert parts[0].start == end - round(window * 1000) and parts[-1].end == end
     assert all(a.end == b.start for a, b in pairwise(parts))
@@ -41,20 +52,21 @@ def test_the_pieces_cover_the_window_exactly_and_the_middle_is_whole_settled_hou
         return
     head, middle, tail = parts
     assert (middle.kind, tail.kind) == ("middle", "tail")
-    assert middle.start % H == 0 and middle.end % H == 0 and middle.end > middle.start
+    assert (middle.start - offset) % H == 0 and (middle.end - offset) % H == 0
+    assert middle.end > middle.start
     assert head.length <= COVERAGE_SLACK + HOUR
     assert SETTLED <= tail.length < SETTLED + HOUR
-    assert middle.end == (end - round(SETTLED * 1000)) // H * H
+    assert middle.end == (end - round(SETTLED * 1000) - offset) // H * H + offset
 
 
 def test_a_day_at_half_past_is_half_an_hour_22_hours_and_an_hour_and_a_half() -> None:
-    at = 1_700_000_000 // 3600 * 3600 + 1800.0
-    head, middle, tail = pieces(DAY, at)
+    at = START + 1800.0
+    head, middle, tail = pieces(DAY, at, phase("a"))
     assert (head.length, middle.length, tail.length) == (HOUR / 2, 22 * HOUR, 1.5 * HOUR)
     assert tail.at == at and middle.at == at - 1.5 * HOUR
-    head, middle, tail = pieces(DAY, at - 1800)  # on the hour
+    head, middle, tail = pieces(DAY, at - 1800, phase("a"))  # on the hour
     assert (head.length, middle.length, tail.length) == (HOUR, 22 * HOUR, HOUR)
-    head, middle, tail = pieces(DAY, at + 1200)  # at 50 past, the middle moves on an hour
+    head, middle, tail = pieces(DAY, at + 1200, phase("a"))  # 50 past: the middle moves on
     assert (head.length, middle.length, tail.length) == (HOUR + 600, 22 * HOUR, HOUR - 600)
 
 
@@ -92,7 +104,7 @@ class Reader:
 
 async def test_windows_at_one_time_share_the_tail_and_a_middle_is_read_once_an_hour() -> None:
     reads, read = PieceReads(), Reader()
-    at = 1_700_000_000 // 3600 * 3600 + 1800.0
+    at = START + 1800.0
     got = await asyncio.gather(*(reads.window(SLO_A, w, at, read) for w in (DAY, 3 * DAY)))
     end = round(at * 1000)
     assert [g[0][A].total for g in got] == [events(end - 24 * H, end), events(end - 72 * H, end)]
@@ -133,7 +145,7 @@ async def test_a_failed_piece_is_not_kept_and_uncovered_records_give_nothing() -
 
 async def test_a_middle_is_derived_hour_after_hour_then_read_whole_again() -> None:
     reads, read = PieceReads(), Reader()
-    at = 1_700_000_000 // 3600 * 3600 + 1800.0
+    at = START + 1800.0
     whole = []
     for hour in range(40):
         read.asked.clear()
@@ -153,7 +165,7 @@ async def test_a_middle_whose_records_changed_is_read_whole() -> None:
     """A derived middle that would count fewer events than its last hour (records deleted or
     rewritten under the kept answer) is not believed: the middle is read whole."""
     reads, read = PieceReads(), Reader()
-    at = 1_700_000_000 // 3600 * 3600 + 1800.0
+    at = START + 1800.0
     await reads.window(SLO_A, DAY, at, read)
 
     async def shrunk(slo: SLO, piece: Piece) -> tuple[WindowCounts, bool]:
