@@ -107,10 +107,11 @@ FOR SHARE
 
 #: Claim the due notifications (of one receiver when ``receiver`` is not null), oldest first,
 #: each alert's in order; rows claimed by another holder (or an older term) wait until the
-#: claim expires; rows another transaction is claiming are skipped.
+#: claim expires; rows another transaction is claiming are skipped. ``in_doubt``: the row was
+#: claimed before by another holder or term (which may have delivered it before it stopped).
 CLAIM = """
 WITH picked AS (
-    SELECT o.id FROM outbox o
+    SELECT o.id, o.claimed_by AS was_by, o.claim_token AS was_token FROM outbox o
     WHERE o.state = 'pending' AND o.next_at <= %(now)s
       AND (%(receiver)s::text IS NULL OR o.receiver = %(receiver)s::text)
       AND (o.claim_until IS NULL OR o.claim_until < clock_timestamp()
@@ -129,5 +130,7 @@ WITH picked AS (
 UPDATE outbox SET claimed_by = %(holder)s, claim_token = %(token)s,
     claim_until = clock_timestamp() + make_interval(secs => %(ttl)s)
 FROM picked WHERE outbox.id = picked.id
-RETURNING outbox.payload, outbox.attempts, outbox.next_at, outbox.created_at, outbox.seq
+RETURNING outbox.payload, outbox.attempts, outbox.next_at, outbox.created_at, outbox.seq,
+    (picked.was_by IS NOT NULL
+     AND NOT (picked.was_by = %(holder)s AND picked.was_token = %(token)s)) AS in_doubt
 """

@@ -199,7 +199,10 @@ class PgAlertStore(SharedResults):
                 return []
             rows = conn.execute(q.CLAIM, claim).fetchall()
         rows.sort(key=lambda r: (r[3], r[4]))
-        return [OutboxItem(from_dict(json.loads(p)), int(a), float(t)) for p, a, t, _, _ in rows]
+        return [
+            OutboxItem(from_dict(json.loads(p)), int(a), float(t), in_doubt=bool(doubt))
+            for p, a, t, _, _, doubt in rows
+        ]
 
     def next_due(self) -> float | None:
         """The earliest ``next_at`` of pending notifications."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sloguard.durations import parse_duration
 from sloguard.slo.budget import Severity, Tier, TierResult
@@ -255,4 +255,15 @@ class Notifier(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class DoubtAware(Protocol):
+    """A notifier that can look for a notification before posting it again (Slack, which has
+    no idempotency key). The outbox worker tells it about a notification another replica may
+    have delivered already (its claim ran out mid-delivery)."""
+
+    def in_doubt(self, notification_id: str) -> None:
+        """Look for ``notification_id`` at its next send before posting it."""
         ...

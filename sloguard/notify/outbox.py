@@ -26,7 +26,14 @@ from typing import Protocol
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
-from sloguard.notify.model import Delivery, Notification, Notifier, Outcome, Transition
+from sloguard.notify.model import (
+    Delivery,
+    DoubtAware,
+    Notification,
+    Notifier,
+    Outcome,
+    Transition,
+)
 
 _log = logging.getLogger(__name__)
 #: One structured line per delivered notification ("notification delivered").
@@ -35,11 +42,13 @@ _events = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """A notification waiting for delivery."""
+    """A notification waiting for delivery; ``in_doubt``: another replica claimed it before
+    and its claim ran out (it may have died mid-delivery: the receiver may have it already)."""
 
     notification: Notification
     attempts: int
     next_at: float
+    in_doubt: bool = False
 
 
 class OutboxStore(Protocol):
@@ -195,6 +204,8 @@ class OutboxWorker:
             _log.warning("not the leader any more: %s to %s not sent", n.id, n.receiver)
             self._count(n.receiver, "fenced", "not_leader")
             raise _Fenced(n.id)
+        if item.in_doubt and isinstance(notifier, DoubtAware):
+            notifier.in_doubt(n.id)  # look before posting again (Slack has no idempotency key)
         try:
             result = await notifier.send(n, ref)
         except Exception as exc:  # a notifier bug must not stop the worker

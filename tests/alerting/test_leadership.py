@@ -237,18 +237,56 @@ def test_rows_claimed_by_a_dead_leader_wait_for_the_claim_to_expire(replicas: An
     lead(one)
     n = notification("firing", key="c1", receiver="hook", at=T0)
     one.commit({}, [n], [], T0)
-    assert [i.notification.id for i in one.due(T0)] == ["c1"]  # claimed, then r1 dies
-    assert [i.notification.id for i in one.due(T0)] == ["c1"]  # its own claim: offered again
+    [first] = one.due(T0)  # claimed, then r1 dies
+    assert first.notification.id == "c1" and not first.in_doubt
+    [again] = one.due(T0)  # its own claim: offered again, r1 knows what it did with it
+    assert again.notification.id == "c1" and not again.in_doubt
     expire(raw)
     lead(two)
     assert two.due(T0) == []  # r1 may be sending it right now
     expire(raw, "outbox SET claim_until")
     [item] = two.due(T0)
     assert item.notification == n
+    assert item.in_doubt  # r1 may have delivered it: a receiver that can look, looks first
     two.delivered(n, T0 + 1, None)
     assert two.states() == [("c1", "hook", "delivered", 1)]
     one.retry(n, T0 + 60, "timeout")  # r1's late outcome does not undo the delivery
     assert two.states() == [("c1", "hook", "delivered", 1)]
+
+
+class Doubting(RecordingNotifier):
+    """A receiver that can look before posting again: records what it was told was in doubt."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.told: list[str] = []
+
+    def in_doubt(self, notification_id: str) -> None:
+        self.told.append(notification_id)
+
+
+@pytest.mark.e2e
+async def test_the_next_leaders_worker_tells_the_receiver_what_may_have_been_delivered(
+    replicas: Any,
+) -> None:
+    one, two, raw = replicas
+    lead(one)
+    n = notification("firing", key="d1", receiver="hook", at=T0)
+    m = notification("firing", key="d2", receiver="hook", instance={"agent_name": "y"}, at=T0)
+    m = replace(m, fingerprint="other")
+    one.commit({}, [n, m], [], T0)
+    assert [i.notification.id for i in one.due(T0, limit=1)] == ["d1"]  # r1 dies sending d1
+    expire(raw)
+    lead(two)
+    expire(raw, "outbox SET claim_until")
+    hook = Doubting("hook")
+    worker = OutboxWorker(
+        two, {"hook": hook}, metrics=NotifyMetrics(CollectorRegistry()), clock=lambda: T0,
+        may_send=two.still_leader,
+    )  # fmt: skip
+    assert await worker.run_once("hook") == 2
+    assert hook.told == ["d1"]  # d2 was never claimed before: nothing to look for
+    assert sorted(x.id for x in hook.attempts) == ["d1", "d2"]
 
 
 @pytest.mark.e2e

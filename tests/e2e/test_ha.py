@@ -186,7 +186,7 @@ def test_three_replicas_page_exactly_once_through_a_kill_and_a_pause(
             "receivers:\n"
             f"  - name: hook\n    webhook: {{url: '{hook.url}', secret_envs: [E2E_HOOK_SECRET]}}\n"
             "  - name: slack\n"
-            "    slack: {channel: alerts, token_env: E2E_SLACK_TOKEN,"
+            "    slack: {channel: C123, token_env: E2E_SLACK_TOKEN,"  # an id: lookups work
             f" base_url: '{slack.base_url}'}}\n"
             "route:\n  receiver: hook\n  routes:\n"
             "    - {receiver: hook, continue: true}\n    - {receiver: slack}\n",

@@ -14,7 +14,7 @@ import pytest
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import WebClient
 
-from sloguard.notify.model import Delivery, Outcome
+from sloguard.notify.model import Delivery, DoubtAware, Outcome
 from sloguard.notify.slack.api import maybe_delivered
 from sloguard.notify.slack.bot import SlackBotNotifier
 from tests.notify.test_slack import TOKEN, notification, resolution
@@ -138,6 +138,32 @@ async def test_channel_given_by_name_is_looked_up_by_the_id_an_answer_told(
     assert delivery.outcome is Outcome.OK
     assert len(posts(slack)) == 2
     assert slack.calls_to("conversations.history")[0].params["channel"] == "C123"
+
+
+# --- another replica's post: a new leader looks first ---------------------------------------
+
+
+async def test_a_post_another_replica_made_before_it_stopped_is_found_not_posted_again(
+    slack: FakeSlack,
+) -> None:
+    """The old leader posted and died before recording it; the next leader's bot (another
+    process: nothing in memory) is told by the outbox worker that the row was in doubt."""
+    old, new = make_bot(slack), make_bot(slack)
+    assert (await old.send(notification(), None)).outcome is Outcome.OK
+    [stored] = posts(slack)
+    assert isinstance(new, DoubtAware)
+    new.in_doubt("01HZY-firing")
+    assert await new.send(notification(), None) == Delivery.ok(ref=f"C123:{stored['ts']}")
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    # settled: a later send of the same id (not in doubt any more) is not looked for again
+    assert len(slack.calls_to("conversations.history")) == 1
+
+
+async def test_a_row_in_doubt_that_never_reached_slack_is_posted_once(slack: FakeSlack) -> None:
+    bot = make_bot(slack)
+    bot.in_doubt("01HZY-firing")
+    assert (await bot.send(notification(), None)).outcome is Outcome.OK
+    assert len(posts(slack)) == 1 and len(slack.calls_to("conversations.history")) == 1
 
 
 # --- failures that are not in doubt, and lookups that fail ----------------------------------

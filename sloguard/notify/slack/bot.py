@@ -23,7 +23,9 @@ needs the ``channels:history`` scope (``groups:history`` for a private channel) 
 id: configure the id, or the lookup of a first post to a channel given by name fails before the
 bot has learned the id from an answer. A lookup Slack refuses (a missing scope) is logged and the
 notification posted anyway; a lookup that fails like a retry is retried. Which notifications
-are in doubt is kept in memory (at most :data:`MAX_IN_DOUBT`), so a restart forgets them.
+are in doubt is kept in memory (at most :data:`MAX_IN_DOUBT`), so a restart forgets them; with
+replicas on a shared store the outbox worker also tells the bot (:meth:`in_doubt`) about a
+notification another replica had claimed when it stopped, so the next leader looks too.
 
 Example::
 
@@ -193,6 +195,8 @@ class SlackBotNotifier:
         self._channel_id: str | None = None
         #: notification id → where a post of it may have landed unbeknown to us
         self._in_doubt: OrderedDict[str, _Where] = OrderedDict()
+        #: Notifications another replica may have posted (told by the outbox worker).
+        self._elsewhere: OrderedDict[str, None] = OrderedDict()
         self._client = WebClient(
             token=self._token, base_url=base_url, **sdk_options(timeout, ca_file)
         )
@@ -242,18 +246,29 @@ class SlackBotNotifier:
             return Delivery.ok()
         return Delivery.ok(ref=f"{channel if isinstance(channel, str) else self.channel}:{ts}")
 
+    def in_doubt(self, notification_id: str) -> None:
+        """Another replica may have posted this notification (its claim ran out mid-delivery):
+        look for it before posting (:class:`~sloguard.notify.model.DoubtAware`)."""
+        self._elsewhere[notification_id] = None
+        self._elsewhere.move_to_end(notification_id)
+        while len(self._elsewhere) > MAX_IN_DOUBT:
+            self._elsewhere.popitem(last=False)
+
     async def _post_once(
         self, n: Notification, where: _Where, text: str, blocks: list[dict[str, Any]]
     ) -> Mapping[str, Any] | _Failed:
         """Post ``n`` to ``where`` unless an earlier attempt whose outcome was unknown landed:
         the answer of the post, or of the lookup (``channel`` and ``ts`` of the found message)."""
         earlier = self._in_doubt.get(n.id)
+        if earlier is None and n.id in self._elsewhere:
+            earlier = where
         if earlier is not None:
             found = await self._find(n.id, earlier)
             if isinstance(found, _Failed):
                 return found
             if found is not None:
-                del self._in_doubt[n.id]
+                self._in_doubt.pop(n.id, None)
+                self._elsewhere.pop(n.id, None)
                 _log.info("%s: notification %s was posted before (ts %s)", self, n.id, found[1])
                 return {"ok": True, "channel": found[0], "ts": found[1]}
         answer = await self._call(
@@ -270,6 +285,7 @@ class SlackBotNotifier:
         )
         if not isinstance(answer, _Failed) or answer.delivery.outcome is not Outcome.RETRY:
             self._in_doubt.pop(n.id, None)  # settled: posted now, or never will be
+            self._elsewhere.pop(n.id, None)
         elif answer.in_doubt:
             self._in_doubt[n.id] = where
             self._in_doubt.move_to_end(n.id)
