@@ -17,6 +17,7 @@ from slack_sdk.web import WebClient
 from sloguard.notify.model import Delivery, DoubtAware, Outcome
 from sloguard.notify.slack.api import maybe_delivered
 from sloguard.notify.slack.bot import SlackBotNotifier
+from sloguard.notify.slack.doubts import Where
 from tests.notify.test_slack import TOKEN, notification, resolution
 from tests.support.fakeslack import Answer, FakeSlack
 
@@ -197,7 +198,7 @@ async def test_refused_connection_is_retried_without_a_lookup() -> None:
         bot = make_bot(gone)
     first = await bot.send(notification(), None)  # the port is closed: nothing was sent
     assert first.outcome is Outcome.RETRY
-    assert bot._in_doubt == {}
+    assert bot._doubts.look_at("01HZY-firing", Where("C123")) is None
 
 
 async def test_a_failed_lookup_is_retried_before_anything_is_posted(slack: FakeSlack) -> None:

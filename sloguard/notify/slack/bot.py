@@ -40,7 +40,6 @@ import asyncio
 import functools
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -61,6 +60,14 @@ from sloguard.notify.slack.api import (
     unanswered,
     whole_seconds,
 )
+from sloguard.notify.slack.doubts import (
+    EVENT_TYPE,
+    MAX_IN_DOUBT,
+    Doubts,
+    Where,
+    carries,
+    metadata,
+)
 from sloguard.slo.budget import Severity
 
 __all__ = ["DEFAULT_BASE_URL", "EVENT_TYPE", "MAX_IN_DOUBT", "THREAD_GONE", "SlackBotNotifier"]
@@ -70,10 +77,6 @@ _log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://slack.com/api/"
 #: A thread reply failing with these has no thread to go to: post to the channel instead.
 THREAD_GONE = frozenset({"thread_not_found", "message_not_found"})
-#: The ``event_type`` of the message metadata that carries a notification's id.
-EVENT_TYPE = "sloguard_notification"
-#: Notifications remembered as maybe posted (oldest forgotten first).
-MAX_IN_DOUBT = 1000
 #: A lookup reads at most this many pages of this many messages.
 _LOOKUP_PAGES = 3
 _LOOKUP_LIMIT = 200
@@ -85,32 +88,6 @@ class _Failed:
     code: str | None
     #: the request may have been carried out (:func:`maybe_delivered`)
     in_doubt: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Where:
-    """Where a post went: a channel, and the thread's ts for a reply."""
-
-    channel: str
-    thread_ts: str | None = None
-
-
-def _metadata(n: Notification) -> dict[str, Any]:
-    return {"event_type": EVENT_TYPE, "event_payload": {"id": n.id}}
-
-
-def _carries(message: object, notification_id: str) -> str | None:
-    """The ts of ``message`` when its metadata carries ``notification_id``."""
-    if not isinstance(message, dict):
-        return None
-    metadata = message.get("metadata")
-    if not isinstance(metadata, dict) or metadata.get("event_type") != EVENT_TYPE:
-        return None
-    payload = metadata.get("event_payload")
-    ts = message.get("ts")
-    if isinstance(payload, dict) and payload.get("id") == notification_id and isinstance(ts, str):
-        return ts
-    return None
 
 
 def _resolved_original(n: Notification) -> tuple[str, list[dict[str, Any]]]:
@@ -194,9 +171,7 @@ class SlackBotNotifier:
         #: the channel's id, once an answer told it (``channel`` may be a name)
         self._channel_id: str | None = None
         #: notification id → where a post of it may have landed unbeknown to us
-        self._in_doubt: OrderedDict[str, _Where] = OrderedDict()
-        #: Notifications another replica may have posted (told by the outbox worker).
-        self._elsewhere: OrderedDict[str, None] = OrderedDict()
+        self._doubts = Doubts()
         self._client = WebClient(
             token=self._token, base_url=base_url, **sdk_options(timeout, ca_file)
         )
@@ -216,7 +191,7 @@ class SlackBotNotifier:
         ):  # fmt: skip
             return await self._post(notification, text, blocks)
         channel, ts = original
-        reply = await self._post_once(notification, _Where(channel, ts), text, blocks)
+        reply = await self._post_once(notification, Where(channel, ts), text, blocks)
         if isinstance(reply, _Failed):
             if reply.code in THREAD_GONE:
                 _log.info(
@@ -235,7 +210,7 @@ class SlackBotNotifier:
         return Delivery.ok(ref=f"{channel}:{ts}")
 
     async def _post(self, n: Notification, text: str, blocks: list[dict[str, Any]]) -> Delivery:
-        answer = await self._post_once(n, _Where(self.channel), text, blocks)
+        answer = await self._post_once(n, Where(self.channel), text, blocks)
         if isinstance(answer, _Failed):
             return answer.delivery
         channel, ts = answer.get("channel"), answer.get("ts")
@@ -249,26 +224,20 @@ class SlackBotNotifier:
     def in_doubt(self, notification_id: str) -> None:
         """Another replica may have posted this notification (its claim ran out mid-delivery):
         look for it before posting (:class:`~sloguard.notify.model.DoubtAware`)."""
-        self._elsewhere[notification_id] = None
-        self._elsewhere.move_to_end(notification_id)
-        while len(self._elsewhere) > MAX_IN_DOUBT:
-            self._elsewhere.popitem(last=False)
+        self._doubts.elsewhere(notification_id)
 
     async def _post_once(
-        self, n: Notification, where: _Where, text: str, blocks: list[dict[str, Any]]
+        self, n: Notification, where: Where, text: str, blocks: list[dict[str, Any]]
     ) -> Mapping[str, Any] | _Failed:
         """Post ``n`` to ``where`` unless an earlier attempt whose outcome was unknown landed:
         the answer of the post, or of the lookup (``channel`` and ``ts`` of the found message)."""
-        earlier = self._in_doubt.get(n.id)
-        if earlier is None and n.id in self._elsewhere:
-            earlier = where
+        earlier = self._doubts.look_at(n.id, where)
         if earlier is not None:
             found = await self._find(n.id, earlier)
             if isinstance(found, _Failed):
                 return found
             if found is not None:
-                self._in_doubt.pop(n.id, None)
-                self._elsewhere.pop(n.id, None)
+                self._doubts.settled(n.id)
                 _log.info("%s: notification %s was posted before (ts %s)", self, n.id, found[1])
                 return {"ok": True, "channel": found[0], "ts": found[1]}
         answer = await self._call(
@@ -278,22 +247,18 @@ class SlackBotNotifier:
                 channel=where.channel,
                 text=text,
                 blocks=blocks,
-                metadata=_metadata(n),
+                metadata=metadata(n),
                 thread_ts=where.thread_ts,  # slack-sdk leaves out what is None
                 reply_broadcast=None if where.thread_ts is None else False,
             ),
         )
         if not isinstance(answer, _Failed) or answer.delivery.outcome is not Outcome.RETRY:
-            self._in_doubt.pop(n.id, None)  # settled: posted now, or never will be
-            self._elsewhere.pop(n.id, None)
+            self._doubts.settled(n.id)  # posted now, or never will be
         elif answer.in_doubt:
-            self._in_doubt[n.id] = where
-            self._in_doubt.move_to_end(n.id)
-            while len(self._in_doubt) > MAX_IN_DOUBT:
-                self._in_doubt.popitem(last=False)
+            self._doubts.mine(n.id, where)
         return answer
 
-    async def _find(self, notification_id: str, where: _Where) -> tuple[str, str] | _Failed | None:
+    async def _find(self, notification_id: str, where: Where) -> tuple[str, str] | _Failed | None:
         """(channel, ts) of this receiver's message carrying ``notification_id`` at ``where``;
         None when absent or when Slack refuses to look (logged); a failure to retry."""
         channel = (
@@ -339,7 +304,7 @@ class SlackBotNotifier:
                 return None
             messages = answer.get("messages")
             for message in messages if isinstance(messages, list) else []:
-                ts = _carries(message, notification_id)
+                ts = carries(message, notification_id)
                 if ts is not None:
                     return channel, ts
             meta = answer.get("response_metadata")
