@@ -15,9 +15,10 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sloguard.postgres.pool import Conn, Postgres
+if TYPE_CHECKING:  # psycopg is the optional extra: the daemon imports this module without it
+    from sloguard.postgres.pool import Conn, Postgres
 
 __all__ = ["SharedResults"]
 
