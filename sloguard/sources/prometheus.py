@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import httpx
 
@@ -76,6 +77,7 @@ BUILDINFO_PATH = "/api/v1/status/buildinfo"
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class PrometheusSource:
@@ -180,17 +182,12 @@ class PrometheusSource:
         where = f"SLO {slo.name!r}, window{'s' if len(windows) > 1 else ''} {names}"
         if len(windows) == 1:
             return {windows[0]: (await self._query(slo, where, counts_query, windows[0], at))[0]}
-        try:
-            query = batch_query(slo, windows)
-        except ValueError as exc:
-            raise QueryError(f"{where}: cannot build the query: {exc}") from exc
-        form = {"query": query, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}"}
-        self._sent += 1
-        body = await self._call("POST", QUERY_PATH, where, data=form)
-        try:
-            return parse_windows(body, slo.group_by, windows)
-        except _BadAnswer as exc:
-            raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
+        return await self._ask(
+            where,
+            lambda: batch_query(slo, windows),
+            at,
+            lambda body: parse_windows(body, slo.group_by, windows),
+        )
 
     def _read_piece(self, where: str) -> ReadPiece:
         async def read(slo: SLO, piece: Piece) -> tuple[WindowCounts, bool]:
@@ -224,15 +221,24 @@ class PrometheusSource:
         at: float,
     ) -> tuple[WindowCounts, bool]:
         """Counts per instance, and whether the answer had a ``covered`` series."""
+        return await self._ask(
+            where, lambda: build(slo, window), at, lambda body: parse_counts(body, slo.group_by)
+        )
+
+    async def _ask(
+        self, where: str, build: Callable[[], str], at: float, parse: Callable[[object], _T]
+    ) -> _T:
+        """One instant query at ``at``, its answer read by ``parse``; every failure (building,
+        sending, reading) a :class:`QueryError` naming ``where``."""
         try:
-            query = build(slo, window)
+            query = build()
         except ValueError as exc:
             raise QueryError(f"{where}: cannot build the query: {exc}") from exc
         form = {"query": query, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}"}
         self._sent += 1
         body = await self._call("POST", QUERY_PATH, where, data=form)
         try:
-            return parse_counts(body, slo.group_by)
+            return parse(body)
         except _BadAnswer as exc:
             raise QueryError(f"{where}: Prometheus at {self.url}: {exc}") from exc
 

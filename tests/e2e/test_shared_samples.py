@@ -17,25 +17,11 @@ import httpx
 import psycopg
 import pytest
 
+from tests.support.fleet import SLOS, trace
 from tests.support.pgserver import start_postgres
 from tests.support.processes import Spawn, _stderr, _wait_healthy, free_port
 
 DEADLINE = 90.0
-SLOS = """\
-slos:
-  - name: availability
-    objective: 99
-    period: 1h
-    sli: {kind: success_rate}
-    group_by: [agent_name]
-"""
-
-
-def trace(trace_id: str, *, failed: bool) -> dict[str, Any]:
-    step: dict[str, Any] = {"step_id": "s1", "call_type": "AGENT", "name": "billing", "latency": 9}
-    if failed:
-        step["error"] = "upstream timeout"
-    return {"trace_id": trace_id, "steps": [step]}
 
 
 def billing(base: str) -> dict[str, Any] | None:
@@ -63,10 +49,12 @@ def test_every_replica_counts_the_events_every_replica_ingested(
             _wait_healthy(proc, bases[n], tmp_path)
         with httpx.Client(timeout=10) as client:
             for i in range(6):
-                r = client.post(f"{bases[0]}/v1/a2a/traces", json=trace(f"a-{i}", failed=True))
+                failing = trace(f"a-{i}", "billing", failed=True)
+                r = client.post(f"{bases[0]}/v1/a2a/traces", json=failing)
                 assert r.status_code == 200, r.text
             for i in range(14):
-                r = client.post(f"{bases[1]}/v1/a2a/traces", json=trace(f"b-{i}", failed=False))
+                working = trace(f"b-{i}", "billing", failed=False)
+                r = client.post(f"{bases[1]}/v1/a2a/traces", json=working)
                 assert r.status_code == 200, r.text
         deadline = time.monotonic() + DEADLINE
         seen: list[Any] = []
