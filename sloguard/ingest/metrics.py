@@ -59,11 +59,11 @@ class IngestMetrics:
             "sloguard_otlp_traces",
             "OTLP traces mapped, by why they were handed over: complete (every span arrived), "
             "window (the assembly window closed first), memory (too many spans waited), "
-            "flush (shutdown).",
+            "flush (shutdown), late (spans of a trace handed over lately, read with it).",
             ["outcome"],
             registry=r,
         )
-        for outcome in ("complete", "window", "memory", "flush"):
+        for outcome in ("complete", "window", "memory", "flush", "late"):
             self.otlp_traces.labels(outcome)
         self.otlp_waiting = Gauge(
             "sloguard_otlp_waiting_spans",

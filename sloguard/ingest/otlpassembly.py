@@ -10,7 +10,8 @@ before; the others when their last span arrives, or when their window closes
 (:meth:`OtlpAssembly.flush`, called every second by the daemon and at every request), or at
 shutdown (:meth:`OtlpAssembly.drain`).
 
-Self metrics: ``sloguard_otlp_traces_total{outcome}`` (complete, window, memory, flush),
+Self metrics: ``sloguard_otlp_traces_total{outcome}`` (complete, window, memory, flush, late:
+spans of a trace handed over lately, read with it),
 ``sloguard_otlp_waiting_spans``, ``sloguard_otlp_duplicate_spans_total``, and
 ``sloguard_otlp_dropped_traces_total`` (a handed-over trace whose updates failed the recorder's
 checks: logged, never raised into a later request).
@@ -109,7 +110,9 @@ class OtlpAssembly:
             self.ingest_metrics.otlp_traces.labels(trace.outcome.value).inc()
             costs = CostBook(self.pricing)
             try:
-                mapping = SpanMapping(trace.spans, price=costs.cost, meanings=trace.meanings)
+                mapping = SpanMapping(
+                    trace.spans, price=costs.cost, meanings=trace.meanings, context=trace.context
+                )
                 apply(self.recorder, mapping.updates())
             except InvalidOtlp as exc:
                 self.ingest_metrics.otlp_dropped.inc()

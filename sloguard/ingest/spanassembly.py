@@ -13,7 +13,16 @@ outcome        when
 ``window``     ``window`` seconds after its first span arrived, whole or not
 ``memory``     more than ``max_spans`` spans wait in all: the oldest traces go first, whole or not
 ``flush``      :meth:`SpanAssembler.drain` (shutdown): everything left
+``late``       spans of a trace handed over lately (within ``window``) that are whole with it:
+               at once, with the handed-over spans as their ``context``
 =============  =================================================================================
+
+A span can end, or be exported, after its trace's root: OpenAI's instrumentation exports a model
+call after the CrewAI run above it, CrewAI's event listener ends an AGENT span from a thread pool
+after the failed run's root, and a batch boundary can fall between them. Such a span arriving
+after its trace was handed over is read with that trace (kept for ``window`` seconds, at most
+``keep_spans`` spans in all) as its context, so it is owned by the agent above it, and only the
+late spans are counted. Past that, it waits and is read alone, as before.
 
 Every span is handed over once: a span id already waiting or handed over lately (the last
 ``remember`` spans, 50 000 by default: an exporter retries within seconds) is a duplicate and
@@ -54,16 +63,20 @@ class Outcome(StrEnum):
     WINDOW = "window"
     MEMORY = "memory"
     FLUSH = "flush"
+    LATE = "late"
 
 
 class ReadyTrace(NamedTuple):
     """The spans of one trace, handed over for mapping, why now, and what each span was read
-    to mean when it arrived (when :meth:`SpanAssembler.add` was given the readings)."""
+    to mean when it arrived (when :meth:`SpanAssembler.add` was given the readings; the
+    context's too). ``context``: spans of the trace handed over before, to read the new ones
+    with, not to count again (outcome ``late``, or a late piece whose window closed)."""
 
     trace_id: str
     spans: tuple[SpanRecord, ...]
     outcome: Outcome
     meanings: Mapping[SpanKey, Meaning] = MappingProxyType({})
+    context: tuple[SpanRecord, ...] = ()
 
 
 @dataclass
@@ -71,11 +84,12 @@ class _Pending:
     first_seen: float
     spans: dict[str, SpanRecord] = field(default_factory=dict)
     meanings: dict[SpanKey, Meaning] = field(default_factory=dict)
+    context: _Pending | None = None  # the trace as handed over lately
 
 
-def is_whole(spans: Iterable[SpanRecord]) -> bool:
-    """Whether ``spans`` (of one trace) have a root and every parent among them."""
-    spans = list(spans)
+def is_whole(spans: Iterable[SpanRecord], context: Iterable[SpanRecord] = ()) -> bool:
+    """Whether ``spans`` (of one trace) with ``context`` have a root and every parent."""
+    spans = [*spans, *context]
     ids = {s.span_id for s in spans}
     root = False
     for s in spans:
@@ -91,17 +105,31 @@ def is_whole(spans: Iterable[SpanRecord]) -> bool:
 class SpanAssembler:
     """Spans per trace until whole, their window closes or memory runs short (see above)."""
 
-    def __init__(self, *, window: float = 30.0, max_spans: int = 100_000, remember: int = 50_000):
-        if window < 0 or max_spans < 1 or remember < 0:
-            raise ValueError("window must be >= 0, max_spans >= 1 and remember >= 0")
+    def __init__(
+        self,
+        *,
+        window: float = 30.0,
+        max_spans: int = 100_000,
+        remember: int = 50_000,
+        keep_spans: int = 20_000,
+    ):
+        if window < 0 or max_spans < 1 or remember < 0 or keep_spans < 0:
+            raise ValueError(
+                "window must be >= 0, max_spans >= 1, remember >= 0 and keep_spans >= 0"
+            )
         self.window = window
         self.max_spans = max_spans
         self.remember = remember
+        self.keep_spans = keep_spans
         self._pending: OrderedDict[str, _Pending] = OrderedDict()  # oldest first
         # hashes of (trace id, span id) handed over lately: ~100 bytes each, not ~300
         self._handed: OrderedDict[int, None] = OrderedDict()
+        # traces handed over within the window (first_seen: when), for late spans' context
+        self._recent: OrderedDict[str, _Pending] = OrderedDict()
         #: Spans waiting now.
         self.waiting = 0
+        #: Spans of traces handed over lately, kept as late spans' context.
+        self.kept = 0
         #: Duplicate spans dropped so far.
         self.duplicates = 0
 
@@ -122,19 +150,21 @@ class SpanAssembler:
                 self.duplicates += 1
                 continue
             if pending is None:
-                pending = self._pending[span.trace_id] = _Pending(now)
+                context = self._recent.get(span.trace_id)
+                pending = self._pending[span.trace_id] = _Pending(now, context=context)
             pending.spans[span.span_id] = span
             if meanings is not None:
                 pending.meanings[ids] = meanings[ids]
             self.waiting += 1
             touched[span.trace_id] = pending
-        ready = [
-            self._hand(trace_id, Outcome.COMPLETE)
-            for trace_id, pending in touched.items()
-            if is_whole(pending.spans.values())
-        ]
+        ready = []
+        for trace_id, pending in touched.items():
+            context = pending.context
+            if is_whole(pending.spans.values(), context.spans.values() if context else ()):
+                outcome = Outcome.COMPLETE if context is None else Outcome.LATE
+                ready.append(self._hand(trace_id, outcome, now))
         while self.waiting > self.max_spans and self._pending:
-            ready.append(self._hand(next(iter(self._pending)), Outcome.MEMORY))
+            ready.append(self._hand(next(iter(self._pending)), Outcome.MEMORY, None))
         return ready
 
     def expire(self, now: float) -> list[ReadyTrace]:
@@ -148,13 +178,18 @@ class SpanAssembler:
             if now - pending.first_seen < self.window:
                 break
             due.append(trace_id)
-        return [self._hand(trace_id, Outcome.WINDOW) for trace_id in due]
+        ready = [self._hand(trace_id, Outcome.WINDOW, now) for trace_id in due]
+        recent = self._recent
+        while recent and now - next(iter(recent.values())).first_seen >= self.window:
+            self.kept -= len(recent.popitem(last=False)[1].spans)
+        return ready
 
     def drain(self) -> list[ReadyTrace]:
         """Return every waiting trace (at shutdown)."""
-        return [self._hand(trace_id, Outcome.FLUSH) for trace_id in list(self._pending)]
+        return [self._hand(trace_id, Outcome.FLUSH, None) for trace_id in list(self._pending)]
 
-    def _hand(self, trace_id: str, outcome: Outcome) -> ReadyTrace:
+    def _hand(self, trace_id: str, outcome: Outcome, now: float | None) -> ReadyTrace:
+        """Hand a waiting trace over; keep it as later spans' context (``now`` given)."""
         pending = self._pending.pop(trace_id)
         self.waiting -= len(pending.spans)
         if self.remember:
@@ -163,4 +198,34 @@ class SpanAssembler:
                 handed[hash((trace_id, span_id))] = None
             while len(handed) > self.remember:
                 handed.popitem(last=False)
-        return ReadyTrace(trace_id, tuple(pending.spans.values()), outcome, pending.meanings)
+        context = pending.context
+        meanings = pending.meanings
+        if context is not None and meanings:
+            meanings = {**context.meanings, **meanings}
+        if now is not None:
+            self._keep(trace_id, pending, now)
+        return ReadyTrace(
+            trace_id,
+            tuple(pending.spans.values()),
+            outcome,
+            meanings,
+            () if context is None else tuple(context.spans.values()),
+        )
+
+    def _keep(self, trace_id: str, pending: _Pending, now: float) -> None:
+        """Keep a handed-over trace's spans (with those kept of it before) for ``window``."""
+        if not self.keep_spans or not self.window:
+            return
+        base = self._recent.pop(trace_id, None)
+        if base is not None:
+            self.kept -= len(base.spans)
+        else:
+            base = pending.context
+        kept = _Pending(now, dict(pending.spans), dict(pending.meanings))
+        if base is not None:
+            kept.spans = {**base.spans, **kept.spans}
+            kept.meanings = {**base.meanings, **kept.meanings}
+        self._recent[trace_id] = kept
+        self.kept += len(kept.spans)
+        while self.kept > self.keep_spans and self._recent:
+            self.kept -= len(self._recent.popitem(last=False)[1].spans)

@@ -130,7 +130,9 @@ class SpanMapping:
 
     Raises :class:`~sloguard.ingest.otlpwire.InvalidOtlp` naming every attribute of the wrong
     type. ``price`` fills in the cost of spans that report tokens but no cost; it is asked at
-    most once per span.
+    most once per span. ``context``: spans of the same traces read and counted before (a late
+    span's trace, as handed over): read with ``spans``, so that a span is owned by the agent
+    above it, but none of their updates is given again (nor a handoff or run they end).
     """
 
     def __init__(
@@ -138,9 +140,15 @@ class SpanMapping:
         spans: Sequence[SpanRecord],
         price: PriceFn | None = None,
         meanings: Mapping[SpanKey, Meaning] | None = None,
+        context: Sequence[SpanRecord] = (),
     ) -> None:
         self.price = price
-        self.spans: dict[SpanKey, SpanRecord] = {(s.trace_id, s.span_id): s for s in spans}
+        self.spans: dict[SpanKey, SpanRecord] = {(s.trace_id, s.span_id): s for s in context}
+        self.spans.update(((s.trace_id, s.span_id), s) for s in spans)
+        #: The spans whose updates this mapping gives (all but the context's).
+        self.counted: frozenset[SpanKey] | None = (
+            frozenset((s.trace_id, s.span_id) for s in spans) if context else None
+        )
         if not meanings:
             self.meanings = interpret_all(self.spans.values())
         else:  # read before (by the ingest, when the spans arrived)
@@ -278,7 +286,10 @@ class SpanMapping:
     def _handoffs(self) -> list[Update]:
         tree: Counter[tuple[str, str, str]] = Counter()
         explicit: Counter[tuple[str, str, str]] = Counter()
+        counted = self.counted
         for key, m in self.meanings.items():
+            if counted is not None and key not in counted:
+                continue
             if m.role is Role.AGENT:
                 above = self.name(self.above(key).agent)
                 if above is not None and above != m.name and m.name is not None:
@@ -310,12 +321,18 @@ class SpanMapping:
         for key, m in self.meanings.items():
             if m.role is Role.AGENT and self.dialects[key[0]].sequence_handoffs:
                 siblings.setdefault(self.parents[key], []).append(key)
-        spans = self.spans
+        spans, counted = self.spans, self.counted
         for runs in siblings.values():
             runs.sort(key=lambda k: spans[k].start_ns)
             for a, b in pairwise(runs):
                 first, then = self.meanings[a].name, self.meanings[b].name
-                if first and then and first != then and spans[b].start_ns >= spans[a].end_ns:
+                if (
+                    first
+                    and then
+                    and first != then
+                    and spans[b].start_ns >= spans[a].end_ns
+                    and (counted is None or b in counted)
+                ):
                     found[a[0], first, then] += 1
         return found
 
@@ -323,7 +340,8 @@ class SpanMapping:
         """Return the metric updates of the batch (see the module table)."""
         out: list[Update] = []
         usage: dict[str, list[float | None]] = {}  # trace id -> [cost, tokens]
-        for key in self.spans:
+        counted = self.counted
+        for key in self.spans if counted is None else [k for k in self.spans if k in counted]:
             found = self._span_updates(key)
             for u in found:
                 if isinstance(u, AgentCall | Usage):
@@ -353,7 +371,7 @@ class SpanMapping:
                 roots[key[0]] = key
         runs: list[Update] = []
         for trace_id, root in roots.items():
-            if trace_id not in busy:
+            if trace_id not in busy or (self.counted is not None and root not in self.counted):
                 continue
             m, span = self.meanings[root], self.spans[root]
             cost, tokens = usage.get(trace_id, (None, None))

@@ -102,3 +102,87 @@ def test_the_assembly_forgets_the_readings_of_dropped_duplicates() -> None:
     assembly.accept(waiting, interpret_all(waiting), now=2)
     assembly.accept(waiting, interpret_all(waiting), now=2)  # a copy of a waiting span
     assert readings() == [(T, "x")]
+
+
+def test_a_span_after_its_trace_was_handed_over_is_read_with_it_once_whole() -> None:
+    a = SpanAssembler(window=30)
+    a.add([span("c", "b"), span("b", "a"), span("a")], now=0)  # whole: handed over
+    assert a.kept == 3
+    late = a.add([span("d", "b")], now=5)  # ended, or was exported, after the root
+    assert ids(late) == [(T, Outcome.LATE, ["d"])]
+    assert sorted(s.span_id for s in late[0].context) == ["a", "b", "c"]
+    # the trace kept now holds the late span too: a later one is read with all four
+    (later,) = a.add([span("e", "d")], now=6)
+    assert sorted(s.span_id for s in later.context) == ["a", "b", "c", "d"]
+    assert a.kept == 5
+
+
+def test_a_late_piece_that_is_not_whole_with_its_trace_waits_for_its_window() -> None:
+    a = SpanAssembler(window=30)
+    a.add([span("b", "a"), span("a")], now=0)
+    assert a.add([span("y", "x")], now=1) == []  # its parent x is nowhere yet
+    (ready,) = a.add([span("x", "b")], now=2)
+    assert ids([ready]) == [(T, Outcome.LATE, ["x", "y"])]
+    assert a.add([span("q", "p")], now=3) == []
+    (closed,) = a.expire(now=33)
+    assert (closed.outcome, sorted(s.span_id for s in closed.context)) == (
+        Outcome.WINDOW,
+        ["a", "b", "x", "y"],
+    )
+
+
+def test_handed_over_traces_are_kept_for_the_window_and_within_keep_spans() -> None:
+    a = SpanAssembler(window=30, keep_spans=3)
+    a.add([span("a", trace="01" * 16)], now=0)
+    a.add([span("b", "a", trace="02" * 16), span("a", trace="02" * 16)], now=1)
+    a.add([span("a", trace="03" * 16)], now=2)  # 4 spans kept > 3: trace 01 forgotten
+    assert a.kept == 3
+    assert ids(a.add([span("c", "a", trace="01" * 16)], now=3)) == []  # read alone, later
+    a.expire(now=31)  # trace 02 was handed over at 1: its 30 s are over
+    assert a.kept == 1
+    assert ids(a.add([span("c", "a", trace="02" * 16)], now=31)) == []
+    assert SpanAssembler(window=30, keep_spans=0).add([span("a")], now=0)[0].context == ()
+    with pytest.raises(ValueError, match="keep_spans"):
+        SpanAssembler(keep_spans=-1)
+
+
+def test_a_late_model_call_is_owned_by_the_agent_above_and_nothing_is_counted_twice() -> None:
+    """Through the ingest's assembly and metrics: an LLM span exported after the run's root
+    (OpenAI's instrumentation under CrewAI does this) counts its tokens for the agent above it,
+    and the run, the agent call and the handoff are not counted again."""
+    from prometheus_client import CollectorRegistry
+
+    from sloguard import AgentMetrics, Recorder
+    from sloguard.ingest.metrics import IngestMetrics
+    from sloguard.ingest.otlpassembly import OtlpAssembly
+    from sloguard.ingest.pricing import load_pricing
+    from sloguard.ingest.spanmap import interpret_all
+
+    def oi(span_id: str, parent: str | None, kind: str, **attrs: str | int) -> SpanRecord:
+        attributes = {"openinference.span.kind": kind, **attrs}
+        return span(span_id, parent)._replace(attributes=attributes)
+
+    registry = CollectorRegistry()
+    assembly = OtlpAssembly(
+        Recorder(AgentMetrics(registry=registry)), IngestMetrics(registry), load_pricing()
+    )
+    first = [
+        oi("w", None, "CHAIN", **{"graph.node.id": "Support"}),
+        oi("t", "w", "AGENT", **{"graph.node.id": "Triage"}),
+        oi("b", "t", "AGENT", **{"graph.node.id": "Billing"}),
+    ]
+    late = [oi("m", "t", "LLM", **{"llm.token_count.prompt": 100})]
+    for at, spans in ((0.0, first), (4.0, late)):
+        assembly.accept(spans, interpret_all(spans), now=at)
+
+    def value(name: str, **labels: str) -> float:
+        got = registry.get_sample_value(name, labels)
+        return 0.0 if got is None else got
+
+    assert value("sloguard_otlp_traces_total", outcome="late") == 1
+    tokens = "agent_token_usage_total"
+    assert value(tokens, agent_name="Triage", direction="input", model="unknown") == 100
+    assert value(tokens, agent_name="unknown", direction="input", model="unknown") == 0
+    assert value("agent_calls_total", agent_name="Triage", status="success") == 1
+    assert value("agent_handoffs_total", source_agent="Triage", target_agent="Billing") == 1
+    assert value("agent_workflow_runs_total", workflow="sw", status="success") == 1
