@@ -17,9 +17,10 @@ outcome        when
                at once, with the handed-over spans as their ``context``
 =============  =================================================================================
 
-A span can end, or be exported, after its trace's root: OpenAI's instrumentation exports a model
-call after the CrewAI run above it, CrewAI's event listener ends an AGENT span from a thread pool
-after the failed run's root, and a batch boundary can fall between them. Such a span arriving
+A span can end after its parent (OpenTelemetry allows it: a streamed answer read after the agent
+returned; CrewAI's event listener ends spans from a thread pool, so after a failed run a span can
+end after the run's root), and an exporter groups a request's spans by instrumentation scope, so
+one request can carry a root before a model call traced by another library. A span arriving
 after its trace was handed over is read with that trace (kept for ``window`` seconds, at most
 ``keep_spans`` spans in all) as its context, so it is owned by the agent above it, and only the
 late spans are counted. Past that, it waits and is read alone, as before.

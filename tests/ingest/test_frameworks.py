@@ -66,11 +66,13 @@ def test_one_export_or_several_give_the_same_metrics(capture: str) -> None:
 def test_spans_one_per_export_and_inner_ones_late_give_the_same_metrics(
     capture: str, order: str
 ) -> None:
-    """One span per export, and (``inner-last``) every span with a parent and children held back
-    until the root and the leaves have arrived: CrewAI's event listener ends an AGENT span from a
-    thread pool, after the run's root when the run failed. The trace is not whole while a span's
-    parent is missing, so it waits for them. (A root arriving before the rest of its spans,
-    which an exporter does not do, would hand the trace over early: the root ends last.)"""
+    """One span per export, in the captured order (a request groups its spans by scope, so a
+    model call traced by another library can follow the root: it is read with its handed-over
+    trace), and (``inner-last``) every span with a parent and children held back until the root
+    and the leaves have arrived: CrewAI's event listener ends an AGENT span from a thread pool,
+    after the run's root when the run failed; the trace is not whole while a span's parent is
+    missing, so it waits for them. (Reversed order is not tested: a root arriving before most
+    of its trace hands it over early, and the rest is read alone after the window.)"""
     one_by_one = [s for batch in exports_of(capture) for s in batch]
     if order == "inner-last":
         parents = {s.parent_span_id for s in one_by_one}

@@ -147,9 +147,9 @@ def test_handed_over_traces_are_kept_for_the_window_and_within_keep_spans() -> N
 
 
 def test_a_late_model_call_is_owned_by_the_agent_above_and_nothing_is_counted_twice() -> None:
-    """Through the ingest's assembly and metrics: an LLM span exported after the run's root
-    (OpenAI's instrumentation under CrewAI does this) counts its tokens for the agent above it,
-    and the run, the agent call and the handoff are not counted again."""
+    """Through the ingest's assembly and metrics: an LLM span that arrives after the run's
+    root was handed over counts its tokens for the agent above it, and the run, the agent call
+    and the handoff are not counted again."""
     from prometheus_client import CollectorRegistry
 
     from sloguard import AgentMetrics, Recorder
