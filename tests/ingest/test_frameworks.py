@@ -71,8 +71,8 @@ def test_spans_one_per_export_and_inner_ones_late_give_the_same_metrics(
     trace), and (``inner-last``) every span with a parent and children held back until the root
     and the leaves have arrived: CrewAI's event listener ends an AGENT span from a thread pool,
     after the run's root when the run failed; the trace is not whole while a span's parent is
-    missing, so it waits for them. (Reversed order is not tested: a root arriving before most
-    of its trace hands it over early, and the rest is read alone after the window.)"""
+    missing, so it waits for them. (Reversed order is not tested: a root arriving before the
+    rest of its trace is whole alone, its run is read without the agents under it.)"""
     one_by_one = [s for batch in exports_of(capture) for s in batch]
     if order == "inner-last":
         parents = {s.parent_span_id for s in one_by_one}
