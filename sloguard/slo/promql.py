@@ -3,7 +3,8 @@
 Every built-in SLI kind is a pair of signed sums of counter series (``bad`` and ``total``); the
 embedded source evaluates those terms on its own samples, and :func:`window_query` renders them
 as one PromQL query per SLO × window that returns both numbers for every instance, so both are
-evaluated at the same timestamp::
+evaluated at the same timestamp (outcome SLIs read each series once instead:
+:func:`outcome_query`)::
 
     label_replace(sum by (agent_name) (increase(agent_calls_total{status="error"}[1h])),
                   "sloguard_part", "bad", "", "")
@@ -179,8 +180,40 @@ def bad_and_total(slo: SLO, window: float) -> tuple[str, str]:
     return f"({total} - {raw_promql(sli.good, window, g)})", total
 
 
+#: Parts of an outcome query (:func:`outcome_query`): series that are bad (and count in the
+#: total), and series that count in the total only (one per other outcome).
+FAILED_PART = "failed"
+PASSED_PART = "passed"
+
+
+def outcome_query(slo: SLO, window: float) -> str | None:
+    """Bad and total of an outcome SLI (``success_rate`` …) reading each series once: the
+    increases summed per instance and outcome, the bad outcome's labelled ``failed``, the others
+    ``passed`` (bad = failed, total = failed + passed); None for other SLIs, and where the
+    outcome label is grouped by or selected.
+
+    ``bad`` and ``total`` as two sums read the bad series twice: for the usual two outcomes a
+    third of Prometheus's work on a window.
+    """
+    if slo.sli.kind not in OUTCOME_KINDS:
+        return None
+    metric, label, _, bad_value = OUTCOME_KINDS[slo.sli.kind]
+    if label in slo.group_by or label in slo.selector or not bad_value.isalnum():
+        return None
+    selector = Selector(metric, tuple(sorted(slo.selector.items())))
+    summed = _sum(
+        f"increase({selector.promql()}[{format_duration(window)}])", (*slo.group_by, label)
+    )
+    failed = f'label_replace({summed}, "{PART_LABEL}", "{FAILED_PART}", "{label}", "{bad_value}")'
+    return f'label_replace({failed}, "{PART_LABEL}", "{PASSED_PART}", "{PART_LABEL}", "")'
+
+
 def window_query(slo: SLO, window: float) -> str:
-    """One query returning both bad and total for every instance (label ``sloguard_part``)."""
+    """One query returning both bad and total for every instance (label ``sloguard_part``):
+    :func:`outcome_query` where it applies, else the two sums."""
+    outcomes = outcome_query(slo, window)
+    if outcomes is not None:
+        return outcomes
     bad, total = bad_and_total(slo, window)
     return (
         f'label_replace({bad}, "{PART_LABEL}", "bad", "", "")'

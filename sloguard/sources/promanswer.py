@@ -16,7 +16,14 @@ from typing import Any
 import orjson
 
 from sloguard.slo.budget import Counts
-from sloguard.slo.promql import COVERED, PART_LABEL, SLO_LABEL, WINDOW_LABEL
+from sloguard.slo.promql import (
+    COVERED,
+    FAILED_PART,
+    PART_LABEL,
+    PASSED_PART,
+    SLO_LABEL,
+    WINDOW_LABEL,
+)
 from sloguard.slo.spec import InstanceLabels
 
 __all__ = ["NOISE", "SNIPPET", "parse_counts", "parse_windows", "read_answer", "slo_names"]
@@ -100,7 +107,8 @@ def _vector(body: object) -> list[Any]:
 def _counts(
     result: list[Any], group_by: tuple[str, ...]
 ) -> tuple[dict[InstanceLabels, Counts], bool]:
-    parts: dict[str, dict[InstanceLabels, float]] = {"bad": {}, "total": {}}
+    parts: dict[str, dict[InstanceLabels, float]] = {"bad": {}, "total": {}, FAILED_PART: {}}
+    passed: dict[InstanceLabels, float] = {}  # an outcome query's other outcomes, summed
     covered = False
     order = sorted(group_by)
     for item in result:
@@ -110,16 +118,27 @@ def _counts(
             covered = True
             continue
         part = parts.get(name) if type(name) is str else None
-        if part is None:
+        if part is None and name != PASSED_PART:
             raise _BadAnswer(f"series {labels} has no {PART_LABEL} label of bad or total")
         key = tuple([(g, labels.get(g, "")) for g in order])
         if any(type(v) is not str for _, v in key):
             raise _BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
-        if key in part:
-            raise _BadAnswer(f"two {name} series for instance {_show(key)}")
         if not math.isfinite(value):
             raise _BadAnswer(f"{name} of instance {_show(key)} is {value}")
+        if name == PASSED_PART:
+            passed[key] = passed.get(key, 0.0) + value
+            continue
+        assert part is not None
+        if key in part:
+            raise _BadAnswer(f"two {name} series for instance {_show(key)}")
         part[key] = value
+    failed = parts.pop(FAILED_PART)
+    if failed or passed:  # an outcome query: bad = failed, total = failed + passed
+        if parts["bad"] or parts["total"]:
+            raise _BadAnswer(f"{FAILED_PART}/{PASSED_PART} series beside bad/total series")
+        for key, bad in failed.items():
+            passed[key] = passed.get(key, 0.0) + bad
+        parts = {"bad": failed, "total": passed}
     counts: dict[InstanceLabels, Counts] = {}
     for key, raw_total in parts["total"].items():
         tolerance = NOISE * max(1.0, raw_total)

@@ -394,6 +394,21 @@ AT = 1_700_000_000.0
             id="no events",
         ),
         pytest.param(vector(), {}, id="empty vector"),
+        pytest.param(
+            vector(
+                ({**part("failed", "a"), "status": "error"}, "2"),
+                ({**part("passed", "a"), "status": "success"}, "8"),
+                ({**part("passed", "a"), "status": "timeout"}, "1"),
+                ({**part("failed", "b"), "status": "error"}, "3"),
+                ({**part("passed", "c"), "status": "success"}, "5"),
+            ),
+            {
+                (("agent_name", "a"),): Counts(2, 11),
+                (("agent_name", "b"),): Counts(3, 3),
+                (("agent_name", "c"),): Counts(0, 5),
+            },
+            id="outcomes: failed is bad, failed and passed are the total",
+        ),
     ],
 )
 async def test_answers_are_read_into_counts(body: bytes, expected: WindowCounts) -> None:
@@ -446,6 +461,21 @@ async def test_answers_are_read_into_counts(body: bytes, expected: WindowCounts)
             Answer(200, vector(({"agent_name": "a"}, "1"))),
             "has no sloguard_part label",
             id="no part label",
+        ),
+        pytest.param(
+            Answer(200, vector((part("failed", "a"), "1"), (part("failed", "a"), "2"))),
+            'two failed series for instance {agent_name="a"}',
+            id="two failed series",
+        ),
+        pytest.param(
+            Answer(200, vector((part("passed", "a"), "1"), (part("total", "a"), "2"))),
+            "failed/passed series beside bad/total series",
+            id="outcome parts mixed with bad and total",
+        ),
+        pytest.param(
+            Answer(200, vector((part("passed", "a"), "NaN"))),
+            'passed of instance {agent_name="a"} is nan',
+            id="NaN passed",
         ),
         pytest.param(
             Answer(200, vector((part("total", "a"), "ten"))),

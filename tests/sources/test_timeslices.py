@@ -53,7 +53,7 @@ def test_the_slice_query_is_a_subquery_on_the_slice_grid() -> None:
     assert "[59m59s:1m]" in q and "> bool 0.05" in q and "increase(agent_calls_total" in q
     assert "[1m]" in q and "count_over_time(" in q and "sum_over_time(" in q
     assert "> bool" not in slice_query(sliced(RATIO), HOUR)
-    assert counts_query(make_slo(), HOUR).startswith("label_replace(sum (increase(")
+    assert counts_query(make_slo(), HOUR).startswith("label_replace(label_replace(sum by (status)")
 
 
 async def test_embedded_counts_slices_not_events(
