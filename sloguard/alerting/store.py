@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     started_at REAL NOT NULL, payload TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending',        -- pending | delivered | failed
     attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, created_at REAL NOT NULL,
-    last_error TEXT, done_at REAL
+    last_error TEXT, done_at REAL, sending_at REAL  -- sending_at: a send in flight (in doubt)
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_at);
 CREATE INDEX IF NOT EXISTS outbox_alert ON outbox (state, receiver, fingerprint, created_at);
@@ -107,6 +107,9 @@ class StateStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # an accepted alert survives power loss
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            if "sending_at" not in columns:  # a file of an older version
+                self._db.execute("ALTER TABLE outbox ADD COLUMN sending_at REAL")
         except sqlite3.Error as exc:  # read-only file or directory, not a database, ...
             self._db.close()
             raise _cannot_open(path, exc) from exc
@@ -188,7 +191,8 @@ class StateStore:
         until that one is due (after an outage a ``resolved`` never overtakes its ``firing``;
         other alerts are not held up)."""
         sql = (
-            "SELECT payload, attempts, next_at FROM outbox o WHERE state='pending' AND next_at<=?"
+            "SELECT payload, attempts, next_at, sending_at IS NOT NULL FROM outbox o"
+            " WHERE state='pending' AND next_at<=?"
             " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state='pending'"
             " AND e.receiver=o.receiver AND e.fingerprint=o.fingerprint AND e.next_at>?"
             " AND (e.created_at, e.rowid) < (o.created_at, o.rowid))"
@@ -200,8 +204,14 @@ class StateStore:
         sql += " ORDER BY created_at, rowid LIMIT ?"
         args.append(limit)
         return [
-            OutboxItem(from_dict(json.loads(p)), a, t) for p, a, t in self._db.execute(sql, args)
+            OutboxItem(from_dict(json.loads(p)), a, t, in_doubt=bool(d))
+            for p, a, t, d in self._db.execute(sql, args)
         ]
+
+    def sending(self, notification_id: str, now: float) -> None:
+        """Mark a send in flight: if this process dies before its outcome is recorded, the
+        next one reads the notification as ``in_doubt`` (a receiver that can looks first)."""
+        self._db.execute("UPDATE outbox SET sending_at=? WHERE id=?", (now, notification_id))
 
     def next_due(self) -> float | None:
         """The earliest ``next_at`` of pending notifications."""
@@ -212,7 +222,8 @@ class StateStore:
         """Mark delivered and remember the receiver's message reference for the episode."""
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute(
-            "UPDATE outbox SET state='delivered', done_at=?, attempts=attempts+1 WHERE id=?",
+            "UPDATE outbox SET state='delivered', done_at=?, attempts=attempts+1, sending_at=NULL"
+            " WHERE id=?",
             (now, n.id),
         )
         if ref is not None:
@@ -226,15 +237,16 @@ class StateStore:
     def retry(self, n: Notification, next_at: float, reason: str) -> None:
         """Schedule another attempt."""
         self._db.execute(
-            "UPDATE outbox SET attempts=attempts+1, next_at=?, last_error=? WHERE id=?",
+            "UPDATE outbox SET attempts=attempts+1, next_at=?, last_error=?, sending_at=NULL"
+            " WHERE id=?",
             (next_at, reason, n.id),
         )
 
     def failed(self, n: Notification, now: float, reason: str) -> None:
         """Give up on a notification."""
         self._db.execute(
-            "UPDATE outbox SET state='failed', attempts=attempts+1, done_at=?, last_error=?"
-            " WHERE id=?",
+            "UPDATE outbox SET state='failed', attempts=attempts+1, done_at=?, last_error=?,"
+            " sending_at=NULL WHERE id=?",
             (now, reason, n.id),
         )
 

@@ -9,7 +9,9 @@ can within a deadline; the rest stays in the store for the next start. The store
 :class:`OutboxStore`, the protocol below: the daemon's is the alerting SQLite store
 (``sloguard.alerting.store.StateStore``, or ``pgstore.PgAlertStore`` shared by replicas: its
 ``due`` claims rows for the leader, and ``may_send`` asks right before each send whether this
-replica still leads), so ``notify`` never depends on ``alerting``.
+replica still leads), so ``notify`` never depends on ``alerting``. A store without claims
+(SQLite) marks a send in flight to a receiver that can look for it (:class:`SendMarks`), so a
+send interrupted by a kill is in doubt after the restart, as a PostgreSQL claim that ran out.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
@@ -85,6 +87,17 @@ class OutboxStore(Protocol):
 
     def disabled(self) -> dict[str, str]:
         """Disabled receivers and why."""
+        ...
+
+
+@runtime_checkable
+class SendMarks(Protocol):
+    """A store without claims (one replica's SQLite file) that remembers a send in flight, so
+    that after a restart the notification is ``in_doubt`` (the process may have been killed
+    between the receiver's answer and :meth:`OutboxStore.delivered`)."""
+
+    def sending(self, notification_id: str, now: float) -> None:
+        """Mark the notification as being sent now (cleared by delivered, retry and failed)."""
         ...
 
 
@@ -204,8 +217,11 @@ class OutboxWorker:
             _log.warning("not the leader any more: %s to %s not sent", n.id, n.receiver)
             self._count(n.receiver, "fenced", "not_leader")
             raise _Fenced(n.id)
-        if item.in_doubt and isinstance(notifier, DoubtAware):
-            notifier.in_doubt(n.id)  # look before posting again (Slack has no idempotency key)
+        if isinstance(notifier, DoubtAware):
+            if item.in_doubt:
+                notifier.in_doubt(n.id)  # look before posting again (no idempotency key)
+            if isinstance(self.store, SendMarks):
+                self.store.sending(n.id, self.clock())
         try:
             result = await notifier.send(n, ref)
         except Exception as exc:  # a notifier bug must not stop the worker

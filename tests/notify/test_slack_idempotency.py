@@ -282,3 +282,88 @@ def test_fake_history_and_replies_show_metadata_only_when_asked(slack: FakeSlack
         with pytest.raises(SlackApiError) as raised:
             call()
         assert raised.value.response["error"] == error
+
+
+# --- one replica (SQLite), killed mid-send: the restarted daemon looks first ----------------
+
+
+class _Killed(BaseException):
+    """The process dies right after Slack answered (nothing after it runs)."""
+
+
+async def test_a_send_killed_after_slack_answered_is_found_after_a_restart(
+    slack: FakeSlack, tmp_path: Any
+) -> None:
+    """SQLite has no claims: the worker marks a send in flight to a receiver that can look, so
+    the restarted daemon (a new store, bot and worker on the same file) reads the row as in doubt
+    and the bot finds the post instead of posting again."""
+    from prometheus_client import CollectorRegistry
+
+    from sloguard.alerting.store import StateStore
+    from sloguard.notify.outbox import NotifyMetrics, OutboxWorker
+
+    class DiesAfterSlack(SlackBotNotifier):
+        async def send(self, n: Any, ref: str | None) -> Delivery:
+            await super().send(n, ref)
+            raise _Killed
+
+    path = tmp_path / "alerts.sqlite"
+    first = StateStore(path)
+    first.commit({}, [notification()], [], 1000.0)
+    dying = DiesAfterSlack("ops-slack", TOKEN, "C123", base_url=slack.base_url, timeout=1)
+    worker = OutboxWorker(
+        first,
+        {"ops-slack": dying},
+        metrics=NotifyMetrics(CollectorRegistry()),
+        clock=lambda: 1000.0,
+    )
+    with pytest.raises(_Killed):
+        await worker.run_once("ops-slack")
+    [stored] = posts(slack)
+    first.close()
+
+    again = StateStore(path)  # the restart
+    [item] = again.due(1001.0)
+    assert item.in_doubt
+    restarted = OutboxWorker(
+        again,
+        {"ops-slack": make_bot(slack)},
+        metrics=NotifyMetrics(CollectorRegistry()),
+        clock=lambda: 1001.0,
+    )
+    assert await restarted.run_once("ops-slack") == 1
+    assert posts(slack) == [stored]  # found, not posted again
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert again.states() == [("01HZY-firing", "ops-slack", "delivered", 1)]
+    assert again.due(2000.0) == []
+
+
+def test_a_send_mark_is_cleared_by_every_outcome_and_older_files_get_the_column(
+    tmp_path: Any,
+) -> None:
+    import sqlite3
+
+    from sloguard.alerting.store import StateStore
+
+    store = StateStore(tmp_path / "a.sqlite")
+    n = notification()
+    store.commit({}, [n], [], 1000.0)
+    assert not store.due(1000.0)[0].in_doubt
+    store.sending(n.id, 1000.0)
+    assert store.due(1000.0)[0].in_doubt
+    store.retry(n, 1000.0, "timeout")
+    assert not store.due(1000.0)[0].in_doubt
+    store.close()
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as db:  # an outbox table of the version before the column
+        db.execute(
+            "CREATE TABLE outbox (id TEXT PRIMARY KEY, receiver TEXT NOT NULL,"
+            " fingerprint TEXT NOT NULL, started_at REAL NOT NULL, payload TEXT NOT NULL,"
+            " state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"
+            " next_at REAL NOT NULL, created_at REAL NOT NULL, last_error TEXT, done_at REAL)"
+        )
+    upgraded = StateStore(old)
+    upgraded.commit({}, [n], [], 1000.0)
+    upgraded.sending(n.id, 1000.0)
+    assert upgraded.due(1000.0)[0].in_doubt
+    upgraded.close()
