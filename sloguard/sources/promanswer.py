@@ -121,8 +121,9 @@ def _counts(
         if part is None and name != PASSED_PART:
             raise _BadAnswer(f"series {labels} has no {PART_LABEL} label of bad or total")
         key = tuple([(g, labels.get(g, "")) for g in order])
-        if any(type(v) is not str for _, v in key):
-            raise _BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
+        for _, v in key:
+            if type(v) is not str:
+                raise _BadAnswer(f"malformed vector element: {str(item)[:SNIPPET]}")
         if not math.isfinite(value):
             raise _BadAnswer(f"{name} of instance {_show(key)} is {value}")
         if name == PASSED_PART:
