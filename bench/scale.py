@@ -310,6 +310,16 @@ def render_result(r: dict[str, Any]) -> str:
             f"{pg['per_second'] or 0:.0f}/s (queue {pg['queue_s']:.2f} s, deliver "
             f"{pg['deliver_s']:.2f} s; the follower claimed {pg['follower_claims']})"
         )
+        shared = pg.get("results")
+        if shared is not None:
+            lines.append(
+                f"results shared: {shared['instances']:,} instances, "
+                f"{shared['payload_bytes'] / 1e6:.1f} MB; the leader publishes in "
+                f"{shared['publish_s'] * 1000:.0f} ms, a follower reads in "
+                f"{shared['read_s'] * 1000:.0f} ms (median of {shared['rounds']}; "
+                f"{(shared['publish_s'] + shared['read_s']) / auto['cycle_mean_s']:.2f}× "
+                "an auto cycle)"
+            )
     return "\n".join(lines)
 
 

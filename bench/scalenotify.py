@@ -1,7 +1,8 @@
 """Notifications per second through the outbox, for bench/scale.py: the burning instances of
 one evaluation cycle through ``AlertCenter.process`` and one ``OutboxWorker`` to a recording
 notifier, on the SQLite store (one replica) or on a shared PostgreSQL database with two
-replicas (the leader delivers; the follower is shown to claim nothing).
+replicas (the leader delivers; the follower is shown to claim nothing); there also the
+leader publishing one cycle's results for followers and a follower reading them.
 
 Example::
 
@@ -10,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from sloguard.notify.recording import RecordingNotifier
 from sloguard.notify.routing import Route
 
 RECEIVER = "bench"
+SHARE_ROUNDS = 5
 
 __all__ = ["postgres_outbox", "sqlite_outbox"]
 
@@ -46,6 +49,35 @@ async def _through(store: AlertStore, results: tuple[InstanceResult, ...]) -> di
         "queue_s": mid - started,
         "deliver_s": done - mid,
         "per_second": n / (done - started) if done > started else None,
+    }
+
+
+def _sharing(leader: Any, follower: Any, results: tuple[InstanceResult, ...]) -> dict[str, Any]:
+    """The leader publishing a tick's results and a follower reading them (the median of
+    :data:`SHARE_ROUNDS`), and the payload's size."""
+    from sloguard.alerting.following import ResultSharing
+    from sloguard.evaluation.resultcodec import encode_results
+
+    slos = list({r.slo.name: r.slo for r in results}.values())
+    publish, read = ResultSharing(leader), ResultSharing(follower)
+    publish_s, read_s = [], []
+    for _ in range(SHARE_ROUNDS):
+        now = time.time()
+        t0 = time.perf_counter()
+        publish.publish(results, now)
+        t1 = time.perf_counter()
+        got = read.read(now, slos, stale_after=60.0)
+        t2 = time.perf_counter()
+        if got is None or len(got) != len(results):
+            raise RuntimeError("the follower did not read the leader's results")
+        publish_s.append(t1 - t0)
+        read_s.append(t2 - t1)
+    return {
+        "instances": len(results),
+        "payload_bytes": len(encode_results(results)),
+        "publish_s": statistics.median(publish_s),
+        "read_s": statistics.median(read_s),
+        "rounds": SHARE_ROUNDS,
     }
 
 
@@ -81,7 +113,13 @@ async def postgres_outbox(results: tuple[InstanceResult, ...], url: str) -> dict
             raise RuntimeError("r1 should lead and r2 follow")
         out = await _through(leader, results)
         follower_claims = len(follower.due(time.time()))
-        return {"store": "postgresql, two replicas", **out, "follower_claims": follower_claims}
+        shared = _sharing(leader, follower, results)
+        return {
+            "store": "postgresql, two replicas",
+            **out,
+            "follower_claims": follower_claims,
+            "results": shared,
+        }
     finally:
         for store in stores:
             store.close()
