@@ -24,8 +24,10 @@ next refresh: once per :data:`REUSE` seconds of evaluation time, at an offset of
 (:func:`refresh_offset`, from its name), so that the SLOs' long windows are read again spread
 over the cycles rather than all in one. The records change once per
 :data:`~sloguard.slo.promql.RATE_INTERVAL` (5 minutes), so a 30 s evaluation interval would
-otherwise read the same long windows ten times for the same answer. It adds at most
-:data:`REUSE` to their lag (the records already lag up to 5 minutes): ≤ 2 % of a 6h window.
+otherwise read the same long windows ten times for the same answer; :data:`REUSE` is that
+interval, so each refresh finds one new record (half the reads of refreshing every 150 s, the
+first choice: bench/scale.py's cycle −10 to −15 %). It adds at most :data:`REUSE` to their lag
+(the records already lag up to 5 minutes): ≤ 1.4 % of a 6h window, ≤ 2.8 % with the records'.
 
 Example::
 
@@ -67,7 +69,7 @@ AUTO_RECORDED_FROM = 6 * 3600.0
 #: covered by the records, is trusted before asking again.
 RECHECK = 600.0
 #: How long (seconds of evaluation time) a window read from the records is answered again.
-REUSE = RATE_INTERVAL / 2
+REUSE = RATE_INTERVAL
 
 RecordedFrom = float | Literal["auto"] | None
 _log = logging.getLogger("sloguard.sources.prometheus")  # where users look for these lines
