@@ -200,12 +200,15 @@ def _lifespan(
                     return
                 alerts.reload_if_changed()
                 slos = engine.evaluator.slos
-                leaders = alerts.leader_results(now, slos, stale_after=2 * interval)
+                leaders = await asyncio.to_thread(
+                    alerts.leader_results, now, slos, stale_after=2 * interval
+                )  # off the event loop, as the publishing below: megabytes at scale
                 if leaders is None:  # the leader, or a follower without fresh results
                     results = await engine.tick(now)
                 else:  # a follower serves the leader's evaluations
                     results = await engine.follow(leaders, now)
                 alerts.after_tick(results, now)  # only the leader commits alert states
+                await asyncio.to_thread(alerts.share, results, now)
 
             schedule = EvaluationSchedule(tick, interval, self_metrics=engine.self_metrics)
             schedule.start()

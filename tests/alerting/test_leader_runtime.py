@@ -164,3 +164,48 @@ async def test_an_acknowledgement_through_a_follower_is_refused_with_where_to_go
     async with app(leader) as client:
         r = await client.post(f"/api/v1/alerts/{fp}/ack", json=body)
     assert r.status_code == 200 and r.json()["alert"]["acknowledged_by"] == "ana"
+
+
+async def test_the_leader_shares_its_results_and_a_follower_serves_them(tmp_path: Path) -> None:
+    """``share`` (the daemon calls it in a worker thread after the tick) publishes only on the
+    leader; the follower's ``leader_results`` are the leader's, while fresh."""
+    from sloguard.alerting.pgresults import SharedResults
+
+    board: dict[str, tuple[float, bytes]] = {}
+
+    class Board(SharedFile, SharedResults):  # type: ignore[misc]  # _db: SQLite here
+        def publish_results(self, at: float, payload: bytes) -> None:
+            if self.fence is None:
+                raise NotLeader("this replica does not hold the leadership lease")
+            board["latest"] = (at, payload)
+
+        def latest_results(self) -> tuple[float, bytes] | None:
+            return board.get("latest")
+
+    def sharing_replica(name: str) -> tuple[AlertRuntime, Board]:
+        store = Board(tmp_path / "shared.sqlite", name)
+        rt = AlertRuntime(
+            tmp_path, registry=CollectorRegistry(), routing=ROUTING, store=store,
+            lease=LeaseTiming.of(30.0),
+        )  # fmt: skip
+        assert rt.elector is not None and rt.sharing is not None
+        rt.elector.clock = lambda: T0
+        return rt, store
+
+    leader, leader_store = sharing_replica("a")
+    follower, follower_store = sharing_replica("b")
+    assert leader.elector is not None and follower.elector is not None
+    leader_store.answer = follower_store.answer = Lease("a", 1, T0 + 30)
+    await leader.elector.once()
+    await follower.elector.once()
+    tick = [burning(T0)]
+    follower.share(tick, T0)
+    assert board == {}  # a follower publishes nothing
+    assert follower.leader_results(T0, [SLO], stale_after=60.0) is None  # nothing yet: own
+    leader.after_tick(tick, T0)
+    leader.share(tick, T0)
+    assert leader.leader_results(T0, [SLO], stale_after=60.0) is None  # the leader evaluates
+    served = follower.leader_results(T0 + 30, [SLO], stale_after=60.0)
+    assert served is not None and [r.instance for r in served] == [tick[0].instance]
+    assert follower.leadership()["evaluations"] == "leader"
+    assert follower.leader_results(T0 + 61, [SLO], stale_after=60.0) is None  # too old
