@@ -35,7 +35,8 @@ counts (its duration is the call's own, and it carries the callee's tokens); the
 becomes a span of no role, so it counts neither a call nor a handoff.
 
 Only spans in the same batch form a tree: the ingest hands it whole traces
-(:mod:`.otlpassembly` waits for the spans a trace's exporter sends later).
+(:mod:`.otlpassembly` waits for the spans a trace's exporter sends later; spans arriving after
+their trace are mapped with it as ``context``, and only they are counted).
 
 Example::
 
@@ -51,6 +52,7 @@ from itertools import pairwise
 from typing import Final, NamedTuple
 
 from sloguard import conventions as c
+from sloguard.ingest import updates as kinds
 from sloguard.ingest.otlpwire import InvalidOtlp
 from sloguard.ingest.semconv import Meaning, Role, SpanRecord, interpret
 from sloguard.ingest.tracereading import next_agent, read_traces
@@ -345,7 +347,7 @@ class SpanMapping:
             found = self._span_updates(key)
             for u in found:
                 if isinstance(u, AgentCall | Usage):
-                    _add_usage(usage.setdefault(key[0], [None, None]), u)
+                    kinds.add_usage(usage.setdefault(key[0], [None, None]), u)
             out.extend(found)
         out.extend(self._handoffs())
         out.extend(self._runs(usage))
@@ -387,16 +389,6 @@ class SpanMapping:
                 )
             )
         return runs
-
-
-def _add_usage(totals: list[float | None], u: AgentCall | Usage) -> None:
-    """Add ``u``'s cost and tokens (input + output, else the total) to ``[cost, tokens]``."""
-    if u.cost is not None:
-        totals[0] = (totals[0] or 0.0) + u.cost
-    i, o, t = u.input_tokens, u.output_tokens, u.total_tokens
-    n = (i or 0) + (o or 0) if i is not None or o is not None else t
-    if n is not None:
-        totals[1] = (totals[1] or 0) + n
 
 
 def map_spans(spans: Sequence[SpanRecord], *, price: PriceFn | None = None) -> list[Update]:

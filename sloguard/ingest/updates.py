@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from sloguard import conventions as c
 
-__all__ = ["AgentCall", "Handoff", "ToolCall", "Update", "Usage", "WorkflowRun"]
+__all__ = ["AgentCall", "Handoff", "ToolCall", "Update", "Usage", "WorkflowRun", "add_usage"]
 
 
 class AgentCall(NamedTuple):
@@ -68,3 +68,13 @@ class WorkflowRun(NamedTuple):
 
 
 Update = AgentCall | ToolCall | Usage | Handoff | WorkflowRun
+
+
+def add_usage(totals: list[float | None], u: AgentCall | Usage) -> None:
+    """Add ``u``'s cost and tokens (input + output, else the total) to ``[cost, tokens]``."""
+    if u.cost is not None:
+        totals[0] = (totals[0] or 0.0) + u.cost
+    i, o, t = u.input_tokens, u.output_tokens, u.total_tokens
+    n = (i or 0) + (o or 0) if i is not None or o is not None else t
+    if n is not None:
+        totals[1] = (totals[1] or 0) + n
