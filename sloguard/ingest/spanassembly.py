@@ -23,7 +23,10 @@ end after the run's root), and an exporter groups a request's spans by instrumen
 one request can carry a root before a model call traced by another library. A span arriving
 after its trace was handed over is read with that trace (kept for ``window`` seconds, at most
 ``keep_spans`` spans in all) as its context, so it is owned by the agent above it, and only the
-late spans are counted. Past that, it waits and is read alone, as before.
+late spans are counted. Past that, it waits and is read alone, as before. When the spans came
+with their readings (the ingest's case) the kept spans keep only the attributes reading a trace
+looks at again (:data:`CONTEXT_KEYS`), not prompts and answers: ~20 000 spans kept of a busy
+ingest must not hold megabytes of model input.
 
 Every span is handed over once: a span id already waiting or handed over lately (the last
 ``remember`` spans, 50 000 by default: an exporter retries within seconds) is a duplicate and
@@ -46,7 +49,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
-from sloguard.ingest.semconv import Meaning, SpanRecord
+from sloguard import conventions as c
+from sloguard.ingest.semconv import NAME_KEYS, Meaning, Role, SpanRecord
 
 __all__ = ["Outcome", "ReadyTrace", "SpanAssembler", "SpanKey"]
 
@@ -55,6 +59,21 @@ SpanKey = tuple[str, str]
 
 #: Span kinds whose span starts the local part of a trace (a remote parent is expected).
 _ENTRY_KINDS: Final = frozenset({"server", "consumer"})
+#: The attributes a kept span keeps (with its reading): those :mod:`.tracereading` and
+#: :mod:`.spantrace` read from spans besides the reading; ``input.value`` (a delegation tool's
+#: JSON input naming the coworker) only up to :data:`CONTEXT_VALUE_MAX` characters.
+CONTEXT_KEYS: Final = frozenset({c.ERROR_TYPE, *NAME_KEYS[Role.AGENT], "input.value"})
+CONTEXT_VALUE_MAX: Final = 4096
+
+
+def _slim(span: SpanRecord) -> SpanRecord:
+    """``span`` with only the :data:`CONTEXT_KEYS` attributes (short values)."""
+    kept = {
+        k: v
+        for k, v in span.attributes.items()
+        if k in CONTEXT_KEYS and not (isinstance(v, str) and len(v) > CONTEXT_VALUE_MAX)
+    }
+    return span._replace(attributes=kept)
 
 
 class Outcome(StrEnum):
@@ -222,7 +241,10 @@ class SpanAssembler:
             self.kept -= len(base.spans)
         else:
             base = pending.context
-        kept = _Pending(now, dict(pending.spans), dict(pending.meanings))
+        spans = pending.spans
+        if pending.meanings:  # read already: keep what a reading looks at again, not prompts
+            spans = {span_id: _slim(span) for span_id, span in spans.items()}
+        kept = _Pending(now, dict(spans), dict(pending.meanings))
         if base is not None:
             kept.spans = {**base.spans, **kept.spans}
             kept.meanings = {**base.meanings, **kept.meanings}

@@ -119,7 +119,9 @@ def _counts(
             continue
         part = parts.get(name) if type(name) is str else None
         if part is None and name != PASSED_PART:
-            raise _BadAnswer(f"series {labels} has no {PART_LABEL} label of bad or total")
+            raise _BadAnswer(
+                f"series {labels} has no {PART_LABEL} label of bad, total, failed or passed"
+            )
         key = tuple([(g, labels.get(g, "")) for g in order])
         for _, v in key:
             if type(v) is not str:

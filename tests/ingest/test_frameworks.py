@@ -19,23 +19,25 @@ from prometheus_client import CollectorRegistry
 from sloguard import AgentMetrics, Recorder
 from sloguard.ingest.otlp import apply
 from sloguard.ingest.spanassembly import SpanAssembler
-from sloguard.ingest.spanmap import SpanMapping
+from sloguard.ingest.spanmap import SpanMapping, interpret_all
 from tests.support.frameworks import captures, expected, observed, spans, wanted
 
 CAPTURES = captures()
 
 
-def record(batches: list[list[Any]]) -> list[Any]:
-    """Map ``batches`` as the ingest does (assembled per trace) into a fresh registry."""
+def record(batches: list[list[Any]], *, read: bool = False) -> list[Any]:
+    """Map ``batches`` as the ingest does (assembled per trace) into a fresh registry; with
+    ``read``, each batch read on arrival, as the ingest does (kept spans are then slimmed)."""
     registry = CollectorRegistry()
     recorder = Recorder(AgentMetrics(registry=registry))
     assembler = SpanAssembler(window=30.0)
     ready = []
     for batch in batches:
-        ready += assembler.add(batch, now=0.0)
+        ready += assembler.add(batch, now=0.0, meanings=interpret_all(batch) if read else None)
     ready += assembler.drain()
     for trace in ready:
-        apply(recorder, SpanMapping(trace.spans, context=trace.context).updates())
+        mapping = SpanMapping(trace.spans, meanings=trace.meanings, context=trace.context)
+        apply(recorder, mapping.updates())
     return [s for family in registry.collect() for s in family.samples]
 
 
@@ -79,6 +81,8 @@ def test_spans_one_per_export_and_inner_ones_late_give_the_same_metrics(
         one_by_one.sort(key=lambda s: s.span_id in parents and s.parent_span_id is not None)
     got = observed(record([[s] for s in one_by_one]))
     assert got == observed(record(exports_of(capture)))
+    # read on arrival, as the ingest does: the spans kept for late ones are slimmed
+    assert observed(record([[s] for s in one_by_one], read=True)) == got
 
 
 @pytest.mark.parametrize("capture", CAPTURES)
@@ -99,3 +103,23 @@ def test_a_graph_trace_without_its_root_poses_no_node_as_an_agent(capture: str) 
     got = observed(record([partial]))
     assert not got["workflows"]  # no root, no run
     assert set(got["agents"]) <= set(expected(capture)["agents"])
+
+
+@pytest.mark.parametrize("capture", CAPTURES)
+def test_the_stored_trace_is_the_same_when_spans_arrive_one_by_one(capture: str) -> None:
+    """What the trace store keeps (steps merged as pieces arrive, newer wins) equals the trace
+    read whole, also for late spans read with slimmed kept spans as their context."""
+    from sloguard.ingest.spantrace import merge_traces, span_traces
+
+    whole = {t.trace_id: t.as_dict() for t in span_traces(SpanMapping(spans(capture)))}
+    assembler = SpanAssembler(window=30.0)
+    stored: dict[str, Any] = {}
+    for span in [s for batch in exports_of(capture) for s in batch]:
+        for trace in assembler.add([span], now=0.0, meanings=interpret_all([span])):
+            mapping = SpanMapping(trace.spans, meanings=trace.meanings, context=trace.context)
+            for t in span_traces(mapping):
+                stored[t.trace_id] = merge_traces(stored.get(t.trace_id), t)
+    for trace in assembler.drain():
+        for t in span_traces(SpanMapping(trace.spans, meanings=trace.meanings)):
+            stored[t.trace_id] = merge_traces(stored.get(t.trace_id), t)
+    assert {k: t.as_dict() for k, t in stored.items()} == whole

@@ -186,3 +186,30 @@ def test_a_late_model_call_is_owned_by_the_agent_above_and_nothing_is_counted_tw
     assert value("agent_calls_total", agent_name="Triage", status="success") == 1
     assert value("agent_handoffs_total", source_agent="Triage", target_agent="Billing") == 1
     assert value("agent_workflow_runs_total", workflow="sw", status="success") == 1
+
+
+def test_spans_kept_for_late_ones_drop_prompts_once_read() -> None:
+    """With their readings the kept spans keep the attributes a reading looks at again, not the
+    model's input and output; without readings (they are read when mapped) they keep all."""
+    from sloguard.ingest.spanassembly import CONTEXT_VALUE_MAX
+    from sloguard.ingest.spanmap import interpret_all
+
+    attributes = {
+        "gen_ai.agent.name": "Triage",
+        "error.type": "TimeoutError",
+        "input.value": '{"coworker": "Billing"}',
+        "llm.input_messages.0.message.content": "x" * 50_000,
+    }
+    big = {**attributes, "input.value": "y" * (CONTEXT_VALUE_MAX + 1)}
+    for given, want in ((attributes, ["error.type", "gen_ai.agent.name", "input.value"]),
+                        (big, ["error.type", "gen_ai.agent.name"])):  # fmt: skip
+        root = span("a")._replace(attributes=given)
+        read = SpanAssembler(window=30)
+        read.add([root], now=0, meanings=interpret_all([root]))
+        (late,) = read.add([span("b", "a")], now=1, meanings=interpret_all([span("b", "a")]))
+        assert sorted(late.context[0].attributes) == want
+        assert late.meanings[(T, "a")] == interpret_all([root])[(T, "a")]  # read in full
+    unread = SpanAssembler(window=30)
+    unread.add([root], now=0)
+    (late,) = unread.add([span("b", "a")], now=1)
+    assert late.context[0].attributes == big
