@@ -68,12 +68,13 @@ CONTEXT_VALUE_MAX: Final = 4096
 
 def _slim(span: SpanRecord) -> SpanRecord:
     """``span`` with only the :data:`CONTEXT_KEYS` attributes (short values)."""
-    kept = {
-        k: v
-        for k, v in span.attributes.items()
-        if k in CONTEXT_KEYS and not (isinstance(v, str) and len(v) > CONTEXT_VALUE_MAX)
-    }
-    return span._replace(attributes=kept)
+    attributes = span.attributes
+    kept = {}
+    for k in CONTEXT_KEYS:  # a handful of keys, not the span's dozens of attributes
+        v = attributes.get(k)
+        if v is not None and not (isinstance(v, str) and len(v) > CONTEXT_VALUE_MAX):
+            kept[k] = v
+    return SpanRecord._make((*span[:8], kept, *span[9:]))  # _replace, a third of its cost
 
 
 class Outcome(StrEnum):
