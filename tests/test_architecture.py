@@ -85,6 +85,7 @@ PURE = (
     "slo/promqlcheck.py",
     "ingest/tracereading.py",
     "ingest/spanassembly.py",
+    "ingest/spanscopes.py",
     "ingest/updates.py",
     "ingest/forwardqueue.py",
     "tracestore/model.py",

@@ -49,12 +49,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import pairwise
-from typing import Final, NamedTuple
+from typing import Final
 
 from sloguard import conventions as c
 from sloguard.ingest import updates as kinds
 from sloguard.ingest.otlpwire import InvalidOtlp
 from sloguard.ingest.semconv import Meaning, Role, SpanRecord, interpret
+from sloguard.ingest.spanscopes import Scope, SpanKey, span_scopes
 from sloguard.ingest.tracereading import next_agent, read_traces
 from sloguard.ingest.updates import AgentCall, Handoff, ToolCall, Update, Usage, WorkflowRun
 
@@ -75,43 +76,9 @@ __all__ = [
 #: ``price(model, input_tokens, output_tokens, total_tokens)`` → USD, or ``None`` when the tokens
 #: cannot be priced (:meth:`~sloguard.ingest.batch.CostBook.cost` is one).
 PriceFn = Callable[[str | None, int | None, int | None, int | None], float | None]
-#: (trace id, span id)
-SpanKey = tuple[str, str]
 
 
-class Scope(NamedTuple):
-    """The nearest agent and workflow span at or above a span."""
-
-    agent: SpanKey | None = None
-    workflow: SpanKey | None = None
-
-
-_NO_SCOPE: Final = Scope()
 _CALLS: Final = (Role.AGENT, Role.TOOL)
-
-
-def _scopes(
-    parents: dict[SpanKey, SpanKey | None], meanings: dict[SpanKey, Meaning]
-) -> dict[SpanKey, Scope]:
-    """Return every span's scope, walking each parent chain once (cycles end the walk)."""
-    memo: dict[SpanKey, Scope] = {}
-    for start in parents:
-        chain: list[SpanKey] = []
-        seen: set[SpanKey] = set()
-        key: SpanKey | None = start
-        while key is not None and key not in memo and key not in seen:
-            seen.add(key)
-            chain.append(key)
-            key = parents[key]
-        scope = memo.get(key, _NO_SCOPE) if key is not None else _NO_SCOPE
-        for k in reversed(chain):
-            role = meanings[k].role
-            if role is Role.AGENT:
-                scope = Scope(k, scope.workflow)
-            elif role is Role.WORKFLOW:
-                scope = Scope(scope.agent, k)
-            memo[k] = scope
-    return memo
 
 
 def interpret_all(spans: Iterable[SpanRecord]) -> dict[SpanKey, Meaning]:
@@ -134,7 +101,8 @@ class SpanMapping:
     type. ``price`` fills in the cost of spans that report tokens but no cost; it is asked at
     most once per span. ``context``: spans of the same traces read and counted before (a late
     span's trace, as handed over): read with ``spans``, so that a span is owned by the agent
-    above it, but none of their updates is given again (nor a handoff or run they end).
+    above it, but none of their updates is given again (a handoff only when the late spans add
+    one to the trace's; a run only when its root is late).
     """
 
     def __init__(
@@ -145,6 +113,7 @@ class SpanMapping:
         context: Sequence[SpanRecord] = (),
     ) -> None:
         self.price = price
+        self._given = meanings
         self.spans: dict[SpanKey, SpanRecord] = {(s.trace_id, s.span_id): s for s in context}
         self.spans.update(((s.trace_id, s.span_id), s) for s in spans)
         #: The spans whose updates this mapping gives (all but the context's).
@@ -164,7 +133,7 @@ class SpanMapping:
         #: Each trace's dialect (its meanings corrected by it: :mod:`.tracereading`).
         self.dialects = read_traces(self.spans, parents, self.meanings)
         self._merge_client_views()
-        self.scopes = _scopes(parents, self.meanings)
+        self.scopes = span_scopes(parents, self.meanings)
         self._covered = self._covered_inference()
         self._costs: dict[SpanKey, float | None] = {}
         self._by_trace: dict[str, list[SpanKey]] | None = None
@@ -210,7 +179,7 @@ class SpanMapping:
     def above(self, key: SpanKey) -> Scope:
         """The nearest agent and workflow spans strictly above ``key``."""
         parent = self.parents[key]
-        return self.scopes[parent] if parent is not None else _NO_SCOPE
+        return self.scopes[parent] if parent is not None else Scope()
 
     def owner(self, key: SpanKey) -> str:
         """The agent a tool or inference span works for (see the module docstring)."""
@@ -286,12 +255,20 @@ class SpanMapping:
         return []  # other spans: no update of their own
 
     def _handoffs(self) -> list[Update]:
+        """The handoffs of the batch; with a context, those the late spans add: the trace's
+        pairs now less the pairs its context gave when it was read (a late agent span can add
+        the tree-derived twin of a handoff its delegation tool already counted)."""
+        pairs = self._pairs()
+        if self.counted is not None:
+            before = [s for key, s in self.spans.items() if key not in self.counted]
+            pairs -= SpanMapping(before, meanings=self._given)._pairs()
+        return [Handoff(s, t) for (_, s, t), n in pairs.items() for _ in range(n)]
+
+    def _pairs(self) -> Counter[tuple[str, str, str]]:
+        """Handoffs per (trace, source, target): the larger of tree-derived and explicit."""
         tree: Counter[tuple[str, str, str]] = Counter()
         explicit: Counter[tuple[str, str, str]] = Counter()
-        counted = self.counted
         for key, m in self.meanings.items():
-            if counted is not None and key not in counted:
-                continue
             if m.role is Role.AGENT:
                 above = self.name(self.above(key).agent)
                 if above is not None and above != m.name and m.name is not None:
@@ -305,8 +282,7 @@ class SpanMapping:
                 if source and target and source != target:
                     explicit[key[0], source, target] += 1
         tree.update(self._sequences())
-        pairs = tree | explicit  # the larger count of each (trace, source, target)
-        return [Handoff(s, t) for (_, s, t), n in pairs.items() for _ in range(n)]
+        return tree | explicit  # the larger count of each (trace, source, target)
 
     def _trace_keys(self, trace_id: str) -> list[SpanKey]:
         by_trace = self._by_trace
@@ -323,18 +299,12 @@ class SpanMapping:
         for key, m in self.meanings.items():
             if m.role is Role.AGENT and self.dialects[key[0]].sequence_handoffs:
                 siblings.setdefault(self.parents[key], []).append(key)
-        spans, counted = self.spans, self.counted
+        spans = self.spans
         for runs in siblings.values():
             runs.sort(key=lambda k: spans[k].start_ns)
             for a, b in pairwise(runs):
                 first, then = self.meanings[a].name, self.meanings[b].name
-                if (
-                    first
-                    and then
-                    and first != then
-                    and spans[b].start_ns >= spans[a].end_ns
-                    and (counted is None or b in counted)
-                ):
+                if first and then and first != then and spans[b].start_ns >= spans[a].end_ns:
                     found[a[0], first, then] += 1
         return found
 

@@ -213,3 +213,42 @@ def test_spans_kept_for_late_ones_drop_prompts_once_read() -> None:
     unread.add([root], now=0)
     (late,) = unread.add([span("b", "a")], now=1)
     assert late.context[0].attributes == big
+
+
+def test_a_late_agent_span_does_not_count_its_delegation_twice() -> None:
+    """A delegation is counted once when the trace is read whole (the handoff span's explicit
+    handoff and the callee's agent span under the caller are the same handoff). Read in two
+    pieces, the callee's agent span arriving after the trace was handed over, it adds nothing
+    the first piece did not count: the late piece gives the trace's handoffs less its context's."""
+    from prometheus_client import CollectorRegistry
+
+    from sloguard import AgentMetrics, Recorder
+    from sloguard.ingest.metrics import IngestMetrics
+    from sloguard.ingest.otlpassembly import OtlpAssembly
+    from sloguard.ingest.pricing import load_pricing
+    from sloguard.ingest.spanmap import interpret_all
+
+    def genai(span_id: str, parent: str | None, **attrs: str) -> SpanRecord:
+        return span(span_id, parent)._replace(attributes=attrs)
+
+    op, name = "gen_ai.operation.name", "gen_ai.agent.name"
+    hand = {"gen_ai.handoff.from_agent": "Triage", "gen_ai.handoff.to_agent": "Billing"}
+    trace = [
+        genai("w", None, **{op: "invoke_workflow", "gen_ai.workflow.name": "desk"}),
+        genai("t", "w", **{op: "invoke_agent", name: "Triage"}),
+        genai("h", "t", **hand),
+        genai("b", "h", **{op: "invoke_agent", name: "Billing"}),
+    ]
+
+    def handoffs(pieces: list[list[SpanRecord]]) -> float:
+        registry = CollectorRegistry()
+        assembly = OtlpAssembly(
+            Recorder(AgentMetrics(registry=registry)), IngestMetrics(registry), load_pricing()
+        )
+        for at, piece in enumerate(pieces):
+            assembly.accept(piece, interpret_all(piece), now=float(at))
+        labels = {"source_agent": "Triage", "target_agent": "Billing"}
+        return registry.get_sample_value("agent_handoffs_total", labels) or 0.0
+
+    assert handoffs([trace]) == 1
+    assert handoffs([trace[:3], trace[3:]]) == 1  # Billing's span late: not a second handoff
