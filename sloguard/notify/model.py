@@ -261,8 +261,9 @@ class Notifier(Protocol):
 @runtime_checkable
 class DoubtAware(Protocol):
     """A notifier that can look for a notification before posting it again (Slack, which has
-    no idempotency key). The outbox worker tells it about a notification another replica may
-    have delivered already (its claim ran out mid-delivery)."""
+    no idempotency key). The outbox worker tells it about a notification another process may
+    have delivered already (a replica whose claim ran out mid-delivery, or this daemon killed
+    mid-send before a restart)."""
 
     def in_doubt(self, notification_id: str) -> None:
         """Look for ``notification_id`` at its next send before posting it."""

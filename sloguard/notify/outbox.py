@@ -44,8 +44,9 @@ _events = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """A notification waiting for delivery; ``in_doubt``: another replica claimed it before
-    and its claim ran out (it may have died mid-delivery: the receiver may have it already)."""
+    """A notification waiting for delivery; ``in_doubt``: another process may have sent it
+    (a replica whose claim ran out, or, on SQLite, a send in flight when the daemon stopped):
+    the receiver may have it already."""
 
     notification: Notification
     attempts: int

@@ -23,9 +23,10 @@ needs the ``channels:history`` scope (``groups:history`` for a private channel) 
 id: configure the id, or the lookup of a first post to a channel given by name fails before the
 bot has learned the id from an answer. A lookup Slack refuses (a missing scope) is logged and the
 notification posted anyway; a lookup that fails like a retry is retried. Which notifications
-are in doubt is kept in memory (at most :data:`MAX_IN_DOUBT`), so a restart forgets them; with
-replicas on a shared store the outbox worker also tells the bot (:meth:`in_doubt`) about a
-notification another replica had claimed when it stopped, so the next leader looks too.
+are in doubt is kept in memory (at most :data:`MAX_IN_DOUBT`); the outbox worker also tells the
+bot (:meth:`in_doubt`) about a notification another process may have sent (a replica whose
+claim ran out, or this daemon killed mid-send: the outbox remembers sends in flight), so the
+next leader, or the restarted daemon, looks too.
 
 Example::
 
@@ -222,8 +223,9 @@ class SlackBotNotifier:
         return Delivery.ok(ref=f"{channel if isinstance(channel, str) else self.channel}:{ts}")
 
     def in_doubt(self, notification_id: str) -> None:
-        """Another replica may have posted this notification (its claim ran out mid-delivery):
-        look for it before posting (:class:`~sloguard.notify.model.DoubtAware`)."""
+        """Another process may have posted this notification (a replica whose claim ran out,
+        or this daemon before a restart): look for it before posting
+        (:class:`~sloguard.notify.model.DoubtAware`)."""
         self._doubts.elsewhere(notification_id)
 
     async def _post_once(

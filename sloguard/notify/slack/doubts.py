@@ -3,7 +3,8 @@ them by the notification id in their metadata before posting again), and that me
 
 A post is in doubt after an ambiguous failure of this bot's own (an answer past the deadline,
 a connection dropped after the request was sent), or when the outbox worker says another
-replica had claimed the notification when it stopped (:meth:`Doubts.elsewhere`). Both are
+process may have sent it (a replica whose claim ran out, or this daemon before a restart:
+:meth:`Doubts.elsewhere`). Both are
 kept in memory, at most :data:`MAX_IN_DOUBT` each, oldest forgotten first.
 """
 
@@ -67,7 +68,7 @@ class Doubts:
         _remember(self._mine, notification_id, where)
 
     def elsewhere(self, notification_id: str) -> None:
-        """Another replica may have posted it."""
+        """Another process (a replica, or this daemon before a restart) may have posted it."""
         _remember(self._elsewhere, notification_id, None)
 
     def settled(self, notification_id: str) -> None:
