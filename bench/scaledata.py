@@ -17,6 +17,13 @@ once every 50 steps. Values are closed forms of the step number, so no state is 
 
 Run as ``python bench/scaledata.py DATA_DIR AT SLOS AGENTS DAYS`` (bench/scale.py does, in a
 child process, so the evaluating process's RSS is not the generator's).
+
+``python bench/scaledata.py --dense HOURS DATA_DIR AT SLOS AGENTS DAYS`` then adds raw counter
+samples every :data:`DENSE_EVERY` seconds (a usual scrape interval) over the history's last
+``HOURS`` (:func:`backfill_dense`): the short windows read from raw counters then cost what
+they cost in production, where the 5-minute history makes them 20× cheaper. The added samples
+lie between the 5-minute ones (which they agree with: the counters grow evenly over a step),
+in blocks that overlap the history's; Prometheus merges them when it compacts.
 """
 
 from __future__ import annotations
@@ -31,10 +38,11 @@ from pathlib import Path
 
 STEP = 300  # raw samples and records, seconds (= the rate rules' interval)
 BLOCK = 7200  # promtool cuts blocks on 2 h boundaries
+DENSE_EVERY = 15  # the added samples of --dense, seconds (a usual scrape interval)
 BURN_ERRORS = 8  # errors per step of a burning instance (against ~100 calls)
 QUIET_EVERY = 50  # a healthy instance fails once every this many steps
 
-__all__ = ["STEP", "Shape", "backfill", "burning", "slo_name"]
+__all__ = ["DENSE_EVERY", "STEP", "Shape", "backfill", "backfill_dense", "burning", "slo_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,29 @@ def _lines(shape: Shape, first: int, last: int, start: int) -> Iterator[str]:
                     yield f"{heads[part]} {value / STEP!r} {start + k * STEP}\n"
 
 
+def _dense_lines(shape: Shape, first: int, last: int, start: int) -> Iterator[str]:
+    """The raw counters between steps ``first`` and ``last`` (exclusive), every
+    :data:`DENSE_EVERY` seconds: calls and a burning instance's errors grow evenly over a step,
+    a healthy instance's error counts at the step's end (as in :func:`_lines`)."""
+    agents, per = shape.agents, STEP // DENSE_EVERY
+    for i in range(shape.slos):
+        svc = f"svc-{i:03d}"
+        for j in range(agents):
+            agent, ok, burns = f"agent-{j:03d}", _calls(i, j), burning(i, j, agents)
+            head = f'agent_calls_total{{agent_name="{agent}",service="{svc}",status='
+            for status in ("success", "error"):
+                for k in range(first, last):
+                    for f in range(1, per):
+                        t = start + k * STEP + f * DENSE_EVERY
+                        if status == "success":
+                            value = ok * k + ok * f // per
+                        elif burns:
+                            value = BURN_ERRORS * k + BURN_ERRORS * f // per
+                        else:
+                            value = _errors(i, j, agents, k)
+                        yield f'{head}"{status}"}} {value} {t}\n'
+
+
 def _block_ranges(shape: Shape, start: int) -> Iterator[tuple[int, int]]:
     """Step ranges (first, last) falling in one 2 h block each."""
     k = 0
@@ -114,10 +145,10 @@ def _block_ranges(shape: Shape, start: int) -> Iterator[tuple[int, int]]:
         k = last + 1
 
 
-def _one_block(shape: Shape, first: int, last: int, start: int, out: Path, tmp: Path) -> int:
-    source = tmp / f"block-{first}.om"
+def _one_block(lines: Iterator[str], name: str, out: Path, tmp: Path) -> int:
+    source = tmp / f"block-{name}.om"
     with source.open("w", encoding="utf-8") as f:
-        f.writelines(_lines(shape, first, last, start))
+        f.writelines(lines)
         f.write("# EOF\n")
     cmd = ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source), str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -135,7 +166,7 @@ def backfill(shape: Shape, at: int, data_dir: Path, workers: int = 2) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="scaledata-") as tmp, ThreadPoolExecutor(workers) as ex:
         jobs = [
-            ex.submit(_one_block, shape, a, b, start, data_dir, Path(tmp))
+            ex.submit(_one_block, _lines(shape, a, b, start), str(a), data_dir, Path(tmp))
             for a, b in _block_ranges(shape, start)
         ]
         written = sum(job.result() for job in jobs)
@@ -145,7 +176,36 @@ def backfill(shape: Shape, at: int, data_dir: Path, workers: int = 2) -> int:
     return written
 
 
+def backfill_dense(shape: Shape, at: int, data_dir: Path, hours: float, workers: int = 2) -> int:
+    """Add raw counter samples every :data:`DENSE_EVERY` seconds over the last ``hours`` of
+    the history :func:`backfill` wrote (same ``shape`` and ``at``); return the samples added."""
+    start = at - shape.steps * STEP
+    first = max(0, shape.steps - int(hours * 3600) // STEP)
+    ranges = [(max(a, first), b) for a, b in _block_ranges(shape, start) if b > first]
+    with tempfile.TemporaryDirectory(prefix="scaledata-") as tmp, ThreadPoolExecutor(workers) as ex:
+        jobs = [  # a block's samples run up to its last step's successor
+            ex.submit(
+                _one_block,
+                _dense_lines(shape, a, b + (b < shape.steps), start),
+                str(a),
+                data_dir,
+                Path(tmp),
+            )
+            for a, b in ranges
+        ]
+        written = sum(job.result() for job in jobs)
+    want = 2 * shape.instances * (shape.steps - first) * (STEP // DENSE_EVERY - 1)
+    if written != want:
+        raise RuntimeError(f"promtool wrote {written} of {want} samples")
+    return written
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--dense":
+        hours, data, at, slos, agents, days = sys.argv[2:8]
+        shape = Shape(int(slos), int(agents), float(days))
+        print(backfill_dense(shape, int(at), Path(data), float(hours)))
+        raise SystemExit(0)
     data, at, slos, agents, days = sys.argv[1:6]
     n = backfill(Shape(int(slos), int(agents), float(days)), int(at), Path(data))
     print(n)

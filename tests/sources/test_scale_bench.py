@@ -7,15 +7,17 @@ Prometheus must be installed (``binary`` fails under ``CI`` when it is not).
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bench import scale
-from bench.scaledata import Shape, burning
-from tests.support.promserver import promtool_binary
+from bench.scaledata import DENSE_EVERY, STEP, Shape, backfill, backfill_dense, burning
+from tests.support.promserver import promtool_binary, start_prometheus
 
 TINY = Shape(slos=3, agents=4, days=1)
 
@@ -32,6 +34,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.mark.e2e
 def test_the_tiny_scale_run_measures_every_part(result: dict[str, Any]) -> None:
     assert result["instances"] == 12
+    assert result["raw_interval_s"] == STEP  # no --dense
     # the history reaches back the timed cycles' span before the day the SLOs look at
     written = replace(TINY, days=TINY.days + scale.span(OPTS) / 86400)
     assert written.days > TINY.days
@@ -68,3 +71,37 @@ def test_the_shapes_of_the_documented_runs() -> None:
     assert scale.QUICK.instances == 1_000
     assert sum(burning(i, j, 100) for i in range(100) for j in range(100)) == 2_500
     assert Path(scale.__file__).with_name("scaledata.py").exists()
+
+
+def _vector(url: str, query: str, at: int) -> dict[str, float]:
+    answer = httpx.post(f"{url}/api/v1/query", data={"query": query, "time": str(at)}).json()
+    assert answer["status"] == "success", answer
+    return {
+        ",".join(f"{k}={v}" for k, v in sorted(item["metric"].items())): float(item["value"][1])
+        for item in answer["data"]["result"]
+    }
+
+
+@pytest.mark.e2e
+def test_the_dense_tail_lies_between_the_history_samples(tmp_path: Path) -> None:
+    """``--dense`` adds 15 s samples over the last hours that agree with the 5-minute ones:
+    the counters' increases over an hour are the same, read from 20× the samples."""
+    promtool_binary()
+    shape, at, data = Shape(slos=2, agents=3, days=0.25), int(time.time()) // STEP * STEP, tmp_path
+    backfill(shape, at, data / "data")
+    increase = 'increase(agent_calls_total{status="success"}[1h])'
+    samples = "count_over_time(agent_calls_total[59m59s])"  # (at - 1h, at] in any version
+
+    def read() -> tuple[dict[str, float], dict[str, float]]:
+        with start_prometheus(tmp_path, storage=data / "data") as url:
+            return _vector(url, increase, at), _vector(url, samples, at)
+
+    sparse, sparse_counts = read()
+    added = backfill_dense(shape, at, data / "data", hours=2)
+    dense, dense_counts = read()
+    assert added == 2 * shape.instances * 2 * 3600 // STEP * (STEP // DENSE_EVERY - 1)
+    assert set(sparse_counts.values()) == {3600 / STEP}  # 12 samples in (at - 1h, at]
+    assert set(dense_counts.values()) == {3600 / DENSE_EVERY}  # 240
+    assert len(sparse) == shape.instances and sparse.keys() == dense.keys()
+    for key, value in sparse.items():
+        assert dense[key] == pytest.approx(value, rel=1e-9), key
