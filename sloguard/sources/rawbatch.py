@@ -114,7 +114,8 @@ class RawBatches:
             ):
                 return kept.counts
         counts = await self._fresh(slo, window, at)
-        if period > 0:
+        newer = self._kept.get((slo.name, window))
+        if period > 0 and (newer is None or newer.at <= at):  # not over a later time's answer
             self._kept[(slo.name, window)] = _Kept(slo, at, counts)
         return counts
 

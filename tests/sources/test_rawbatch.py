@@ -142,3 +142,25 @@ async def test_answers_past_every_period_are_forgotten() -> None:
         await batches.counts(slo, 7 * DAY + k * INTERVAL, at)
         await cycle(batches, slo, at)
         assert len(batches) <= MAX_REUSE / INTERVAL + 1 + len(slo.windows())
+
+
+async def test_an_earlier_time_answered_last_does_not_replace_a_later_one() -> None:
+    """Two evaluation times under way at once (a slow read of the earlier one): what is kept is
+    the later time's answer."""
+    release = asyncio.Event()
+    reader, slo = Reader(), make_slo()
+
+    async def slow_then_fast(
+        slo: SLO, windows: Sequence[float], at: float
+    ) -> Mapping[float, WindowCounts]:
+        if at == T0:
+            await release.wait()
+        return await reader(slo, windows, at)
+
+    batches = RawBatches(slow_then_fast)
+    early = asyncio.ensure_future(batches.counts(slo, 30 * DAY, T0))
+    await asyncio.sleep(0)
+    assert (await batches.counts(slo, 30 * DAY, T0 + 1))[()].total == T0 + 1
+    release.set()
+    assert (await early)[()].total == T0
+    assert (await batches.counts(slo, 30 * DAY, T0 + 2))[()].total == T0 + 1  # the later kept
