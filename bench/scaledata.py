@@ -42,7 +42,16 @@ DENSE_EVERY = 15  # the added samples of --dense, seconds (a usual scrape interv
 BURN_ERRORS = 8  # errors per step of a burning instance (against ~100 calls)
 QUIET_EVERY = 50  # a healthy instance fails once every this many steps
 
-__all__ = ["DENSE_EVERY", "STEP", "Shape", "backfill", "backfill_dense", "burning", "slo_name"]
+__all__ = [
+    "DENSE_EVERY",
+    "STEP",
+    "Shape",
+    "backfill",
+    "backfill_dense",
+    "burning",
+    "dense_ranges",
+    "slo_name",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,22 +185,22 @@ def backfill(shape: Shape, at: int, data_dir: Path, workers: int = 2) -> int:
     return written
 
 
+def dense_ranges(shape: Shape, start: int, first: int) -> list[tuple[int, int]]:
+    """Per 2 h block, the steps ``[a, b)`` after which :func:`_dense_lines` writes samples:
+    from the block's first step (or ``first``) up to its last step's successor."""
+    ranges = [(max(a, first), b + (b < shape.steps)) for a, b in _block_ranges(shape, start)]
+    return [(a, b) for a, b in ranges if a < b]
+
+
 def backfill_dense(shape: Shape, at: int, data_dir: Path, hours: float, workers: int = 2) -> int:
     """Add raw counter samples every :data:`DENSE_EVERY` seconds over the last ``hours`` of
     the history :func:`backfill` wrote (same ``shape`` and ``at``); return the samples added."""
     start = at - shape.steps * STEP
     first = max(0, shape.steps - int(hours * 3600) // STEP)
-    ranges = [(max(a, first), b) for a, b in _block_ranges(shape, start) if b > first]
     with tempfile.TemporaryDirectory(prefix="scaledata-") as tmp, ThreadPoolExecutor(workers) as ex:
-        jobs = [  # a block's samples run up to its last step's successor
-            ex.submit(
-                _one_block,
-                _dense_lines(shape, a, b + (b < shape.steps), start),
-                str(a),
-                data_dir,
-                Path(tmp),
-            )
-            for a, b in ranges
+        jobs = [
+            ex.submit(_one_block, _dense_lines(shape, a, b, start), str(a), data_dir, Path(tmp))
+            for a, b in dense_ranges(shape, start, first)
         ]
         written = sum(job.result() for job in jobs)
     want = 2 * shape.instances * (shape.steps - first) * (STEP // DENSE_EVERY - 1)

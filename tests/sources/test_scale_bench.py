@@ -16,7 +16,15 @@ import httpx
 import pytest
 
 from bench import scale
-from bench.scaledata import DENSE_EVERY, STEP, Shape, backfill, backfill_dense, burning
+from bench.scaledata import (
+    DENSE_EVERY,
+    STEP,
+    Shape,
+    backfill,
+    backfill_dense,
+    burning,
+    dense_ranges,
+)
 from tests.support.promserver import promtool_binary, start_prometheus
 
 TINY = Shape(slos=3, agents=4, days=1)
@@ -105,3 +113,13 @@ def test_the_dense_tail_lies_between_the_history_samples(tmp_path: Path) -> None
     assert len(sparse) == shape.instances and sparse.keys() == dense.keys()
     for key, value in sparse.items():
         assert dense[key] == pytest.approx(value, rel=1e-9), key
+
+
+def test_the_dense_tail_follows_every_step_of_its_hours_once() -> None:
+    """Whichever step the dense tail starts at (the last step of a block too), every step from
+    it to the end is followed by samples exactly once, none past the history's end."""
+    shape = Shape(slos=1, agents=1, days=1)
+    start = 1_800_000_000 - shape.steps * STEP
+    for first in range(shape.steps + 1):
+        steps = [k for a, b in dense_ranges(shape, start, first) for k in range(a, b)]
+        assert steps == list(range(first, shape.steps)), first
