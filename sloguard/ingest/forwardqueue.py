@@ -53,7 +53,7 @@ class ForwardPolicy:
     max_batch_bytes: int = 1 << 20
     max_delay: float = 1.0
     backoff_initial: float = 0.5
-    backoff_max: float = 30.0
+    backoff_max: float = 5.0  # as Prometheus's remote write: back soon after an outage
 
     def __post_init__(self) -> None:
         if min(self.max_queue, self.max_batch, self.max_batch_bytes) < 1:

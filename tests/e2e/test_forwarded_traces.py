@@ -87,7 +87,7 @@ def test_sidecars_forward_traces_the_evaluators_alert_links(spawn: Spawn, tmp_pa
             },
         )  # fmt: skip
         _wait_healthy(proc, evaluator, tmp_path)
-        # the queued trace arrives once its backoff (up to 30 s) runs out; an alert fired
+        # the queued trace arrives once its backoff (up to 7.5 s) runs out; an alert fired
         # before then would find no forwarded trace to link (known, see the README)
         wait(
             "the early trace at the evaluator",

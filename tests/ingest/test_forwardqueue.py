@@ -74,6 +74,19 @@ def test_failures_back_off_exponentially_up_to_the_maximum() -> None:
     assert q.take(now) == ["B"]  # no backoff left after a delivery
 
 
+def test_by_default_a_sidecar_tries_again_within_seconds_of_an_outage() -> None:
+    """The default backoff tops out at 5 s (Prometheus remote write's), 7.5 s with the
+    sidecar's largest jitter: after the central daemon is back, forwarded traces (and the trace
+    links of its alerts) follow within seconds (README, "Sidecars sharing one trace store")."""
+    q: ForwardQueue[str] = ForwardQueue(ForwardPolicy(max_delay=0.0))
+    q.add([("a", "A")], now=0.0)
+    delays = []
+    for _ in range(12):
+        q.take(1e9)
+        delays.append(q.failed(1e9, jitter=1.5))
+    assert delays[0] == 0.75 and max(delays) == delays[-1] == 7.5
+
+
 def test_jitter_and_retry_after_shape_the_delay() -> None:
     q = queue(max_delay=0.0, backoff_initial=2.0)
     q.add([("a", "A")], now=0.0)
