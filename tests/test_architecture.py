@@ -116,6 +116,7 @@ PURE = (
     "slo/peers/pyrra.py",
     "slo/peers/slogenerator.py",
     "sources/fake.py",
+    "sources/kept.py",
     "sources/promrange.py",
     "sources/samplecounts.py",
     "evaluation/report.py",

@@ -11,8 +11,8 @@ A long window's answer is answered again, without a query, for a while (:func:`r
 until it is older than :data:`REUSE_FRACTION` of the window (1/72, the 1.4 % lag the recorded
 long windows keep, :mod:`sloguard.sources.recorded`), at most :data:`MAX_REUSE` (their
 5 minutes), on a grid of that period offset by the SLO's name so that the SLOs re-read in
-different cycles. Windows shorter than 72 evaluation intervals never wait (a 30 s interval:
-every window under 36 minutes), nor do the two windows of the SLO's fastest tier (the
+different cycles (:mod:`.kept`). Windows shorter than 72 evaluation intervals never wait (a
+30 s interval: every window under 36 minutes), nor do the two windows of the SLO's fastest tier (the
 shortest long window: the tier a full outage pages on first, whose delay is the page's). With
 the default policy that is the 2h window, re-read every 100 s instead of every 30 s: on a
 history scraped every 15 s it is 40 % of the raw windows' cost in Prometheus
@@ -27,7 +27,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +34,7 @@ from sloguard.slo.promql import WINDOW_LABEL
 from sloguard.slo.spec import SLO
 from sloguard.slo.timeslices import counts_query
 from sloguard.sources.base import WindowCounts
+from sloguard.sources.kept import KeptAnswers
 
 __all__ = ["MAX_REUSE", "REUSE_FRACTION", "RawBatches", "batch_query", "reuse_period"]
 
@@ -63,19 +63,6 @@ def reuse_period(slo: SLO, window: float) -> float:
     return min(window * REUSE_FRACTION, MAX_REUSE)
 
 
-def _bucket(slo: SLO, period: float, at: float) -> int:
-    """Which of the SLO's reuse periods ``at`` falls in (offset by its name, spread)."""
-    offset = zlib.crc32(slo.name.encode()) % max(1, int(period))
-    return int((at - offset) // period)
-
-
-@dataclass(frozen=True, slots=True)
-class _Kept:
-    slo: SLO
-    at: float
-    counts: WindowCounts
-
-
 @dataclass
 class _Batch:
     slo: SLO
@@ -90,8 +77,7 @@ class RawBatches:
     def __init__(self, read: ReadWindows) -> None:
         self._read = read
         self._open: dict[tuple[str, float], _Batch] = {}
-        self._kept: dict[tuple[str, float], _Kept] = {}
-        self._now: float | None = None
+        self._kept = KeptAnswers(MAX_REUSE)
 
     def __len__(self) -> int:
         """Answers kept."""
@@ -100,23 +86,13 @@ class RawBatches:
     async def counts(self, slo: SLO, window: float, at: float) -> WindowCounts:
         """``window``'s counts, read with the other windows of ``slo`` asked now (or a recent
         answer, see the module docstring)."""
-        if at != self._now:  # a new evaluation time: forget what cannot be answered again
-            self._now = at
-            self._kept = {k: v for k, v in self._kept.items() if 0 <= at - v.at < MAX_REUSE}
         period = reuse_period(slo, window)
-        if period > 0:
-            kept = self._kept.get((slo.name, window))
-            if (
-                kept is not None
-                and kept.slo is slo
-                and 0 <= at - kept.at < period
-                and _bucket(slo, period, at) == _bucket(slo, period, kept.at)
-            ):
-                return kept.counts
+        kept = self._kept.get(slo, window, at, period) if period > 0 else None
+        if kept is not None:
+            return kept
         counts = await self._fresh(slo, window, at)
-        newer = self._kept.get((slo.name, window))
-        if period > 0 and (newer is None or newer.at <= at):  # not over a later time's answer
-            self._kept[(slo.name, window)] = _Kept(slo, at, counts)
+        if period > 0:
+            self._kept.put(slo, window, at, counts)
         return counts
 
     async def _fresh(self, slo: SLO, window: float, at: float) -> WindowCounts:

@@ -21,8 +21,8 @@ Every window read from raw counters for want of records is counted and reported 
 
 A window read from the records is kept and answered again, without a query, until its SLO's
 next refresh: once per :data:`REUSE` seconds of evaluation time, at an offset of its own
-(:func:`refresh_offset`, from its name), so that the SLOs' long windows are read again spread
-over the cycles rather than all in one. The records change once per
+(:func:`refresh_offset`, from its name: :mod:`.kept`), so that the SLOs' long windows are read
+again spread over the cycles rather than all in one. The records change once per
 :data:`~sloguard.slo.promql.RATE_INTERVAL` (5 minutes), so a 30 s evaluation interval would
 otherwise read the same long windows ten times for the same answer; :data:`REUSE` is that
 interval, so each refresh finds one new record (half the reads of refreshing every 150 s, the
@@ -40,7 +40,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Callable
 from typing import Literal
 
@@ -48,6 +47,7 @@ from sloguard.durations import format_duration
 from sloguard.slo.promql import COVERAGE_SLACK, RATE_INTERVAL, SLO_LABEL, TOTAL_RATE
 from sloguard.slo.spec import SLO
 from sloguard.sources.base import WindowCounts
+from sloguard.sources.kept import KeptAnswers, offset
 
 __all__ = [
     "AUTO",
@@ -77,7 +77,7 @@ _log = logging.getLogger("sloguard.sources.prometheus")  # where users look for 
 
 def refresh_offset(name: str) -> float:
     """Seconds past each :data:`REUSE` period at which an SLO's kept windows expire."""
-    return float(zlib.crc32(name.encode()) % int(REUSE))
+    return offset(name, REUSE)
 
 
 def detection_query() -> str:
@@ -103,8 +103,7 @@ class RecordedWindows:
         self._recorded: tuple[float, frozenset[str]] | None = None  # (detected at, SLO names)
         # auto, per SLO: (found at, the shortest window the records did not reach back over)
         self._uncovered: dict[str, tuple[float, float]] = {}
-        self._kept: dict[tuple[str, float], tuple[float, WindowCounts]] = {}
-        self._prune_at = 64
+        self._kept = KeptAnswers(REUSE)
 
     def asks(self, slo: SLO, window: float) -> bool:
         """Auto mode: does this window need the detection's answer?"""
@@ -141,19 +140,11 @@ class RecordedWindows:
     def kept(self, slo: SLO, window: float, at: float) -> WindowCounts | None:
         """This window's counts as the records gave them since the SLO's last refresh time
         (less than :data:`REUSE` ago)."""
-        found = self._kept.get((slo.name, window))
-        if found is not None and found[0] <= at:
-            offset = refresh_offset(slo.name)
-            if (at - offset) // REUSE == (found[0] - offset) // REUSE:
-                return found[1]
-        return None
+        return self._kept.get(slo, window, at, REUSE)
 
     def covered(self, slo: SLO, window: float, at: float, counts: WindowCounts, where: str) -> None:
         """The records answered for this window at ``at``: keep the answer for :data:`REUSE`."""
-        self._kept[(slo.name, window)] = (at, counts)
-        if len(self._kept) > self._prune_at:  # calendar windows change every cycle
-            self._kept = {k: v for k, v in self._kept.items() if 0 <= at - v[0] < REUSE}
-            self._prune_at = 2 * len(self._kept) + 64
+        self._kept.put(slo, window, at, counts)
         if (slo.name, window) in self._falling_back:
             self._falling_back.discard((slo.name, window))
             _log.info("%s: read from recorded rates (again)", where)
